@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numerics run with bounds and overflow checks off in release builds; debug builds keep them.
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Joule",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "joule", targets: ["joule"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian's -dev packages; see scripts/setup).
+        .systemLibrary(name: "CLua", pkgConfig: "lua5.4"),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
+        .systemLibrary(name: "CFreeType", pkgConfig: "freetype2"),
+
+        // Layers, bottom to top: Tensor → NN → EBM → edges (Data, Plot, LuaHost, CLI).
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: fast),
+        .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
+        .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
+        .executableTarget(
+            name: "joule",
+            dependencies: ["Tensor", "NN", "EBM",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fast),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"]),
+        .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

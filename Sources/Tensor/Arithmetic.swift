@@ -1,0 +1,74 @@
+import Foundation
+
+// Elementwise arithmetic and reductions. Functions that return a new tensor have a throwing
+// shape check; the in-place forms (`add(_:scaled:)`, `clamp`) are for hot loops.
+extension Tensor {
+    private func zipped(_ other: Tensor, _ op: String, _ f: (Float, Float) -> Float) throws -> Tensor {
+        try requireSameShape(self, other, op)
+        let out = Tensor(shape: shape)
+        for i in 0..<count { out.data[i] = f(data[i], other.data[i]) }
+        return out
+    }
+
+    public func mapped(_ f: (Float) -> Float) -> Tensor {
+        let out = Tensor(shape: shape)
+        for i in 0..<count { out.data[i] = f(data[i]) }
+        return out
+    }
+
+    public func adding(_ o: Tensor) throws -> Tensor { try zipped(o, "add", +) }
+    public func subtracting(_ o: Tensor) throws -> Tensor { try zipped(o, "sub", -) }
+    public func multiplying(_ o: Tensor) throws -> Tensor { try zipped(o, "mul", *) }
+    public func dividing(_ o: Tensor) throws -> Tensor { try zipped(o, "div", /) }
+    public func adding(_ s: Float) -> Tensor { mapped { $0 + s } }
+    public func multiplying(_ s: Float) -> Tensor { mapped { $0 * s } }
+
+    /// self += scale · other, in place.
+    public func add(_ other: Tensor, scaled scale: Float = 1) throws {
+        try requireSameShape(self, other, "add")
+        for i in 0..<count { data[i] += scale * other.data[i] }
+    }
+
+    public func scale(by s: Float) { for i in 0..<count { data[i] *= s } }
+
+    public func clamp(_ lo: Float, _ hi: Float) {
+        for i in 0..<count { data[i] = Swift.min(Swift.max(data[i], lo), hi) }
+    }
+
+    public func sum() -> Float { Float(sumDouble()) }
+    /// Sums in Float64 so that large tensors do not lose digits.
+    public func sumDouble() -> Double {
+        var s = 0.0
+        for i in 0..<count { s += Double(data[i]) }
+        return s
+    }
+    public func mean() -> Float { count == 0 ? .nan : Float(sumDouble() / Double(count)) }
+    public func min() -> Float { buffer.min() ?? .nan }
+    public func max() -> Float { buffer.max() ?? .nan }
+    public func sumOfSquares() -> Double {
+        var s = 0.0
+        for i in 0..<count { s += Double(data[i]) * Double(data[i]) }
+        return s
+    }
+
+    /// Index of the largest value in each row of an (N, C) tensor.
+    public func argmaxRows() throws -> [Int] {
+        guard rank == 2 else { throw JouleError("argmax expects a 2-D tensor, got shape \(shape)") }
+        let (n, c) = (shape[0], shape[1])
+        return (0..<n).map { i in
+            var best = 0
+            for j in 1..<Swift.max(c, 1) where data[i * c + j] > data[i * c + best] { best = j }
+            return best
+        }
+    }
+
+    /// Matrix product of two 2-D tensors through BLAS.
+    public func matmul(_ other: Tensor) throws -> Tensor {
+        guard rank == 2, other.rank == 2, shape[1] == other.shape[0] else {
+            throw JouleError("matmul: shapes \(shape) and \(other.shape) do not chain")
+        }
+        let out = Tensor(shape: [shape[0], other.shape[1]])
+        BLAS.gemm(m: shape[0], n: other.shape[1], k: shape[1], a: data, b: other.data, c: out.data)
+        return out
+    }
+}

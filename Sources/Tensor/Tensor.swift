@@ -1,0 +1,158 @@
+import Foundation
+
+/// Errors every layer of Joule reports to its callers; each carries a message a user can act on.
+public struct JouleError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A contiguous, row-major Float32 array with a shape.
+///
+/// Tensors have reference semantics, as in Torch: modules keep their outputs and gradients in tensors
+/// they own and reuse between calls, so the hot loops allocate nothing.
+public final class Tensor {
+    public private(set) var shape: [Int]
+    public private(set) var count: Int
+    /// 64-byte aligned storage of `capacity` floats; `count <= capacity`.
+    public private(set) var data: UnsafeMutablePointer<Float>
+    private var capacity: Int
+
+    /// A zero-filled tensor.
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.capacity = Swift.max(count, 1)
+        self.data = Tensor.allocate(capacity)
+        data.initialize(repeating: 0, count: capacity)
+    }
+
+    public convenience init(shape: [Int], values: [Float]) throws {
+        let n = shape.reduce(1, *)
+        guard n == values.count else {
+            throw JouleError("shape \(shape) holds \(n) values, got \(values.count)")
+        }
+        self.init(shape: shape)
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: n) }
+    }
+
+    public convenience init(shape: [Int], repeating value: Float) {
+        self.init(shape: shape)
+        fill(value)
+    }
+
+    deinit { free(data) }
+
+    private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride) == 0, let raw else {
+            fatalError("out of memory allocating \(n) floats")
+        }
+        return raw.bindMemory(to: Float.self, capacity: n)
+    }
+
+    /// Gives the tensor a new shape, reusing its storage when it is large enough.
+    /// Contents are unspecified afterwards unless the element count is unchanged.
+    public func resize(_ newShape: [Int]) {
+        if newShape == shape { return }
+        let n = newShape.reduce(1, *)
+        if n > capacity {
+            free(data)
+            capacity = n
+            data = Tensor.allocate(n)
+            data.initialize(repeating: 0, count: n)
+        }
+        shape = newShape
+        count = n
+    }
+
+    /// Same storage, new shape with the same number of elements.
+    public func reshape(_ newShape: [Int]) throws {
+        let n = newShape.reduce(1, *)
+        guard n == count else { throw JouleError("cannot reshape \(shape) (\(count) values) to \(newShape)") }
+        shape = newShape
+    }
+
+    public var rank: Int { shape.count }
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
+    public var array: [Float] { Array(buffer) }
+
+    public subscript(_ i: Int) -> Float {
+        get { data[i] }
+        set { data[i] = newValue }
+    }
+
+    public func copy() -> Tensor {
+        let t = Tensor(shape: shape)
+        t.data.update(from: data, count: count)
+        return t
+    }
+
+    /// Copies `source` into this tensor, taking its shape.
+    public func assign(_ source: Tensor) {
+        resize(source.shape)
+        data.update(from: source.data, count: count)
+    }
+
+    public func fill(_ value: Float) { buffer.update(repeating: value) }
+    public func zero() { fill(0) }
+
+    /// Number of values per item along the first dimension.
+    public var itemSize: Int { shape.isEmpty ? 1 : (shape[0] == 0 ? 0 : count / shape[0]) }
+
+    /// Items `range` along the first dimension, copied.
+    public func items(_ range: Range<Int>) throws -> Tensor {
+        guard let n = shape.first, range.lowerBound >= 0, range.upperBound <= n else {
+            throw JouleError("items \(range) out of bounds for shape \(shape)")
+        }
+        var s = shape
+        s[0] = range.count
+        let t = Tensor(shape: s)
+        t.data.update(from: data + range.lowerBound * itemSize, count: t.count)
+        return t
+    }
+
+    /// Items at `indices` along the first dimension, copied in that order.
+    public func gather(_ indices: [Int]) throws -> Tensor {
+        guard let n = shape.first else { throw JouleError("cannot index a scalar tensor") }
+        var s = shape
+        s[0] = indices.count
+        let t = Tensor(shape: s)
+        let d = itemSize
+        for (k, i) in indices.enumerated() {
+            guard i >= 0 && i < n else { throw JouleError("index \(i) out of bounds for \(n) items") }
+            (t.data + k * d).update(from: data + i * d, count: d)
+        }
+        return t
+    }
+
+    /// Concatenation along the first dimension.
+    public static func concatenate(_ parts: [Tensor]) throws -> Tensor {
+        guard let first = parts.first else { throw JouleError("nothing to concatenate") }
+        let tail = Array(first.shape.dropFirst())
+        for p in parts where Array(p.shape.dropFirst()) != tail || p.rank == 0 {
+            throw JouleError("cannot concatenate shapes \(first.shape) and \(p.shape)")
+        }
+        let t = Tensor(shape: [parts.reduce(0) { $0 + $1.shape[0] }] + tail)
+        var offset = 0
+        for p in parts {
+            (t.data + offset).update(from: p.data, count: p.count)
+            offset += p.count
+        }
+        return t
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let shown = buffer.prefix(6).map { String(format: "%.4g", $0) }.joined(separator: ", ")
+        return "Tensor(\(shape.map(String.init).joined(separator: "×")): [\(shown)\(count > 6 ? ", …" : "")])"
+    }
+}
+
+/// Checks that two shapes agree, naming the operation in the error.
+@inline(__always)
+public func requireSameShape(_ a: Tensor, _ b: Tensor, _ op: String) throws {
+    guard a.shape == b.shape else { throw JouleError("\(op): shapes \(a.shape) and \(b.shape) differ") }
+}
