@@ -30,9 +30,10 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor"]),
-        .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor"]),
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

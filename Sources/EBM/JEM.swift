@@ -1,0 +1,186 @@
+import Foundation
+import NN
+import Tensor
+
+/// Joint Energy-based Model training: the classifier's logits define p(y|x) and, through
+/// E(x) = −logsumexp f(x), p(x). One step is
+///   px  = α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r)   (f = −E; r real, s sampled by SGLD)
+///   pyx = cross-entropy(f(x_r), y);  loss = px + λ·pyx,
+/// then global gradient-norm clipping and Adam.
+public final class JEM {
+    public struct Config: Equatable {
+        public var alpha: Float = 0.1
+        public var lambda: Float = 1
+        /// Standard deviation of the noise added to real images before the px term.
+        public var realNoise: Float = 0.005
+        public var lr: Float = 1e-4
+        public var lrStep = 2
+        public var lrGamma: Float = 0.97
+        public var clip: Float = 0.1
+        public var beta1: Float = 0
+        public var beta2: Float = 0.999
+        public init() {}
+    }
+
+    /// The five terms of the loss, as the reference names them.
+    public struct Terms: Equatable {
+        public var reg, cdiv, px, pyx, total: Float
+    }
+
+    public struct StepStats {
+        public var terms: Terms
+        public var gradNorm: Float
+        public var accuracy: Float
+        public var energyReal: Float
+        public var energySampled: Float
+    }
+
+    public struct Evaluation {
+        public var accuracy: Double
+        public var meanEnergyReal: Double
+        public var meanEnergySampled: Double
+        /// Contrastive divergence: mean E(sampled) − mean E(real).
+        public var contrastiveDivergence: Double
+        public var predictions: [Int]
+    }
+
+    public let model: ShallowCNN
+    public let sampler: SGLDSampler
+    public let config: Config
+    public let optimizer: Adam
+    public let scheduler: StepLR
+    public private(set) var epoch = 0
+    public private(set) var step = 0
+
+    private let lse = Tensor(shape: [0])
+    private let softmax = Tensor(shape: [0])
+    private let gradLogits = Tensor(shape: [0])
+    /// Predicted classes of the real batch in the latest loss evaluation.
+    private var realPredictions: [Int] = []
+
+    public init(model: ShallowCNN, sampler: SGLDSampler, config: Config = Config()) throws {
+        guard sampler.model === model else { throw JouleError("JEM: the sampler must sample from the trained model") }
+        guard config.alpha >= 0, config.lambda >= 0, config.lr > 0, config.clip > 0, config.lrStep > 0, config.realNoise >= 0 else {
+            throw JouleError("JEM: alpha, lambda and real_noise must be ≥ 0; lr, clip and lr_step > 0")
+        }
+        self.model = model
+        self.sampler = sampler
+        self.config = config
+        optimizer = Adam(parameters: model.parameters, lr: config.lr, beta1: config.beta1, beta2: config.beta2)
+        scheduler = StepLR(baseLR: config.lr, stepSize: config.lrStep, gamma: config.lrGamma)
+    }
+
+    /// The loss of real images (with labels) against sampled ones, with every parameter's gradient
+    /// accumulated (gradients are zeroed first). One forward pass over both batches together.
+    public func lossAndGradients(real: Tensor, labels: [Int], sampled: Tensor) throws -> Terms {
+        let b = real.shape.first ?? 0
+        guard b > 0, labels.count == b, sampled.shape == real.shape else {
+            throw JouleError("JEM: need equal real \(real.shape) and sampled \(sampled.shape) batches and one label per real image")
+        }
+        let c = model.classes
+        guard labels.allSatisfy({ $0 >= 0 && $0 < c }) else { throw JouleError("JEM: labels must lie in 0..<\(c)") }
+        let logits = try model.forwardLogits(try Tensor.concatenate([real, sampled]))
+        try Losses.logsumexp(logits, into: lse, softmax: softmax)
+        let (alpha, lambda, nb) = (config.alpha, config.lambda, Float(b))
+        var sumSq = 0.0, sumR = 0.0, sumS = 0.0
+        for i in 0..<b {
+            let fr = Double(lse.data[i]), fs = Double(lse.data[b + i])
+            sumSq += fr * fr + fs * fs; sumR += fr; sumS += fs
+        }
+        // ∂px/∂logits: each f = logsumexp contributes softmax · ∂px/∂f.
+        gradLogits.resize(logits.shape)
+        for i in 0..<(2 * b) {
+            let f = lse.data[i]
+            let dpx = i < b ? (2 * alpha * f - 1) / nb : (2 * alpha * f + 1) / nb
+            for j in 0..<c { gradLogits.data[i * c + j] = dpx * softmax.data[i * c + j] }
+        }
+        // pyx: cross-entropy on the real rows only; its gradient is added into the same rows.
+        let realLogits = try logits.items(0..<b)
+        realPredictions = try realLogits.argmaxRows()
+        let realGrad = Tensor(shape: [b, c])
+        let pyx = try Losses.crossEntropy(realLogits, labels: labels, grad: realGrad, scale: lambda)
+        for i in 0..<(b * c) { gradLogits.data[i] += realGrad.data[i] }
+        model.zeroGradients()
+        _ = try model.backward(gradLogits, weights: true)
+        let reg = Float(Double(alpha) * sumSq / Double(b))
+        let cdiv = Float((sumS - sumR) / Double(b))
+        return Terms(reg: reg, cdiv: cdiv, px: reg + cdiv, pyx: pyx, total: reg + cdiv + lambda * pyx)
+    }
+
+    /// One training step on a batch: sample, loss, clip, Adam.
+    public func step(_ images: Tensor, labels: [Int]) throws -> StepStats {
+        let b = images.shape.first ?? 0
+        let sampled = try sampler.sampleFromBuffer(count: b, labels: sampler.config.conditional ? labels : nil)
+        let real = images.copy()
+        if config.realNoise > 0 {
+            for i in 0..<real.count { real.data[i] += config.realNoise * sampler.rng.normal() }
+        }
+        optimizer.lr = scheduler.lr(epoch: epoch)
+        let terms = try lossAndGradients(real: real, labels: labels, sampled: sampled)
+        let accuracy = try Metrics.accuracy(predictions: realPredictions, labels: labels)
+        let gradNorm = GradientClipping.clipGlobalNorm(model.parameters, maxNorm: config.clip)
+        optimizer.update()
+        step += 1
+        // Energies of this step's batches come from the loss's own forward pass: E = −f.
+        return StepStats(terms: terms, gradNorm: gradNorm, accuracy: Float(accuracy),
+                         energyReal: -meanF(0..<b), energySampled: -meanF(b..<(2 * b)))
+    }
+
+    private func meanF(_ rows: Range<Int>) -> Float {
+        Float(rows.reduce(0.0) { $0 + Double(lse.data[$1]) } / Double(rows.count))
+    }
+
+    /// Marks the end of an epoch (the learning-rate schedule counts epochs).
+    public func endEpoch() { epoch += 1 }
+
+    /// Restores counters from a saved training state.
+    public func restore(epoch: Int, step: Int) { self.epoch = epoch; self.step = step }
+
+    /// Classification accuracy, mean energy of the split's images, and of `sampledCount` fresh
+    /// samples drawn by the sampler.
+    public func evaluate(_ images: Tensor, labels: [Int], batchSize: Int = 256, sampledCount: Int = 32) throws -> Evaluation {
+        let n = images.shape.first ?? 0
+        guard n > 0, labels.count == n else { throw JouleError("evaluate: \(labels.count) labels for \(n) images") }
+        guard batchSize > 0 else { throw JouleError("evaluate: batch size must be positive") }
+        var predictions: [Int] = []
+        var energySum = 0.0
+        let e = Tensor(shape: [0])
+        for start in stride(from: 0, to: n, by: batchSize) {
+            let batch = try images.items(start..<min(start + batchSize, n))
+            let logits = try model.forwardLogits(batch)
+            predictions += try logits.argmaxRows()
+            try model.energies(of: logits, labels: nil, into: e, gradLogits: nil)
+            energySum += e.sumDouble()
+        }
+        let meanReal = energySum / Double(n)
+        var meanSampled = Double.nan
+        if sampledCount > 0 {
+            let labels = sampler.config.conditional ? (0..<sampledCount).map { _ in sampler.rng.int(model.classes) } : nil
+            let s = try sampler.sample(count: sampledCount, labels: labels).final
+            meanSampled = try model.energy(s).sumDouble() / Double(sampledCount)
+        }
+        return Evaluation(accuracy: try Metrics.accuracy(predictions: predictions, labels: labels),
+                          meanEnergyReal: meanReal, meanEnergySampled: meanSampled,
+                          contrastiveDivergence: meanSampled - meanReal, predictions: predictions)
+    }
+
+    /// One pass over a training split in shuffled batches; `onBatch(done, total, stats)` reports progress.
+    public func fitEpoch(_ images: Tensor, labels: [Int], batchSize: Int = 32, rng: RNG,
+                         onBatch: ((Int, Int, StepStats) -> Void)? = nil) throws -> [StepStats] {
+        let n = images.shape.first ?? 0
+        guard n > 0, labels.count == n else { throw JouleError("fit_epoch: \(labels.count) labels for \(n) images") }
+        guard batchSize > 0 else { throw JouleError("fit_epoch: batch size must be positive") }
+        let order = rng.permutation(n)
+        let batches = n / batchSize   // the last incomplete batch is dropped, as the course's loader does
+        guard batches > 0 else { throw JouleError("fit_epoch: \(n) images make no batch of \(batchSize)") }
+        var all: [StepStats] = []
+        for k in 0..<batches {
+            let idx = Array(order[(k * batchSize)..<((k + 1) * batchSize)])
+            let stats = try step(try images.gather(idx), labels: idx.map { labels[$0] })
+            all.append(stats)
+            onBatch?(k + 1, batches, stats)
+        }
+        endEpoch()
+        return all
+    }
+}

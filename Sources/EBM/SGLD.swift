@@ -1,0 +1,122 @@
+import Foundation
+import Tensor
+
+/// Stochastic gradient Langevin dynamics on a batch of chains, with the course's conventions:
+///   x ← clamp(x + σ·ε, −1, 1);  g ← clamp(∂E/∂x, −c, c);  x ← clamp(x − η·g, −1, 1),
+/// η multiplied by `stepDecay` after every step.
+public final class SGLDSampler {
+    public struct Config: Equatable {
+        public var steps = 60
+        public var stepSize: Float = 10
+        public var stepDecay: Float = 1
+        public var noise: Float = 0.005
+        public var gradClip: Float = 0.03
+        /// Fraction of chains that start fresh instead of from the replay buffer.
+        public var freshFraction: Float = 0.05
+        public var initial: ChainInit = .uniform
+        /// Sample E(x, y) with one buffer per class; otherwise E(x) with a single buffer.
+        public var conditional = true
+        public var bufferPerClass = 128
+        public var imageShape = [1, 56, 56]
+        public init() {}
+    }
+
+    public let model: ShallowCNN
+    public var config: Config
+    public let rng: RNG
+    public let buffer: ReplayBuffer
+
+    // Workspaces reused by every step.
+    private let eps = Tensor(shape: [0])
+    private let energy = Tensor(shape: [0])
+
+    public init(model: ShallowCNN, config: Config = Config(), rng: RNG) throws {
+        let c = config
+        guard c.steps >= 0, c.steps <= 1_000_000 else { throw JouleError("SGLD: steps must be in 0...1000000, got \(c.steps)") }
+        guard c.stepSize.isFinite, c.stepSize >= 0 else { throw JouleError("SGLD: step_size must be a non-negative number, got \(c.stepSize)") }
+        guard c.noise.isFinite, c.noise >= 0 else { throw JouleError("SGLD: noise must be a non-negative number, got \(c.noise)") }
+        guard c.gradClip > 0 else { throw JouleError("SGLD: grad_clip must be positive, got \(c.gradClip)") }
+        guard c.stepDecay > 0, c.stepDecay <= 1 else { throw JouleError("SGLD: step_decay must be in (0, 1], got \(c.stepDecay)") }
+        guard (0...1).contains(c.freshFraction) else { throw JouleError("SGLD: fresh_fraction must be in [0, 1], got \(c.freshFraction)") }
+        guard c.imageShape.count == 3, c.imageShape[0] == 1, c.imageShape.allSatisfy({ $0 > 0 }) else {
+            throw JouleError("SGLD: image shape must be (1, H, W), got \(c.imageShape)")
+        }
+        self.model = model
+        self.config = c
+        self.rng = rng
+        buffer = try ReplayBuffer(pools: c.conditional ? model.classes : 1, capacity: c.bufferPerClass,
+                                  imageSize: c.imageShape.reduce(1, *))
+    }
+
+    /// One step on `x` in place, with the given standard-normal noise `eps`; returns ∂E/∂x before clamping.
+    @discardableResult
+    public func step(_ x: Tensor, noise eps: Tensor, labels: [Int]?, stepSize: Float) throws -> Tensor {
+        try requireSameShape(x, eps, "SGLD noise")
+        let (c, sigma) = (config.gradClip, config.noise)
+        for i in 0..<x.count { x.data[i] = Swift.min(Swift.max(x.data[i] + sigma * eps.data[i], -1), 1) }
+        let g = try model.energyGradient(x, labels: labels, energy: energy)
+        for i in 0..<x.count {
+            let gi = Swift.min(Swift.max(g.data[i], -c), c)
+            x.data[i] = Swift.min(Swift.max(x.data[i] - stepSize * gi, -1), 1)
+        }
+        return g
+    }
+
+    /// Runs `steps` steps on `x` in place. With `keepEvery` k, returns the chain's frames
+    /// (the start, every k-th step, and the end) stacked as (frames, N, 1, H, W).
+    @discardableResult
+    public func run(_ x: Tensor, labels: [Int]?, steps: Int? = nil, keepEvery: Int? = nil,
+                    onStep: ((Int) -> Void)? = nil) throws -> Tensor? {
+        let steps = steps ?? config.steps
+        guard steps >= 0 else { throw JouleError("SGLD: steps must be non-negative, got \(steps)") }
+        if let k = keepEvery, k <= 0 { throw JouleError("SGLD: keep_every must be positive, got \(k)") }
+        eps.resize(x.shape)
+        var frames: [Tensor] = keepEvery == nil ? [] : [x.copy()]
+        var eta = config.stepSize
+        for s in stride(from: 1, through: steps, by: 1) {
+            rng.fillNormal(eps)
+            try step(x, noise: eps, labels: labels, stepSize: eta)
+            eta *= config.stepDecay
+            if let k = keepEvery, s % k == 0 || s == steps { frames.append(x.copy()) }
+            onStep?(s)
+        }
+        guard keepEvery != nil else { return nil }
+        let stacked = try Tensor.concatenate(frames)
+        try stacked.reshape([frames.count] + x.shape)
+        return stacked
+    }
+
+    /// Chains started from the replay buffer (or fresh), run for `config.steps`, and put back:
+    /// the synthesized batch of a JEM step. `labels` choose the class pools when conditional.
+    public func sampleFromBuffer(count: Int, labels: [Int]?) throws -> Tensor {
+        let pools = try poolIndices(count: count, labels: labels)
+        let x = Tensor(shape: [count] + config.imageShape)
+        let slots = buffer.draw(into: x, pools: pools, freshFraction: config.freshFraction, initial: config.initial, rng: rng)
+        try run(x, labels: config.conditional ? labels : nil)
+        buffer.store(x, pools: pools, slots: slots, rng: rng)
+        return x
+    }
+
+    /// New samples from fresh starts (nothing read from or written to the buffer).
+    public func sample(count: Int, labels: [Int]?, steps: Int? = nil, keepEvery: Int? = nil) throws -> (final: Tensor, frames: Tensor?) {
+        guard count > 0, count <= 100_000 else { throw JouleError("SGLD: n must be in 1...100000, got \(count)") }
+        if let labels {
+            guard labels.count == count else { throw JouleError("SGLD: \(labels.count) labels for \(count) chains") }
+            guard labels.allSatisfy({ $0 >= 0 && $0 < model.classes }) else { throw JouleError("SGLD: labels must lie in 0..<\(model.classes)") }
+        }
+        let x = Tensor(shape: [count] + config.imageShape)
+        config.initial.fill(x.data, count: x.count, rng: rng)
+        let frames = try run(x, labels: labels, steps: steps, keepEvery: keepEvery)
+        return (x, frames)
+    }
+
+    private func poolIndices(count: Int, labels: [Int]?) throws -> [Int] {
+        guard count > 0 else { throw JouleError("SGLD: need at least one chain") }
+        guard config.conditional else { return Array(repeating: 0, count: count) }
+        guard let labels, labels.count == count else {
+            throw JouleError("SGLD: class-conditional sampling needs one label per chain")
+        }
+        guard labels.allSatisfy({ $0 >= 0 && $0 < model.classes }) else { throw JouleError("SGLD: labels must lie in 0..<\(model.classes)") }
+        return labels
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import NN
+import Tensor
+
+/// The course's energy network: five strided convolutions with Swish, global average pooling and a
+/// linear layer to C logits f(x). Energies: E(x) = −logsumexp_y f(x)[y], E(x, y) = −f(x)[y];
+/// a plain EBM is the C = 1 case. Parameter names are PyTorch's `state_dict` names.
+public final class ShallowCNN {
+    public let hidden: Int
+    public let classes: Int
+    public let cnnLayers: Sequential
+    public let pool = AdaptiveAvgPool2d()
+    public let fc: Linear
+
+    // Workspaces reused on every call.
+    private let input = Tensor(shape: [0])
+    private let lse = Tensor(shape: [0])
+    private let softmax = Tensor(shape: [0])
+    private let gradLogits = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+
+    public init(hidden: Int = 32, classes: Int = 42, rng: RNG) throws {
+        guard hidden > 0, hidden <= 4096 else { throw JouleError("ShallowCNN: hidden must be in 1...4096, got \(hidden)") }
+        guard classes > 0, classes <= 100_000 else { throw JouleError("ShallowCNN: classes must be in 1...100000, got \(classes)") }
+        self.hidden = hidden
+        self.classes = classes
+        let h = hidden
+        cnnLayers = Sequential([
+            Conv2d(1, h, kernel: 5, stride: 2, padding: 4, rng: rng), Swish(),
+            Conv2d(h, 2 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
+            Conv2d(2 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
+            Conv2d(4 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
+            Conv2d(4 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
+        ])
+        fc = Linear(4 * h, classes, rng: rng)
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        cnnLayers.namedParameters.map { ("cnn_layers.\($0.name)", $0.parameter) }
+            + fc.namedParameters.map { ("fc_layers.1.\($0.name)", $0.parameter) }
+    }
+    public var parameters: [Parameter] { namedParameters.map(\.parameter) }
+    public func zeroGradients() { for p in parameters { p.grad.zero() } }
+
+    // MARK: Forward and backward
+
+    /// Logits (N, C) of images (N, 1, H, W), in a tensor the model reuses on the next call.
+    public func forwardLogits(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 4, x.shape[1] == 1, x.shape[0] > 0 else {
+            throw JouleError("expected images of shape (N, 1, H, W), got \(x.shape)")
+        }
+        // (N, 1, H, W) and the network's channel-major (1, N, H, W) are the same bytes.
+        input.resize([1, x.shape[0], x.shape[2], x.shape[3]])
+        input.data.update(from: x.data, count: x.count)
+        return try fc.forward(try pool.forward(try cnnLayers.forward(input)))
+    }
+
+    /// Gradient of a loss with respect to the input images, given its gradient to the logits of the
+    /// latest forward pass; with `weights`, also accumulates every parameter's gradient.
+    public func backward(_ gradLogits: Tensor, weights: Bool) throws -> Tensor? {
+        if weights { try fc.accumulateWeightGradients(gradLogits) }
+        let g = try pool.backwardInput(try fc.backwardInput(gradLogits))
+        if weights {
+            _ = try cnnLayers.backward(g, needInputGradient: false)
+            return nil
+        }
+        let gx = try cnnLayers.backwardInput(g)
+        inputGradient.resize([gx.shape[1], 1, gx.shape[2], gx.shape[3]])
+        inputGradient.data.update(from: gx.data, count: gx.count)
+        return inputGradient
+    }
+
+    /// Energies of a forward pass's logits into `energy` (N), and ∂E/∂logits into `gradLogits`.
+    func energies(of logits: Tensor, labels: [Int]?, into energy: Tensor, gradLogits: Tensor?) throws {
+        let (n, c) = (logits.shape[0], logits.shape[1])
+        energy.resize([n])
+        gradLogits?.resize(logits.shape)
+        if let labels {
+            guard labels.count == n else { throw JouleError("\(labels.count) labels for \(n) images") }
+            gradLogits?.zero()
+            for (i, y) in labels.enumerated() {
+                guard y >= 0 && y < c else { throw JouleError("label \(y) out of range 0..<\(c)") }
+                energy.data[i] = -logits.data[i * c + y]
+                gradLogits?.data[i * c + y] = -1
+            }
+        } else {
+            try Losses.logsumexp(logits, into: lse, softmax: gradLogits == nil ? nil : softmax)
+            for i in 0..<n { energy.data[i] = -lse.data[i] }
+            if let g = gradLogits { for i in 0..<g.count { g.data[i] = -softmax.data[i] } }
+        }
+    }
+
+    // MARK: The public questions one asks a model
+
+    public func logits(_ x: Tensor) throws -> Tensor { try forwardLogits(x).copy() }
+
+    /// E(x) (unconditional, labels nil) or E(x, y), one per image.
+    public func energy(_ x: Tensor, labels: [Int]? = nil) throws -> Tensor {
+        let e = Tensor(shape: [x.shape.first ?? 0])
+        try energies(of: try forwardLogits(x), labels: labels, into: e, gradLogits: nil)
+        return e
+    }
+
+    /// Energies into `energy` and ∂E/∂x (N, 1, H, W) in a tensor the model reuses on the next call.
+    /// Each image's gradient is that of its own energy (= the gradient of the batch's sum).
+    public func energyGradient(_ x: Tensor, labels: [Int]? = nil, energy: Tensor) throws -> Tensor {
+        try energies(of: try forwardLogits(x), labels: labels, into: energy, gradLogits: gradLogits)
+        return try backward(gradLogits, weights: false)!
+    }
+
+    // MARK: Checkpoints
+
+    public var hyperparameters: [String: String] { ["model": "ShallowCNN", "hidden": "\(hidden)", "classes": "\(classes)"] }
+
+    public func stateDict() -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: namedParameters.map { ($0.name, $0.parameter.value) })
+    }
+
+    /// Copies weights in; every name must be present with the right shape, and no unknown names.
+    public func load(stateDict: [String: Tensor]) throws {
+        let mine = namedParameters
+        let known = Set(mine.map(\.name))
+        if let extra = stateDict.keys.sorted().first(where: { !known.contains($0) }) {
+            throw JouleError("unknown weight '\(extra)' for ShallowCNN(hidden \(hidden), classes \(classes))")
+        }
+        for (name, p) in mine {
+            guard let t = stateDict[name] else { throw JouleError("missing weight '\(name)'") }
+            guard t.shape == p.value.shape else {
+                throw JouleError("weight '\(name)' has shape \(t.shape), the model needs \(p.value.shape)")
+            }
+            p.value.data.update(from: t.data, count: t.count)
+        }
+    }
+
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
+        try SafeTensors(tensors: stateDict(), metadata: hyperparameters.merging(metadata) { $1 }).write(to: path)
+    }
+
+    /// A model shaped by a checkpoint (hidden width and classes from its weights) with its weights.
+    public static func load(from path: String) throws -> ShallowCNN {
+        let file = try SafeTensors.read(path)
+        guard let w0 = file.tensors["cnn_layers.0.weight"], let fcw = file.tensors["fc_layers.1.weight"], fcw.rank == 2 else {
+            throw JouleError("\(path): not a ShallowCNN checkpoint (no cnn_layers.0.weight / fc_layers.1.weight)")
+        }
+        let model = try ShallowCNN(hidden: w0.shape[0], classes: fcw.shape[0], rng: RNG(seed: 0))
+        do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
+        return model
+    }
+}
