@@ -1,0 +1,91 @@
+import NN
+import Tensor
+import TestSupport
+import XCTest
+
+/// Finite-difference checks of every module's two backward passes, on the loss L = Σ r ⊙ forward(x)
+/// with fixed random r. Central differences in Float32 with a step of 1e-2.
+final class GradientCheckTests: XCTestCase {
+    let rng = RNG(seed: 7)
+
+    private func loss(_ m: Module, _ x: Tensor, _ r: Tensor) throws -> Double {
+        let y = try m.forward(x)
+        var s = 0.0
+        for i in 0..<y.count { s += Double(y[i]) * Double(r[i]) }
+        return s
+    }
+
+    private func check(_ m: Module, input shape: [Int], file: StaticString = #filePath, line: UInt = #line) throws {
+        let x = Tensor(shape: shape)
+        rng.fillNormal(x)
+        let r = Tensor(shape: try m.forward(x).shape)
+        rng.fillNormal(r)
+        m.zeroGradients()
+        _ = try m.forward(x)
+        try m.accumulateWeightGradients(r)
+        let gx = try m.backwardInput(r).copy()
+        let h: Float = 1e-2
+
+        func compare(_ analytic: Float, _ value: UnsafeMutablePointer<Float>, _ what: String) throws {
+            let saved = value.pointee
+            value.pointee = saved + h
+            let up = try loss(m, x, r)
+            value.pointee = saved - h
+            let down = try loss(m, x, r)
+            value.pointee = saved
+            let numeric = Float((up - down) / Double(2 * h))
+            let tol = 2e-2 * max(abs(numeric), abs(analytic)) + 2e-3
+            XCTAssertEqual(analytic, numeric, accuracy: tol, what, file: file, line: line)
+        }
+        for _ in 0..<12 {
+            let i = rng.int(x.count)
+            try compare(gx[i], x.data + i, "∂L/∂x[\(i)] of \(type(of: m))")
+        }
+        for (name, p) in m.namedParameters {
+            for _ in 0..<8 {
+                let i = rng.int(p.value.count)
+                try compare(p.grad[i], p.value.data + i, "∂L/∂\(name)[\(i)] of \(type(of: m))")
+            }
+        }
+    }
+
+    func testConv2dStrideAndPadding() throws {
+        try check(Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), input: [2, 3, 7, 6])
+        try check(Conv2d(1, 4, kernel: 5, stride: 2, padding: 4, rng: rng), input: [1, 2, 9, 9])
+        try check(Conv2d(3, 2, kernel: 1, rng: rng), input: [3, 2, 4, 4])
+    }
+
+    func testLinear() throws { try check(Linear(5, 3, rng: rng), input: [4, 5]) }
+    func testSwish() throws { try check(Swish(), input: [3, 2, 5, 5]) }
+    func testAdaptiveAvgPool() throws { try check(AdaptiveAvgPool2d(), input: [3, 2, 3, 4]) }
+
+    func testSequential() throws {
+        try check(Sequential([Conv2d(1, 2, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
+                              Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(), AdaptiveAvgPool2d(),
+                              Linear(3, 4, rng: rng)]), input: [1, 3, 9, 9])
+        XCTAssertEqual(Sequential([Linear(2, 2, rng: rng), Swish(), Linear(2, 1, rng: rng)]).namedParameters.map(\.name),
+                       ["0.weight", "0.bias", "2.weight", "2.bias"])
+    }
+
+    func testCrossEntropyGradient() throws {
+        let logits = Tensor(shape: [3, 4]); rng.fillNormal(logits)
+        let labels = [2, 0, 3]
+        let grad = Tensor(shape: [3, 4])
+        _ = try Losses.crossEntropy(logits, labels: labels, grad: grad)
+        for i in 0..<logits.count {
+            let saved = logits[i]
+            logits[i] = saved + 1e-2; let up = try Losses.crossEntropy(logits, labels: labels)
+            logits[i] = saved - 1e-2; let down = try Losses.crossEntropy(logits, labels: labels)
+            logits[i] = saved
+            XCTAssertEqual(grad[i], (up - down) / 2e-2, accuracy: 1e-3)
+        }
+    }
+
+    func testShapeErrorsAreClear() {
+        assertThrowsMessage("expected input (C=2") { _ = try Conv2d(2, 3, kernel: 3, rng: rng).forward(Tensor(shape: [1, 1, 5, 5])) }
+        assertThrowsMessage("too small") { _ = try Conv2d(1, 1, kernel: 5, rng: rng).forward(Tensor(shape: [1, 1, 3, 3])) }
+        assertThrowsMessage("expected input (N, 5)") { _ = try Linear(5, 3, rng: rng).forward(Tensor(shape: [2, 4])) }
+        assertThrowsMessage("backward before forward") { _ = try Linear(5, 3, rng: rng).backwardInput(Tensor(shape: [2, 3])) }
+        assertThrowsMessage("labels must lie") { _ = try Losses.crossEntropy(Tensor(shape: [1, 3]), labels: [3]) }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Tensor
+import TestSupport
+import XCTest
+
+final class TensorTests: XCTestCase {
+    func testSameSeedSameNumbers() {
+        let a = RNG(seed: 42), b = RNG(seed: 42), c = RNG(seed: 43)
+        let xa = (0..<100).map { _ in a.normal() }, xb = (0..<100).map { _ in b.normal() }
+        XCTAssertEqual(xa, xb)
+        XCTAssertNotEqual(xa, (0..<100).map { _ in c.normal() })
+    }
+
+    func testRNGStateRestoresTheStream() {
+        let a = RNG(seed: 9)
+        _ = a.normal()   // leaves a spare normal in the state
+        let saved = a.state
+        let next = (0..<5).map { _ in a.normal() }
+        let b = RNG(seed: 0)
+        b.state = saved
+        XCTAssertEqual((0..<5).map { _ in b.normal() }, next)
+    }
+
+    func testNormalAndUniformMoments() {
+        let rng = RNG(seed: 1)
+        let t = Tensor(shape: [200_000])
+        rng.fillNormal(t)
+        XCTAssertEqual(t.mean(), 0, accuracy: 0.01)
+        XCTAssertEqual(Float((t.sumOfSquares() / 200_000).squareRoot()), 1, accuracy: 0.01)
+        rng.fillUniform(t, -1, 1)
+        XCTAssertGreaterThanOrEqual(t.min(), -1)
+        XCTAssertLessThan(t.max(), 1)
+        XCTAssertEqual(t.mean(), 0, accuracy: 0.01)
+    }
+
+    func testFastExpAgreesWithLibm() {
+        var worst: Float = 0
+        for i in 0..<20_000 {
+            let x = Float(i) / 20_000 * 170 - 85
+            let v = FastMath.exp(FastMath.V(repeating: x))[0]
+            worst = max(worst, abs(v - Foundation.exp(x)) / Foundation.exp(x))
+        }
+        XCTAssertLessThan(worst, 3e-7)
+        let x = try! Tensor(shape: [19], values: (0..<19).map { Float($0) - 9 })
+        let s = Tensor(shape: [19])
+        FastMath.sigmoid(x.data, s.data, count: 19)
+        for i in 0..<19 { XCTAssertEqual(s[i], 1 / (1 + Foundation.exp(-x[i])), accuracy: 1e-7) }
+    }
+
+    func testMatmulAndConvolutionUnfold() throws {
+        let a = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        let b = try Tensor(shape: [3, 2], values: [7, 8, 9, 10, 11, 12])
+        XCTAssertEqual(try a.matmul(b).array, [58, 64, 139, 154])
+        assertThrowsMessage("do not chain") { _ = try a.matmul(a) }
+        // 1 channel, 1 image 3×3, kernel 2, stride 1, no padding: four 2×2 windows.
+        let g = ConvGeometry(channels: 1, batch: 1, height: 3, width: 3, kernel: 2, stride: 1, padding: 0)
+        let img = try Tensor(shape: [1, 1, 3, 3], values: (1...9).map(Float.init))
+        let col = Tensor(shape: [g.colRows, g.colColumns])
+        Convolution.im2col(g, input: img.data, col: col.data)
+        XCTAssertEqual(col.array, [1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9])
+        // Folding back counts how many windows cover each pixel.
+        let ones = Tensor(shape: col.shape, repeating: 1)
+        let folded = Tensor(shape: img.shape)
+        Convolution.col2im(g, col: ones.data, input: folded.data)
+        XCTAssertEqual(folded.array, [1, 2, 1, 2, 4, 2, 1, 2, 1])
+    }
+
+    func testShapeErrors() throws {
+        assertThrowsMessage("holds 6 values, got 5") { _ = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5]) }
+        assertThrowsMessage("shapes [2] and [3] differ") { _ = try Tensor(shape: [2]).adding(Tensor(shape: [3])) }
+        assertThrowsMessage("cannot reshape") { try Tensor(shape: [2, 3]).reshape([4]) }
+        assertThrowsMessage("out of bounds") { _ = try Tensor(shape: [2, 3]).gather([2]) }
+        assertThrowsMessage("cannot concatenate") { _ = try Tensor.concatenate([Tensor(shape: [2, 3]), Tensor(shape: [2, 2])]) }
+    }
+}
