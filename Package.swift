@@ -24,9 +24,10 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: fast),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
         .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
+        .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
         .executableTarget(
             name: "joule",
-            dependencies: ["Tensor", "NN", "EBM",
+            dependencies: ["Tensor", "NN", "EBM", "Data",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
@@ -34,6 +35,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,7 +6,7 @@ struct Joule: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "joule",
         abstract: "Energy-based models in Swift, driven from Lua.",
-        subcommands: [Version.self])
+        subcommands: [Version.self, DataCommand.self])
 }
 
 struct Version: ParsableCommand {

@@ -1,0 +1,110 @@
+import Foundation
+import Tensor
+
+/// One split of a data set in the course layout: transformed images and, when the file has
+/// them, their labels.
+public struct Split {
+    /// (N, 1, 56, 56) in [-1, 1], after the course transform.
+    public let images: Tensor
+    /// One label per image; nil for a file that stores images only (OOD sets may).
+    public let labels: [Int]?
+    /// The file it came from, for messages.
+    public let path: String
+
+    public var count: Int { images.shape[0] }
+
+    public init(images: Tensor, labels: [Int]?, path: String = "") {
+        self.images = images
+        self.labels = labels
+        self.path = path
+    }
+
+    /// The images and labels at `indices`, in that order (a batch).
+    public func batch(_ indices: [Int]) throws -> (images: Tensor, labels: [Int]?) {
+        let x = try images.gather(indices)
+        return (x, labels.map { l in indices.map { l[$0] } })
+    }
+}
+
+/// Loads one split file: an image array (N, H, W) or (N, 1, H, W) of uint8, float32 or float64,
+/// optionally followed in the same file by an integer label array (N).
+public func loadSplit(_ path: String) throws -> Split {
+    let arrays = try Npy.read(path)
+    func fail(_ problem: String) -> JouleError { JouleError("\(path): \(problem)") }
+    guard arrays.count <= 2 else {
+        throw fail("expected images and optionally labels, found \(arrays.count) arrays")
+    }
+    let images = arrays[0]
+    let images4 = images.shape.count == 4 && images.shape[1] == 1
+    guard images.shape.count == 3 || images4 else {
+        throw fail("images must have shape (N, H, W) or (N, 1, H, W), got \(images.shape)")
+    }
+    guard [.uint8, .float32, .float64].contains(images.dtype) else {
+        throw fail("images must be uint8, float32 or float64, got dtype \(images.dtype.rawValue)")
+    }
+    var labels: [Int]?
+    if arrays.count == 2 {
+        let l = arrays[1]
+        guard l.dtype == .int64 || l.dtype == .int32 else {
+            throw fail("labels must be int64 (or int32), got dtype \(l.dtype.rawValue)")
+        }
+        guard l.shape.count == 1 else { throw fail("labels must have shape (N), got \(l.shape)") }
+        guard l.shape[0] == images.shape[0] else {
+            throw fail("\(images.shape[0]) images but \(l.shape[0]) labels")
+        }
+        labels = try l.ints()
+    }
+    let x: Tensor
+    do { x = try CourseTransform.apply(images) } catch let e as JouleError { throw fail(e.message) }
+    return Split(images: x, labels: labels, path: path)
+}
+
+/// A folder in the course layout: `train.npy`, `val.npy`, `test.npy` (images then labels) and the
+/// two out-of-distribution sets `ood_ta.npy`, `ood_tb.npy` (labels optional).
+public struct CourseData {
+    public static let splitNames = ["train", "val", "test", "ood_ta", "ood_tb"]
+    public let train: Split
+    public let val: Split
+    public let test: Split
+    public let oodTA: Split
+    public let oodTB: Split
+
+    public init(directory: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
+            throw JouleError("\(directory): no such data folder (expected train.npy, val.npy, test.npy, ood_ta.npy, ood_tb.npy)")
+        }
+        let missing = Self.splitNames.filter {
+            !FileManager.default.fileExists(atPath: Self.path(directory, $0))
+        }
+        guard missing.isEmpty else {
+            throw JouleError("\(directory): missing \(missing.map { $0 + ".npy" }.joined(separator: ", "))")
+        }
+        func labelled(_ name: String) throws -> Split {
+            let s = try loadSplit(Self.path(directory, name))
+            guard s.labels != nil else { throw JouleError("\(s.path): expected labels after the images") }
+            return s
+        }
+        train = try labelled("train")
+        val = try labelled("val")
+        test = try labelled("test")
+        oodTA = try loadSplit(Self.path(directory, "ood_ta"))
+        oodTB = try loadSplit(Self.path(directory, "ood_tb"))
+    }
+
+    static func path(_ dir: String, _ name: String) -> String {
+        URL(fileURLWithPath: dir).appendingPathComponent(name + ".npy").path
+    }
+
+    /// The split by its file name (`train`, `val`, `test`, `ood_ta`, `ood_tb`).
+    public subscript(name: String) -> Split? {
+        switch name {
+        case "train": train
+        case "val": val
+        case "test": test
+        case "ood_ta": oodTA
+        case "ood_tb": oodTB
+        default: nil
+        }
+    }
+}
