@@ -14,14 +14,17 @@ public enum ChainInit: Equatable {
 }
 
 /// Finished SGLD chains kept to start later chains from, in one pool per class (class-conditional
-/// sampling) or a single pool. A pool fills up to `capacity` and never grows past it.
+/// sampling) or a single pool. As in the UvA tutorial's buffer, finished chains are added in front
+/// and the oldest fall out: each pool is a ring of at most `capacity` images.
 public final class ReplayBuffer {
     public let pools: Int
     public let capacity: Int
     public let imageSize: Int
-    /// Pool p's images are rows 0..<counts[p] of storage[p] (capacity × imageSize).
+    /// Pool p's images are rows 0..<counts[p] of storage[p] (capacity × imageSize), allocated on first use.
     public private(set) var storage: [Tensor]
     public private(set) var counts: [Int]
+    /// Where pool p's next image goes (the oldest once the pool is full).
+    public private(set) var heads: [Int]
 
     public init(pools: Int, capacity: Int, imageSize: Int) throws {
         guard pools > 0, capacity > 0, imageSize > 0 else {
@@ -33,48 +36,48 @@ public final class ReplayBuffer {
         self.pools = pools; self.capacity = capacity; self.imageSize = imageSize
         storage = (0..<pools).map { _ in Tensor(shape: [0]) }
         counts = Array(repeating: 0, count: pools)
+        heads = counts
     }
 
     public var totalCount: Int { counts.reduce(0, +) }
 
     /// Fills row i of `x` with a chain start for pool `pools[i]`: with probability `freshFraction`, or
-    /// while the pool is empty, a fresh start; otherwise a stored chain. Returns the slot each row
-    /// came from (nil for fresh), to hand back to `store`.
-    public func draw(into x: Tensor, pools: [Int], freshFraction: Float, initial: ChainInit, rng: RNG) -> [Int?] {
-        pools.enumerated().map { i, p in
+    /// while the pool is empty, a fresh start; otherwise a random stored chain.
+    public func draw(into x: Tensor, pools: [Int], freshFraction: Float, initial: ChainInit, rng: RNG) {
+        for (i, p) in pools.enumerated() {
             let row = x.data + i * imageSize
             if counts[p] == 0 || rng.uniform() < freshFraction {
                 initial.fill(row, count: imageSize, rng: rng)
-                return nil
+            } else {
+                row.update(from: storage[p].data + rng.int(counts[p]) * imageSize, count: imageSize)
             }
-            let slot = rng.int(counts[p])
-            row.update(from: storage[p].data + slot * imageSize, count: imageSize)
-            return slot
         }
     }
 
-    /// Puts finished chains back: into the slot they came from, or for fresh chains into a free
-    /// slot while the pool has room and over a random stored chain once it is full.
-    public func store(_ x: Tensor, pools: [Int], slots: [Int?], rng: RNG) {
+    /// Adds finished chains, row i to pool `pools[i]`, replacing the pool's oldest once it is full.
+    public func store(_ x: Tensor, pools: [Int]) {
         for (i, p) in pools.enumerated() {
             if storage[p].count == 0 { storage[p].resize([capacity, imageSize]) }
-            let slot: Int
-            if let s = slots[i] { slot = s }
-            else if counts[p] < capacity { slot = counts[p]; counts[p] += 1 }
-            else { slot = rng.int(capacity) }
-            (storage[p].data + slot * imageSize).update(from: x.data + i * imageSize, count: imageSize)
+            (storage[p].data + heads[p] * imageSize).update(from: x.data + i * imageSize, count: imageSize)
+            heads[p] = (heads[p] + 1) % capacity
+            counts[p] = Swift.min(counts[p] + 1, capacity)
         }
     }
 
-    /// Restores a saved buffer (from `storage` and `counts` of another buffer of the same shape).
-    public func restore(storage: [Tensor], counts: [Int]) throws {
-        guard storage.count == pools, counts.count == pools,
-              zip(storage, counts).allSatisfy({ $1 >= 0 && $1 <= capacity && ($0.count == 0 || $0.count == capacity * imageSize) }) else {
-            throw JouleError("saved replay buffer does not match \(pools) pools of \(capacity) images")
+    /// Restores a saved buffer (the `storage`, `counts` and `heads` of a buffer of the same shape).
+    public func restore(storage: [Tensor], counts: [Int], heads: [Int]) throws {
+        guard storage.count == pools, counts.count == pools, heads.count == pools,
+              zip(counts, heads).allSatisfy({ $0 >= 0 && $0 <= capacity && $1 >= 0 && $1 < capacity }),
+              storage.allSatisfy({ $0.count == 0 || $0.count == capacity * imageSize }) else {
+            throw JouleError("saved replay buffer does not match \(pools) pools of \(capacity) images of \(imageSize) values")
         }
-        for (p, t) in storage.enumerated() {
-            if t.count == 0 { self.storage[p] = Tensor(shape: [0]) } else { self.storage[p] = t.copy(); try self.storage[p].reshape([capacity, imageSize]) }
+        self.storage = try storage.map { t in
+            guard t.count > 0 else { return Tensor(shape: [0]) }
+            let c = t.copy()
+            try c.reshape([capacity, imageSize])
+            return c
         }
         self.counts = counts
+        self.heads = heads
     }
 }

@@ -91,9 +91,9 @@ public final class SGLDSampler {
     public func sampleFromBuffer(count: Int, labels: [Int]?) throws -> Tensor {
         let pools = try poolIndices(count: count, labels: labels)
         let x = Tensor(shape: [count] + config.imageShape)
-        let slots = buffer.draw(into: x, pools: pools, freshFraction: config.freshFraction, initial: config.initial, rng: rng)
+        buffer.draw(into: x, pools: pools, freshFraction: config.freshFraction, initial: config.initial, rng: rng)
         try run(x, labels: config.conditional ? labels : nil)
-        buffer.store(x, pools: pools, slots: slots, rng: rng)
+        buffer.store(x, pools: pools)
         return x
     }
 
