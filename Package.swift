@@ -25,9 +25,10 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
         .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
         .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
+        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data"], swiftSettings: fast),
         .executableTarget(
             name: "joule",
-            dependencies: ["Tensor", "NN", "EBM", "Data",
+            dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
@@ -36,6 +37,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,13 +6,14 @@ struct Joule: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "joule",
         abstract: "Energy-based models in Swift, driven from Lua.",
-        subcommands: [Version.self, DataCommand.self])
+        subcommands: [Version.self, DataCommand.self, RunCommand.self])
 }
 
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print versions of Joule, Lua and OpenBLAS.")
     func run() throws {
         print("Joule 0.1.0")
+        print(luaRelease)
         print("OpenBLAS \(BLAS.config) kernel=\(BLAS.coreName) threads=\(BLAS.threads)")
     }
 }

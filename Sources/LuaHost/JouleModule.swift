@@ -1,0 +1,63 @@
+import CLua
+import Foundation
+import Tensor
+
+/// State the `joule` module shares across its functions during one run.
+public final class JouleContext {
+    /// The generator behind `joule.tensor.rand/randn` and default seeds; `joule.seed` resets it.
+    public let rng = RNG(seed: 0)
+    public let parameters: Parameters
+    public let run: RunFolder
+    public let scriptPath: String?
+
+    public init(scriptPath: String?, parameters: Parameters, runFolder: RunFolder? = nil) {
+        self.scriptPath = scriptPath
+        self.parameters = parameters
+        self.run = runFolder ?? RunFolder(explicit: parameters.value("run"), script: scriptPath)
+    }
+}
+
+/// Builds the `joule` module and makes it both a global and `require "joule"`.
+public enum JouleModule {
+    public static let version = "0.1.0"
+
+    public static func install(_ lua: LuaState, _ context: JouleContext) {
+        let L = lua.L
+        lua_createtable(L, 0, 16)
+        let module = lua_gettop(L)
+        lua_pushstring(L, version)
+        lua_setfield(L, module, "version")
+
+        TensorBinding.install(lua, context)
+        lua_setfield(L, module, "tensor")
+
+        lua.setFunction("seed", qualified: "joule.seed") { call in
+            context.rng.reseed(UInt64(bitPattern: Int64(try call.integer(1))))
+            return 0
+        }
+        lua.setFunction("load_npy", qualified: "joule.load_npy") { call in
+            // Every array of the file, in order (a course split holds images, then labels).
+            let arrays = try Npy.read(try call.string(1))
+            guard lua_checkstack(call.L, Int32(arrays.count) + 1) != 0 else {
+                throw JouleError("too many arrays in one file")
+            }
+            for a in arrays { call.push(a.tensor()) }
+            return Int32(arrays.count)
+        }
+        lua.setFunction("interrupted", qualified: "joule.interrupted") { call in
+            call.push(LuaState.interruptRequested); return 1
+        }
+        ParamsBinding.install(lua, context)
+        LogBinding.install(lua, context)
+        ProgressBinding.install(lua)
+        EngineBindings.install(lua, context)
+
+        lua_pushvalue(L, module)
+        lua.setGlobal("joule")
+        lua_getglobal(L, "package")
+        lua_getfield(L, -1, "loaded")
+        lua_pushvalue(L, module)
+        lua_setfield(L, -2, "joule")
+        lua_settop(L, module - 1)
+    }
+}

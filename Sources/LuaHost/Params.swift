@@ -1,0 +1,117 @@
+import CLua
+import Foundation
+import Tensor
+
+/// Script parameters: `-p key=value` from the command line, typed by the defaults a script
+/// declares with `joule.params{...}`.
+public final class Parameters {
+    /// Overrides in command-line order.
+    public let overrides: [(key: String, value: String)]
+    /// Names the host itself understands, accepted whether or not a script declares them.
+    public static let hostNames = ["run"]
+    private(set) var declared: Set<String> = []
+    private(set) var wasDeclared = false
+
+    /// Parses `key=value` pairs; a key given twice is an error (which one was meant?).
+    public init(_ pairs: [String]) throws {
+        var seen = Set<String>()
+        overrides = try pairs.map { pair in
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                throw JouleError("parameter '\(pair)' is not of the form key=value")
+            }
+            let key = String(pair[..<eq]), value = String(pair[pair.index(after: eq)...])
+            guard seen.insert(key).inserted else { throw JouleError("parameter '\(key)' given twice") }
+            return (key, value)
+        }
+    }
+
+    public func value(_ key: String) -> String? { overrides.last { $0.key == key }?.value }
+
+    /// Overrides that no `joule.params` call declared (checked when a script ends without ever
+    /// declaring parameters, so a mistyped `-p` never goes unnoticed).
+    public var undeclared: [String] {
+        overrides.map(\.key).filter { !declared.contains($0) && !Parameters.hostNames.contains($0) }
+    }
+
+    /// The value of one declared parameter: the override converted to the default's type.
+    enum Value {
+        case integer(Int), number(Double), boolean(Bool), string(String)
+    }
+
+    func resolve(_ defaults: [(String, Value)]) throws -> [(String, Value)] {
+        wasDeclared = true
+        declared.formUnion(defaults.map(\.0))
+        for (key, _) in overrides where !declared.contains(key) && !Parameters.hostNames.contains(key) {
+            var hint = suggestion(for: key, among: Array(declared))
+            if hint.isEmpty { hint = " (known: \(declared.sorted().joined(separator: ", ")))" }
+            throw JouleError("unknown parameter '\(key)'\(hint)")
+        }
+        return try defaults.map { key, def in
+            guard let text = value(key) else { return (key, def) }
+            return (key, try Parameters.convert(text, like: def, key: key))
+        }
+    }
+
+    static func convert(_ text: String, like def: Value, key: String) throws -> Value {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        switch def {
+        case .integer:
+            if let v = Int(t) { return .integer(v) }
+            if let d = Double(t), d.rounded() == d, abs(d) < 0x1p62 { return .integer(Int(d)) }
+            throw JouleError("parameter '\(key)' expects an integer, got '\(text)'")
+        case .number:
+            guard let d = Double(t) else { throw JouleError("parameter '\(key)' expects a number, got '\(text)'") }
+            return .number(d)
+        case .boolean:
+            switch t.lowercased() {
+            case "true", "yes", "on", "1": return .boolean(true)
+            case "false", "no", "off", "0": return .boolean(false)
+            default: throw JouleError("parameter '\(key)' expects true or false, got '\(text)'")
+            }
+        case .string:
+            return .string(text)
+        }
+    }
+}
+
+enum ParamsBinding {
+    /// `joule.params{ name = default, ... }` → a table of the same names with command-line values
+    /// applied.
+    static func install(_ lua: LuaState, _ context: JouleContext) {
+        lua.setFunction("params", qualified: "joule.params") { call in
+            let table = try call.table(1)
+            let L = call.L
+            var defaults: [(String, Parameters.Value)] = []
+            lua_pushnil(L)
+            while lua_next(L, table.index) != 0 {
+                // Key at -2, value at -1; the key stays for lua_next.
+                defer { lua_settop(L, -2) }
+                guard lua_type(L, -2) == LUA_TSTRING else {
+                    throw call.bad(1, message: "parameter names must be strings, got \(LuaCall.got(L, -2))")
+                }
+                let key = LuaCall.stringValue(L, -2)
+                switch lua_type(L, -1) {
+                case LUA_TNUMBER:
+                    defaults.append((key, lua_isinteger(L, -1) != 0 ? .integer(Int(lua_tointegerx(L, -1, nil)))
+                                                                    : .number(lua_tonumberx(L, -1, nil))))
+                case LUA_TBOOLEAN: defaults.append((key, .boolean(lua_toboolean(L, -1) != 0)))
+                case LUA_TSTRING: defaults.append((key, .string(LuaCall.stringValue(L, -1))))
+                default:
+                    throw call.bad(1, message: "default of '\(key)' must be a number, boolean or string, got \(LuaCall.got(L, -1))")
+                }
+            }
+            let values = try context.parameters.resolve(defaults.sorted { $0.0 < $1.0 })
+            lua_createtable(L, 0, Int32(values.count))
+            for (key, v) in values {
+                switch v {
+                case .integer(let i): lua_pushinteger(L, lua_Integer(i))
+                case .number(let d): lua_pushnumber(L, d)
+                case .boolean(let b): lua_pushboolean(L, b ? 1 : 0)
+                case .string(let s): lua_pushstring(L, s)
+                }
+                lua_setfield(L, -2, key)
+            }
+            return 1
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import CLua
+import Foundation
+import Tensor
+
+/// The folder a run writes into: `-p run=DIR`, or `runs/<script>-<yyyymmdd-hhmmss>`. It is created
+/// when first used, so scripts that write nothing leave nothing behind.
+public final class RunFolder {
+    private let chosen: String
+    private var created = false
+
+    public init(explicit: String?, script: String?, now: Date = Date()) {
+        if let explicit, !explicit.isEmpty {
+            chosen = explicit
+        } else {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX")
+            f.dateFormat = "yyyyMMdd-HHmmss"
+            let stem = script.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } ?? "session"
+            chosen = "runs/\(stem)-\(f.string(from: now))"
+        }
+    }
+
+    /// The folder's path, created on first request.
+    public func path() throws -> String {
+        if !created {
+            do {
+                try FileManager.default.createDirectory(atPath: chosen, withIntermediateDirectories: true)
+            } catch {
+                throw JouleError("cannot create run folder \(chosen): \(error.localizedDescription)")
+            }
+            created = true
+        }
+        return chosen
+    }
+
+    /// Appends one line to `log.jsonl` in the run folder.
+    public func appendLog(_ line: String) throws {
+        let file = try path() + "/log.jsonl"
+        let fd = open(file, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard fd >= 0 else { throw JouleError("cannot open \(file): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        // One write call per line: with O_APPEND a line is never interleaved with another writer's.
+        let bytes = Array((line + "\n").utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else {
+            throw JouleError("cannot write \(file): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Lua values as JSON, and as the short `key=value` text shown on the terminal.
+enum LuaJSON {
+    /// Keys that read best first in a log line; the rest follow alphabetically.
+    static let leading = ["epoch", "step", "iteration", "iter", "batch"]
+
+    static func encode(_ L: OpaquePointer, _ index: Int32, depth: Int = 0) throws -> String {
+        let i = lua_absindex(L, index)
+        guard depth < 32 else { throw JouleError("table nested too deeply (or cyclic) for JSON") }
+        switch lua_type(L, i) {
+        case LUA_TNIL: return "null"
+        case LUA_TBOOLEAN: return lua_toboolean(L, i) != 0 ? "true" : "false"
+        case LUA_TNUMBER:
+            if lua_isinteger(L, i) != 0 { return String(lua_tointegerx(L, i, nil)) }
+            return number(lua_tonumberx(L, i, nil))
+        case LUA_TSTRING: return quote(LuaCall.stringValue(L, i))
+        case LUA_TTABLE:
+            let n = Int(lua_rawlen(L, i))
+            let keys = try tableKeys(L, i)
+            if n > 0 && keys.count == 0 {
+                return "[" + (try (1...n).map { k -> String in
+                    lua_rawgeti(L, i, lua_Integer(k)); defer { lua_settop(L, -2) }
+                    return try encode(L, -1, depth: depth + 1)
+                }).joined(separator: ",") + "]"
+            }
+            guard n == 0 else { throw JouleError("cannot write a table mixing a list and named fields as JSON") }
+            return "{" + (try keys.map { k -> String in
+                lua_pushstring(L, k); lua_rawget(L, i); defer { lua_settop(L, -2) }
+                return quote(k) + ":" + (try encode(L, -1, depth: depth + 1))
+            }).joined(separator: ",") + "}"
+        default:
+            if let t = LuaObjects.get(L, i, type: TensorBinding.typeName, as: Tensor.self) {
+                return t.count == 1 ? number(Double(t[0])) : tensorJSON(t)
+            }
+            throw JouleError("cannot write a \(typeName(L, i)) value as JSON")
+        }
+    }
+
+    /// String keys in log order; other keys are an error (JSON objects have string keys).
+    static func tableKeys(_ L: OpaquePointer, _ i: Int32) throws -> [String] {
+        var keys: [String] = []
+        let n = Int(lua_rawlen(L, i))
+        lua_pushnil(L)
+        while lua_next(L, i) != 0 {
+            lua_settop(L, -2)
+            if lua_type(L, -1) == LUA_TSTRING {
+                keys.append(LuaCall.stringValue(L, -1))
+            } else if !(lua_isinteger(L, -1) != 0 && (1...Swift.max(n, 1)).contains(Int(lua_tointegerx(L, -1, nil))) && n > 0) {
+                let k = LuaCall.got(L, -1)
+                lua_settop(L, -2)
+                throw JouleError("cannot write table key \(k) as JSON (keys must be strings)")
+            }
+        }
+        return ordered(keys)
+    }
+
+    static func ordered(_ keys: [String]) -> [String] {
+        keys.sorted { a, b in
+            let ia = leading.firstIndex(of: a) ?? leading.count, ib = leading.firstIndex(of: b) ?? leading.count
+            return ia != ib ? ia < ib : a < b
+        }
+    }
+
+    static func number(_ d: Double) -> String {
+        // JSON has no NaN or infinity; null keeps the line parseable and the gap visible.
+        guard d.isFinite else { return "null" }
+        if d.rounded() == d && abs(d) < 1e15 { return String(Int(d)) + ".0" }
+        return "\(d)"
+    }
+
+    static func tensorJSON(_ t: Tensor) -> String {
+        var offset = 0
+        func build(_ d: Int) -> String {
+            if t.rank == 0 { return number(Double(t[0])) }
+            return "[" + (0..<t.shape[d]).map { _ -> String in
+                if d + 1 == t.rank { defer { offset += 1 }; return number(Double(t[offset])) }
+                return build(d + 1)
+            }.joined(separator: ",") + "]"
+        }
+        return build(0)
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out + "\""
+    }
+
+    /// `value` as shown on the terminal: numbers to four significant digits.
+    static func short(_ L: OpaquePointer, _ i: Int32) -> String {
+        switch lua_type(L, i) {
+        case LUA_TNUMBER:
+            if lua_isinteger(L, i) != 0 { return String(lua_tointegerx(L, i, nil)) }
+            return String(format: "%.4g", lua_tonumberx(L, i, nil))
+        case LUA_TSTRING: return LuaCall.stringValue(L, i)
+        case LUA_TBOOLEAN: return lua_toboolean(L, i) != 0 ? "true" : "false"
+        default:
+            if let t = LuaObjects.get(L, i, type: TensorBinding.typeName, as: Tensor.self), t.count == 1 {
+                return String(format: "%.4g", Double(t[0]))
+            }
+            return (try? encode(L, i)) ?? typeName(L, i)
+        }
+    }
+}
+
+enum LogBinding {
+    static func install(_ lua: LuaState, _ context: JouleContext) {
+        lua.setFunction("log", qualified: "joule.log") { call in
+            let t = try call.table(1)
+            let L = call.L
+            let keys = try LuaJSON.tableKeys(L, t.index)
+            guard !keys.isEmpty else { throw call.bad(1, message: "table of named values expected") }
+            var json: [String] = [], text: [String] = []
+            for k in keys {
+                lua_pushstring(L, k)
+                lua_rawget(L, t.index)
+                defer { lua_settop(L, -2) }
+                json.append(LuaJSON.quote(k) + ":" + (try LuaJSON.encode(L, -1)))
+                text.append("\(k)=\(LuaJSON.short(L, -1))")
+            }
+            try context.run.appendLog("{" + json.joined(separator: ",") + "}")
+            ProgressBar.print(text.joined(separator: "  "))
+            return 0
+        }
+        lua.setFunction("run_dir", qualified: "joule.run_dir") { call in
+            call.push(try context.run.path()); return 1
+        }
+    }
+}

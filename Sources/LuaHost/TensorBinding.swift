@@ -1,0 +1,311 @@
+import CLua
+import Foundation
+import Tensor
+
+/// `joule.tensor` and the `Tensor` userdata. Every computation is a call into the Tensor module;
+/// this file only checks arguments and converts between Lua values and tensors.
+enum TensorBinding {
+    static let typeName = "Tensor"
+
+    /// Pushes the `joule.tensor` table.
+    static func install(_ lua: LuaState, _ context: JouleContext) {
+        lua.define(tensorClass())
+        let L = lua.L
+        lua_createtable(L, 0, 12)
+        let rng = { context.rng }
+        lua.setFunction("zeros", qualified: "tensor.zeros") { call in
+            call.push(Tensor(shape: try call.shape(from: 1))); return 1
+        }
+        lua.setFunction("ones", qualified: "tensor.ones") { call in
+            call.push(Tensor(shape: try call.shape(from: 1), repeating: 1)); return 1
+        }
+        lua.setFunction("full", qualified: "tensor.full") { call in
+            guard call.type(1) == LUA_TTABLE else { throw call.bad(1, "shape table") }
+            let shape = try call.shape(from: 1)
+            call.push(Tensor(shape: shape, repeating: try call.float(2))); return 1
+        }
+        lua.setFunction("randn", qualified: "tensor.randn") { call in
+            let t = Tensor(shape: try call.shape(from: 1))
+            rng().fillNormal(t)
+            call.push(t); return 1
+        }
+        lua.setFunction("rand", qualified: "tensor.rand") { call in
+            let t = Tensor(shape: try call.shape(from: 1))
+            rng().fillUniform(t, 0, 1)
+            call.push(t); return 1
+        }
+        lua.setFunction("new", qualified: "tensor.new") { call in
+            call.push(try fromTable(call, 1)); return 1
+        }
+        lua.setFunction("cat", qualified: "tensor.cat") { call in
+            let list = try call.table(1)
+            guard list.length > 0 else { throw call.bad(1, message: "list of tensors is empty") }
+            let parts = try (1...list.length).map { i -> Tensor in
+                lua_rawgeti(call.L, call.index(1), lua_Integer(i))
+                defer { lua_settop(call.L, -2) }
+                guard let t = LuaObjects.get(call.L, -1, type: typeName, as: Tensor.self) else {
+                    throw call.bad(1, message: "element \(i): Tensor expected, got \(LuaCall.got(call.L, -1))")
+                }
+                return t
+            }
+            call.push(try Tensor.concatenate(parts)); return 1
+        }
+        // joule.tensor{...} is joule.tensor.new{...}.
+        lua_createtable(L, 0, 1)
+        lua.setFunction("__call", qualified: "joule.tensor") { call in
+            call.push(try fromTable(call, 2)); return 1
+        }
+        lua_setmetatable(L, -2)
+    }
+
+    static func tensorClass() -> LuaClass {
+        var c = LuaClass(name: typeName)
+        c.method("shape") { call in call.push(try call.this().shape); return 1 }
+        c.method("size") { call in
+            let t = try call.this()
+            let d = try call.integer(1, 1...Swift.max(1, t.rank))
+            guard d <= t.rank else { throw call.bad(1, message: "dimension \(d) of a \(t.rank)-D tensor") }
+            call.push(t.shape[d - 1]); return 1
+        }
+        c.method("dim") { call in call.push(try call.this().rank); return 1 }
+        c.method("numel") { call in call.push(try call.this().count); return 1 }
+        c.method("get") { call in
+            let t = try call.this()
+            call.push(t[try t.offset(of: try indices(call, t, count: t.rank))]); return 1
+        }
+        c.method("set") { call in
+            let t = try call.this()
+            let o = try t.offset(of: try indices(call, t, count: t.rank))
+            t[o] = try call.float(t.rank + 1)
+            call.pushSelf(); return 1
+        }
+        c.method("item") { call in
+            let t = try call.this()
+            guard t.count == 1 else { throw JouleError("item() needs a tensor of one element, got shape \(t.shape)") }
+            call.push(t[0]); return 1
+        }
+        c.method("slice") { call in
+            // Lua-style: 1-based, both ends included.
+            let t = try call.this()
+            guard let n = t.shape.first else { throw JouleError("cannot slice a 0-D tensor") }
+            let first = try call.integer(1, 1...Swift.max(1, n))
+            let last = try call.integer(2, first...Swift.max(first, n), default: first)
+            guard last <= n else { throw call.bad(2, message: "end \(last) beyond the \(n) items") }
+            call.push(try t.items((first - 1)..<last)); return 1
+        }
+        c.method("index") { call in
+            let t = try call.this()
+            guard let n = t.shape.first else { throw JouleError("cannot index a 0-D tensor") }
+            let list = try call.table(1).integers(1...Swift.max(1, n))
+            call.push(try t.gather(list.map { $0 - 1 })); return 1
+        }
+        c.method("reshape") { call in
+            let t = try call.this()
+            var dims: [Int]
+            if call.type(1) == LUA_TTABLE {
+                dims = try call.table(1).integers(-1...Int.max)
+            } else {
+                dims = try (1...Swift.max(1, call.count)).map { try call.integer($0, -1...Int.max) }
+            }
+            call.push(try t.reshaped(dims)); return 1
+        }
+        c.method("copy") { call in call.push(try call.this().copy()); return 1 }
+        c.method("fill") { call in
+            let t = try call.this()
+            t.fill(try call.float(1))
+            call.pushSelf(); return 1
+        }
+        c.method("zero") { call in try call.this().zero(); call.pushSelf(); return 1 }
+        for (name, op) in arithmetic { c.method(name) { call in call.push(try op(call.this(), Operand(call, 1))); return 1 } }
+        c.method("matmul") { call in call.push(try call.this().matmul(try call.tensor(1))); return 1 }
+        c.method("clamp") { call in
+            let t = try call.this()
+            let lo = try call.float(1), hi = try call.float(2)
+            guard lo <= hi else { throw call.bad(2, message: "upper bound \(hi) below lower bound \(lo)") }
+            call.push(t.clamped(lo, hi)); return 1
+        }
+        for f in Tensor.UnaryFunction.allCases {
+            c.method(f.rawValue) { call in call.push(try call.this().applying(f)); return 1 }
+        }
+        c.method("sum") { call in call.push(try call.this().sumDouble()); return 1 }
+        c.method("mean") { call in call.push(try call.this().mean()); return 1 }
+        c.method("min") { call in call.push(try call.this().min()); return 1 }
+        c.method("max") { call in call.push(try call.this().max()); return 1 }
+        c.method("norm") { call in call.push(try call.this().norm()); return 1 }
+        c.method("argmax") { call in
+            // 1-based class indices per row, as Lua counts.
+            call.push(try call.this().argmaxRows().map { $0 + 1 }); return 1
+        }
+        c.method("totable") { call in pushTable(call.L, try call.this()); return 1 }
+        c.method("save_npy") { call in
+            try Npy.write([NpyArray(try call.this())], to: try call.string(1))
+            return 0
+        }
+
+        c.meta("__tostring") { call in call.push(try call.tensor(1).description); return 1 }
+        c.meta("__len") { call in
+            let t = try call.tensor(1)
+            call.push(t.shape.first ?? 1); return 1
+        }
+        c.meta("__unm") { call in call.push(try call.tensor(1).negated()); return 1 }
+        for (name, op) in arithmetic {
+            c.meta("__" + name) { call in
+                // Either operand may be the number: 2 - t is t:subtracted(from: 2).
+                if call.isTensor(1) { return try pushing(call, op(call.tensor(1), Operand(call, 2))) }
+                let s = try call.float(1), t = try call.tensor(2)
+                switch name {
+                case "add": return pushing(call, t.adding(s))
+                case "sub": return pushing(call, t.subtracted(from: s))
+                case "mul": return pushing(call, t.multiplying(s))
+                default: return pushing(call, t.divided(into: s))
+                }
+            }
+        }
+        let methodNames = c.methods.map(\.0)
+        c.fallbackIndex = { call in
+            // t[i] reads element i of a 1-D tensor; other keys are unknown methods.
+            guard call.type(2) == LUA_TNUMBER else {
+                if call.type(2) == LUA_TSTRING {
+                    let key = LuaCall.stringValue(call.L, 2)
+                    throw JouleError("Tensor has no method '\(key)'\(suggestion(for: key, among: methodNames))")
+                }
+                call.pushNil(); return 1
+            }
+            let t = try call.tensor(1)
+            call.push(t[try elementOffset(call, t)]); return 1
+        }
+        c.meta("__newindex") { call in
+            let t = try call.tensor(1)
+            guard call.type(2) == LUA_TNUMBER else {
+                throw JouleError("cannot set field \(call.got(2) == "string" ? "'\(LuaCall.stringValue(call.L, 2))'" : call.got(2)) of a Tensor")
+            }
+            let o = try elementOffset(call, t)
+            t[o] = try call.float(3)
+            return 0
+        }
+        return c
+    }
+
+    static let arithmetic: [(String, (Tensor, Operand) throws -> Tensor)] = [
+        ("add", { t, o in try o.tensor.map(t.adding) ?? t.adding(o.scalar) }),
+        ("sub", { t, o in try o.tensor.map(t.subtracting) ?? t.subtracting(o.scalar) }),
+        ("mul", { t, o in try o.tensor.map(t.multiplying) ?? t.multiplying(o.scalar) }),
+        ("div", { t, o in try o.tensor.map(t.dividing) ?? t.dividing(o.scalar) }),
+    ]
+
+    /// The right-hand side of an arithmetic operation: a tensor or a number.
+    struct Operand {
+        let tensor: Tensor?
+        let scalar: Float
+        init(_ call: LuaCall, _ n: Int) throws {
+            if call.type(n) == LUA_TNUMBER {
+                tensor = nil
+                scalar = Float(lua_tonumberx(call.L, call.index(n), nil))
+            } else if let t = LuaObjects.get(call.L, call.index(n), type: typeName, as: Tensor.self) {
+                tensor = t
+                scalar = 0
+            } else {
+                throw call.bad(n, "Tensor or number")
+            }
+        }
+    }
+
+    static func pushing(_ call: LuaCall, _ t: Tensor) -> Int32 { call.push(t); return 1 }
+
+    /// `t[i]` only makes sense for 1-D tensors; other ranks say what to use instead.
+    static func elementOffset(_ call: LuaCall, _ t: Tensor) throws -> Int {
+        guard t.rank == 1 else {
+            throw JouleError("t[i] indexes 1-D tensors; this one has shape \(t.shape): use t:get(i, j, ...) or t:slice(i)")
+        }
+        guard let i = LuaCall.integerValue(call.L, 2) else {
+            throw JouleError("tensor index must be an integer, got \(call.got(2))")
+        }
+        return try t.offset(of: [i - 1])
+    }
+
+    /// Reads `count` 1-based indices starting at argument 1 and makes them 0-based.
+    static func indices(_ call: LuaCall, _ t: Tensor, count: Int) throws -> [Int] {
+        try (0..<count).map { d in try call.integer(d + 1, 1...Swift.max(1, t.shape[d])) - 1 }
+    }
+
+    /// A tensor from nested tables of numbers (rows of equal length), or a copy of a tensor.
+    static func fromTable(_ call: LuaCall, _ n: Int) throws -> Tensor {
+        if let t = try? call.tensor(n) { return t.copy() }
+        guard call.type(n) == LUA_TTABLE else { throw call.bad(n, "table of numbers") }
+        let L = call.L
+        guard lua_checkstack(L, 40) != 0 else { throw JouleError("Lua stack exhausted") }
+        var shape: [Int] = []
+        // The shape is read down the first elements, then every element is checked against it.
+        var probe = call.index(n)
+        lua_pushvalue(L, probe)
+        while lua_type(L, -1) == LUA_TTABLE {
+            let len = Int(lua_rawlen(L, -1))
+            guard len > 0 else { lua_settop(L, -2); throw call.bad(n, message: "empty table at depth \(shape.count + 1)") }
+            guard shape.count < 16 else { lua_settop(L, -2); throw call.bad(n, message: "tables nested deeper than 16") }
+            shape.append(len)
+            lua_rawgeti(L, -1, 1)
+            lua_copy(L, -1, -2)
+            lua_settop(L, -2)
+        }
+        lua_settop(L, -2)
+        try LuaCall.checkSize(shape, call, n)
+        var values: [Float] = []
+        values.reserveCapacity(shape.reduce(1, *))
+        func walk(_ depth: Int, _ path: String) throws {
+            let len = Int(lua_rawlen(L, -1))
+            guard len == shape[depth] else {
+                throw call.bad(n, message: "ragged table: \(path.isEmpty ? "the outer table" : "element " + path) has \(len) entries, expected \(shape[depth])")
+            }
+            for i in 1...len {
+                lua_rawgeti(L, -1, lua_Integer(i))
+                defer { lua_settop(L, -2) }
+                let here = path.isEmpty ? "[\(i)]" : path + "[\(i)]"
+                if depth + 1 < shape.count {
+                    guard lua_type(L, -1) == LUA_TTABLE else {
+                        throw call.bad(n, message: "element \(here): table expected, got \(LuaCall.got(L, -1))")
+                    }
+                    try walk(depth + 1, here)
+                } else {
+                    guard lua_type(L, -1) == LUA_TNUMBER else {
+                        throw call.bad(n, message: "element \(here): number expected, got \(LuaCall.got(L, -1))")
+                    }
+                    values.append(Float(lua_tonumberx(L, -1, nil)))
+                }
+            }
+        }
+        probe = call.index(n)
+        lua_pushvalue(L, probe)
+        defer { lua_settop(L, -2) }
+        try walk(0, "")
+        return try Tensor(shape: shape, values: values)
+    }
+
+    /// Nested tables mirroring the tensor's shape (a number for a 0-D tensor).
+    static func pushTable(_ L: OpaquePointer, _ t: Tensor) {
+        if t.rank == 0 { lua_pushnumber(L, Double(t[0])); return }
+        _ = lua_checkstack(L, Int32(t.rank) + 4)
+        var offset = 0
+        func build(_ d: Int) {
+            lua_createtable(L, Int32(t.shape[d]), 0)
+            for i in 0..<t.shape[d] {
+                if d + 1 == t.rank {
+                    lua_pushnumber(L, Double(t[offset])); offset += 1
+                } else {
+                    build(d + 1)
+                }
+                lua_rawseti(L, -2, lua_Integer(i + 1))
+            }
+        }
+        build(0)
+    }
+}
+
+extension LuaCall {
+    /// `self` of a Tensor method.
+    func this() throws -> Tensor {
+        guard let t = LuaObjects.get(L, 1, type: TensorBinding.typeName, as: Tensor.self) else {
+            throw LuaArgumentError(position: 0, message: "Tensor expected, got \(LuaCall.got(L, 1))")
+        }
+        return t
+    }
+}
