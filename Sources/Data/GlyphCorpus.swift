@@ -64,6 +64,23 @@ public enum GlyphCorpus {
         return gotico.map { periodFontDirectory + "/" + $0 } + [blankenburgFont]
     }
 
+    /// True when `directory` holds every split file of the course layout.
+    public static func isComplete(_ directory: String) -> Bool {
+        CourseData.splitNames.allSatisfy {
+            FileManager.default.fileExists(atPath: URL(fileURLWithPath: directory).appendingPathComponent($0 + ".npy").path)
+        }
+    }
+
+    /// Makes the default corpus in `directory` unless it is already there; true when it was made.
+    @discardableResult
+    public static func makeIfMissing(_ directory: String, seed: UInt64 = 0,
+                                     progress: (String) -> Void = { _ in }) throws -> Bool {
+        if isComplete(directory) { return false }
+        progress("no glyph corpus in \(directory): making it")
+        try make(into: directory, options: Options(seed: seed), progress: progress)
+        return true
+    }
+
     /// Renders the corpus into `directory` (created if needed; existing files are replaced).
     @discardableResult
     public static func make(into directory: String, options: Options,

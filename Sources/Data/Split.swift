@@ -40,13 +40,13 @@ public func loadSplit(_ path: String) throws -> Split {
         throw fail("images must have shape (N, H, W) or (N, 1, H, W), got \(images.shape)")
     }
     guard [.uint8, .float32, .float64].contains(images.dtype) else {
-        throw fail("images must be uint8, float32 or float64, got dtype \(images.dtype.rawValue)")
+        throw fail("images must be uint8, float32 or float64, got \(images.dtype.name)")
     }
     var labels: [Int]?
     if arrays.count == 2 {
         let l = arrays[1]
         guard l.dtype == .int64 || l.dtype == .int32 else {
-            throw fail("labels must be int64 (or int32), got dtype \(l.dtype.rawValue)")
+            throw fail("labels must be int64 (or int32), got \(l.dtype.name)")
         }
         guard l.shape.count == 1 else { throw fail("labels must have shape (N), got \(l.shape)") }
         guard l.shape[0] == images.shape[0] else {
@@ -105,6 +105,19 @@ public struct CourseData {
         case "ood_ta": oodTA
         case "ood_tb": oodTB
         default: nil
+        }
+    }
+}
+
+extension NpyArray.DType {
+    /// NumPy's name for the type, for messages.
+    var name: String {
+        switch self {
+        case .uint8: "uint8"
+        case .int32: "int32"
+        case .int64: "int64"
+        case .float32: "float32"
+        case .float64: "float64"
         }
     }
 }

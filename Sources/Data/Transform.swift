@@ -31,7 +31,7 @@ public enum CourseTransform {
             throw JouleError("images must have shape (N, H, W) or (N, 1, H, W), got \(s)")
         }
         guard images.dtype != .int32 && images.dtype != .int64 else {
-            throw JouleError("images must be uint8, float32 or float64, got \(images.dtype.rawValue)")
+            throw JouleError("images must be uint8, float32 or float64, got \(images.dtype.name)")
         }
         guard h > 0 && w > 0 else { throw JouleError("images have an empty side: shape \(s)") }
         return try apply(count: n, height: h, width: w) { i, dst in
