@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "TestSupport"]),
+        .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "Data", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor"]),
     ],

@@ -3,10 +3,16 @@ import Tensor
 
 @main
 struct Joule: ParsableCommand {
+    /// Picks OpenBLAS's kernel (which may re-execute the process) before anything else runs.
+    static func main() {
+        BLASKernel.ensureFastKernel()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "joule",
         abstract: "Energy-based models in Swift, driven from Lua.",
-        subcommands: [Version.self, DataCommand.self, RunCommand.self])
+        subcommands: [Version.self, DemoCommand.self, BenchCommand.self, DataCommand.self, RunCommand.self])
 }
 
 struct Version: ParsableCommand {

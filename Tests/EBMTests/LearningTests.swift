@@ -1,3 +1,4 @@
+import Data
 import EBM
 import NN
 import Tensor

@@ -1,10 +1,12 @@
 import Foundation
 import Tensor
 
-/// A small problem a JEM should solve: 16×16 images of a bright (class 0) or dark (class 1)
-/// Gaussian blob at a random place on a noisy mid-grey background, values in [−1, 1].
-enum BlobProblem {
-    static func make(count: Int, rng: RNG) -> (images: Tensor, labels: [Int]) {
+/// A small made-up problem a JEM should solve in seconds: 16×16 images of a bright (class 0) or
+/// dark (class 1) Gaussian blob at a random place on a noisy mid-grey background, values in [−1, 1].
+public enum BlobProblem {
+    public static let classNames = ["bright", "dark"]
+
+    public static func make(count: Int, rng: RNG) -> (images: Tensor, labels: [Int]) {
         let s = 16
         let images = Tensor(shape: [count, 1, s, s])
         var labels: [Int] = []

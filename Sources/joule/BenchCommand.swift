@@ -1,0 +1,143 @@
+import ArgumentParser
+import EBM
+import Foundation
+import NN
+import Tensor
+
+/// Timings of the course configuration (hidden 32, 42 classes, 1×56×56), as medians over runs.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "bench",
+        abstract: "Time a JEM iteration, SGLD, the classifier and start-up; compare with ../shared/bench/torch_jem_step.py.")
+
+    @Option(help: "Timed repetitions (the median is reported).") var runs = 5
+    @Option(help: "Chains per SGLD batch.") var chains = 32
+    @Option(help: "SGLD steps per JEM iteration.") var steps = 60
+    @Flag(help: "Print one JSON object instead of a table.") var json = false
+
+    func run() throws {
+        let rng = RNG(seed: 0)
+        let model = try ShallowCNN(hidden: 32, classes: 42, rng: rng)
+        var sc = SGLDSampler.Config(); sc.steps = steps; sc.conditional = false
+        let sampler = try SGLDSampler(model: model, config: sc, rng: RNG(seed: 1))
+        let jem = try JEM(model: model, sampler: sampler)
+        let real = Tensor(shape: [chains, 1, 56, 56]); rng.fillUniform(real, -1, 1)
+        let labels = (0..<chains).map { _ in rng.int(42) }
+        let flops = Flops(model: model, height: 56, width: 56)
+
+        let gemm = Self.gemmPeak()
+        _ = try jem.step(real, labels: labels)                      // warm-up: workspaces, buffer
+        let jemTime = try median { _ = try jem.step(real, labels: labels) }
+        let chainsX = Tensor(shape: [chains, 1, 56, 56])
+        let sgldTime = try median {
+            rng.fillUniform(chainsX, -1, 1)
+            try sampler.run(chainsX, labels: nil, steps: steps)
+        }
+        let batch = Tensor(shape: [256, 1, 56, 56]); rng.fillUniform(batch, -1, 1)
+        let forwardTime = try median { _ = try model.forwardLogits(batch) }
+        let startup = Self.startupTime()
+        var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024
+
+        let sgldFlops = Double(steps) * flops.sgldStep(batch: chains)
+        let jemFlops = sgldFlops + flops.trainingUpdate(batch: chains)
+        let forwardFlops = flops.forward(batch: 256)
+        let result: [String: Any] = [
+            "jem_iteration_s": jemTime, "jem_gflops": jemFlops / jemTime / 1e9,
+            "sgld_s": sgldTime, "sgld_gflops": sgldFlops / sgldTime / 1e9,
+            "forward_images_per_s": 256 / forwardTime, "forward_gflops": forwardFlops / forwardTime / 1e9,
+            "startup_s": startup ?? NSNull(), "peak_rss_mb": peakMB,
+            "gemm_peak_gflops": gemm, "blas_kernel": BLAS.coreName, "blas_threads": BLAS.threads,
+            "chains": chains, "steps": steps, "runs": runs,
+        ]
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        func row(_ name: String, _ seconds: Double, _ work: Double) -> String {
+            String(format: "%-34@ %9.4f s  %6.1f GFLOP/s  %5.1f%% of GEMM peak", name as NSString, seconds, work / seconds / 1e9, 100 * work / seconds / 1e9 / gemm)
+        }
+        print("Joule bench — ShallowCNN hidden 32, 42 classes, 1×56×56; OpenBLAS \(BLAS.coreName), \(BLAS.threads) threads; median of \(runs)")
+        print(String(format: "%-34@ %9.1f GFLOP/s (sgemm 2048³)", "GEMM peak" as NSString, gemm))
+        print(row("JEM iteration (\(chains) × \(steps) + update)", jemTime, jemFlops))
+        print(row("SGLD alone (\(chains) × \(steps))", sgldTime, sgldFlops))
+        print(row("classifier forward (256 images)", forwardTime, forwardFlops) + String(format: "  (%.0f images/s)", 256 / forwardTime))
+        if let startup { print(String(format: "%-34@ %9.4f s", "start-up + empty script" as NSString, startup)) }
+        print(String(format: "%-34@ %9.1f MB", "peak resident memory" as NSString, peakMB))
+    }
+
+    private func median(_ body: () throws -> Void) rethrows -> Double {
+        var times: [Double] = []
+        for _ in 0..<max(runs, 1) {
+            let t = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// Best of three single-precision 2048³ GEMMs, in GFLOP/s.
+    static func gemmPeak() -> Double {
+        let n = 2048
+        let a = Tensor(shape: [n, n], repeating: 0.5), b = Tensor(shape: [n, n], repeating: 0.25), c = Tensor(shape: [n, n])
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let t = DispatchTime.now().uptimeNanoseconds
+            BLAS.gemm(m: n, n: n, k: n, a: a.data, b: b.data, c: c.data)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        return 2 * Double(n * n * n) / best / 1e9
+    }
+
+    /// Median wall time of `joule run` on an empty script, in a fresh process each time.
+    static func startupTime() -> Double? {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("joule-bench-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("empty.lua")
+        guard (try? Data().write(to: script)) != nil else { return nil }
+        var times: [Double] = []
+        for _ in 0..<7 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            p.arguments = ["run", script.path, "-p", "run=\(dir.appendingPathComponent("run").path)"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            let t = DispatchTime.now().uptimeNanoseconds
+            guard (try? p.run()) != nil else { return nil }
+            p.waitUntilExit()
+            guard p.terminationStatus == 0 else { return nil }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        return times.sorted()[times.count / 2]
+    }
+}
+
+/// Floating-point operations of the ShallowCNN passes, counted as 2 per multiply-add of the GEMMs.
+struct Flops {
+    /// Per image: multiply-adds of each conv layer (O · C·k·k · Ho·Wo) and of the linear layer.
+    let layers: [Double]
+    let linear: Double
+
+    init(model: ShallowCNN, height: Int, width: Int) {
+        var (h, w) = (height, width)
+        var layers: [Double] = []
+        for case let conv as Conv2d in model.cnnLayers.modules {
+            h = (h + 2 * conv.padding - conv.kernel) / conv.stride + 1
+            w = (w + 2 * conv.padding - conv.kernel) / conv.stride + 1
+            layers.append(Double(conv.outChannels * conv.inChannels * conv.kernel * conv.kernel * h * w))
+        }
+        self.layers = layers
+        linear = Double(model.fc.inFeatures * model.fc.outFeatures)
+    }
+
+    func forward(batch: Int) -> Double { 2 * Double(batch) * (layers.reduce(0, +) + linear) }
+    /// Forward plus the gradient to the input through every layer.
+    func sgldStep(batch: Int) -> Double { 2 * forward(batch: batch) }
+    /// Forward of real and sampled batches together, weight gradients, and input gradients below
+    /// the first layer.
+    func trainingUpdate(batch: Int) -> Double {
+        let b = 2 * batch
+        return 3 * forward(batch: b) - 2 * Double(b) * layers[0]
+    }
+}
