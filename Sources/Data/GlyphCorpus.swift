@@ -86,6 +86,12 @@ public enum GlyphCorpus {
     public static func make(into directory: String, options: Options,
                             progress: (String) -> Void = { _ in }) throws -> Summary {
         let start = Date()
+        // Fail on an unusable folder before spending time on rendering.
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw JouleError("cannot create the output folder \(directory): \(error.localizedDescription)")
+        }
         let period = try FontSet(paths: options.fonts, characters: GlyphClasses.classes + GlyphClasses.outside)
         let modern = try FontSet(paths: options.modernFonts, characters: GlyphClasses.classes)
         progress("rendered glyphs of \(period.names.count) period and \(modern.names.count) modern fonts")

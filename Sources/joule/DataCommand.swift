@@ -24,6 +24,10 @@ extension DataCommand {
         @Option(help: "Images in train + val + test (split 70/15/15); each OOD set gets 15% of this.")
         var count = GlyphCorpus.defaultCount
 
+        func validate() throws {
+            guard count >= 3 else { throw ValidationError("--count must be at least 3, got \(count)") }
+        }
+
         func run() throws {
             do {
                 let options = try GlyphCorpus.Options(seed: seed, count: count)
@@ -36,7 +40,9 @@ extension DataCommand {
                 print(String(format: "done in %.1f s: ", summary.seconds) + sizes.joined(separator: ", "))
                 print("classes and per-class counts: \(out)/classes.json, \(out)/class_counts.csv")
             } catch let e as JouleError {
-                throw ValidationError(e.message)
+                // A missing font or an unwritable folder is not a usage mistake: say what, no usage text.
+                FileHandle.standardError.write(Data("joule data glyphs: \(e.message)\n".utf8))
+                throw ExitCode.failure
             }
         }
     }
