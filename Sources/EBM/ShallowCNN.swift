@@ -35,6 +35,17 @@ public final class ShallowCNN {
         fc = Linear(4 * h, classes, rng: rng)
     }
 
+    private init(sharing other: ShallowCNN) {
+        hidden = other.hidden
+        classes = other.classes
+        cnnLayers = other.cnnLayers.replica() as! Sequential
+        fc = other.fc.replica() as! Linear
+    }
+
+    /// A model that shares this one's parameters with workspaces of its own, for running
+    /// independent batches (groups of SGLD chains) on several threads.
+    public func replica() -> ShallowCNN { ShallowCNN(sharing: self) }
+
     public var namedParameters: [(name: String, parameter: Parameter)] {
         cnnLayers.namedParameters.map { ("cnn_layers.\($0.name)", $0.parameter) }
             + fc.namedParameters.map { ("fc_layers.1.\($0.name)", $0.parameter) }

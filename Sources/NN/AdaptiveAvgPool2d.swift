@@ -8,6 +8,7 @@ public final class AdaptiveAvgPool2d: Module {
     private let gradInput = Tensor(shape: [0])
 
     public init() {}
+    public func replica() -> Module { AdaptiveAvgPool2d() }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4 else { throw JouleError("AdaptiveAvgPool2d: expected (C, N, H, W), got \(input.shape)") }

@@ -24,6 +24,14 @@ public final class Conv2d: Module {
         bias = Parameter(Init.biasUniform(count: outChannels, fanIn: fanIn, rng: rng))
     }
 
+    private init(sharing other: Conv2d) {
+        inChannels = other.inChannels; outChannels = other.outChannels
+        kernel = other.kernel; stride = other.stride; padding = other.padding
+        weight = other.weight; bias = other.bias
+    }
+
+    public func replica() -> Module { Conv2d(sharing: self) }
+
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 
     public func forward(_ input: Tensor) throws -> Tensor {

@@ -15,6 +15,13 @@ public final class Linear: Module {
         bias = Parameter(Init.biasUniform(count: outFeatures, fanIn: inFeatures, rng: rng))
     }
 
+    private init(sharing other: Linear) {
+        inFeatures = other.inFeatures; outFeatures = other.outFeatures
+        weight = other.weight; bias = other.bias
+    }
+
+    public func replica() -> Module { Linear(sharing: self) }
+
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 
     public func forward(_ input: Tensor) throws -> Tensor {

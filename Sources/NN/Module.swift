@@ -23,6 +23,9 @@ public protocol Module: AnyObject {
     func accumulateWeightGradients(_ gradOutput: Tensor) throws
     /// Parameters under their PyTorch `state_dict` names relative to this module.
     var namedParameters: [(name: String, parameter: Parameter)] { get }
+    /// A copy that shares this module's parameters but has workspaces of its own (Torch7's
+    /// `clone('weight', 'bias')`), so that several threads can run it on different batches.
+    func replica() -> Module
 }
 
 extension Module {

@@ -4,6 +4,7 @@ import Tensor
 public final class Sequential: Module {
     public let modules: [Module]
     public init(_ modules: [Module]) { self.modules = modules }
+    public func replica() -> Module { Sequential(modules.map { $0.replica() }) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         var x = input

@@ -8,6 +8,7 @@ public final class Swish: Module {
     private let gradInput = Tensor(shape: [0])
 
     public init() {}
+    public func replica() -> Module { Swish() }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         sigmoid.resize(input.shape)

@@ -1,17 +1,29 @@
 import Dispatch
 import Foundation
 
-/// Splits 0..<n into one contiguous chunk per core and runs them concurrently.
+/// Work split over the cores. Regions do not nest: a parallel loop started inside another one
+/// runs inline on its worker, so the outermost split (for example SGLD's chain groups) owns the cores.
 public enum Parallel {
     public static let cores = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// Calls `body(range)` for disjoint ranges covering 0..<n; runs inline when the work is small.
+    /// Set while a parallel region runs. Only the thread that starts regions (the host's main
+    /// thread) writes it; workers only read it.
+    nonisolated(unsafe) private static var inRegion = false
+
+    /// Calls `body(part, range)` for `parts` disjoint contiguous ranges covering 0..<n, concurrently.
+    public static func split(_ n: Int, parts requested: Int, _ body: (Int, Range<Int>) -> Void) {
+        let parts = Swift.min(requested, n)
+        if parts <= 1 || inRegion { body(0, 0..<n); return }
+        inRegion = true
+        defer { inRegion = false }
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            body(p, (n * p / parts)..<(n * (p + 1) / parts))
+        }
+    }
+
+    /// Calls `body(range)` for one chunk of 0..<n per core; inline when chunks would be smaller than `minChunk`.
     @inline(__always)
     public static func chunks(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        let parts = Swift.min(cores, Swift.max(1, n / Swift.max(minChunk, 1)))
-        if parts <= 1 { body(0..<n); return }
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            body((n * p / parts)..<(n * (p + 1) / parts))
-        }
+        split(n, parts: Swift.min(cores, Swift.max(1, n / Swift.max(minChunk, 1)))) { _, r in body(r) }
     }
 }
