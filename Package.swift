@@ -2,7 +2,13 @@
 import PackageDescription
 
 // Numerics run with bounds and overflow checks off in release builds; debug builds keep them.
+// On x86-64 they are compiled for AVX2 + FMA (the Haswell instruction set): the elementwise loops of SGLD
+// (Swish's exp, clamps, im2col) vectorise 8 wide instead of SSE2's 4 and round in one instruction.
+#if arch(x86_64)
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"], .when(configuration: .release))]
+#else
 let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+#endif
 
 let package = Package(
     name: "Joule",

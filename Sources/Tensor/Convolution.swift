@@ -20,28 +20,37 @@ public struct ConvGeometry: Equatable {
 /// W(O × C·k·k) · col(C·k·k × N·Ho·Wo) yields the next layer's (O, N, Ho, Wo) directly, with no
 /// transposes between layers. For one input channel (the images) this is the same as NCHW.
 public enum Convolution {
+    /// Output columns x whose input column x·stride − padding + offset lies inside 0..<size.
+    @inline(__always)
+    static func validRange(size: Int, outSize: Int, stride: Int, padding: Int, offset: Int) -> Range<Int> {
+        let shift = padding - offset                      // ix = x·stride − shift
+        let lo = shift <= 0 ? 0 : (shift + stride - 1) / stride
+        let hi = Swift.min(outSize, (size - 1 + shift) / stride + 1)
+        return lo..<Swift.max(lo, hi)
+    }
+
     public static func im2col(_ g: ConvGeometry, input: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
-        let (oh, ow, k) = (g.outHeight, g.outWidth, g.kernel)
+        let (oh, ow, k, s) = (g.outHeight, g.outWidth, g.kernel, g.stride)
         let plane = g.height * g.width
         let columns = g.colColumns
         Parallel.chunks(g.colRows) { rows in
             for r in rows {
                 let c = r / (k * k), kh = (r / k) % k, kw = r % k
+                let xs = validRange(size: g.width, outSize: ow, stride: s, padding: g.padding, offset: kw)
+                let ys = validRange(size: g.height, outSize: oh, stride: s, padding: g.padding, offset: kh)
                 var dst = col + r * columns
                 for n in 0..<g.batch {
                     let src = input + (c * g.batch + n) * plane
                     for y in 0..<oh {
-                        let iy = y * g.stride - g.padding + kh
-                        if iy < 0 || iy >= g.height {
+                        guard ys.contains(y) else {
                             dst.update(repeating: 0, count: ow)
                             dst += ow
                             continue
                         }
-                        let row = src + iy * g.width
-                        for x in 0..<ow {
-                            let ix = x * g.stride - g.padding + kw
-                            dst[x] = (ix >= 0 && ix < g.width) ? row[ix] : 0
-                        }
+                        let row = src + (y * s - g.padding + kh) * g.width - g.padding + kw
+                        for x in 0..<xs.lowerBound { dst[x] = 0 }
+                        for x in xs { dst[x] = row[x * s] }
+                        for x in xs.upperBound..<ow { dst[x] = 0 }
                         dst += ow
                     }
                 }
@@ -51,7 +60,7 @@ public enum Convolution {
 
     /// input-gradient = fold(col): each column entry is added back to the pixel it was read from.
     public static func col2im(_ g: ConvGeometry, col: UnsafePointer<Float>, input: UnsafeMutablePointer<Float>) {
-        let (oh, ow, k) = (g.outHeight, g.outWidth, g.kernel)
+        let (oh, ow, k, s) = (g.outHeight, g.outWidth, g.kernel, g.stride)
         let plane = g.height * g.width
         let columns = g.colColumns
         // Each (channel, image) plane is written by one task only.
@@ -61,18 +70,14 @@ public enum Convolution {
                 let dst = input + p * plane
                 dst.update(repeating: 0, count: plane)
                 for kh in 0..<k {
+                    let ys = validRange(size: g.height, outSize: oh, stride: s, padding: g.padding, offset: kh)
                     for kw in 0..<k {
-                        var src = col + ((c * k + kh) * k + kw) * columns + n * oh * ow
-                        for y in 0..<oh {
-                            let iy = y * g.stride - g.padding + kh
-                            if iy >= 0 && iy < g.height {
-                                let row = dst + iy * g.width
-                                for x in 0..<ow {
-                                    let ix = x * g.stride - g.padding + kw
-                                    if ix >= 0 && ix < g.width { row[ix] += src[x] }
-                                }
-                            }
-                            src += ow
+                        let xs = validRange(size: g.width, outSize: ow, stride: s, padding: g.padding, offset: kw)
+                        let src = col + ((c * k + kh) * k + kw) * columns + n * oh * ow
+                        for y in ys {
+                            let row = dst + (y * s - g.padding + kh) * g.width - g.padding + kw
+                            let from = src + y * ow
+                            for x in xs { row[x * s] += from[x] }
                         }
                     }
                 }
