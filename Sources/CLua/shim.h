@@ -59,13 +59,24 @@ static inline int joule_registry_index(void) { return LUA_REGISTRYINDEX; }
 // can finish and save; a second one stops the script with a Lua error at the next instruction.
 // The hook is installed from the signal handler, which is what lua.c does (lua_sethook is
 // async-signal-safe).
+// These statics exist once per object file that uses them (Swift compiles a module's files into
+// separate objects), so Swift must touch them from one file only: LuaState.swift, through
+// functions it never inlines.
 static volatile sig_atomic_t joule_interrupts = 0;
 static lua_State *joule_interrupt_state = NULL;
 
 static inline void joule_interrupt_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted");
+    // Level 0 is the interrupted function; when that is a C function, name its Lua caller.
+    luaL_where(L, 0);
+    if (lua_rawlen(L, -1) == 0) {
+        lua_settop(L, -2);
+        luaL_where(L, 1);
+    }
+    lua_pushstring(L, "interrupted");
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 static inline void joule_interrupt_handler(int sig) {

@@ -87,9 +87,11 @@ public final class LuaState {
 
     /// Installs the Ctrl-C handler for this state (see shim.h): one interrupt asks politely,
     /// two stop the script.
-    public func catchInterrupts() { joule_install_interrupt_handler(L) }
-    public func releaseInterrupts() { joule_remove_interrupt_handler() }
-    public static var interruptRequested: Bool { joule_interrupt_count() > 0 }
+    /// (Never inlined: the C statics behind these must be used from this file's object only.)
+    @inline(never) public func catchInterrupts() { joule_install_interrupt_handler(L) }
+    @inline(never) public func releaseInterrupts() { joule_remove_interrupt_handler() }
+    @inline(never) public static func interruptCount() -> Int { Int(joule_interrupt_count()) }
+    public static var interruptRequested: Bool { interruptCount() > 0 }
 }
 
 /// The text `tostring` gives for the value at `index`; a failing `__tostring` gives its error

@@ -104,6 +104,7 @@ enum TensorBinding {
             var dims: [Int]
             if call.type(1) == LUA_TTABLE {
                 dims = try call.table(1).integers(-1...Int.max)
+                guard !dims.isEmpty else { throw call.bad(1, message: "shape table is empty") }
             } else {
                 dims = try (1...Swift.max(1, call.count)).map { try call.integer($0, -1...Int.max) }
             }

@@ -1,0 +1,179 @@
+import Foundation
+import LuaHost
+import Tensor
+import XCTest
+
+/// The built `joule` executable, run as a user would.
+final class RunCommandTests: LuaTestCase {
+    /// `joule` is built into the same products folder as this test bundle.
+    func jouleExecutable() throws -> URL {
+        var candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL]
+        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
+            candidates.append(b.bundleURL.deletingLastPathComponent())
+        }
+        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
+        for dir in candidates {
+            let url = dir.appendingPathComponent("joule")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        XCTFail("joule executable not found next to the tests in \(candidates.map(\.path))")
+        throw XCTSkip("no joule executable")
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    func joule(_ arguments: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = try jouleExecutable()
+        p.arguments = arguments
+        p.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                      stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Kills a child that ignores the test's signals, so that a failure cannot hang the suite.
+    func watchdog(_ p: Process, seconds: Double = 30) {
+        let pid = p.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if p.isRunning { kill(pid, SIGKILL) } }
+    }
+
+    func script(_ name: String, _ code: String) throws -> String {
+        try code.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        return name
+    }
+
+    func testFailingScriptPrintsLocationAndTracebackAndExitsNonZero() throws {
+        let s = try script("fail.lua", "print('before')\nlocal function inner() error('boom') end\ninner()\n")
+        let r = try joule(["run", s])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertEqual(r.stdout, "before\n")
+        XCTAssertTrue(r.stderr.hasPrefix("fail.lua:2: boom\nstack traceback:"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("fail.lua:3: in main chunk"), r.stderr)
+    }
+
+    func testBindingErrorFromTheCommandLine() throws {
+        let s = try script("bad.lua", "local t = joule.tensor.zeros(2, -3)\n")
+        let r = try joule(["run", s])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.hasPrefix("bad.lua:1: bad argument #2 to 'tensor.zeros' (positive integer expected, got -3)"), r.stderr)
+    }
+
+    func testParametersArgumentsAndRunFolder() throws {
+        let s = try script("ok.lua", """
+            local p = joule.params{ step_size = 10.0, steps = 60 }
+            print(p.step_size, p.steps, table.concat(arg, ' '), arg[0])
+            joule.log{ step = 1, loss = 0.5 }
+            """)
+        let r = try joule(["run", s, "-p", "step_size=5", "-p", "run=out", "--", "x", "-y"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("5.0\t60\tx -y\tok.lua\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("step=1  loss=0.5"), r.stdout)
+        let log = try String(contentsOf: directory.appendingPathComponent("out/log.jsonl"), encoding: .utf8)
+        XCTAssertEqual(log, "{\"step\":1,\"loss\":0.5}\n")
+
+        let bad = try joule(["run", s, "-p", "stepsize=5"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.hasPrefix("ok.lua:1: unknown parameter 'stepsize' (did you mean 'step_size'?)"), bad.stderr)
+
+        let malformed = try joule(["run", s, "-p", "step_size"])
+        XCTAssertEqual(malformed.status, 1)
+        XCTAssertTrue(malformed.stderr.contains("not of the form key=value"), malformed.stderr)
+    }
+
+    func testDefaultRunFolderAndMissingScript() throws {
+        let s = try script("named.lua", "print(joule.run_dir())")
+        let r = try joule(["run", s])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("runs/named-"), r.stdout)
+        let missing = try joule(["run", "absent.lua"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("cannot open absent.lua"), missing.stderr)
+    }
+
+    func testVersionNamesLua() throws {
+        let r = try joule(["version"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertTrue(r.stdout.contains(LuaState.release) && LuaState.release.hasPrefix("Lua 5.4"), r.stdout)
+    }
+
+    /// A writer killed in the middle of saving leaves either the previous complete file or none:
+    /// never a truncated file under the real name.
+    func testKilledWriterLeavesNoPartialFile() throws {
+        let n = 4_000_000
+        let s = try script("writer.lua", """
+            local t = joule.tensor.ones(\(n))
+            t:save_npy('big.npy')
+            io.stdout:write('first\\n'); io.stdout:flush()
+            while true do t:save_npy('big.npy') end
+            """)
+        let p = Process()
+        p.executableURL = try jouleExecutable()
+        p.arguments = ["run", s]
+        p.currentDirectoryURL = directory
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        // Wait for the first complete file, then kill during one of the rewrites.
+        _ = out.fileHandleForReading.availableData
+        usleep(useconds_t.random(in: 150_000...400_000))
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let arrays = try Npy.read(directory.appendingPathComponent("big.npy").path)
+        XCTAssertEqual(arrays.first?.shape, [n])
+        XCTAssertEqual(arrays.first?.tensor().sum(), Float(n))
+    }
+
+    func testInterruptLetsTheScriptFinishItsStepAndExitNonZero() throws {
+        let s = try script("loop.lua", """
+            io.stdout:write('ready\\n'); io.stdout:flush()
+            local steps = 0
+            while not joule.interrupted() do steps = steps + 1 end
+            joule.tensor.ones(2):save_npy('saved.npy')
+            print('saved after', steps)
+            """)
+        let p = Process()
+        p.executableURL = try jouleExecutable()
+        p.arguments = ["run", s]
+        p.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        watchdog(p)
+        _ = out.fileHandleForReading.availableData
+        kill(p.processIdentifier, SIGINT)
+        let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertTrue(rest.contains("saved after"), rest)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory.appendingPathComponent("saved.npy").path))
+    }
+
+    func testSecondInterruptStopsARunawayScript() throws {
+        let s = try script("spin.lua", "io.stdout:write('ready\\n'); io.stdout:flush()\nwhile true do end\n")
+        let p = Process()
+        p.executableURL = try jouleExecutable()
+        p.arguments = ["run", s]
+        p.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        watchdog(p)
+        _ = out.fileHandleForReading.availableData
+        kill(p.processIdentifier, SIGINT)
+        usleep(100_000)
+        kill(p.processIdentifier, SIGINT)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertTrue(e.hasPrefix("spin.lua:2: interrupted"), e)
+    }
+}
