@@ -1,0 +1,75 @@
+import CLua
+import Data
+import Foundation
+import Tensor
+
+/// joule.data: folders in the course layout and seeded batches. A split is a plain Lua table
+/// `{ images = Tensor (N, 1, 56, 56), labels = { class ids } or nil, path = "…" }`, so scripts can
+/// make their own.
+enum DataBinding {
+    static func install(_ lua: LuaState, _ context: JouleContext) {
+        lua.setFunction("load", qualified: "joule.data.load") { call in
+            // Every split of a folder: train, val, test, ood_ta, ood_tb.
+            let data = try CourseData(directory: try call.string(1))
+            call.pushTable { _ in }
+            for name in CourseData.splitNames {
+                push(call, data[name]!)
+                lua_setfield(call.L, -2, name)
+            }
+            return 1
+        }
+        lua.setFunction("load_split", qualified: "joule.data.load_split") { call in
+            push(call, try loadSplit(try call.string(1))); return 1
+        }
+        lua.setFunction("batches", qualified: "joule.data.batches") { call in
+            // for x, y, i in joule.data.batches(split, 32, { shuffle = true, drop_last = false, seed = n }) do … end
+            let (images, labels) = try EngineBindings.split(call, 1, needLabels: false)
+            let size = try call.integer(2, 1...Int.max)
+            let o = try call.options(3, allowed: ["shuffle", "drop_last", "seed"])
+            let shuffle = try o?.boolean("shuffle") ?? true
+            let rng = shuffle ? try EngineBindings.rng(o, context) : nil
+            let batches = try Batches(count: images.shape.first ?? 0, batchSize: size, shuffle: rng,
+                                      dropLast: try o?.boolean("drop_last") ?? false)
+            call.push(object: BatchIterator(images: images, labels: labels, batches: batches), type: iteratorType)
+            return 1
+        }
+        var it = LuaClass(name: iteratorType)
+        // The generic `for` calls the iterator value itself: __call yields the next batch.
+        it.meta("__call") { call in
+            let b = try call.object(1, iteratorType, as: BatchIterator.self)
+            guard b.next < b.batches.count else { call.pushNil(); return 1 }
+            let idx = b.batches.batches[b.next]
+            b.next += 1
+            call.push(try b.images.gather(idx))
+            if let labels = b.labels { call.push(idx.map { labels[$0] }) } else { call.pushNil() }
+            call.push(b.next)
+            return 3
+        }
+        it.meta("__len") { call in call.push(try call.object(1, iteratorType, as: BatchIterator.self).batches.count); return 1 }
+        lua.define(it)
+    }
+
+    static let iteratorType = "Batches"
+
+    final class BatchIterator {
+        let images: Tensor
+        let labels: [Int]?
+        let batches: Batches
+        var next = 0
+        init(images: Tensor, labels: [Int]?, batches: Batches) {
+            self.images = images; self.labels = labels; self.batches = batches
+        }
+    }
+
+    static func push(_ call: LuaCall, _ s: Split) {
+        call.pushTable { t in
+            t.set("images", s.images)
+            t.set("path", s.path)
+            t.set("n", s.count)
+        }
+        if let labels = s.labels {
+            call.push(labels)
+            lua_setfield(call.L, -2, "labels")
+        }
+    }
+}

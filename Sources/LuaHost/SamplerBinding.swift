@@ -1,0 +1,105 @@
+import CLua
+import EBM
+import Foundation
+import Tensor
+
+/// joule.ebm.SGLD{ model = m, steps = 60, step_size = 10, noise = 0.005, grad_clip = 0.03, ... }.
+enum SamplerBinding {
+    static let typeName = "SGLD"
+    static let options = ["model", "steps", "step_size", "step_decay", "noise", "grad_clip", "fresh_fraction",
+                          "init", "init_std", "conditional", "buffer_per_class", "image_size", "seed"]
+
+    static func install(_ lua: LuaState, _ context: JouleContext) {
+        lua.define(samplerClass())
+        lua.setFunction("SGLD", qualified: "joule.ebm.SGLD") { call in
+            guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
+            guard let model = try o.object("model", ModelBinding.typeName, as: ShallowCNN.self) else {
+                throw call.bad(1, message: "field 'model': ShallowCNN expected, got nil")
+            }
+            var c = SGLDSampler.Config()
+            c.steps = try o.integer("steps", 0...Int.max, default: c.steps)
+            c.stepSize = Float(try o.number("step_size", default: Double(c.stepSize)))
+            c.stepDecay = Float(try o.number("step_decay", default: Double(c.stepDecay)))
+            c.noise = Float(try o.number("noise", default: Double(c.noise)))
+            c.gradClip = Float(try o.number("grad_clip", default: Double(c.gradClip)))
+            c.freshFraction = Float(try o.number("fresh_fraction", default: Double(c.freshFraction)))
+            switch try o.string("init") ?? "uniform" {
+            case "uniform": c.initial = .uniform
+            case "gaussian": c.initial = .gaussian(std: Float(try o.number("init_std", default: 0.01)))
+            case let other:
+                throw call.bad(1, message: "field 'init': 'uniform' or 'gaussian' expected, got '\(other)'")
+            }
+            c.conditional = try o.boolean("conditional") ?? c.conditional
+            c.bufferPerClass = try o.integer("buffer_per_class", 1...Int.max, default: c.bufferPerClass)
+            if let side = try o.integer("image_size", 1...4096) { c.imageShape = [1, side, side] }
+            let sampler = try SGLDSampler(model: model, config: c, rng: try EngineBindings.rng(o, context))
+            call.push(object: sampler, type: typeName); return 1
+        }
+    }
+
+    static func this(_ call: LuaCall) throws -> SGLDSampler {
+        guard let s = LuaObjects.get(call.L, 1, type: typeName, as: SGLDSampler.self) else {
+            throw LuaArgumentError(position: 0, message: "SGLD expected, got \(LuaCall.got(call.L, 1))")
+        }
+        return s
+    }
+
+    static func samplerClass() -> LuaClass {
+        var c = LuaClass(name: typeName)
+        c.method("sample") { call in
+            // sampler:sample{ n = 8, labels = {...}, steps = 256, keep_every = 32 } → final [, frames]
+            let s = try this(call)
+            guard let o = try call.options(1, allowed: ["n", "labels", "steps", "keep_every"]) else {
+                throw call.bad(1, "options table")
+            }
+            let labels = try o.integers("labels", 0...Int.max)
+            let n = try o.integer("n", 1...Int.max) ?? labels?.count ?? 1
+            let (final, frames) = try s.sample(count: n, labels: labels, steps: try o.integer("steps", 0...Int.max),
+                                               keepEvery: try o.integer("keep_every", 1...Int.max))
+            call.push(final)
+            if let frames { call.push(frames); return 2 }
+            return 1
+        }
+        c.method("run") { call in
+            // sampler:run(x [, { labels, steps, keep_every }]): x moves in place; returns the frames if kept.
+            let s = try this(call)
+            let x = try call.tensor(1)
+            let o = try call.options(2, allowed: ["labels", "steps", "keep_every"])
+            let frames = try s.run(x, labels: try o?.integers("labels", 0...Int.max), steps: try o?.integer("steps", 0...Int.max),
+                                   keepEvery: try o?.integer("keep_every", 1...Int.max))
+            if let frames { call.push(frames); return 1 }
+            return 0
+        }
+        c.method("step") { call in
+            // sampler:step(x, eps [, { labels, step_size }]): one SGLD step in place with given noise.
+            let s = try this(call)
+            let x = try call.tensor(1), eps = try call.tensor(2)
+            let o = try call.options(3, allowed: ["labels", "step_size"])
+            try s.step(x, noise: eps, labels: try o?.integers("labels", 0...Int.max),
+                       stepSize: Float(try o?.number("step_size") ?? Double(s.config.stepSize)))
+            return 0
+        }
+        c.method("sample_buffer") { call in
+            // The synthesized batch of a JEM step: chains from the replay buffer, run and stored back.
+            let s = try this(call)
+            call.push(try s.sampleFromBuffer(count: try call.integer(1, 1...Int.max), labels: try EngineBindings.labels(call, 2)))
+            return 1
+        }
+        c.method("buffer_size") { call in call.push(try this(call).buffer.totalCount); return 1 }
+        c.method("config") { call in
+            let cfg = try this(call).config
+            call.pushTable { t in
+                t.set("steps", cfg.steps); t.set("step_size", Double(cfg.stepSize)); t.set("step_decay", Double(cfg.stepDecay))
+                t.set("noise", Double(cfg.noise)); t.set("grad_clip", Double(cfg.gradClip))
+                t.set("fresh_fraction", Double(cfg.freshFraction)); t.set("conditional", cfg.conditional)
+                t.set("buffer_per_class", cfg.bufferPerClass)
+            }
+            return 1
+        }
+        c.meta("__tostring") { call in
+            let cfg = try call.object(1, typeName, as: SGLDSampler.self).config
+            call.push("SGLD(steps \(cfg.steps), step_size \(cfg.stepSize), noise \(cfg.noise), grad_clip \(cfg.gradClip))"); return 1
+        }
+        return c
+    }
+}
