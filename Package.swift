@@ -31,10 +31,11 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
         .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
         .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
+        .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
         .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data"], swiftSettings: fast),
         .executableTarget(
             name: "joule",
-            dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost",
+            dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost", "Plot",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
@@ -43,7 +44,8 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "Data", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor", "TestSupport"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data"]),
     ],
     swiftLanguageModes: [.v5]
 )
