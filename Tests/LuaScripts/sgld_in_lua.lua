@@ -16,6 +16,8 @@ mine = (mine - g:clamp(-c, c) * eta):clamp(-1, 1)
 
 local theirs = x:copy()
 sampler:step(theirs, eps, { labels = labels })
+-- The gradient step is small next to the noise here, so measure against the step itself.
+local step = (theirs - (x + eps * sigma):clamp(-1, 1)):abs():max()
 local d = (mine - theirs):abs():max()
-assert(d < 1e-5, "Lua SGLD step differs from the built-in one by " .. d)
-assert((theirs - x):abs():max() > 0, "the step moved nothing")
+assert(step > 0, "the gradient step moved nothing")
+assert(d <= 1e-3 * step, string.format("Lua SGLD step differs from the built-in one by %g (step %g)", d, step))
