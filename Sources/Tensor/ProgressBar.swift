@@ -14,8 +14,9 @@ public final class ProgressBar {
     private var info = ""
     private var finished = false
 
-    /// The bar currently drawn on the terminal, so that other output can be printed above it.
-    nonisolated(unsafe) private static var active: ProgressBar?
+    /// The bar currently drawn on the terminal, so that other output can be printed above it
+    /// (weak: a bar a script abandons without done() must not be redrawn forever).
+    nonisolated(unsafe) private static weak var active: ProgressBar?
     private static let lock = NSLock()
 
     public init(total: Int, label: String, interactive: Bool? = nil) {
