@@ -102,18 +102,17 @@ public final class SGLDSampler {
                 g.x.data.update(from: x.data + rows.lowerBound * d, count: g.x.count)
                 let groupLabels = labels.map { Array($0[rows]) }
                 var eta = config.stepSize, frame = 1
-                for s in stride(from: 1, through: steps, by: 1) {
-                    for (j, chain) in rows.enumerated() {
-                        let e = g.eps.data + j * d
-                        for i in 0..<d { e[i] = chainRNGs[chain].normal() }
+                try g.model.withFixedWeights {
+                    for s in stride(from: 1, through: steps, by: 1) {
+                        for (j, chain) in rows.enumerated() { chainRNGs[chain].fillNormal(g.eps.data + j * d, count: d) }
+                        try step(g.x, noise: g.eps, labels: groupLabels, stepSize: eta, model: g.model, energy: g.energy)
+                        eta *= config.stepDecay
+                        if let frames, let k = keepEvery, s % k == 0 || s == steps {
+                            (frames.data + frame * x.count + rows.lowerBound * d).update(from: g.x.data, count: g.x.count)
+                            frame += 1
+                        }
+                        if part == 0 { onStep?(s) }
                     }
-                    try step(g.x, noise: g.eps, labels: groupLabels, stepSize: eta, model: g.model, energy: g.energy)
-                    eta *= config.stepDecay
-                    if let frames, let k = keepEvery, s % k == 0 || s == steps {
-                        (frames.data + frame * x.count + rows.lowerBound * d).update(from: g.x.data, count: g.x.count)
-                        frame += 1
-                    }
-                    if part == 0 { onStep?(s) }
                 }
                 (x.data + rows.lowerBound * d).update(from: g.x.data, count: g.x.count)
             } catch {

@@ -46,6 +46,13 @@ public final class ShallowCNN {
     /// independent batches (groups of SGLD chains) on several threads.
     public func replica() -> ShallowCNN { ShallowCNN(sharing: self) }
 
+    /// Runs `body` with every convolution's weights packed once (they must not change inside).
+    public func withFixedWeights<T>(_ body: () throws -> T) rethrows -> T {
+        let convs = cnnLayers.modules.compactMap { $0 as? Conv2d }
+        func nest(_ i: Int) throws -> T { i == convs.count ? try body() : try convs[i].withFixedWeights { try nest(i + 1) } }
+        return try nest(0)
+    }
+
     public var namedParameters: [(name: String, parameter: Parameter)] {
         cnnLayers.namedParameters.map { ("cnn_layers.\($0.name)", $0.parameter) }
             + fc.namedParameters.map { ("fc_layers.1.\($0.name)", $0.parameter) }
@@ -60,8 +67,8 @@ public final class ShallowCNN {
         guard x.rank == 4, x.shape[1] == 1, x.shape[0] > 0 else {
             throw JouleError("expected images of shape (N, 1, H, W), got \(x.shape)")
         }
-        // (N, 1, H, W) and the network's channel-major (1, N, H, W) are the same bytes.
-        input.resize([1, x.shape[0], x.shape[2], x.shape[3]])
+        // (N, 1, H, W) and the network's channels-last (N, H, W, 1) are the same bytes.
+        input.resize([x.shape[0], x.shape[2], x.shape[3], 1])
         input.data.update(from: x.data, count: x.count)
         return try fc.forward(try pool.forward(try cnnLayers.forward(input)))
     }
@@ -76,7 +83,7 @@ public final class ShallowCNN {
             return nil
         }
         let gx = try cnnLayers.backwardInput(g)
-        inputGradient.resize([gx.shape[1], 1, gx.shape[2], gx.shape[3]])
+        inputGradient.resize([gx.shape[0], 1, gx.shape[1], gx.shape[2]])
         inputGradient.data.update(from: gx.data, count: gx.count)
         return inputGradient
     }

@@ -2,8 +2,9 @@ import Tensor
 
 /// 2-D convolution as one GEMM over the whole batch.
 ///
-/// Activations are (C, N, H, W) — channel-major across the batch, see `Convolution` — and so is
-/// the output (O, N, Ho, Wo). Weights are PyTorch's (O, C, k, k), so checkpoints move unchanged.
+/// Activations are channels-last, (N, H, W, C) in and (N, Ho, Wo, O) out — see `Convolution`.
+/// Weights are PyTorch's (O, C, k, k), so checkpoints move unchanged; each pass repacks them to
+/// (O, k, k, C), the order of the unfolded patches.
 public final class Conv2d: Module {
     public let inChannels, outChannels, kernel, stride, padding: Int
     public let weight: Parameter
@@ -13,8 +14,12 @@ public final class Conv2d: Module {
     /// The unfolded input of the latest forward, kept for the weight gradient.
     private let col = Tensor(shape: [0])
     private let dcol = Tensor(shape: [0])
+    private let packedWeight = Tensor(shape: [0])
+    private let packedGrad = Tensor(shape: [0])
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
+    /// While set, passes reuse the packed weights instead of repacking them each time.
+    private var weightsFixed = false
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, rng: RNG) {
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -35,49 +40,74 @@ public final class Conv2d: Module {
     public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 4, input.shape[0] == inChannels else {
-            throw JouleError("Conv2d(\(inChannels)→\(outChannels)): expected input (C=\(inChannels), N, H, W), got \(input.shape)")
+        guard input.rank == 4, input.shape[3] == inChannels else {
+            throw JouleError("Conv2d(\(inChannels)→\(outChannels)): expected input (N, H, W, C=\(inChannels)), got \(input.shape)")
         }
-        let g = ConvGeometry(channels: inChannels, batch: input.shape[1], height: input.shape[2], width: input.shape[3],
+        let g = ConvGeometry(channels: inChannels, batch: input.shape[0], height: input.shape[1], width: input.shape[2],
                              kernel: kernel, stride: stride, padding: padding)
         guard g.outHeight > 0, g.outWidth > 0 else {
-            throw JouleError("Conv2d: input \(input.shape[2])×\(input.shape[3]) too small for kernel \(kernel)")
+            throw JouleError("Conv2d: input \(g.height)×\(g.width) too small for kernel \(kernel)")
         }
         geometry = g
-        col.resize([g.colRows, g.colColumns])
+        col.resize([g.positions, g.patchSize])
         Convolution.im2col(g, input: input.data, col: col.data)
-        output.resize([outChannels, g.batch, g.outHeight, g.outWidth])
-        let columns = g.colColumns
-        // Start from the bias, then accumulate W · col on top of it (beta = 1).
-        for o in 0..<outChannels { (output.data + o * columns).update(repeating: bias.value.data[o], count: columns) }
-        BLAS.gemm(m: outChannels, n: columns, k: g.colRows, a: weight.value.data, b: col.data, beta: 1, c: output.data)
+        if !weightsFixed { packWeight() }
+        output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
+        // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
+        for p in 0..<g.positions { (output.data + p * outChannels).update(from: bias.value.data, count: outChannels) }
+        BLAS.gemm(transB: true, m: g.positions, n: outChannels, k: g.patchSize, a: col.data, b: packedWeight.data,
+                  beta: 1, c: output.data)
         return output
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let g = try checkedGeometry(gradOutput)
-        dcol.resize([g.colRows, g.colColumns])
-        BLAS.gemm(transA: true, m: g.colRows, n: g.colColumns, k: outChannels, a: weight.value.data, b: gradOutput.data, c: dcol.data)
-        gradInput.resize([inChannels, g.batch, g.height, g.width])
+        dcol.resize([g.positions, g.patchSize])
+        BLAS.gemm(m: g.positions, n: g.patchSize, k: outChannels, a: gradOutput.data, b: packedWeight.data, c: dcol.data)
+        gradInput.resize([g.batch, g.height, g.width, inChannels])
         Convolution.col2im(g, col: dcol.data, input: gradInput.data)
         return gradInput
     }
 
     public func accumulateWeightGradients(_ gradOutput: Tensor) throws {
         let g = try checkedGeometry(gradOutput)
-        let columns = g.colColumns
-        BLAS.gemm(transB: true, m: outChannels, n: g.colRows, k: columns, a: gradOutput.data, b: col.data, beta: 1, c: weight.grad.data)
+        packedGrad.resize([outChannels, g.patchSize])
+        BLAS.gemm(transA: true, m: outChannels, n: g.patchSize, k: g.positions, a: gradOutput.data, b: col.data, c: packedGrad.data)
+        let (c, kk) = (inChannels, kernel * kernel)
         for o in 0..<outChannels {
-            var s: Float = 0
-            let row = gradOutput.data + o * columns
-            for j in 0..<columns { s += row[j] }
-            bias.grad.data[o] += s
+            for ch in 0..<c {
+                for t in 0..<kk { weight.grad.data[(o * c + ch) * kk + t] += packedGrad.data[(o * kk + t) * c + ch] }
+            }
+        }
+        for p in 0..<g.positions {
+            let row = gradOutput.data + p * outChannels
+            for o in 0..<outChannels { bias.grad.data[o] += row[o] }
+        }
+    }
+
+    /// Runs `body` with the weights packed once: for loops of passes during which the weights
+    /// cannot change, such as an SGLD run.
+    public func withFixedWeights<T>(_ body: () throws -> T) rethrows -> T {
+        packWeight()
+        weightsFixed = true
+        defer { weightsFixed = false }
+        return try body()
+    }
+
+    /// (O, C, k, k) → (O, k, k, C).
+    private func packWeight() {
+        let (c, kk) = (inChannels, kernel * kernel)
+        packedWeight.resize([outChannels, kk * c])
+        for o in 0..<outChannels {
+            for ch in 0..<c {
+                for t in 0..<kk { packedWeight.data[(o * kk + t) * c + ch] = weight.value.data[(o * c + ch) * kk + t] }
+            }
         }
     }
 
     private func checkedGeometry(_ gradOutput: Tensor) throws -> ConvGeometry {
         guard let g = geometry else { throw JouleError("Conv2d: backward before forward") }
-        guard gradOutput.shape == [outChannels, g.batch, g.outHeight, g.outWidth] else {
+        guard gradOutput.shape == [g.batch, g.outHeight, g.outWidth, outChannels] else {
             throw JouleError("Conv2d: gradient shape \(gradOutput.shape) does not match output \(output.shape)")
         }
         return g

@@ -22,4 +22,43 @@ public enum FastMath {
     public static func sigmoid(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count { out[i] = 1 / (1 + exp(-x[i])) }
     }
+
+    /// Natural logarithm for positive, finite x (Cephes logf: x = m·2ᵉ, polynomial in m − 1).
+    @inline(__always)
+    public static func log(_ v: Float) -> Float {
+        let bits = v.bitPattern
+        var e = Float(Int32(bitPattern: (bits >> 23) & 0xFF) - 126)
+        var m = Float(bitPattern: (bits & 0x007F_FFFF) | 0x3F00_0000)   // in [0.5, 1)
+        let small = m < 0.707_106_77
+        e = small ? e - 1 : e
+        m = small ? m + m - 1 : m - 1
+        let z = m * m
+        var y: Float = 7.037_683_6e-2
+        y = y * m - 1.151_461_0e-1
+        y = y * m + 1.167_699_9e-1
+        y = y * m - 1.242_014_1e-1
+        y = y * m + 1.424_932_3e-1
+        y = y * m - 1.666_805_8e-1
+        y = y * m + 2.000_071_5e-1
+        y = y * m - 2.499_999_4e-1
+        y = y * m + 3.333_333_1e-1
+        y = y * m * z
+        y += -2.121_944_4e-4 * e
+        y += -0.5 * z
+        return m + y + 0.693_359_375 * e
+    }
+
+    /// sin(2πu) and cos(2πu) for u in [0, 1): reduced to an eighth of a turn, then Cephes' polynomials.
+    @inline(__always)
+    public static func sinCosTurns(_ u: Float) -> (sin: Float, cos: Float) {
+        let q = (u * 4).rounded(.toNearestOrEven)           // quarter turns, 0...4
+        let r = (u - q * 0.25) * (2 * Float.pi)             // in [−π/4, π/4]
+        let r2 = r * r
+        let s = ((-1.951_529_6e-4 * r2 + 8.332_160_8e-3) * r2 - 1.666_665_5e-1) * r2 * r + r
+        let c = ((2.443_315_7e-5 * r2 - 1.388_731_6e-3) * r2 + 4.166_664_6e-2) * r2 * r2 - 0.5 * r2 + 1
+        let k = Int32(q) & 3
+        let sinv = k == 0 ? s : (k == 1 ? c : (k == 2 ? -s : -c))
+        let cosv = k == 0 ? c : (k == 1 ? -s : (k == 2 ? -c : s))
+        return (sinv, cosv)
+    }
 }

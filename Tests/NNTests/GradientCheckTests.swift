@@ -50,19 +50,19 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testConv2dStrideAndPadding() throws {
-        try check(Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), input: [2, 3, 7, 6])
-        try check(Conv2d(1, 4, kernel: 5, stride: 2, padding: 4, rng: rng), input: [1, 2, 9, 9])
-        try check(Conv2d(3, 2, kernel: 1, rng: rng), input: [3, 2, 4, 4])
+        try check(Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), input: [3, 7, 6, 2])
+        try check(Conv2d(1, 4, kernel: 5, stride: 2, padding: 4, rng: rng), input: [2, 9, 9, 1])
+        try check(Conv2d(3, 2, kernel: 1, rng: rng), input: [2, 4, 4, 3])
     }
 
     func testLinear() throws { try check(Linear(5, 3, rng: rng), input: [4, 5]) }
-    func testSwish() throws { try check(Swish(), input: [3, 2, 5, 5]) }
-    func testAdaptiveAvgPool() throws { try check(AdaptiveAvgPool2d(), input: [3, 2, 3, 4]) }
+    func testSwish() throws { try check(Swish(), input: [2, 5, 5, 3]) }
+    func testAdaptiveAvgPool() throws { try check(AdaptiveAvgPool2d(), input: [2, 3, 4, 3]) }
 
     func testSequential() throws {
         try check(Sequential([Conv2d(1, 2, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
                               Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(), AdaptiveAvgPool2d(),
-                              Linear(3, 4, rng: rng)]), input: [1, 3, 9, 9])
+                              Linear(3, 4, rng: rng)]), input: [3, 9, 9, 1])
         XCTAssertEqual(Sequential([Linear(2, 2, rng: rng), Swish(), Linear(2, 1, rng: rng)]).namedParameters.map(\.name),
                        ["0.weight", "0.bias", "2.weight", "2.bias"])
     }
@@ -82,8 +82,8 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testShapeErrorsAreClear() {
-        assertThrowsMessage("expected input (C=2") { _ = try Conv2d(2, 3, kernel: 3, rng: rng).forward(Tensor(shape: [1, 1, 5, 5])) }
-        assertThrowsMessage("too small") { _ = try Conv2d(1, 1, kernel: 5, rng: rng).forward(Tensor(shape: [1, 1, 3, 3])) }
+        assertThrowsMessage("expected input (N, H, W, C=2)") { _ = try Conv2d(2, 3, kernel: 3, rng: rng).forward(Tensor(shape: [1, 5, 5, 1])) }
+        assertThrowsMessage("too small") { _ = try Conv2d(1, 1, kernel: 5, rng: rng).forward(Tensor(shape: [1, 3, 3, 1])) }
         assertThrowsMessage("expected input (N, 5)") { _ = try Linear(5, 3, rng: rng).forward(Tensor(shape: [2, 4])) }
         assertThrowsMessage("backward before forward") { _ = try Linear(5, 3, rng: rng).backwardInput(Tensor(shape: [2, 3])) }
         assertThrowsMessage("labels must lie") { _ = try Losses.crossEntropy(Tensor(shape: [1, 3]), labels: [3]) }

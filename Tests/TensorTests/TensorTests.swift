@@ -47,6 +47,31 @@ final class TensorTests: XCTestCase {
         for i in 0..<19 { XCTAssertEqual(s[i], 1 / (1 + Foundation.exp(-x[i])), accuracy: 1e-7) }
     }
 
+    func testFastLogAndSinCos() {
+        var worst: Float = 0
+        for i in 1...50_000 {
+            let x = Float(i) / 50_000 * (i % 2 == 0 ? 1 : 1e-6)
+            worst = max(worst, abs(FastMath.log(x) - Foundation.log(x)) / max(1, abs(Foundation.log(x))))
+        }
+        XCTAssertLessThan(worst, 5e-7)
+        for i in 0..<10_000 {
+            let u = Float(i) / 10_000
+            let (s, c) = FastMath.sinCosTurns(u)
+            XCTAssertEqual(s, sin(2 * Float.pi * u), accuracy: 2e-6)
+            XCTAssertEqual(c, cos(2 * Float.pi * u), accuracy: 2e-6)
+        }
+    }
+
+    func testBulkNormalsAreStandardNormal() {
+        let t = Tensor(shape: [400_001])
+        RNG(seed: 5).fillNormal(t)
+        XCTAssertEqual(t.mean(), 0, accuracy: 0.005)
+        XCTAssertEqual(Float((t.sumOfSquares() / Double(t.count)).squareRoot()), 1, accuracy: 0.005)
+        // Tail mass beyond 2σ is 4.55 %.
+        XCTAssertEqual(Float(t.buffer.filter { abs($0) > 2 }.count) / Float(t.count), 0.0455, accuracy: 0.002)
+        XCTAssertTrue(t.buffer.allSatisfy { $0.isFinite })
+    }
+
     func testMatmulAndConvolutionUnfold() throws {
         let a = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
         let b = try Tensor(shape: [3, 2], values: [7, 8, 9, 10, 11, 12])
@@ -55,7 +80,7 @@ final class TensorTests: XCTestCase {
         // 1 channel, 1 image 3×3, kernel 2, stride 1, no padding: four 2×2 windows.
         let g = ConvGeometry(channels: 1, batch: 1, height: 3, width: 3, kernel: 2, stride: 1, padding: 0)
         let img = try Tensor(shape: [1, 1, 3, 3], values: (1...9).map(Float.init))
-        let col = Tensor(shape: [g.colRows, g.colColumns])
+        let col = Tensor(shape: [g.positions, g.patchSize])
         Convolution.im2col(g, input: img.data, col: col.data)
         XCTAssertEqual(col.array, [1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9])
         // Folding back counts how many windows cover each pixel.
