@@ -48,7 +48,7 @@ public enum FastMath {
         return m + y + 0.693_359_375 * e
     }
 
-    /// sin(2πu) and cos(2πu) for u in [0, 1): reduced to an eighth of a turn, then Cephes' polynomials.
+    /// sin(2πu) and cos(2πu) for u in [0, 1]: reduced to an eighth of a turn, then Cephes' polynomials.
     @inline(__always)
     public static func sinCosTurns(_ u: Float) -> (sin: Float, cos: Float) {
         let q = (u * 4).rounded(.toNearestOrEven)           // quarter turns, 0...4

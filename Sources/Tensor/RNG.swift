@@ -76,11 +76,13 @@ public final class RNG {
     public func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int) {
         let pairs = count / 2
         for i in 0..<(2 * pairs) { p[i] = Float((next() >> 40) + 1) * 0x1p-24 }   // (0, 1]
+        // The first half holds the radii's uniforms, the second the angles'; both become normals in place.
+        let angles = p + pairs
         for j in 0..<pairs {
-            let r = (-2 * FastMath.log(p[2 * j])).squareRoot()
-            let (s, c) = FastMath.sinCosTurns(p[2 * j + 1] == 1 ? 0 : p[2 * j + 1])
-            p[2 * j] = r * c
-            p[2 * j + 1] = r * s
+            let r = (-2 * FastMath.log(p[j])).squareRoot()
+            let (s, c) = FastMath.sinCosTurns(angles[j])
+            p[j] = r * c
+            angles[j] = r * s
         }
         if count % 2 == 1 { p[count - 1] = normal() }
     }
