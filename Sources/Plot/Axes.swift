@@ -8,6 +8,8 @@ struct AxisSpec {
     /// Values grow downwards (heat-map rows).
     var inverted = false
     var grid = true
+    /// The data are whole numbers (epochs, steps): ticks at whole numbers only.
+    var integer = false
 }
 
 /// A plotting area inside a canvas: lays out the title, axis labels and tick labels around it
@@ -44,7 +46,7 @@ final class Axes {
         guard plotHeight >= 40 else { throw JouleError("plot: figure height \(canvas.height) leaves no room for the plot") }
 
         // y ticks depend only on the height; their widest label sets the left margin.
-        yTicks = y.ticks ?? Ticks.nice(y.range, target: max(3, min(8, plotHeight / 55)))
+        yTicks = y.ticks ?? Ticks.nice(y.range, target: max(3, min(8, plotHeight / 55)), integer: y.integer)
         let yLabelW = yTicks.map { font.width($0.label, size: TextSize.tick) }.max() ?? 0
         let left = Self.pad + (options.yLabel != nil ? labelH + Self.pad : 0) + yLabelW + Self.tickLength + 4
         // Half of the last x tick label may hang past the frame: keep room for it.
@@ -59,7 +61,7 @@ final class Axes {
             // Fewer ticks until their labels no longer touch.
             var target = max(3, min(9, plotWidth / 70))
             while true {
-                xTicks = Ticks.nice(x.range, target: target)
+                xTicks = Ticks.nice(x.range, target: target, integer: x.integer)
                 let widest = xTicks.map { font.width($0.label, size: TextSize.tick) }.max() ?? 0
                 let spacing = xTicks.count > 1 ? Double(plotWidth) / Double(xTicks.count - 1) * 0.98 : .infinity
                 if Double(widest + 8) <= spacing || target <= 2 { break }

@@ -79,7 +79,9 @@ extension Figure {
 
         let font = try Font.standard()
         let canvas = try Canvas(width: options.chart.width, height: options.chart.height)
-        let axes = try Axes(canvas: canvas, font: font, options: options.chart, x: AxisSpec(range: xr), y: AxisSpec(range: yr))
+        let wholeX = xs.allSatisfy { !$0.isFinite || $0 == $0.rounded() }
+        let axes = try Axes(canvas: canvas, font: font, options: options.chart,
+                            x: AxisSpec(range: xr, integer: wholeX), y: AxisSpec(range: yr))
         axes.drawGrid()
         var occupied: [Point] = []
         axes.plotting {

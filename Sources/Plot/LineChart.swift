@@ -45,7 +45,9 @@ extension Figure {
 
         let font = try Font.standard()
         let canvas = try Canvas(width: options.chart.width, height: options.chart.height)
-        let axes = try Axes(canvas: canvas, font: font, options: options.chart, x: AxisSpec(range: xr), y: AxisSpec(range: yr))
+        let wholeX = pairs.allSatisfy { $0.0 == $0.0.rounded() }
+        let axes = try Axes(canvas: canvas, font: font, options: options.chart,
+                            x: AxisSpec(range: xr, integer: wholeX), y: AxisSpec(range: yr))
         axes.drawGrid()
         var occupied: [Point] = []
         axes.plotting {

@@ -14,17 +14,16 @@ extension Canvas {
     public func strokePolyline(_ points: [Point], width lineWidth: Double, _ color: RGB, alpha: Float = 1,
                                dash: [Double]? = nil) {
         var segments: [(Point, Point)] = []
-        var previous: Point?
-        for p in points {
-            guard p.isFinite else { previous = nil; continue }
-            if let q = previous { segments.append((q, p)) }
-            previous = p
+        var lone: [Point] = []
+        for (i, p) in points.enumerated() where p.isFinite {
+            let before = i > 0 && points[i - 1].isFinite, after = i + 1 < points.count && points[i + 1].isFinite
+            if before { segments.append((points[i - 1], p)) }
+            // A point with no finite neighbour (between two gaps) would vanish: mark it with a dot.
+            if !before && !after { lone.append(p) }
         }
         if let dash, dash.count >= 2, dash.allSatisfy({ $0 > 0 }) { segments = Self.dashed(segments, dash) }
-        if segments.isEmpty, let lone = points.first(where: { $0.isFinite }), points.filter(\.isFinite).count == 1 {
-            // One finite point still deserves a mark; a zero-length segment draws a round dot.
-            segments = [(lone, lone)]
-        }
+        // A zero-length segment draws a round dot.
+        segments += lone.map { ($0, $0) }
         strokeSegments(segments, width: lineWidth, color, alpha: alpha)
     }
 

@@ -11,7 +11,8 @@ public struct Tick: Equatable, Sendable {
 public enum Ticks {
     /// About `target` ticks inside `range`, evenly spaced at a nice step, all labelled with the
     /// same number of decimals.
-    public static func nice(_ range: ClosedRange<Double>, target: Int = 6) -> [Tick] {
+    /// `integer` keeps the step at whole numbers (epochs and steps never read "1.25").
+    public static func nice(_ range: ClosedRange<Double>, target: Int = 6, integer: Bool = false) -> [Tick] {
         let lo = range.lowerBound, hi = range.upperBound
         guard lo.isFinite, hi.isFinite, hi > lo, target >= 2 else { return [Tick(lo, format(lo, step: 1))] }
         let rough = (hi - lo) / Double(target - 1)
@@ -19,12 +20,13 @@ public enum Ticks {
         var best = 0.0, bestScore = Double.infinity
         for m in [1.0, 2.0, 2.5, 5.0, 10.0] {
             let step = m * power
+            if integer && (step < 1 || step != step.rounded()) { continue }
             let n = ((hi / step).rounded(.down) - (lo / step).rounded(.up)) + 1
             // Prefer counts near the target; 2.5 only when it fits clearly better (it needs a decimal).
             let score = abs(n - Double(target)) + (m == 2.5 ? 0.5 : 0)
             if n >= 2, score < bestScore { best = step; bestScore = score }
         }
-        if best == 0 { best = rough }
+        if best == 0 { best = integer ? max(1, rough.rounded(.up)) : rough }
         let first = (lo / best).rounded(.up), last = (hi / best).rounded(.down)
         guard last >= first, last - first < 1000 else { return [Tick(lo, format(lo, step: hi - lo))] }
         return stride(from: first, through: last, by: 1).map { k in

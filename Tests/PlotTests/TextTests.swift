@@ -56,5 +56,8 @@ final class TextTests: PlotTestCase {
         let flat = try XCTUnwrap(Ticks.dataRange([2, 2, .nan]))
         XCTAssertLessThan(flat.lowerBound, 2); XCTAssertGreaterThan(flat.upperBound, 2)
         XCTAssertEqual(Ticks.format(-0.0, step: 1), "0")
+        // Whole-number data (epochs 1…3) never get ticks between the numbers.
+        XCTAssertEqual(Ticks.nice(0.96...3.04, target: 9, integer: true).map(\.label), ["1", "2", "3"])
+        XCTAssertEqual(Ticks.nice(0.96...3.04, target: 9).map(\.label).count, 9)
     }
 }
