@@ -69,7 +69,7 @@ extension DataCommand {
         @Option(help: "Grey levels (2…256); fewer make a much smaller file, for documentation.")
         var levels = 256
 
-        @Option(help: "Classes side by side in this many column blocks (nil: about a square picture).")
+        @Option(help: "Classes side by side in this many column blocks (default: about a square picture).")
         var blocks: Int?
 
         func validate() throws {
