@@ -164,23 +164,56 @@ public final class JEM {
                           contrastiveDivergence: meanSampled - meanReal, predictions: predictions)
     }
 
-    /// One pass over a training split in shuffled batches; `onBatch(done, total, stats)` reports progress.
-    public func fitEpoch(_ images: Tensor, labels: [Int], batchSize: Int = 32, rng: RNG,
+    /// The epoch a `fitEpoch` left early (asked to stop between batches): its batch order, how many
+    /// batches it has, and the stats of those already done. The next `fitEpoch` continues it, so a
+    /// stopped and resumed run takes exactly the steps of an uninterrupted one.
+    public struct EpochProgress {
+        public var order: [Int]
+        public var batchSize: Int
+        public var batches: Int
+        public var stats: [StepStats]
+        public init(order: [Int], batchSize: Int, batches: Int, stats: [StepStats]) {
+            self.order = order; self.batchSize = batchSize; self.batches = batches; self.stats = stats
+        }
+    }
+
+    /// The unfinished epoch, if `fitEpoch` stopped early (part of the training state).
+    public internal(set) var epochInProgress: EpochProgress?
+
+    /// One pass over a training split in shuffled batches (at most `maxBatches` of them, drawn from
+    /// the whole shuffled split); `onBatch(done, total, stats)` reports progress. When `shouldStop`
+    /// answers true after a batch, the epoch stops there, unfinished (see `epochInProgress`), and the
+    /// stats so far are returned; the next call continues it (same split and batch size).
+    public func fitEpoch(_ images: Tensor, labels: [Int], batchSize: Int = 32, maxBatches: Int? = nil, rng: RNG,
+                         shouldStop: (() -> Bool)? = nil,
                          onBatch: ((Int, Int, StepStats) -> Void)? = nil) throws -> [StepStats] {
         let n = images.shape.first ?? 0
         guard n > 0, labels.count == n else { throw JouleError("fit_epoch: \(labels.count) labels for \(n) images") }
         guard batchSize > 0 else { throw JouleError("fit_epoch: batch size must be positive") }
-        let order = rng.permutation(n)
-        let batches = n / batchSize   // the last incomplete batch is dropped, as the course's loader does
-        guard batches > 0 else { throw JouleError("fit_epoch: \(n) images make no batch of \(batchSize)") }
-        var all: [StepStats] = []
-        for k in 0..<batches {
-            let idx = Array(order[(k * batchSize)..<((k + 1) * batchSize)])
-            let stats = try step(try images.gather(idx), labels: idx.map { labels[$0] })
-            all.append(stats)
-            onBatch?(k + 1, batches, stats)
+        if let m = maxBatches, m <= 0 { throw JouleError("fit_epoch: max_batches must be positive, got \(m)") }
+        var progress: EpochProgress
+        if let p = epochInProgress {
+            guard p.order.count == n, p.batchSize == batchSize else {
+                throw JouleError("fit_epoch: the unfinished epoch ran over \(p.order.count) images in batches of \(p.batchSize); continue it with the same split and batch size (got \(n) images, batches of \(batchSize))")
+            }
+            progress = p
+        } else {
+            // The last incomplete batch is dropped, as the course's loader does.
+            let batches = Swift.min(n / batchSize, maxBatches ?? Int.max)
+            guard batches > 0 else { throw JouleError("fit_epoch: \(n) images make no batch of \(batchSize)") }
+            progress = EpochProgress(order: rng.permutation(n), batchSize: batchSize, batches: batches, stats: [])
         }
+        while progress.stats.count < progress.batches {
+            let k = progress.stats.count
+            let idx = Array(progress.order[(k * batchSize)..<((k + 1) * batchSize)])
+            let stats = try step(try images.gather(idx), labels: idx.map { labels[$0] })
+            progress.stats.append(stats)
+            epochInProgress = progress
+            onBatch?(k + 1, progress.batches, stats)
+            if progress.stats.count < progress.batches, shouldStop?() == true { return progress.stats }
+        }
+        epochInProgress = nil
         endEpoch()
-        return all
+        return progress.stats
     }
 }

@@ -9,11 +9,15 @@ enum JEMBinding {
     static let options = ["model", "sampler", "alpha", "lambda", "real_noise", "lr", "lr_step", "lr_gamma",
                           "clip", "beta1", "beta2", "seed"]
 
-    /// A JEM and the generator that shuffles its epochs.
+    /// A JEM, the generator that shuffles its epochs, and the script's generator (`joule.seed`),
+    /// which checkpoints save and restore with the rest.
     final class Trainer {
         let jem: JEM
         let rng: RNG
-        init(jem: JEM, rng: RNG) { self.jem = jem; self.rng = rng }
+        let scriptRNG: RNG
+        init(jem: JEM, rng: RNG, scriptRNG: RNG) { self.jem = jem; self.rng = rng; self.scriptRNG = scriptRNG }
+        /// Every generator a checkpoint holds besides the sampler's.
+        var generators: [String: RNG] { ["shuffle": rng, "joule": scriptRNG] }
     }
 
     static func install(_ lua: LuaState, _ context: JouleContext) {
@@ -37,7 +41,8 @@ enum JEMBinding {
             c.clip = try float("clip", c.clip)
             c.beta1 = try float("beta1", c.beta1)
             c.beta2 = try float("beta2", c.beta2)
-            let trainer = Trainer(jem: try JEM(model: model, sampler: sampler, config: c), rng: try EngineBindings.rng(o, context))
+            let trainer = Trainer(jem: try JEM(model: model, sampler: sampler, config: c), rng: try EngineBindings.rng(o, context),
+                                  scriptRNG: context.rng)
             call.push(object: trainer, type: typeName); return 1
         }
     }
@@ -67,28 +72,35 @@ enum JEMBinding {
             return 1
         }
         c.method("fit_epoch") { call in
-            // jem:fit_epoch(split [, { batch_size = 32, progress = true }]) → the epoch's mean stats.
+            // jem:fit_epoch(split [, { batch_size = 32, max_batches = n, progress = true, stop_on_interrupt = true }])
+            // → the epoch's mean stats, with `interrupted = true` when Ctrl-C stopped it after a step
+            // (the epoch stays unfinished: the next fit_epoch, also after a checkpoint and resume, continues it).
             let t = try this(call)
             let (images, labels) = try EngineBindings.split(call, 1, needLabels: true)
-            let o = try call.options(2, allowed: ["batch_size", "progress"])
+            let o = try call.options(2, allowed: ["batch_size", "max_batches", "progress", "stop_on_interrupt"])
             let batchSize = try o?.integer("batch_size", 1...Int.max) ?? 32
+            let maxBatches = try o?.integer("max_batches", 1...Int.max)
             let showProgress = try o?.boolean("progress") ?? true
+            let stopOnInterrupt = try o?.boolean("stop_on_interrupt") ?? true
             let epoch = t.jem.epoch + 1
             var bar: ProgressBar?
-            var sumLoss = 0.0
-            let all = try t.jem.fitEpoch(images, labels: labels!, batchSize: batchSize, rng: t.rng) { done, total, s in
-                sumLoss += Double(s.terms.total)
+            var sumLoss = 0.0, seen = 0
+            let all = try t.jem.fitEpoch(images, labels: labels!, batchSize: batchSize, maxBatches: maxBatches, rng: t.rng,
+                                         shouldStop: stopOnInterrupt ? { LuaState.interruptRequested } : nil) { done, total, s in
+                sumLoss += Double(s.terms.total); seen += 1
                 guard showProgress else { return }
                 if bar == nil { bar = ProgressBar(total: total, label: "epoch \(epoch)") }
-                bar?.update(done, info: String(format: "loss=%.4g acc=%.3f", sumLoss / Double(done), s.accuracy))
+                bar?.update(done, info: String(format: "loss=%.4g acc=%.3f", sumLoss / Double(seen), s.accuracy))
             }
-            bar?.done()
+            let interrupted = t.jem.epochInProgress != nil
+            bar?.done(info: interrupted ? "interrupted" : nil)
             func mean(_ f: (JEM.StepStats) -> Float) -> Double { all.reduce(0.0) { $0 + Double(f($1)) } / Double(all.count) }
             call.pushTable { r in
                 r.set("loss", mean { $0.terms.total }); r.set("px", mean { $0.terms.px }); r.set("pyx", mean { $0.terms.pyx })
                 r.set("reg", mean { $0.terms.reg }); r.set("cdiv", mean { $0.terms.cdiv }); r.set("grad_norm", mean { $0.gradNorm })
                 r.set("accuracy", mean { $0.accuracy }); r.set("energy_real", mean { $0.energyReal })
                 r.set("energy_sampled", mean { $0.energySampled }); r.set("batches", all.count)
+                r.set("interrupted", interrupted)
             }
             return 1
         }
@@ -107,6 +119,24 @@ enum JEMBinding {
             lua_setfield(call.L, -2, "predictions")
             return 1
         }
+        c.method("save_checkpoint") { call in
+            // jem:save_checkpoint(dir [, info]): the weights (dir/model.safetensors, hyperparameters and
+            // `info` as metadata) and the whole training state (dir/state.safetensors), each written to
+            // a temporary name and renamed.
+            let t = try this(call)
+            let dir = try call.string(1)
+            let info = call.isNil(2) ? [:] : try metadata(call, 2)
+            try TrainingCheckpoint.save(t.jem, rngs: t.generators, to: dir, metadata: info)
+            return 0
+        }
+        c.method("load_checkpoint") { call in
+            // jem:load_checkpoint(dir) → info: restores weights, optimizer, schedule, counters, replay
+            // buffer and every generator (the script's too); `dir` is a checkpoint or a run folder (its last/).
+            let t = try this(call)
+            let meta = try TrainingCheckpoint.restore(t.jem, rngs: t.generators, from: try call.string(1))
+            pushMetadata(call, meta)
+            return 1
+        }
         c.method("epoch") { call in call.push(try this(call).jem.epoch); return 1 }
         c.method("steps") { call in call.push(try this(call).jem.step); return 1 }
         c.method("lr") { call in
@@ -118,5 +148,37 @@ enum JEMBinding {
             call.push("JEM(epoch \(j.epoch), step \(j.step), alpha \(j.config.alpha), lambda \(j.config.lambda), lr \(j.config.lr))"); return 1
         }
         return c
+    }
+
+    /// A table of names to strings, numbers or booleans, as checkpoint metadata (numbers in full
+    /// precision, so they read back equal).
+    static func metadata(_ call: LuaCall, _ n: Int) throws -> [String: String] {
+        let t = try call.table(n)
+        let L = call.L
+        var out: [String: String] = [:]
+        for key in try LuaJSON.tableKeys(L, t.index) {
+            lua_pushstring(L, key); lua_rawget(L, t.index)
+            defer { lua_settop(L, -2) }
+            switch lua_type(L, -1) {
+            case LUA_TNUMBER:
+                out[key] = lua_isinteger(L, -1) != 0 ? String(lua_tointegerx(L, -1, nil)) : "\(lua_tonumberx(L, -1, nil))"
+            case LUA_TBOOLEAN: out[key] = lua_toboolean(L, -1) != 0 ? "true" : "false"
+            case LUA_TSTRING: out[key] = LuaCall.stringValue(L, -1)
+            default: throw call.bad(n, message: "info '\(key)': string, number or boolean expected, got \(LuaCall.got(L, -1))")
+            }
+        }
+        return out
+    }
+
+    /// Metadata back as Lua values: integers and other numbers as numbers, true/false as booleans.
+    static func pushMetadata(_ call: LuaCall, _ meta: [String: String]) {
+        call.pushTable { t in
+            for (k, v) in meta {
+                if let i = Int(v) { t.set(k, i) }
+                else if let d = Double(v), !v.isEmpty, v.first!.isNumber || v.first == "-" || v.first == "." { t.set(k, d) }
+                else if v == "true" || v == "false" { t.set(k, v == "true") }
+                else { t.set(k, v) }
+            }
+        }
     }
 }

@@ -13,7 +13,9 @@ public final class JouleContext {
     public init(scriptPath: String?, parameters: Parameters, runFolder: RunFolder? = nil) {
         self.scriptPath = scriptPath
         self.parameters = parameters
-        self.run = runFolder ?? RunFolder(explicit: parameters.value("run"), script: scriptPath)
+        // A resumed run keeps writing into the run folder it resumes, unless -p run says otherwise.
+        self.run = runFolder ?? RunFolder(explicit: parameters.value("run") ?? RunFolder.resumed(parameters.value("resume")),
+                                          script: scriptPath)
     }
 }
 
@@ -49,6 +51,7 @@ public enum JouleModule {
         }
         ParamsBinding.install(lua, context)
         LogBinding.install(lua, context)
+        ResultBinding.install(lua, context)
         ProgressBinding.install(lua)
         EngineBindings.install(lua, context)
 

@@ -24,6 +24,29 @@ enum MetricsBinding {
         lua.setFunction("auprc", qualified: "joule.metrics.auprc") { call in
             call.push(try Metrics.auprc(scores: try numbers(call, 1), labels: try ints(call, 2))); return 1
         }
+        lua.setFunction("confusion_matrix", qualified: "joule.metrics.confusion_matrix") { call in
+            // joule.metrics.confusion_matrix(predictions, labels, classes) → rows of counts: m[y + 1][p + 1]
+            // counts images of class y predicted as p (class ids from 0, Lua positions from 1).
+            let m = try Metrics.confusionMatrix(predictions: try ints(call, 1), labels: try ints(call, 2),
+                                                classes: try call.integer(3, 1...100_000))
+            lua_createtable(call.L, Int32(m.count), 0)
+            for (i, row) in m.enumerated() { call.push(row); lua_rawseti(call.L, -2, lua_Integer(i + 1)) }
+            return 1
+        }
+        lua.setFunction("per_class_accuracy", qualified: "joule.metrics.per_class_accuracy") { call in
+            // joule.metrics.per_class_accuracy(predictions, labels, classes) → list: [y + 1] is class y's
+            // accuracy (nan for a class with no images).
+            call.push(try Metrics.perClassAccuracy(predictions: try ints(call, 1), labels: try ints(call, 2),
+                                                   classes: try call.integer(3, 1...100_000)))
+            return 1
+        }
+        lua.setFunction("calibration_error", qualified: "joule.metrics.calibration_error") { call in
+            // joule.metrics.calibration_error(confidences, predictions, labels [, bins = 15]) → expected
+            // calibration error over equal-width confidence bins.
+            call.push(try Metrics.expectedCalibrationError(confidences: try numbers(call, 1), predictions: try ints(call, 2),
+                                                           labels: try ints(call, 3), bins: try call.integer(4, 1...100_000, default: 15)))
+            return 1
+        }
     }
 
     static func installOOD(_ lua: LuaState) {

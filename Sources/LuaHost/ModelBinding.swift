@@ -17,8 +17,20 @@ enum ModelBinding {
             call.push(object: model, type: typeName); return 1
         }
         lua.setFunction("load", qualified: "joule.nn.load") { call in
-            call.push(object: try ShallowCNN.load(from: try call.string(1)), type: typeName); return 1
+            // A weights file, or a folder holding one: a checkpoint folder, or a run folder (its
+            // best/, else its last/ checkpoint).
+            call.push(object: try ShallowCNN.load(from: weightsFile(try call.string(1))), type: typeName); return 1
         }
+    }
+
+    /// The weights file `path` names (see joule.nn.load).
+    static func weightsFile(_ path: String) -> String {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return path }
+        let file = TrainingCheckpoint.weightsFile
+        for candidate in ["\(path)/\(file)", "\(path)/best/\(file)", "\(path)/last/\(file)"]
+        where FileManager.default.fileExists(atPath: candidate) { return candidate }
+        return "\(path)/\(file)"
     }
 
     static func this(_ call: LuaCall) throws -> ShallowCNN {

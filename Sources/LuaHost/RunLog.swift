@@ -20,6 +20,17 @@ public final class RunFolder {
         }
     }
 
+    /// The run folder of a checkpoint given as `-p resume=DIR`: DIR itself, or its parent when DIR
+    /// is a run's `last/` or `best/` checkpoint.
+    public static func resumed(_ path: String?) -> String? {
+        guard var p = path, !p.isEmpty else { return nil }
+        while p.count > 1 && p.hasSuffix("/") { p.removeLast() }
+        let ns = p as NSString
+        guard ["last", "best"].contains(ns.lastPathComponent) else { return p }
+        let parent = ns.deletingLastPathComponent
+        return parent.isEmpty ? "." : parent
+    }
+
     /// The folder's path, created on first request.
     public func path() throws -> String {
         if !created {
@@ -178,6 +189,14 @@ enum LogBinding {
             }
             try context.run.appendLog("{" + json.joined(separator: ",") + "}")
             ProgressBar.print(text.joined(separator: "  "))
+            return 0
+        }
+        lua.setFunction("save_json", qualified: "joule.save_json") { call in
+            // joule.save_json(path, value): value (tables, numbers, strings, booleans) as JSON, written
+            // to a temporary name and renamed.
+            let path = try call.string(1)
+            guard !call.isNil(2) else { throw call.bad(2, "table or value") }
+            try AtomicFile.write(Data((try LuaJSON.encode(call.L, call.index(2)) + "\n").utf8), to: path)
             return 0
         }
         lua.setFunction("run_dir", qualified: "joule.run_dir") { call in

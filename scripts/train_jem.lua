@@ -1,0 +1,101 @@
+-- Trains a JEM (or, with classes=1, a plain EBM) on a folder in the course layout.
+--
+--   joule run scripts/train_jem.lua [-p data=DIR] [-p epochs=N] [-p run=DIR] [-p resume=DIR] ...
+--
+-- Defaults are the course's: batch 32, Adam lr 1e-4 with betas (0, 0.999), StepLR(2, 0.97),
+-- alpha 0.1, lambda 1, gradient-norm clip 0.1; SGLD with 60 steps of size 10, noise 0.005,
+-- gradient clip 0.03, a replay buffer of 128 chains per class, 5% fresh starts.
+-- Writes into the run folder: log.jsonl (one line per epoch), best/ (the checkpoint with the best
+-- validation accuracy) and last/ (the latest), each holding model.safetensors (weights, PyTorch
+-- names) and state.safetensors (optimizer, schedule, replay buffer, generators).
+-- -p resume=DIR continues a run from its last/ checkpoint (DIR: the run folder or a checkpoint
+-- folder) and ends with the same numbers as a run that never stopped. Ctrl-C finishes the current
+-- step, saves last/ and exits with status 130.
+local p = joule.params{
+  data = "data/glyphs",
+  epochs = 10,
+  batch_size = 32,
+  max_batches = 0,          -- batches per epoch (drawn from the whole shuffled split); 0: all
+  lr = 1e-4, lr_step = 2, lr_gamma = 0.97,
+  alpha = 0.1, lambda = 1.0, clip = 0.1,
+  hidden = 32,
+  classes = 0,              -- 0: from the labels (max + 1); 1: a plain EBM (labels ignored, px only)
+  conditional = true,       -- class-conditional SGLD (one buffer per class); ignored for classes=1
+  buffer_per_class = 128,
+  steps = 60, step_size = 10.0, noise = 0.005, grad_clip = 0.03, fresh_fraction = 0.05,
+  eval_samples = 32,        -- SGLD samples drawn per validation to measure their energy
+  seed = 1,
+  resume = "",
+  progress = true,
+}
+
+joule.seed(p.seed)
+local train = joule.data.load_split(p.data .. "/train.npy")
+local val = joule.data.load_split(p.data .. "/val.npy")
+assert(train.labels and val.labels, p.data .. ": train.npy and val.npy need labels")
+
+local classes = p.classes
+if classes == 0 then
+  for _, y in ipairs(train.labels) do if y + 1 > classes then classes = y + 1 end end
+end
+local ebm = classes == 1
+if ebm then
+  -- A plain EBM: one logit, E(x) = -f(x); every image is "class 0", so only px trains.
+  local function zeros(n) local z = {} for i = 1, n do z[i] = 0 end return z end
+  train = { images = train.images, labels = zeros(train.n), n = train.n }
+  val = { images = val.images, labels = zeros(val.n), n = val.n }
+end
+
+local model = joule.nn.ShallowCNN{ hidden = p.hidden, classes = classes }
+local sampler = joule.ebm.SGLD{
+  model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
+  fresh_fraction = p.fresh_fraction, conditional = p.conditional and not ebm,
+  buffer_per_class = p.buffer_per_class, image_size = train.images:size(3),
+}
+local jem = joule.ebm.JEM{
+  model = model, sampler = sampler, alpha = p.alpha, lambda = ebm and 0 or p.lambda,
+  lr = p.lr, lr_step = p.lr_step, lr_gamma = p.lr_gamma, clip = p.clip,
+}
+
+local run = joule.run_dir()
+local best, best_epoch = -math.huge, 0
+if p.resume ~= "" then
+  local info = jem:load_checkpoint(p.resume)
+  best, best_epoch = info.best_metric or best, info.best_epoch or 0
+  print(string.format("resumed %s: %d epochs and %d steps done", p.resume, jem:epoch(), jem:steps()))
+end
+print(string.format("training %s on %s: %d images, %d classes, %s; run folder %s",
+  ebm and "an EBM" or "a JEM", p.data, train.n, classes, tostring(model), run))
+
+local function info(epoch)
+  return { script = "train_jem.lua", data = p.data, epoch = epoch, best_metric = best, best_epoch = best_epoch }
+end
+
+local stopped = false
+for epoch = jem:epoch() + 1, p.epochs do
+  local started = os.time()
+  local lr = jem:lr()
+  local s = jem:fit_epoch(train, { batch_size = p.batch_size, progress = p.progress,
+                                   max_batches = p.max_batches > 0 and p.max_batches or nil })
+  if s.interrupted then stopped = true; break end
+  local v = jem:evaluate(val, { samples = p.eval_samples })
+  -- Best by validation accuracy; a plain EBM has no classes to tell apart, so its latest is its best.
+  local score = ebm and epoch or v.accuracy
+  if score > best then best, best_epoch = score, epoch end
+  joule.log{ epoch = epoch, step = jem:steps(), lr = lr, loss = s.loss, px = s.px, pyx = s.pyx,
+             train_acc = s.accuracy, val_acc = v.accuracy, energy_real = v.energy_real,
+             energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm }
+  if best_epoch == epoch then jem:save_checkpoint(run .. "/best", info(epoch)) end
+  jem:save_checkpoint(run .. "/last", info(epoch))
+  print(string.format("epoch %d done in %d s", epoch, os.difftime(os.time(), started)))
+  if joule.interrupted() then stopped = true; break end
+end
+
+if stopped then
+  -- Ctrl-C: the step in progress finished; keep everything so -p resume continues exactly here.
+  jem:save_checkpoint(run .. "/last", info(jem:epoch()))
+  print(string.format("interrupted after step %d: saved %s/last (continue with -p resume=%s)", jem:steps(), run, run))
+else
+  print(string.format("done: best validation accuracy %.4f (epoch %d)", best == -math.huge and 0 / 0 or best, best_epoch))
+  print("checkpoints: " .. run .. "/best, " .. run .. "/last; log: " .. run .. "/log.jsonl")
+end
