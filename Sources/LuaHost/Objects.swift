@@ -50,6 +50,10 @@ extension LuaState {
         let meta = lua_gettop(L)
         lua_createtable(L, 0, Int32(cls.methods.count))
         for (n, f) in cls.methods { setFunction(n, qualified: "\(cls.name):\(n)", isMethod: true, f) }
+        // The methods table stays reachable as `__methods` (completion and help read it raw, even
+        // when `__index` is a function).
+        lua_pushvalue(L, -1)
+        lua_setfield(L, meta, "__methods")
         if let fallback = cls.fallbackIndex {
             // __index(self, key): a method if one has that name, else the fallback.
             lua_pushvalue(L, -1)

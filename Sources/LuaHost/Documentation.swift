@@ -1,0 +1,328 @@
+import CLua
+import Foundation
+
+/// Documentation of every `joule` function and method: a signature line and one paragraph. The
+/// kernel's `inspect`, the console's `help(...)` / `?name` and the README draw on it.
+///
+/// Names are qualified as Lua code spells them: `joule.ebm.SGLD` for module functions,
+/// `SGLD:sample` for methods of a userdata type (its metatable's `__name`), and the bare type
+/// name (`Tensor`) for the type itself.
+public enum JouleDocs {
+    /// Name → (signature, text).
+    public static let entries: [String: (signature: String, text: String)] = {
+        var d: [String: (String, String)] = [:]
+        for (name, sig, text) in table { d[name] = (sig, text) }
+        return d
+    }()
+
+    /// The documentation of `name` (`joule.ebm.SGLD`, `SGLD:sample`, `Tensor`) as text: the
+    /// signature, a blank line, the paragraph; nil when there is none.
+    public static func lookup(_ name: String) -> String? {
+        var key = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        while key.hasSuffix("(") || key.hasSuffix(")") { key.removeLast() }
+        if let e = entries[key] { return e.signature + "\n\n" + e.text }
+        // `Tensor.add` for `Tensor:add`, `require("joule").x` style `joule.x` already covered.
+        if let dot = key.lastIndex(of: "."), let e = entries[key.replacingCharacters(in: dot...dot, with: ":")],
+           !key.hasPrefix("joule.") {
+            return e.signature + "\n\n" + e.text
+        }
+        return nil
+    }
+
+    /// Documentation for an expression typed at a prompt or under the cursor: a `joule` path
+    /// (`joule.ebm.SGLD`), a global or field holding a `joule` function or object (`nn.ShallowCNN`
+    /// after `nn = joule.nn`, `model`), or a method on such an object (`model:energy`). Lua is only
+    /// read (raw), never run.
+    public static func help(_ lua: LuaState, expression: String) -> String? {
+        let expr = expression.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let d = lookup(expr) { return d }
+        let scalars = Array(expr.unicodeScalars)
+        guard let path = LuaCompleter.path(before: scalars.count, in: scalars), !path.partial.isEmpty else { return nil }
+        let L = lua.L
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        guard lua_checkstack(L, 64) != 0 else { return nil }
+        if path.separator == ":" {
+            // model:energy → the type of `model`, then its method.
+            guard LuaCompleter.resolve(L, path.owner) else { return nil }
+            guard let type = userTypeName(L, -1) else { return nil }
+            return lookup("\(type):\(path.partial)")
+        }
+        guard LuaCompleter.resolve(L, path.owner + [path.partial]) else { return nil }
+        return help(lua, valueAt: -1)
+    }
+
+    /// Documentation for the value at `index`: a `joule` function (found by identity in the
+    /// module), a method of a bound type, or a bound object (its type's documentation).
+    public static func help(_ lua: LuaState, valueAt index: Int32) -> String? {
+        guard let name = qualifiedName(lua, valueAt: index) else { return nil }
+        return lookup(name)
+    }
+
+    /// The documented name of the value at `index`, e.g. "joule.ebm.SGLD", "SGLD:sample" or
+    /// "Tensor"; nil for values that are not part of the `joule` API.
+    public static func qualifiedName(_ lua: LuaState, valueAt index: Int32) -> String? {
+        let L = lua.L
+        let value = lua_absindex(L, index)
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        guard lua_checkstack(L, 64) != 0 else { return nil }
+        if lua_type(L, value) == LUA_TUSERDATA || lua_type(L, value) == LUA_TTABLE,
+           let type = userTypeName(L, value), entries[type] != nil {
+            return type
+        }
+        // The module itself and anything in it (three levels: joule.ebm.SGLD).
+        lua_getglobal(L, "package")
+        guard lua_type(L, -1) == LUA_TTABLE else { return nil }
+        lua_pushstring(L, "loaded"); lua_rawget(L, -2)
+        guard lua_type(L, -1) == LUA_TTABLE else { return nil }
+        lua_pushstring(L, "joule"); lua_rawget(L, -2)
+        guard lua_type(L, -1) == LUA_TTABLE else { return nil }
+        if lua_rawequal(L, -1, value) != 0 { return "joule" }
+        if let found = search(L, lua_gettop(L), value, prefix: "joule", depth: 3) { return found }
+        // Methods of the bound types.
+        for (name, _, _) in table where !name.contains(".") && !name.contains(":") {
+            lua_settop(L, top)
+            guard lua_getfield(L, joule_registry_index(), name) == LUA_TTABLE else { continue }
+            lua_pushstring(L, "__methods")
+            guard lua_rawget(L, -2) == LUA_TTABLE else { continue }
+            let methods = lua_gettop(L)
+            lua_pushnil(L)
+            while lua_next(L, methods) != 0 {
+                if lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, value) != 0 {
+                    return "\(name):\(String(cString: lua_tolstring(L, -2, nil)))"
+                }
+                lua_settop(L, -2)
+            }
+        }
+        return nil
+    }
+
+    private static func search(_ L: OpaquePointer, _ table: Int32, _ value: Int32, prefix: String, depth: Int) -> String? {
+        var subtables: [String] = []
+        lua_pushnil(L)
+        while lua_next(L, table) != 0 {
+            defer { lua_settop(L, -2) }
+            guard lua_type(L, -2) == LUA_TSTRING else { continue }
+            let key = String(cString: lua_tolstring(L, -2, nil))
+            if lua_rawequal(L, -1, value) != 0 { lua_settop(L, -3); return "\(prefix).\(key)" }
+            if lua_type(L, -1) == LUA_TTABLE { subtables.append(key) }
+        }
+        guard depth > 1 else { return nil }
+        for key in subtables.sorted() {
+            lua_pushstring(L, key)
+            lua_rawget(L, table)
+            let sub = lua_gettop(L)
+            if let found = search(L, sub, value, prefix: "\(prefix).\(key)", depth: depth - 1) { return found }
+            lua_settop(L, sub - 1)
+        }
+        return nil
+    }
+
+    /// The `__name` of the value's metatable (bound userdata types), read raw.
+    static func userTypeName(_ L: OpaquePointer, _ index: Int32) -> String? {
+        let i = lua_absindex(L, index)
+        guard lua_getmetatable(L, i) != 0 else { return nil }
+        defer { lua_settop(L, -3) }
+        lua_pushstring(L, "__name")
+        guard lua_rawget(L, -2) == LUA_TSTRING else { return nil }
+        return String(cString: lua_tolstring(L, -1, nil))
+    }
+
+    /// Every documented name, sorted (for `help()` with no argument and for tests).
+    public static var names: [String] { entries.keys.sorted() }
+
+    // MARK: the text
+
+    static let table: [(String, String, String)] = [
+        ("joule", "joule",
+         "The module every script and notebook sees as a global (also `require \"joule\"`): tensors (joule.tensor), models (joule.nn), sampling and training (joule.ebm), data (joule.data), metrics (joule.metrics), OOD scores (joule.ood), pictures (joule.plot), parameters, logging and run folders."),
+        ("joule.version", "joule.version  (string)", "Joule's version, e.g. \"0.1.0\"."),
+        ("joule.seed", "joule.seed(n)",
+         "Reseeds the module's random generator, which draws joule.tensor.rand/randn and the default seed of every object made without an explicit `seed` option; the same seed gives the same numbers run after run."),
+        ("joule.load_npy", "joule.load_npy(path) → Tensor, ...",
+         "Reads every array of a .npy file (format 1.0–3.0, little-endian u8/i32/i64/f32/f64, C order) as Float32 tensors, in file order; the course's split files hold the images, then the labels."),
+        ("joule.interrupted", "joule.interrupted() → boolean",
+         "True once the user pressed Ctrl-C (or a notebook front end asked to interrupt): a loop can finish its step, save and stop. A second interrupt stops the script at once."),
+        ("joule.params", "joule.params{ name = default, ... } → table",
+         "Declares the script's parameters with their defaults and returns their values: `-p key=value` on the command line (or `joule notebook run -p`) overrides a default, converted to the default's type; an unknown name is an error with a suggestion. In a notebook, call it in the cell tagged `parameters`."),
+        ("joule.log", "joule.log{ key = value, ... }",
+         "Appends one JSON line to the run folder's log.jsonl and prints `key=value` pairs on the terminal (numbers to four digits). Values may be numbers, strings, booleans, tables or one-element tensors."),
+        ("joule.result", "joule.result{ key = value, ... } → path",
+         "Writes the run's result table to <run folder>/result.json (atomically; a later call replaces it) and returns the path; `joule sweep` collects these tables into its summary."),
+        ("joule.save_json", "joule.save_json(path, value)",
+         "Writes a value (tables, numbers, strings, booleans, tensors) as JSON to `path`, through a temporary file and a rename."),
+        ("joule.run_dir", "joule.run_dir() → path",
+         "The run folder (`-p run=DIR`, by default runs/<script>-<date-time>), created on first use."),
+        ("joule.progress", "joule.progress(total [, label]) → Progress",
+         "A progress bar on a terminal (plain lines otherwise): call bar:update([n] [, info]) as work completes and bar:done([info]) at the end."),
+        ("joule.display", "joule.display(value, ...)",
+         "In a notebook or the Jupyter kernel: shows each value as an output of the cell — a figure (from joule.plot) as an inline PNG, anything else as its text. (Scripts save figures with fig:save(path) instead.)"),
+
+        // joule.tensor
+        ("joule.tensor", "joule.tensor{ {1, 2}, {3, 4} } → Tensor",
+         "The tensor library. Called as a function it builds a tensor from nested tables of numbers (same as joule.tensor.new). Tensors are Float32, contiguous, row-major; images are N×C×H×W with pixels in [-1, 1]."),
+        ("joule.tensor.new", "joule.tensor.new(table_or_tensor) → Tensor",
+         "A tensor from nested tables of numbers (rows of equal length), or a copy of a tensor."),
+        ("joule.tensor.zeros", "joule.tensor.zeros(d1, d2, ...) or zeros{d1, d2, ...} → Tensor", "A tensor of the given shape filled with 0."),
+        ("joule.tensor.ones", "joule.tensor.ones(d1, d2, ...) or ones{d1, d2, ...} → Tensor", "A tensor of the given shape filled with 1."),
+        ("joule.tensor.full", "joule.tensor.full({d1, d2, ...}, value) → Tensor", "A tensor of the given shape filled with `value`."),
+        ("joule.tensor.randn", "joule.tensor.randn(d1, d2, ...) → Tensor",
+         "Standard normal samples from the module's generator (see joule.seed)."),
+        ("joule.tensor.rand", "joule.tensor.rand(d1, d2, ...) → Tensor",
+         "Uniform samples in [0, 1) from the module's generator (see joule.seed)."),
+        ("joule.tensor.cat", "joule.tensor.cat{ t1, t2, ... } → Tensor",
+         "Concatenates tensors along the first dimension; the other dimensions must agree."),
+        ("Tensor", "Tensor",
+         "An N-dimensional Float32 array. Arithmetic with + - * / (with tensors of the same shape or numbers), t[i] for 1-D tensors, #t for the first dimension; methods: shape, size, dim, numel, get, set, item, slice, index, reshape, copy, fill, zero, add, sub, mul, div, matmul, clamp, exp, log, sqrt, abs, tanh, sigmoid, sum, mean, min, max, norm, argmax, totable, save_npy."),
+        ("Tensor:shape", "t:shape() → {d1, d2, ...}", "The dimensions as a Lua list."),
+        ("Tensor:size", "t:size(d) → integer", "The size of dimension `d` (counting from 1)."),
+        ("Tensor:dim", "t:dim() → integer", "The number of dimensions."),
+        ("Tensor:numel", "t:numel() → integer", "The number of elements."),
+        ("Tensor:get", "t:get(i, j, ...) → number", "The element at 1-based indices, one per dimension."),
+        ("Tensor:set", "t:set(i, j, ..., value) → t", "Sets the element at 1-based indices; returns the tensor."),
+        ("Tensor:item", "t:item() → number", "The value of a one-element tensor."),
+        ("Tensor:slice", "t:slice(first [, last]) → Tensor",
+         "Items first…last (1-based, both included) along the first dimension, as a new tensor."),
+        ("Tensor:index", "t:index{ i1, i2, ... } → Tensor", "The listed items (1-based) along the first dimension, in that order."),
+        ("Tensor:reshape", "t:reshape(d1, d2, ...) or t:reshape{...} → Tensor",
+         "The same elements in a new shape; one dimension may be -1 (inferred)."),
+        ("Tensor:copy", "t:copy() → Tensor", "An independent copy."),
+        ("Tensor:fill", "t:fill(value) → t", "Sets every element to `value` in place."),
+        ("Tensor:zero", "t:zero() → t", "Sets every element to 0 in place."),
+        ("Tensor:add", "t:add(other) → Tensor", "Elementwise sum with a tensor of the same shape or a number (also t + other)."),
+        ("Tensor:sub", "t:sub(other) → Tensor", "Elementwise difference with a tensor or a number (also t - other)."),
+        ("Tensor:mul", "t:mul(other) → Tensor", "Elementwise product with a tensor or a number (also t * other)."),
+        ("Tensor:div", "t:div(other) → Tensor", "Elementwise quotient by a tensor or a number (also t / other)."),
+        ("Tensor:matmul", "t:matmul(other) → Tensor", "Matrix product of two 2-D tensors (BLAS)."),
+        ("Tensor:clamp", "t:clamp(lo, hi) → Tensor", "Each element limited to [lo, hi]."),
+        ("Tensor:exp", "t:exp() → Tensor", "Elementwise e^x."),
+        ("Tensor:log", "t:log() → Tensor", "Elementwise natural logarithm."),
+        ("Tensor:sqrt", "t:sqrt() → Tensor", "Elementwise square root."),
+        ("Tensor:abs", "t:abs() → Tensor", "Elementwise absolute value."),
+        ("Tensor:tanh", "t:tanh() → Tensor", "Elementwise hyperbolic tangent."),
+        ("Tensor:sigmoid", "t:sigmoid() → Tensor", "Elementwise logistic function 1 / (1 + e^-x)."),
+        ("Tensor:sum", "t:sum() → number", "The sum of all elements (accumulated in double precision)."),
+        ("Tensor:mean", "t:mean() → number", "The mean of all elements."),
+        ("Tensor:min", "t:min() → number", "The smallest element."),
+        ("Tensor:max", "t:max() → number", "The largest element."),
+        ("Tensor:norm", "t:norm() → number", "The Euclidean (Frobenius) norm."),
+        ("Tensor:argmax", "t:argmax() → {i1, i2, ...}", "For each row of a 2-D tensor, the 1-based position of its largest element."),
+        ("Tensor:totable", "t:totable() → table", "Nested Lua tables mirroring the shape (a number for a 0-D tensor)."),
+        ("Tensor:save_npy", "t:save_npy(path)", "Writes the tensor as a float32 .npy file."),
+
+        // joule.nn
+        ("joule.nn", "joule.nn", "Models: joule.nn.ShallowCNN (the course's energy network) and joule.nn.load (from a weights file)."),
+        ("joule.nn.ShallowCNN", "joule.nn.ShallowCNN{ hidden = 32, classes = 42, seed = n } → ShallowCNN",
+         "The course's CNN: five strided convolutions with Swish, global average pooling and a linear layer giving logits f(x) for `classes` classes; initialised as PyTorch does. Energies: E(x) = −logsumexp f(x), E(x, y) = −f(x)[y]; `classes = 1` is a plain EBM."),
+        ("joule.nn.load", "joule.nn.load(path) → ShallowCNN",
+         "A model from a safetensors weights file (PyTorch state_dict names), or from a folder holding one: a checkpoint, or a run folder (its best/, else its last/ checkpoint)."),
+        ("ShallowCNN", "ShallowCNN",
+         "The energy model. Methods: logits, predict, energy, energy_grad, parameters, num_parameters, save, load, hidden, classes."),
+        ("ShallowCNN:logits", "model:logits(x) → Tensor (N, C)", "The logits f(x) for a batch of images x (N, 1, 56, 56)."),
+        ("ShallowCNN:predict", "model:predict(x) → { class ids }", "The most likely class of each image (class ids from 0, as labels are)."),
+        ("ShallowCNN:energy", "model:energy(x [, labels]) → Tensor (N)",
+         "Energies of a batch: E(x) = −logsumexp_y f(x)[y], or with labels the class-conditional E(x, y) = −f(x)[y]. Lower energy means more likely."),
+        ("ShallowCNN:energy_grad", "model:energy_grad(x [, labels]) → energy, grad",
+         "Energies and their gradient ∂E/∂x with respect to the input in one forward and backward pass (what SGLD uses); the gradient has x's shape."),
+        ("ShallowCNN:parameters", "model:parameters() → { name = Tensor }",
+         "The live parameter tensors under their PyTorch names (conv layers, linear); changing one changes the model."),
+        ("ShallowCNN:num_parameters", "model:num_parameters() → integer", "The number of trainable scalars."),
+        ("ShallowCNN:save", "model:save(path [, metadata])",
+         "Writes the weights as safetensors with PyTorch names (and hyperparameters plus `metadata` strings, numbers or booleans), atomically."),
+        ("ShallowCNN:load", "model:load(path) → model", "Loads weights from a safetensors file into this model; the shapes must match."),
+        ("ShallowCNN:hidden", "model:hidden() → integer", "The width h of the first convolution."),
+        ("ShallowCNN:classes", "model:classes() → integer", "The number of classes C (logits per image)."),
+
+        // joule.ebm
+        ("joule.ebm", "joule.ebm", "Sampling and training: joule.ebm.SGLD (Langevin sampler with replay buffer) and joule.ebm.JEM (joint energy-based model training)."),
+        ("joule.ebm.SGLD", "joule.ebm.SGLD{ model = m, steps = 60, step_size = 10, noise = 0.005, grad_clip = 0.03, ... } → SGLD",
+         "A stochastic-gradient Langevin sampler for `model` with a replay buffer. Each step: x ← clamp(x + noise·ε), g ← clamp(∂E/∂x, ±grad_clip), x ← clamp(x − step_size·g) in [−1, 1]. Other options: step_decay, fresh_fraction (0.05: chains restarted from noise), init ('uniform' or 'gaussian', init_std), conditional, buffer_per_class (128), image_size, seed."),
+        ("SGLD", "SGLD", "A Langevin sampler with replay buffer. Methods: sample, run, step, sample_buffer, buffer_size, config."),
+        ("SGLD:sample", "sampler:sample{ n = 8, labels = {...}, steps = 256, keep_every = 32 } → final [, frames]",
+         "Draws `n` new samples from fresh noise (class-conditional when labels are given), running `steps` steps. With keep_every k it also returns the chain's frames (F, N, 1, H, W) every k steps and at the end, for joule.plot.chains."),
+        ("SGLD:run", "sampler:run(x [, { labels, steps, keep_every }]) → [frames]",
+         "Runs SGLD on the batch x in place (from wherever x starts); returns the frames when keep_every is given."),
+        ("SGLD:step", "sampler:step(x, eps [, { labels, step_size }])",
+         "One SGLD step on x in place with the given noise ε (same shape as x): for writing your own sampler loop in Lua."),
+        ("SGLD:sample_buffer", "sampler:sample_buffer(n [, labels]) → Tensor",
+         "The synthesized batch of a JEM step: chains drawn from the replay buffer (a fraction fresh), run for `steps` steps and stored back."),
+        ("SGLD:buffer_size", "sampler:buffer_size() → integer", "How many chains the replay buffer holds now."),
+        ("SGLD:config", "sampler:config() → table", "The sampler's settings: steps, step_size, step_decay, noise, grad_clip, fresh_fraction, conditional, buffer_per_class."),
+        ("joule.ebm.JEM", "joule.ebm.JEM{ model = m, sampler = s, alpha = 0.1, lambda = 1, lr = 1e-4, lr_step = 2, lr_gamma = 0.97, clip = 0.1 } → JEM",
+         "Joint energy-based model training: loss = px + λ·pyx with px = α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r) over real and sampled batches and pyx the cross-entropy; Adam (betas beta1 = 0, beta2 = 0.999), StepLR(lr_step, lr_gamma), global gradient-norm clipping. Other options: real_noise, seed."),
+        ("JEM", "JEM", "A JEM trainer. Methods: step, fit_epoch, evaluate, save_checkpoint, load_checkpoint, epoch, steps, lr."),
+        ("JEM:step", "jem:step(images, labels) → stats",
+         "One training step on a batch: samples from the buffer, computes the losses, updates the model. Stats: loss, px, pyx, reg, cdiv, grad_norm, accuracy, energy_real, energy_sampled."),
+        ("JEM:fit_epoch", "jem:fit_epoch(split [, { batch_size = 32, max_batches = n, progress = true, stop_on_interrupt = true }]) → stats",
+         "One epoch over a split table ({ images, labels }) in seeded shuffled batches; returns the epoch's mean stats (with `interrupted = true` when an interrupt stopped it after a step; the next call continues the epoch)."),
+        ("JEM:evaluate", "jem:evaluate(split [, { batch_size = 256, samples = 32 }]) → { accuracy, energy_real, energy_sampled, cdiv, predictions }",
+         "Classification accuracy and mean energies of real and freshly sampled images on a split."),
+        ("JEM:save_checkpoint", "jem:save_checkpoint(dir [, info])",
+         "Writes dir/model.safetensors (weights, hyperparameters, `info`) and dir/state.safetensors (optimizer, schedule, replay buffer, generators) so a run can resume exactly."),
+        ("JEM:load_checkpoint", "jem:load_checkpoint(dir) → info",
+         "Restores everything save_checkpoint wrote (a checkpoint folder or a run folder's last/); returns the saved info."),
+        ("JEM:epoch", "jem:epoch() → integer", "Completed epochs."),
+        ("JEM:steps", "jem:steps() → integer", "Completed training steps."),
+        ("JEM:lr", "jem:lr() → number", "The learning rate the schedule gives for the current epoch."),
+
+        // joule.data
+        ("joule.data", "joule.data", "Data in the course layout (train, val, test, ood_ta, ood_tb .npy files) and batches. A split is a table { images = Tensor (N, 1, 56, 56), labels = { class ids }, n, path }."),
+        ("joule.data.load", "joule.data.load(dir) → { train, val, test, ood_ta, ood_tb }",
+         "Every split of a folder in the course layout, transformed as the course does (per-image min-max, resize shorter side to 56 with antialiasing, center crop, [-1, 1]). Make a stand-in folder with `joule data glyphs`."),
+        ("joule.data.load_split", "joule.data.load_split(path) → split", "One .npy split file (images, then optional labels), transformed as joule.data.load does."),
+        ("joule.data.batches", "joule.data.batches(split, size [, { shuffle = true, drop_last = false, seed = n }]) → iterator",
+         "For `for x, y, i in joule.data.batches(split, 32) do ... end`: batches of images (a Tensor) and their labels, seeded shuffling."),
+        ("Batches", "Batches", "The iterator joule.data.batches returns; #it is the number of batches."),
+
+        // joule.metrics, joule.ood
+        ("joule.metrics", "joule.metrics", "Classification and detection metrics: accuracy, per_class_accuracy, confusion_matrix, calibration_error, auroc, auprc (as scikit-learn computes them, ties included)."),
+        ("joule.metrics.accuracy", "joule.metrics.accuracy(predictions, labels) → number", "The fraction of predictions equal to the labels."),
+        ("joule.metrics.auroc", "joule.metrics.auroc(scores, labels) → number", "Area under the ROC curve of scores for binary labels (1 = positive), ties as scikit-learn's roc_auc_score."),
+        ("joule.metrics.auprc", "joule.metrics.auprc(scores, labels) → number", "Area under the precision-recall curve (scikit-learn's average_precision_score)."),
+        ("joule.metrics.confusion_matrix", "joule.metrics.confusion_matrix(predictions, labels, classes) → rows",
+         "Counts: m[y + 1][p + 1] is the number of images of class y predicted as p."),
+        ("joule.metrics.per_class_accuracy", "joule.metrics.per_class_accuracy(predictions, labels, classes) → list",
+         "Accuracy per class: [y + 1] is class y's accuracy (nan for a class with no images)."),
+        ("joule.metrics.calibration_error", "joule.metrics.calibration_error(confidences, predictions, labels [, bins = 15]) → number",
+         "Expected calibration error over equal-width confidence bins."),
+        ("joule.ood", "joule.ood", "Out-of-distribution scores (larger = more in-distribution) and their separation."),
+        ("joule.ood.scores", "joule.ood.scores(model, images, 'px' | 'py' | 'mass' [, batch_size]) → list",
+         "Per-image scores: px = −E(x) (unnormalised log density), py = the largest softmax probability, mass = −‖∂E/∂x‖ (flat regions score high)."),
+        ("joule.ood.separation", "joule.ood.separation(in_scores, out_scores) → auroc, auprc",
+         "How well the scores separate in-distribution (positive) from out-of-distribution images."),
+
+        // Progress
+        ("Progress", "Progress", "A progress bar (joule.progress). Methods: update, done."),
+        ("Progress:update", "bar:update([n] [, info])", "Marks `n` items done (default: one more); info is a string or a table of named values."),
+        ("Progress:done", "bar:done([info])", "Finishes the bar's line."),
+
+        // joule.plot
+        ("joule.plot", "joule.plot",
+         "Pictures as figures: grid, chains, histogram, lines, run_log, roc, pr, confusion, energy_trace. Each takes its data, an optional output path and an options table, and returns a Figure; fig:save(path) writes the PNG, and a notebook shows a figure inline when it is a cell's value or passed to joule.display."),
+        ("joule.plot.grid", "joule.plot.grid(images [, path] [, { nrow, padding, range, row_labels, title, scale, blocks, levels }]) → Figure",
+         "A grid of images from an (N, 1, H, W), (N, H, W) or (H, W) tensor, filled row by row (nrow per row), or the frames of sampler:sample{ keep_every = k } (F, N, 1, H, W), one chain after another. range: {lo, hi} (default {-1, 1}), 'auto' or 'per_image'."),
+        ("joule.plot.chains", "joule.plot.chains(frames [, path] [, { steps, title, range, row_labels, padding, scale }]) → Figure",
+         "Sampling chains from (F, N, 1, H, W) frames (as SGLD:sample returns with keep_every): one row per chain, the SGLD step under each frame."),
+        ("joule.plot.histogram", "joule.plot.histogram(sets [, path] [, { bins = 40, density = true, style, title, xlabel, ylabel, width, height, ... }]) → Figure",
+         "Overlaid histograms with a legend — the course's figure of ID and OOD energies. sets is {{ name = 'test', values = t }, ...}, { test = t, ood = u } (drawn in name order), or one list or tensor of values."),
+        ("joule.plot.lines", "joule.plot.lines(series [, path] [, { title, xlabel, ylabel, width, height, ... }]) → Figure",
+         "A line chart: series is {{ name = 'loss', x = {...}, y = {...} }, ...} (x optional: 0, 1, 2, …) or { loss = ys, acc = ys }."),
+        ("joule.plot.run_log", "joule.plot.run_log(log_path [, path] [, { keys = {...}, x = 'epoch', title, ... }]) → Figure",
+         "Curves of the numbers a run logged with joule.log (its log.jsonl): keys picks the series, x the key along the x axis."),
+        ("joule.plot.roc", "joule.plot.roc(sets [, path] [, { title, ... }]) → Figure",
+         "ROC curves with the AUROC in the legend: sets is {{ name = 'px vs ood_ta', inside = in_scores, outside = out_scores }, ...} (higher scores = more in-distribution, as joule.ood.scores gives them) or {{ name =, scores =, labels = {0/1, ...} }, ...}."),
+        ("joule.plot.pr", "joule.plot.pr(sets [, path] [, { title, ... }]) → Figure",
+         "Precision-recall curves with the AUPRC in the legend; sets as for joule.plot.roc."),
+        ("joule.plot.confusion", "joule.plot.confusion(counts [, path] [, { title, class_names, normalize, show_values, cell_size }]) → Figure",
+         "A confusion-matrix heat map from counts[true + 1][predicted + 1] (as joule.metrics.confusion_matrix returns them) or { predictions =, labels =, classes = }."),
+        ("joule.plot.energy_trace", "joule.plot.energy_trace(groups [, path] [, { style = 'band', title, ... }]) → Figure",
+         "Energy against SGLD step: groups is {{ name = 'conditional', energies = E, steps = {...} }, ...}, { name = E } or one E, each E a (steps, chains) tensor or a table of rows; style 'band' (mean ± 1 sd) or 'lines' (every chain)."),
+        ("Figure", "Figure", "A rendered picture (every joule.plot function returns one). Methods: save, png, size. A notebook cell whose value is a figure shows it inline."),
+        ("Figure:save", "fig:save(path) → fig", "Writes the PNG to `path` through a temporary file and a rename; returns the figure."),
+        ("Figure:png", "fig:png() → string", "The PNG bytes as a Lua string (the same figure always gives the same bytes)."),
+        ("Figure:size", "fig:size() → width, height", "The size in pixels."),
+        ("joule.clear_output", "joule.clear_output([wait])",
+         "In a notebook, clears the current cell's outputs (with wait = true, only when the next output arrives: for a picture that updates in place). Does nothing outside a notebook."),
+    ]
+}
