@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
         .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
         .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
-        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data"], swiftSettings: fast),
+        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data", "Plot"], swiftSettings: fast),
         .executableTarget(
             name: "joule",
             dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost", "Plot",
@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "Data", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor", "TestSupport"]),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot"]),
     ],
     swiftLanguageModes: [.v5]
 )

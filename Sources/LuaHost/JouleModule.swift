@@ -54,6 +54,7 @@ public enum JouleModule {
         ResultBinding.install(lua, context)
         ProgressBinding.install(lua)
         EngineBindings.install(lua, context)
+        PlotBinding.install(lua, module: module)
 
         lua_pushvalue(L, module)
         lua.setGlobal("joule")

@@ -1,0 +1,494 @@
+import CLua
+import Foundation
+import Plot
+import Tensor
+
+/// joule.plot: every function draws one figure with Sources/Plot and returns it as a `Figure`
+/// userdata (`fig:save(path)`, `fig:png()`, `fig:size()`). An optional path right after the data
+/// saves the PNG at once: `joule.plot.grid(chain, "runs/jem/chain.png", { nrow = 9 })`.
+///
+/// Only argument reading lives here; layout and numbers (bins, curves, AUROC) are Plot's.
+public enum PlotBinding {
+    /// The userdata type name (Lua messages and `typeName` show it).
+    public static let typeName = "Figure"
+
+    /// The figure at stack `index` of `L`, if it is one (the notebook kernel displays these inline).
+    public static func figure(_ L: OpaquePointer, _ index: Int32) -> Figure? {
+        LuaObjects.get(L, index, type: typeName, as: Figure.self)
+    }
+
+    /// Options every chart with axes takes.
+    static let chartKeys = ["title", "xlabel", "ylabel", "width", "height", "xrange", "yrange", "legend", "grid"]
+
+    /// Sets `joule.plot` in the module table at stack index `module`.
+    static func install(_ lua: LuaState, module: Int32) {
+        lua.define(figureClass())
+        lua_createtable(lua.L, 0, 12)
+        defer { lua_setfield(lua.L, module, "plot") }
+
+        plot(lua, "grid", options: ["nrow", "padding", "range", "row_labels", "title", "scale", "blocks", "levels"]) { call, o in
+            // grid(images [, path] [, options]): images (N, 1, H, W), (N, H, W) or (H, W); or the
+            // frames of sampler:sample{ keep_every = k } (F, N, 1, H, W): one chain after another,
+            // nrow frames per row (default: all frames of a chain in one row).
+            let images = try call.tensor(1)
+            var g = GridOptions()
+            if let o {
+                g.nrow = try o.integer("nrow", 1...Int.max)
+                g.padding = try o.integer("padding", 0...64, default: g.padding)
+                g.scale = try o.integer("scale", 1...32)
+                g.rowLabels = try strings(o, "row_labels")
+                g.title = try o.string("title")
+                g.blocks = try o.integer("blocks", 1...Int.max, default: 1)
+                g.levels = try o.integer("levels", 2...256, default: 256)
+                g.range = try valueRange(o)
+            }
+            guard images.rank == 5 else { return try Figure.imageGrid(images, options: g) }
+            let (f, n) = (images.shape[0], images.shape[1])
+            guard f > 0, n > 0 else { throw JouleError("image grid: no frames (shape \(images.shape))") }
+            let flat = images.copy()
+            try flat.reshape([f * n] + images.shape[2...])
+            let perRow = g.nrow ?? f
+            // Frame k of chain i is image k·N + i.
+            let rows = (0..<n).flatMap { i in
+                stride(from: 0, to: f, by: perRow).map { k0 in (k0..<min(f, k0 + perRow)).map { k in k * n + i } }
+            }
+            return try Figure.imageRows(flat, rows: rows, options: g)
+        }
+
+        plot(lua, "chains", options: ["steps", "title", "range", "row_labels", "padding", "scale"]) { call, o in
+            // chains(frames [, path] [, options]): frames (F, N, 1, H, W) as sampler:sample{ keep_every }
+            // returns them; one row per chain, the SGLD step under each frame.
+            let frames = try call.tensor(1)
+            var c = ChainOptions()
+            if let o {
+                c.steps = try o.integers("steps")
+                c.title = try o.string("title")
+                c.rowLabels = try strings(o, "row_labels")
+                c.padding = try o.integer("padding", 0...64, default: c.padding)
+                c.scale = try o.integer("scale", 1...32)
+                c.range = try valueRange(o)
+            }
+            return try Figure.chains(frames, options: c)
+        }
+
+        plot(lua, "histogram", options: chartKeys + ["bins", "density", "style"]) { call, o in
+            // histogram(sets [, path] [, options]): sets {{ name = "test", values = t }, ...},
+            // { test = t, ood = u } (drawn in name order), or one list/Tensor of values.
+            let sets: [NamedValues]
+            if call.isTensor(1) || isNumberList(call, 1) {
+                sets = [NamedValues("values", try numbers(call, 1, call.index(1), "values"))]
+            } else {
+                sets = try namedSets(call, 1, fields: ["name", "values"], primary: "values") { s in
+                    NamedValues(s.name, try s.numbers("values"))
+                }
+            }
+            var h = HistogramOptions()
+            if let o {
+                h.chart = try chart(o, h.chart)
+                h.bins = try o.integer("bins", 1...10_000, default: h.bins)
+                h.density = try o.boolean("density") ?? h.density
+                if let s = try o.string("style") {
+                    guard let style = HistogramStyle(rawValue: s) else {
+                        throw call.bad(o.position, message: "field 'style': 'filled' or 'outline' expected, got '\(s)'")
+                    }
+                    h.style = style
+                }
+            }
+            return try Figure.histogram(sets, options: h)
+        }
+
+        let lineKeys = chartKeys + ["line_width", "markers"]
+        plot(lua, "lines", options: lineKeys) { call, o in
+            // lines(series [, path] [, options]): {{ name = "loss", x = {...}, y = {...} }, ...}
+            // (x optional: 0, 1, 2, …) or { loss = ys, acc = ys }.
+            let series = try namedSets(call, 1, fields: ["name", "x", "y"], primary: "y") { s -> Series in
+                let y = try s.numbers("y")
+                guard let x = try s.optionalNumbers("x") else { return Series(s.name, y: y) }
+                return Series(s.name, x: x, y: y)
+            }
+            return try Figure.lines(series, options: try lineOptions(o))
+        }
+
+        plot(lua, "run_log", options: lineKeys + ["keys", "x"]) { call, o in
+            // run_log(log_path [, path] [, options]): curves of a JSON Lines log (joule.log writes
+            // one); keys = {...} picks the series, x the key along the x axis.
+            let log = try call.string(1)
+            return try Figure.runLog(log, keys: try o.flatMap { try strings($0, "keys") }, x: try o?.string("x"),
+                                     options: try lineOptions(o))
+        }
+
+        let curveKeys = chartKeys + ["line_width", "chance"]
+        plot(lua, "roc", options: curveKeys) { call, o in
+            // roc(sets [, path] [, options]): {{ name = "px vs ood_ta", inside = in_scores,
+            // outside = out_scores }, ...} (higher scores = more in-distribution, as joule.ood.scores
+            // gives them), or {{ name =, scores =, labels = {0/1...} }, ...}.
+            try Figure.roc(try scoredSets(call), options: try curveOptions(o))
+        }
+        plot(lua, "pr", options: curveKeys) { call, o in
+            // pr(sets [, path] [, options]): like roc; precision-recall with the AUPRC in the legend.
+            try Figure.precisionRecall(try scoredSets(call), options: try curveOptions(o))
+        }
+
+        plot(lua, "confusion", options: ["title", "class_names", "normalize", "show_values", "cell_size"]) { call, o in
+            // confusion(counts [, path] [, options]): counts[true + 1][predicted + 1] as
+            // joule.metrics.confusion_matrix returns it, or { predictions =, labels =, classes = }.
+            var c = ConfusionOptions()
+            if let o {
+                c.title = try o.string("title")
+                c.classNames = try strings(o, "class_names")
+                c.normalize = try o.boolean("normalize") ?? c.normalize
+                c.showValues = try o.boolean("show_values")
+                c.cellSize = try o.integer("cell_size", 4...200)
+            }
+            let t = try call.table(1)
+            if t.has("predictions") || t.has("labels") {
+                try t.rejectUnknownKeys(["predictions", "labels", "classes"])
+                guard let p = try t.integers("predictions", 0...Int.max), let l = try t.integers("labels", 0...Int.max) else {
+                    throw call.bad(1, message: "needs both 'predictions' and 'labels' (class ids from 0)")
+                }
+                return try Figure.confusionMatrix(predictions: p, labels: l, classes: try t.integer("classes", 1...100_000),
+                                                  options: c)
+            }
+            guard t.length > 0 else { throw call.bad(1, message: "confusion counts: no rows") }
+            let rows = try (1...t.length).map { i -> [Int] in
+                lua_rawgeti(call.L, t.index, lua_Integer(i))
+                defer { lua_settop(call.L, -2) }
+                return try LuaTable.integerList(call, 1, lua_gettop(call.L), "row \(i)", 0...Int.max)
+            }
+            return try Figure.confusionMatrix(rows, options: c)
+        }
+
+        plot(lua, "energy_trace", options: chartKeys + ["style"]) { call, o in
+            // energy_trace(groups [, path] [, options]): {{ name = "conditional", energies = E,
+            // steps = {...} }, ...} or { name = E }, E a (steps, chains) Tensor or a table of rows;
+            // or one such Tensor. style "band" (mean ± 1 sd) or "lines" (every chain).
+            let groups: [EnergyTrace]
+            if call.isTensor(1) {
+                groups = [try EnergyTrace("chains", try call.tensor(1))]
+            } else {
+                groups = try namedSets(call, 1, fields: ["name", "energies", "steps"], primary: "energies") { s in
+                    let steps = try s.optionalNumbers("steps")
+                    if let t = s.tensor("energies") { return try EnergyTrace(s.name, t, steps: steps) }
+                    return EnergyTrace(s.name, energies: try s.rows("energies"), steps: steps)
+                }
+            }
+            var e = EnergyTraceOptions()
+            if let o {
+                e.chart = try chart(o, e.chart)
+                if let s = try o.string("style") {
+                    guard let style = EnergyTraceStyle(rawValue: s) else {
+                        throw call.bad(o.position, message: "field 'style': 'band' or 'lines' expected, got '\(s)'")
+                    }
+                    e.style = style
+                }
+            }
+            return try Figure.energyTrace(groups, options: e)
+        }
+    }
+
+    /// Registers `joule.plot.<name>(data [, path] [, options])`: reads the optional path and the
+    /// options table (rejecting unknown keys), draws, saves when a path was given, returns the figure.
+    private static func plot(_ lua: LuaState, _ name: String, options: [String],
+                             _ draw: @escaping (LuaCall, LuaTable?) throws -> Figure) {
+        lua.setFunction(name, qualified: "joule.plot.\(name)") { call in
+            guard !call.isNil(1) else { throw call.bad(1, message: "data expected, got \(call.got(1))") }
+            var optionsAt = 2
+            var path: String?
+            if call.type(2) == LUA_TSTRING {
+                path = try call.string(2)
+                optionsAt = 3
+            } else if !call.isNil(2) && call.type(2) != LUA_TTABLE {
+                throw call.bad(2, "output path (string) or options table")
+            }
+            if optionsAt == 2 && call.count > 2 && !call.isNil(3) {
+                throw call.bad(3, message: "unexpected argument (the output path comes before the options)")
+            }
+            let o = try call.options(optionsAt, allowed: options)
+            let figure = try draw(call, o)
+            if let path { try figure.save(to: path) }
+            call.push(object: figure, type: typeName)
+            return 1
+        }
+    }
+
+    static func this(_ call: LuaCall) throws -> Figure {
+        guard let f = figure(call.L, 1) else {
+            throw LuaArgumentError(position: 0, message: "Figure expected, got \(LuaCall.got(call.L, 1))")
+        }
+        return f
+    }
+
+    static func figureClass() -> LuaClass {
+        var c = LuaClass(name: typeName)
+        c.method("save") { call in
+            // fig:save(path): the PNG through a temporary file and a rename; returns the figure.
+            try this(call).save(to: try call.string(1))
+            call.pushSelf(); return 1
+        }
+        c.method("png") { call in
+            // fig:png(): the PNG's bytes as a Lua string (what a notebook displays).
+            let data = try this(call).pngData()
+            data.withUnsafeBytes { raw in _ = lua_pushlstring(call.L, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count) }
+            return 1
+        }
+        c.method("size") { call in
+            let f = try this(call)
+            call.push(f.width); call.push(f.height); return 2
+        }
+        c.meta("__tostring") { call in
+            let f = try call.object(1, typeName, as: Figure.self)
+            call.push("Figure(\(f.width)×\(f.height))"); return 1
+        }
+        return c
+    }
+
+    // MARK: options
+
+    static func strings(_ o: LuaTable, _ key: String) throws -> [String]? {
+        guard o.has(key) else { return nil }
+        return try o.withField(key) { slot in
+            guard lua_type(o.L, slot) == LUA_TTABLE else { throw o.bad("field '\(key)'", "table of strings", slot) }
+            return try (0..<Int(lua_rawlen(o.L, slot))).map { i in
+                lua_rawgeti(o.L, slot, lua_Integer(i + 1))
+                defer { lua_settop(o.L, -2) }
+                // Numbers are fine as labels (class ids).
+                switch lua_type(o.L, -1) {
+                case LUA_TSTRING: return LuaCall.stringValue(o.L, -1)
+                case LUA_TNUMBER: return LuaCall.got(o.L, -1)
+                default: throw o.bad("field '\(key)' element \(i + 1)", "string", lua_gettop(o.L))
+                }
+            }
+        }
+    }
+
+    /// `range = { lo, hi }`, "auto" or "per_image".
+    static func valueRange(_ o: LuaTable) throws -> ValueRange {
+        guard o.has("range") else { return .fixed(-1, 1) }
+        if let s = try? o.string("range") {
+            switch s {
+            case "auto": return .auto
+            case "per_image": return .perImage
+            default: throw o.call.bad(o.position, message: "field 'range': {lo, hi}, 'auto' or 'per_image' expected, got '\(s)'")
+            }
+        }
+        let r = try pair(o, "range")!
+        return .fixed(r.lowerBound, r.upperBound)
+    }
+
+    /// `{ lo, hi }` with lo < hi, both finite.
+    static func pair(_ o: LuaTable, _ key: String) throws -> ClosedRange<Double>? {
+        guard o.has(key) else { return nil }
+        return try o.withField(key) { slot in
+            let L = o.L
+            guard lua_type(L, slot) == LUA_TTABLE, lua_rawlen(L, slot) == 2 else {
+                throw o.bad("field '\(key)'", "{lo, hi}", slot)
+            }
+            let v = try (1...2).map { i -> Double in
+                lua_rawgeti(L, slot, lua_Integer(i))
+                defer { lua_settop(L, -2) }
+                guard lua_type(L, -1) == LUA_TNUMBER else { throw o.bad("field '\(key)' element \(i)", "number", lua_gettop(L)) }
+                return lua_tonumberx(L, -1, nil)
+            }
+            guard v[0].isFinite, v[1].isFinite, v[0] < v[1] else {
+                throw o.call.bad(o.position, message: "field '\(key)': {lo, hi} with finite lo < hi expected, got {\(formatNumber(v[0])), \(formatNumber(v[1]))}")
+            }
+            return v[0]...v[1]
+        }
+    }
+
+    static func chart(_ o: LuaTable, _ base: ChartOptions) throws -> ChartOptions {
+        var c = base
+        c.title = try o.string("title") ?? c.title
+        c.xLabel = try o.string("xlabel") ?? c.xLabel
+        c.yLabel = try o.string("ylabel") ?? c.yLabel
+        c.width = try o.integer("width", 1...Int.max, default: c.width)
+        c.height = try o.integer("height", 1...Int.max, default: c.height)
+        c.xRange = try pair(o, "xrange") ?? c.xRange
+        c.yRange = try pair(o, "yrange") ?? c.yRange
+        c.grid = try o.boolean("grid") ?? c.grid
+        if let s = try o.string("legend") {
+            let names: [(String, LegendPlacement)] = [("auto", .auto), ("top_right", .topRight), ("top_left", .topLeft),
+                                                      ("bottom_right", .bottomRight), ("bottom_left", .bottomLeft), ("none", .none)]
+            guard let p = names.first(where: { $0.0 == s })?.1 else {
+                throw o.call.bad(o.position, message: "field 'legend': one of \(names.map { "'\($0.0)'" }.joined(separator: ", ")) expected, got '\(s)'\(suggestion(for: s, among: names.map(\.0)))")
+            }
+            c.legend = p
+        }
+        return c
+    }
+
+    static func lineOptions(_ o: LuaTable?) throws -> LineOptions {
+        var l = LineOptions()
+        guard let o else { return l }
+        l.chart = try chart(o, l.chart)
+        l.lineWidth = try o.number("line_width") ?? l.lineWidth
+        l.markers = try o.boolean("markers")
+        return l
+    }
+
+    static func curveOptions(_ o: LuaTable?) throws -> CurveOptions {
+        var c = CurveOptions()
+        guard let o else { return c }
+        c.chart = try chart(o, c.chart)
+        c.lineWidth = try o.number("line_width") ?? c.lineWidth
+        c.chance = try o.boolean("chance") ?? c.chance
+        return c
+    }
+
+    // MARK: data
+
+    /// Numbers at stack `slot`: a Tensor (any shape, flattened) or a table of numbers.
+    static func numbers(_ call: LuaCall, _ position: Int, _ slot: Int32, _ what: String) throws -> [Double] {
+        let L = call.L
+        if let t = LuaObjects.get(L, slot, type: TensorBinding.typeName, as: Tensor.self) { return t.array.map(Double.init) }
+        guard lua_type(L, slot) == LUA_TTABLE else {
+            throw call.bad(position, message: "\(what): table of numbers or Tensor expected, got \(LuaCall.got(L, slot))")
+        }
+        return try (0..<Int(lua_rawlen(L, slot))).map { i in
+            lua_rawgeti(L, slot, lua_Integer(i + 1))
+            defer { lua_settop(L, -2) }
+            guard lua_type(L, -1) == LUA_TNUMBER else {
+                throw call.bad(position, message: "\(what) element \(i + 1): number expected, got \(LuaCall.got(L, -1))")
+            }
+            return lua_tonumberx(L, -1, nil)
+        }
+    }
+
+    /// A non-empty table whose first element is a number (one unnamed set of values).
+    static func isNumberList(_ call: LuaCall, _ n: Int) -> Bool {
+        guard call.type(n) == LUA_TTABLE else { return false }
+        lua_rawgeti(call.L, call.index(n), 1)
+        defer { lua_settop(call.L, -2) }
+        return lua_type(call.L, -1) == LUA_TNUMBER
+    }
+
+    /// One named set while it is read: fields of `{ name = ..., values = ... }`, or the value of a
+    /// `{ name = values }` entry standing for the primary field.
+    struct NamedSet {
+        let call: LuaCall
+        let position: Int
+        let label: String
+        let name: String
+        let table: Int32?
+        let value: Int32?
+        let primary: String
+        var L: OpaquePointer { call.L }
+
+        /// Runs `body` with the field's stack slot, nil when absent.
+        func with<R>(_ key: String, _ body: (Int32?) throws -> R) rethrows -> R {
+            guard let table else { return try body(key == primary ? value : nil) }
+            lua_pushstring(L, key)
+            lua_rawget(L, table)
+            defer { lua_settop(L, -2) }
+            return try body(lua_type(L, -1) == LUA_TNIL ? nil : lua_gettop(L))
+        }
+
+        func missing(_ key: String) -> LuaArgumentError {
+            call.bad(position, message: "\(label): field '\(key)' is missing")
+        }
+
+        func optionalNumbers(_ key: String) throws -> [Double]? {
+            try with(key) { s in try s.map { try PlotBinding.numbers(call, position, $0, "\(label): field '\(key)'") } }
+        }
+
+        func numbers(_ key: String) throws -> [Double] {
+            guard let v = try optionalNumbers(key) else { throw missing(key) }
+            return v
+        }
+
+        func tensor(_ key: String) -> Tensor? {
+            with(key) { s in s.flatMap { LuaObjects.get(L, $0, type: TensorBinding.typeName, as: Tensor.self) } }
+        }
+
+        func integers(_ key: String, _ range: ClosedRange<Int>) throws -> [Int] {
+            try with(key) { s in
+                guard let s else { throw missing(key) }
+                return try LuaTable.integerList(call, position, s, "\(label): field '\(key)'", range)
+            }
+        }
+
+        /// A table of rows of numbers.
+        func rows(_ key: String) throws -> [[Double]] {
+            try with(key) { s in
+                guard let s else { throw missing(key) }
+                guard lua_type(L, s) == LUA_TTABLE else {
+                    throw call.bad(position, message: "\(label): field '\(key)': Tensor or table of rows expected, got \(LuaCall.got(L, s))")
+                }
+                return try (0..<Int(lua_rawlen(L, s))).map { i in
+                    lua_rawgeti(L, s, lua_Integer(i + 1))
+                    defer { lua_settop(L, -2) }
+                    return try PlotBinding.numbers(call, position, lua_gettop(L), "\(label): field '\(key)' row \(i + 1)")
+                }
+            }
+        }
+    }
+
+    /// The named sets of argument `n`: a list `{{ name = ..., <fields> }, ...}`, or a map
+    /// `{ name = <primary field> }` read in name order (Lua tables have none of their own).
+    static func namedSets<T>(_ call: LuaCall, _ n: Int, fields: [String], primary: String,
+                             _ read: (NamedSet) throws -> T) throws -> [T] {
+        let t = try call.table(n)
+        let L = call.L
+        if t.length > 0 {
+            return try (1...t.length).map { i in
+                lua_rawgeti(L, t.index, lua_Integer(i))
+                defer { lua_settop(L, -2) }
+                let slot = lua_gettop(L)
+                guard lua_type(L, slot) == LUA_TTABLE, LuaObjects.get(L, slot, type: TensorBinding.typeName, as: Tensor.self) == nil else {
+                    throw call.bad(n, message: "set \(i): table { name = ..., \(primary) = ... } expected, got \(LuaCall.got(L, slot))")
+                }
+                let set = LuaTable(call: call, position: n, index: slot)
+                do { try set.rejectUnknownKeys(fields) } catch let e as LuaArgumentError {
+                    throw call.bad(n, message: "set \(i): \(e.message.replacingOccurrences(of: "option", with: "field"))")
+                }
+                let name = try set.string("name") ?? "\(i)"
+                return try read(NamedSet(call: call, position: n, label: "set \(i) ('\(name)')", name: name,
+                                         table: slot, value: nil, primary: primary))
+            }
+        }
+        // A map: collect the names first, then read each value.
+        var names: [String] = []
+        lua_pushnil(L)
+        while lua_next(L, t.index) != 0 {
+            lua_settop(L, -2)
+            guard lua_type(L, -1) == LUA_TSTRING else {
+                let got = LuaCall.got(L, -1)
+                lua_settop(L, -2)
+                throw call.bad(n, message: "set names must be strings, got \(got)")
+            }
+            names.append(LuaCall.stringValue(L, -1))
+        }
+        guard !names.isEmpty else { throw call.bad(n, message: "no data sets (the table is empty)") }
+        return try names.sorted().map { name in
+            lua_pushstring(L, name)
+            lua_rawget(L, t.index)
+            defer { lua_settop(L, -2) }
+            return try read(NamedSet(call: call, position: n, label: "set '\(name)'", name: name, table: nil,
+                                     value: lua_gettop(L), primary: primary))
+        }
+    }
+
+    /// Score sets of roc/pr: { name, inside, outside } or { name, scores, labels }.
+    static func scoredSets(_ call: LuaCall) throws -> [ScoredSet] {
+        try namedSets(call, 1, fields: ["name", "inside", "outside", "scores", "labels"], primary: "") { s in
+            if try s.optionalNumbers("scores") != nil {
+                return ScoredSet(s.name, scores: try s.numbers("scores"), labels: try s.integers("labels", 0...1))
+            }
+            let inside = try s.numbers("inside"), outside = try s.numbers("outside")
+            guard !inside.isEmpty, !outside.isEmpty else {
+                throw call.bad(1, message: "\(s.label): 'inside' and 'outside' need at least one score each (got \(inside.count) and \(outside.count))")
+            }
+            return ScoredSet(s.name, inDistribution: inside, outOfDistribution: outside)
+        }
+    }
+}
+
+extension LuaTable {
+    /// Runs `body` with field `key` pushed (its stack slot).
+    func withField<R>(_ key: String, _ body: (Int32) throws -> R) rethrows -> R {
+        lua_pushstring(L, key)
+        lua_rawget(L, index)
+        defer { lua_settop(L, -2) }
+        return try body(lua_gettop(L))
+    }
+}
