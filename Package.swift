@@ -33,9 +33,10 @@ let package = Package(
         .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
         .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
         .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data", "Plot"], swiftSettings: fast),
+        .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "Tensor"]),
         .executableTarget(
             name: "joule",
-            dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost", "Plot",
+            dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost", "Plot", "Sweep",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor", "TestSupport"]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

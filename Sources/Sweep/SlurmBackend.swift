@@ -1,0 +1,256 @@
+import Foundation
+import Tensor
+
+/// What a Slurm array task needs to run entry `i`: written next to the job script.
+struct TaskManifest: Codable {
+    struct Entry: Codable {
+        var params: [[String]]
+        var varying: [String]
+    }
+    var joule: String
+    var script: String
+    var notebook: Bool
+    var args: [String]
+    var workingDirectory: String
+    var environment: [String: String]
+    var output: String
+    var runs: [Entry]
+
+    var launcher: Launcher {
+        var l = Launcher(joule: joule, script: script, isNotebook: notebook, args: args, workingDirectory: workingDirectory)
+        l.environment = environment
+        return l
+    }
+
+    /// The run of entry `i`. Parameter texts give the same key, and so the same folder, as the
+    /// values they came from.
+    func run(_ i: Int) -> RunSpec {
+        let e = runs[i]
+        return RunSpec(params: e.params.map { ($0[0], ParamValue.string($0[1])) }, varying: e.varying, output: output)
+    }
+}
+
+/// Runs a sweep as one Slurm job array: writes the job script and a manifest, submits with
+/// `sbatch`, follows the job with `squeue` (and `sacct` where accounting is on), and collects
+/// the same per-run records as the local backend (each task runs `joule sweep MANIFEST --task I`,
+/// which starts the run exactly as the local backend does).
+final class SlurmBackend {
+    let spec: SweepSpec
+    let launcher: Launcher
+    let jobs: Int
+    let console: Console
+    let stamp: String
+
+    init(spec: SweepSpec, launcher: Launcher, jobs: Int, console: Console) {
+        self.spec = spec; self.launcher = launcher; self.jobs = jobs; self.console = console
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        stamp = f.string(from: Date())
+    }
+
+    /// Absolute, since tasks start in the working folder but Slurm writes its own files early.
+    func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : launcher.workingDirectory + "/" + p }
+
+    func paths() -> (script: String, manifest: String, out: String) {
+        let dir = absolute(spec.output) + "/slurm"
+        return (dir + "/\(stamp).sh", dir + "/\(stamp).json", dir + "/\(stamp)-%a.out")
+    }
+
+    func script(_ todo: [RunSpec], manifest: String, out: String) -> String {
+        var s = ["#!/bin/bash",
+                 "#SBATCH --job-name=joule-\(spec.name)",
+                 "#SBATCH --array=0-\(todo.count - 1)%\(Swift.max(1, jobs))",
+                 "#SBATCH --output=\(out)",
+                 "#SBATCH --chdir=\(launcher.workingDirectory)",
+                 "#SBATCH --cpus-per-task=\(spec.slurm.cpusPerTask)"]
+        if let p = spec.slurm.partition { s.append("#SBATCH --partition=\(p)") }
+        if let t = spec.slurm.time { s.append("#SBATCH --time=\(t)") }
+        if let m = spec.slurm.mem { s.append("#SBATCH --mem=\(m)") }
+        for e in spec.slurm.extra { s.append("#SBATCH \(e)") }
+        s.append("#")
+        s.append("# Joule sweep \(spec.name) (\(spec.file)): task i runs entry i of \(manifest),")
+        s.append("# writing into the run's folder (stdout.txt, stderr.txt, log.jsonl, result.json, status.json):")
+        for (i, r) in todo.enumerated() { s.append("#   \(i): \(r.label) -> \(r.directory)") }
+        s.append("set -u")
+        for (k, v) in launcher.environment.sorted(by: { $0.key < $1.key }) {
+            s.append("export \(k)=${\(k):-\(shellQuote(v))}")
+        }
+        s.append("exec \(shellQuote(launcher.joule)) sweep \(shellQuote(manifest)) --task \"$SLURM_ARRAY_TASK_ID\"")
+        return s.joined(separator: "\n") + "\n"
+    }
+
+    func execute(_ todo: [RunSpec], stop: StopRequests) throws -> Bool {
+        guard let sbatch = findTool("sbatch") else {
+            throw JouleError("--backend slurm: sbatch not found (install Slurm, or start the single-node one with scripts/slurm-up)")
+        }
+        let (scriptPath, manifestPath, outPattern) = paths()
+        let manifest = TaskManifest(joule: launcher.joule, script: launcher.script, notebook: launcher.isNotebook,
+                                    args: launcher.args, workingDirectory: launcher.workingDirectory,
+                                    environment: launcher.environment, output: spec.output,
+                                    runs: todo.map { r in .init(params: r.params.map { [$0.name, $0.value.text] }, varying: r.varying) })
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(manifest), to: manifestPath)
+        try AtomicFile.write(Data(script(todo, manifest: manifestPath, out: outPattern).utf8), to: scriptPath)
+        for run in todo {
+            try? FileManager.default.removeItem(atPath: run.directory)
+            try RunStatus(run: run, state: .queued, backend: "slurm").write(run)
+        }
+
+        let submit = Tool.run(sbatch, ["--parsable", scriptPath], in: launcher.workingDirectory)
+        guard submit.status == 0, let job = submit.stdout.split(separator: ";").first.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }), !job.isEmpty else {
+            for run in todo { try? FileManager.default.removeItem(atPath: RunStatus.path(run)) }
+            throw JouleError("sbatch failed (exit \(submit.status)): \(submit.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        console.line("submitted Slurm job \(job): \(todo.count) task\(todo.count == 1 ? "" : "s") (\(scriptPath))")
+        for run in todo {
+            var s = RunStatus(run: run, state: .queued, backend: "slurm")
+            s.slurmJob = job
+            try? s.write(run)
+        }
+
+        let squeue = findTool("squeue") ?? "squeue"
+        var reported = Set<String>()
+        var done = 0
+        var stopping = false
+        var lastStates = ""
+        func report() {
+            for run in todo where !reported.contains(run.key) {
+                guard let s = RunStatus.read(run), [.finished, .failed, .interrupted].contains(s.state) else { continue }
+                reported.insert(run.key)
+                done += 1
+                console.progress(done: done, of: todo.count, run: run, status: s)
+            }
+        }
+        while true {
+            // Sleep in short steps so Ctrl-C is answered at once.
+            let until = Date().addingTimeInterval(spec.slurm.poll)
+            while Date() < until && (stop.count == 0 || stopping) { usleep(50_000) }
+            if stop.count > 0 && !stopping {
+                stopping = true
+                console.line("stopping: cancelling Slurm job \(job); finished runs are kept")
+                _ = Tool.run(findTool("scancel") ?? "scancel", [job], in: launcher.workingDirectory)
+            }
+            report()
+            let q = Tool.run(squeue, ["-h", "-j", job, "-o", "%T"], in: launcher.workingDirectory)
+            let states = q.stdout.split(separator: "\n").map(String.init)
+            if q.status == 0 && !states.isEmpty {
+                let counted = Dictionary(grouping: states, by: { $0 }).mapValues(\.count)
+                    .sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.lowercased())" }.joined(separator: ", ")
+                if counted != lastStates { console.line("  slurm job \(job): \(counted)"); lastStates = counted }
+                continue
+            }
+            // Gone from the queue (or squeue refuses an id it no longer knows): the job is over.
+            if q.status != 0 && !q.stderr.contains("Invalid job id") {
+                console.line("  squeue failed (\(q.stderr.trimmingCharacters(in: .whitespacesAndNewlines))); treating job \(job) as ended")
+            }
+            break
+        }
+        // Tasks write their status as they end; give the file system a moment to show the last ones.
+        for _ in 0..<20 where reported.count < todo.count { report(); usleep(100_000) }
+
+        let accounting = sacctStates(job)
+        for (i, run) in todo.enumerated() where !reported.contains(run.key) {
+            var s = RunStatus.read(run) ?? RunStatus(run: run, state: .failed, backend: "slurm")
+            s.slurmJob = job
+            let out = outPattern.replacingOccurrences(of: "%a", with: String(i))
+            if stopping {
+                s.state = .interrupted
+                s.error = "interrupted (Slurm job \(job) cancelled)"
+            } else {
+                s.state = .failed
+                let sacct = accounting["\(job)_\(i)"].map { " (sacct: \($0))" } ?? ""
+                let t = tail(of: out, lines: 6)
+                s.error = "Slurm task \(job)_\(i) ended without recording an outcome\(sacct); see \(out)" + (t.isEmpty ? "" : "\n" + t)
+            }
+            try? s.write(run)
+            done += 1
+            console.progress(done: done, of: todo.count, run: run, status: s)
+        }
+        return !stopping
+    }
+
+    /// Task states from `sacct`, when accounting is on (a bare single-node Slurm has none).
+    func sacctStates(_ job: String) -> [String: String] {
+        guard let sacct = findTool("sacct") else { return [:] }
+        let r = Tool.run(sacct, ["-n", "-P", "-X", "-j", job, "-o", "JobID,State,ExitCode"], in: launcher.workingDirectory)
+        guard r.status == 0 else { return [:] }
+        var out: [String: String] = [:]
+        for line in r.stdout.split(separator: "\n") {
+            let f = line.split(separator: "|").map(String.init)
+            if f.count >= 3 { out[f[0]] = "\(f[1]), exit \(f[2])" }
+        }
+        return out
+    }
+
+    /// Runs entry `index` of a manifest inside a Slurm task; returns the exit status for Slurm.
+    static func runTask(manifest path: String, index: Int) throws -> Int32 {
+        guard let data = FileManager.default.contents(atPath: path) else { throw JouleError("cannot read task manifest \(path)") }
+        let m = try JSONDecoder().decode(TaskManifest.self, from: data)
+        guard m.runs.indices.contains(index) else { throw JouleError("\(path): no task \(index) (it lists \(m.runs.count))") }
+        let run = m.run(index)
+        let stop = StopRequests()
+        defer { stop.release() }
+        let child = ChildRun(run: run, backend: "slurm")
+        let exited = DispatchSemaphore(value: 0)
+        try child.start(m.launcher) { exited.signal() }
+        var forwarded = false
+        while exited.wait(timeout: .now() + 0.1) == .timedOut {
+            if stop.count > 0 && !forwarded {
+                forwarded = true
+                child.stoppedBySweep = true
+                child.send(SIGTERM)
+            }
+        }
+        child.process.waitUntilExit()
+        if stop.count > 0 { child.stoppedBySweep = true }
+        let s = child.finish()
+        print("\(run.label): \(s.state.rawValue)" + (s.error.map { " — \($0)" } ?? ""))
+        return s.state == .finished ? 0 : (s.exitStatus ?? 1)
+    }
+}
+
+/// Runs a command-line tool to completion.
+enum Tool {
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ path: String, _ args: [String], in dir: String) -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { return Result(status: 127, stdout: "", stderr: "\(path): \(error.localizedDescription)") }
+        // Read both pipes while it runs: a full pipe would block the tool.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errData = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { errData.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData.data, as: UTF8.self))
+    }
+}
+
+/// The full path of `name` on PATH, or nil.
+func findTool(_ name: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for dir in path.split(separator: ":") {
+        let p = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return nil
+}
+
+extension Sweeper {
+    /// `joule sweep MANIFEST --task I`, the body of a Slurm array task.
+    public static func runTask(manifest: String, index: Int) throws -> Int32 {
+        try SlurmBackend.runTask(manifest: manifest, index: index)
+    }
+}
