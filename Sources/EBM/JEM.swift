@@ -55,8 +55,9 @@ public final class JEM {
     private let lse = Tensor(shape: [0])
     private let softmax = Tensor(shape: [0])
     private let gradLogits = Tensor(shape: [0])
-    /// Predicted classes of the real batch in the latest loss evaluation.
+    /// Predicted classes of the real batch, and mean f = −E of both batches, in the latest loss evaluation.
     private var realPredictions: [Int] = []
+    private var meanF = (real: 0.0, sampled: 0.0)
 
     public init(model: ShallowCNN, sampler: SGLDSampler, config: Config = Config()) throws {
         guard sampler.model === model else { throw JouleError("JEM: the sampler must sample from the trained model") }
@@ -79,31 +80,37 @@ public final class JEM {
         }
         let c = model.classes
         guard labels.allSatisfy({ $0 >= 0 && $0 < c }) else { throw JouleError("JEM: labels must lie in 0..<\(c)") }
-        let logits = try model.forwardLogits(try Tensor.concatenate([real, sampled]))
-        try Losses.logsumexp(logits, into: lse, softmax: softmax)
         let (alpha, lambda, nb) = (config.alpha, config.lambda, Float(b))
-        var sumSq = 0.0, sumR = 0.0, sumS = 0.0
-        for i in 0..<b {
-            let fr = Double(lse.data[i]), fs = Double(lse.data[b + i])
-            sumSq += fr * fr + fs * fs; sumR += fr; sumS += fs
-        }
-        // ∂px/∂logits: each f = logsumexp contributes softmax · ∂px/∂f.
-        gradLogits.resize(logits.shape)
-        for i in 0..<(2 * b) {
-            let f = lse.data[i]
-            let dpx = i < b ? (2 * alpha * f - 1) / nb : (2 * alpha * f + 1) / nb
-            for j in 0..<c { gradLogits.data[i * c + j] = dpx * softmax.data[i * c + j] }
-        }
-        // pyx: cross-entropy on the real rows only; its gradient is added into the same rows.
-        let realLogits = try logits.items(0..<b)
-        realPredictions = try realLogits.argmaxRows()
-        let realGrad = Tensor(shape: [b, c])
-        let pyx = try Losses.crossEntropy(realLogits, labels: labels, grad: realGrad, scale: lambda)
-        for i in 0..<(b * c) { gradLogits.data[i] += realGrad.data[i] }
         model.zeroGradients()
-        _ = try model.backward(gradLogits, weights: true)
-        let reg = Float(Double(alpha) * sumSq / Double(b))
-        let cdiv = Float((sumS - sumR) / Double(b))
+        // Each row's gradient depends only on its own logits (the means are over rows), so the real
+        // and the sampled batch go through the network one after the other: half the activation
+        // memory of one joint pass.
+        var sumSquares = 0.0, pyx: Float = 0
+        for isReal in [true, false] {
+            let logits = try model.forwardLogits(isReal ? real : sampled)
+            try Losses.logsumexp(logits, into: lse, softmax: softmax)
+            gradLogits.resize(logits.shape)
+            var sumF = 0.0
+            for i in 0..<b {
+                let f = lse.data[i]
+                sumSquares += Double(f) * Double(f)
+                sumF += Double(f)
+                // ∂px/∂logits: f = logsumexp contributes softmax · ∂px/∂f.
+                let dpx = isReal ? (2 * alpha * f - 1) / nb : (2 * alpha * f + 1) / nb
+                for j in 0..<c { gradLogits.data[i * c + j] = dpx * softmax.data[i * c + j] }
+            }
+            if isReal {
+                meanF.real = sumF / Double(b)
+                realPredictions = try logits.argmaxRows()
+                // pyx: cross-entropy of the real rows, its gradient added to theirs.
+                pyx = try Losses.crossEntropy(logits, labels: labels, grad: gradLogits, scale: lambda)
+            } else {
+                meanF.sampled = sumF / Double(b)
+            }
+            _ = try model.backward(gradLogits, weights: true)
+        }
+        let reg = Float(Double(alpha) * sumSquares / Double(b))
+        let cdiv = Float(meanF.sampled - meanF.real)
         return Terms(reg: reg, cdiv: cdiv, px: reg + cdiv, pyx: pyx, total: reg + cdiv + lambda * pyx)
     }
 
@@ -123,11 +130,7 @@ public final class JEM {
         step += 1
         // Energies of this step's batches come from the loss's own forward pass: E = −f.
         return StepStats(terms: terms, gradNorm: gradNorm, accuracy: Float(accuracy),
-                         energyReal: -meanF(0..<b), energySampled: -meanF(b..<(2 * b)))
-    }
-
-    private func meanF(_ rows: Range<Int>) -> Float {
-        Float(rows.reduce(0.0) { $0 + Double(lse.data[$1]) } / Double(rows.count))
+                         energyReal: Float(-meanF.real), energySampled: Float(-meanF.sampled))
     }
 
     /// Marks the end of an epoch (the learning-rate schedule counts epochs).

@@ -25,14 +25,16 @@ public final class ShallowCNN {
         self.hidden = hidden
         self.classes = classes
         let h = hidden
+        // Swish works in place: the convolutions need neither their outputs nor their input gradients.
         cnnLayers = Sequential([
-            Conv2d(1, h, kernel: 5, stride: 2, padding: 4, rng: rng), Swish(),
-            Conv2d(h, 2 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
-            Conv2d(2 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
-            Conv2d(4 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
-            Conv2d(4 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
+            Conv2d(1, h, kernel: 5, stride: 2, padding: 4, rng: rng), Swish(inPlace: true),
+            Conv2d(h, 2 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(inPlace: true),
+            Conv2d(2 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(inPlace: true),
+            Conv2d(4 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(inPlace: true),
+            Conv2d(4 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(inPlace: true),
         ])
         fc = Linear(4 * h, classes, rng: rng)
+        shareConvolutionScratch()
     }
 
     private init(sharing other: ShallowCNN) {
@@ -40,6 +42,13 @@ public final class ShallowCNN {
         classes = other.classes
         cnnLayers = other.cnnLayers.replica() as! Sequential
         fc = other.fc.replica() as! Linear
+        shareConvolutionScratch()
+    }
+
+    /// One patch-gradient workspace for all convolutions of this (single-threaded) network.
+    private func shareConvolutionScratch() {
+        let scratch = Tensor(shape: [0])
+        for case let conv as Conv2d in cnnLayers.modules { conv.scratch = scratch }
     }
 
     /// A model that shares this one's parameters with workspaces of its own, for running

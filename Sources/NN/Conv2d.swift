@@ -13,7 +13,9 @@ public final class Conv2d: Module {
     private var geometry: ConvGeometry?
     /// The unfolded input of the latest forward, kept for the weight gradient.
     private let col = Tensor(shape: [0])
-    private let dcol = Tensor(shape: [0])
+    /// Patch gradients, needed only inside `backwardInput`: the convolutions of one network that
+    /// run on one thread can share this tensor (the largest of them sets its size).
+    public var scratch = Tensor(shape: [0])
     private let packedWeight = Tensor(shape: [0])
     private let packedGrad = Tensor(shape: [0])
     private let output = Tensor(shape: [0])
@@ -62,6 +64,7 @@ public final class Conv2d: Module {
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let g = try checkedGeometry(gradOutput)
+        let dcol = scratch
         dcol.resize([g.positions, g.patchSize])
         BLAS.gemm(m: g.positions, n: g.patchSize, k: outChannels, a: gradOutput.data, b: packedWeight.data, c: dcol.data)
         gradInput.resize([g.batch, g.height, g.width, inChannels])

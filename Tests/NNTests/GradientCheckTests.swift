@@ -57,6 +57,20 @@ final class GradientCheckTests: XCTestCase {
 
     func testLinear() throws { try check(Linear(5, 3, rng: rng), input: [4, 5]) }
     func testSwish() throws { try check(Swish(), input: [2, 5, 5, 3]) }
+
+    func testSwishInPlaceAgreesWithSwish() throws {
+        let x = Tensor(shape: [2, 3, 3, 2]); rng.fillNormal(x)
+        let g = Tensor(shape: x.shape); rng.fillNormal(g)
+        let plain = Swish(), inPlace = Swish(inPlace: true)
+        let y = try plain.forward(x).copy(), dx = try plain.backwardInput(g).copy()
+        let x2 = x.copy(), g2 = g.copy()
+        let y2 = try inPlace.forward(x2)
+        XCTAssertTrue(y2 === x2, "the output is the input tensor")
+        XCTAssertEqual(y2.array, y.array)
+        let dx2 = try inPlace.backwardInput(g2)
+        XCTAssertTrue(dx2 === g2)
+        XCTAssertEqual(dx2.array, dx.array)
+    }
     func testAdaptiveAvgPool() throws { try check(AdaptiveAvgPool2d(), input: [2, 3, 4, 3]) }
 
     func testSequential() throws {
