@@ -33,10 +33,14 @@ let package = Package(
         .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
         .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
         .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data", "Plot"], swiftSettings: fast),
+        // The interactive console (`joule`, `joule repl`): libedit line editing and Ctrl-C handling in C.
+        .target(name: "CConsole", linkerSettings: [.linkedLibrary("edit")]),
+        .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),
         .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "Tensor"]),
         .executableTarget(
             name: "joule",
             dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost", "Plot", "Sweep",
+                           "Console",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
@@ -47,6 +51,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor", "TestSupport"]),
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
