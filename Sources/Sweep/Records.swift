@@ -104,10 +104,21 @@ indirect enum JSONValue: Decodable {
 }
 
 public enum Results {
-    /// The flattened result table of a run; empty when it wrote none.
+    /// The flattened result table of a run: its `result.json` (from `joule.result{...}`), else the
+    /// last line of its `log.jsonl` (so scripts that only log, such as a training script's
+    /// per-epoch line, still fill the table); empty when it wrote neither.
     public static func read(_ run: RunSpec) throws -> [String: ResultValue] {
-        let path = run.directory + "/result.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return [:] }
+        var path = run.directory + "/result.json"
+        var data = FileManager.default.contents(atPath: path)
+        if data == nil {
+            path = run.directory + "/log.jsonl"
+            guard let log = FileManager.default.contents(atPath: path),
+                  let last = String(decoding: log, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+                return [:]
+            }
+            data = Data(last.utf8)
+        }
+        guard let data else { return [:] }
         let json: JSONValue
         do { json = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
             throw JouleError("\(path): not valid JSON")
