@@ -13,10 +13,10 @@ local p = joule.params{
   batch_size = 256,
   bins = 15,
 }
-assert(p.checkpoint ~= "", "give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)")
+if p.checkpoint == "" then error("give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)") end
 local model = joule.nn.load(p.checkpoint)
 local set = joule.data.load_split(p.data .. "/" .. p.split .. ".npy")
-assert(set.labels, set.path .. ": no labels to evaluate against")
+if not set.labels then error(set.path .. ": no labels to evaluate against") end
 local classes = model:classes()
 
 local predictions, energy = {}, 0

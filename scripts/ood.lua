@@ -15,7 +15,7 @@ local p = joule.params{
   batch_size = 256,
   seed = 1,
 }
-assert(p.checkpoint ~= "", "give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)")
+if p.checkpoint == "" then error("give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)") end
 joule.seed(p.seed)
 local model = joule.nn.load(p.checkpoint)
 

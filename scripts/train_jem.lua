@@ -32,7 +32,7 @@ local p = joule.params{
 joule.seed(p.seed)
 local train = joule.data.load_split(p.data .. "/train.npy")
 local val = joule.data.load_split(p.data .. "/val.npy")
-assert(train.labels and val.labels, p.data .. ": train.npy and val.npy need labels")
+if not (train.labels and val.labels) then error(p.data .. ": train.npy and val.npy need labels") end
 
 local classes = p.classes
 if classes == 0 then
@@ -66,6 +66,7 @@ if p.resume ~= "" then
 end
 print(string.format("training %s on %s: %d images, %d classes, %s; run folder %s",
   ebm and "an EBM" or "a JEM", p.data, train.n, classes, tostring(model), run))
+io.stdout:flush()
 
 local function info(epoch)
   return { script = "train_jem.lua", data = p.data, epoch = epoch, best_metric = best, best_epoch = best_epoch }

@@ -131,6 +131,9 @@ public enum TrainingCheckpoint {
 
         // Check everything before changing anything: a failed restore leaves the trainer as it was.
         let model = jem.model, opt = jem.optimizer, buffer = jem.sampler.buffer
+        for (name, p) in model.namedParameters where weights.tensors[name]?.shape != p.value.shape {
+            throw JouleError("\(weightsPath): weight '\(name)' missing or not of shape \(p.value.shape) (the checkpoint is of another model)")
+        }
         var moments: [(Tensor, Tensor)] = []
         for (name, p) in model.namedParameters {
             guard let m = state.tensors["optimizer.exp_avg.\(name)"], let v = state.tensors["optimizer.exp_avg_sq.\(name)"],
@@ -162,9 +165,6 @@ public enum TrainingCheckpoint {
                     return JEM.StepStats(terms: JEM.Terms(reg: r[0], cdiv: r[1], px: r[2], pyx: r[3], total: r[4]),
                                          gradNorm: r[5], accuracy: r[6], energyReal: r[7], energySampled: r[8])
                 })
-        }
-        for (name, p) in model.namedParameters where weights.tensors[name]?.shape != p.value.shape {
-            throw JouleError("\(weightsPath): weight '\(name)' missing or not of shape \(p.value.shape) (the checkpoint is of another model)")
         }
         do { try buffer.restore(storage: storage, counts: counts, heads: heads) } catch let e as JouleError { throw fail(e.message) }
         do { try model.load(stateDict: weights.tensors) } catch let e as JouleError { throw JouleError("\(weightsPath): \(e.message)") }

@@ -5,45 +5,6 @@ import XCTest
 
 /// The built `joule` executable, run as a user would.
 final class RunCommandTests: LuaTestCase {
-    /// `joule` is built into the same products folder as this test bundle.
-    func jouleExecutable() throws -> URL {
-        var candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL]
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
-            candidates.append(b.bundleURL.deletingLastPathComponent())
-        }
-        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
-        for dir in candidates {
-            let url = dir.appendingPathComponent("joule")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        XCTFail("joule executable not found next to the tests in \(candidates.map(\.path))")
-        throw XCTSkip("no joule executable")
-    }
-
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    func joule(_ arguments: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = try jouleExecutable()
-        p.arguments = arguments
-        p.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    /// Kills a child that ignores the test's signals, so that a failure cannot hang the suite.
-    func watchdog(_ p: Process, seconds: Double = 30) {
-        let pid = p.processIdentifier
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if p.isRunning { kill(pid, SIGKILL) } }
-    }
-
     func script(_ name: String, _ code: String) throws -> String {
         try code.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
         return name

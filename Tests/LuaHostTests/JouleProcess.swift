@@ -1,0 +1,51 @@
+import Foundation
+import XCTest
+
+/// Running the built `joule` executable as a user would, from the test's temporary directory.
+extension LuaTestCase {
+    /// `joule` is built into the same products folder as this test bundle.
+    func jouleExecutable() throws -> URL {
+        var candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL]
+        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
+            candidates.append(b.bundleURL.deletingLastPathComponent())
+        }
+        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
+        for dir in candidates {
+            let url = dir.appendingPathComponent("joule")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        XCTFail("joule executable not found next to the tests in \(candidates.map(\.path))")
+        throw XCTSkip("no joule executable")
+    }
+
+    struct JouleResult { var status: Int32; var stdout: String; var stderr: String }
+
+    /// Runs `joule` with `arguments` to its end (killed after `timeout` seconds).
+    func joule(_ arguments: [String], timeout: Double = 120) throws -> JouleResult {
+        let p = Process()
+        p.executableURL = try jouleExecutable()
+        p.arguments = arguments
+        p.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        watchdog(p, seconds: timeout)
+        // Both pipes drain at once: a child blocked on a full stderr would never close stdout.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let e = Box()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { e.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
+        p.waitUntilExit()
+        return JouleResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                           stderr: String(decoding: e.data, as: UTF8.self))
+    }
+
+    /// Kills a child that ignores the test's signals, so that a failure cannot hang the suite.
+    func watchdog(_ p: Process, seconds: Double = 30) {
+        let pid = p.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { if p.isRunning { kill(pid, SIGKILL) } }
+    }
+}
