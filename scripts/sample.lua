@@ -19,7 +19,7 @@ local p = joule.params{
   image_size = 56,
   seed = 1,
 }
-assert(p.checkpoint ~= "", "give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)")
+if p.checkpoint == "" then error("give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)") end
 joule.seed(p.seed)
 local model = joule.nn.load(p.checkpoint)
 local classes = model:classes()
@@ -31,7 +31,7 @@ local sampler = joule.ebm.SGLD{
 
 local labels
 if conditional then
-  assert(p.class < classes, string.format("class %d: the model has classes 0..%d", p.class, classes - 1))
+  if p.class >= classes then error(string.format("class %d: the model has classes 0..%d", p.class, classes - 1)) end
   labels = {}
   for i = 1, p.n do labels[i] = p.class >= 0 and p.class or (i - 1) % classes end
 end
@@ -50,7 +50,13 @@ energies:save_npy(run .. "/energies.npy")
 if chain then chain:save_npy(run .. "/chain.npy") end
 if joule.plot then
   joule.plot.grid(samples, run .. "/samples.png", { nrow = math.min(p.n, 16) })
-  if chain then joule.plot.chain(chain, run .. "/chain.png", { keep_every = p.keep_every, rows = math.min(p.n, 8) }) end
+  if chain then
+    -- Frame f shows step (f - 1)·keep_every, the last one the final step; the first 8 chains only.
+    local steps, shown = {}, {}
+    for f = 1, chain:size(1) do steps[f] = math.min((f - 1) * p.keep_every, p.steps) end
+    for i = 1, math.min(p.n, 8) do shown[i] = i end
+    joule.plot.chains(chain, run .. "/chain.png", { steps = steps, chains = shown })
+  end
 end
 print(string.format("mean energy of the samples %.4g (%d s)", energies:mean(), os.difftime(os.time(), started)))
 print("samples: " .. run .. "/samples.npy, labels.npy, energies.npy" .. (chain and ", chain.npy" or "")
