@@ -26,14 +26,9 @@ public final class SGLDSampler {
     public let rng: RNG
     public let buffer: ReplayBuffer
 
-    /// Chains run in groups, one per core, each on its own replica of the model: chains are
-    /// independent, so the groups need no synchronisation for a whole run.
-    private final class ChainGroup {
-        let model: ShallowCNN
-        let x = Tensor(shape: [0]), eps = Tensor(shape: [0]), energy = Tensor(shape: [0])
-        init(model: ShallowCNN) { self.model = model }
-    }
-    private var groups: [ChainGroup] = []
+    // Workspaces reused by every step.
+    private let eps = Tensor(shape: [0])
+    private let energy = Tensor(shape: [0])
 
     public init(model: ShallowCNN, config: Config = Config(), rng: RNG) throws {
         let c = config
@@ -51,11 +46,11 @@ public final class SGLDSampler {
         self.rng = rng
         buffer = try ReplayBuffer(pools: c.conditional ? model.classes : 1, capacity: c.bufferPerClass,
                                   imageSize: c.imageShape.reduce(1, *))
-        groups = [ChainGroup(model: model)] + (1..<Parallel.cores).map { _ in ChainGroup(model: model.replica()) }
     }
 
-    /// One step on `x` in place with the given standard-normal noise `eps`, using `model`'s workspaces.
-    private func step(_ x: Tensor, noise eps: Tensor, labels: [Int]?, stepSize: Float, model: ShallowCNN, energy: Tensor) throws {
+    /// One step on `x` in place, with the given standard-normal noise `eps`.
+    public func step(_ x: Tensor, noise eps: Tensor, labels: [Int]?, stepSize: Float) throws {
+        try requireSameShape(x, eps, "SGLD noise")
         let (c, sigma) = (config.gradClip, config.noise)
         for i in 0..<x.count { x.data[i] = Swift.min(Swift.max(x.data[i] + sigma * eps.data[i], -1), 1) }
         let g = try model.energyGradient(x, labels: labels, energy: energy)
@@ -63,18 +58,13 @@ public final class SGLDSampler {
             let gi = Swift.min(Swift.max(g.data[i], -c), c)
             x.data[i] = Swift.min(Swift.max(x.data[i] - stepSize * gi, -1), 1)
         }
-    }
-
-    /// One step on `x` in place, with the given standard-normal noise `eps`.
-    public func step(_ x: Tensor, noise eps: Tensor, labels: [Int]?, stepSize: Float) throws {
-        try requireSameShape(x, eps, "SGLD noise")
-        try step(x, noise: eps, labels: labels, stepSize: stepSize, model: model, energy: groups[0].energy)
+        x.touch()
     }
 
     /// Runs `steps` steps on `x` in place. With `keepEvery` k, returns the chain's frames
     /// (the start, every k-th step, and the end) stacked as (frames, N, 1, H, W).
-    /// Each chain draws its noise from its own generator, seeded from `rng`, so the result does
-    /// not depend on how chains are grouped over cores. `onStep` is called from a worker thread.
+    /// Each chain draws its noise from its own generator, seeded from `rng`, so chains are
+    /// reproducible however the batch is split over cores.
     @discardableResult
     public func run(_ x: Tensor, labels: [Int]?, steps: Int? = nil, keepEvery: Int? = nil,
                     onStep: ((Int) -> Void)? = nil) throws -> Tensor? {
@@ -85,42 +75,22 @@ public final class SGLDSampler {
         let n = x.shape[0], d = x.itemSize
         if let labels, labels.count != n { throw JouleError("SGLD: \(labels.count) labels for \(n) chains") }
         let chainRNGs = (0..<n).map { _ in RNG(seed: rng.next()) }
-        let kept = keepEvery.map { k in stride(from: 1, through: steps, by: 1).filter { $0 % k == 0 || $0 == steps }.count }
-        let frames = kept.map { Tensor(shape: [1 + $0] + x.shape) }
-        frames?.data.update(from: x.data, count: x.count)
-
-        var failure: Error?
-        let failureLock = NSLock()
-        let blasThreads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(blasThreads) }
-        Parallel.split(n, parts: groups.count) { part, rows in
-            let g = groups[part]
-            do {
-                g.x.resize([rows.count] + Array(x.shape.dropFirst()))
-                g.eps.resize(g.x.shape)
-                g.x.data.update(from: x.data + rows.lowerBound * d, count: g.x.count)
-                let groupLabels = labels.map { Array($0[rows]) }
-                var eta = config.stepSize, frame = 1
-                try g.model.withFixedWeights {
-                    for s in stride(from: 1, through: steps, by: 1) {
-                        for (j, chain) in rows.enumerated() { chainRNGs[chain].fillNormal(g.eps.data + j * d, count: d) }
-                        try step(g.x, noise: g.eps, labels: groupLabels, stepSize: eta, model: g.model, energy: g.energy)
-                        eta *= config.stepDecay
-                        if let frames, let k = keepEvery, s % k == 0 || s == steps {
-                            (frames.data + frame * x.count + rows.lowerBound * d).update(from: g.x.data, count: g.x.count)
-                            frame += 1
-                        }
-                        if part == 0 { onStep?(s) }
-                    }
-                }
-                (x.data + rows.lowerBound * d).update(from: g.x.data, count: g.x.count)
-            } catch {
-                failureLock.withLock { failure = error }
+        eps.resize(x.shape)
+        var frames: [Tensor] = keepEvery == nil ? [] : [x.copy()]
+        var eta = config.stepSize
+        for s in stride(from: 1, through: steps, by: 1) {
+            Parallel.chunks(n) { chains in
+                for chain in chains { chainRNGs[chain].fillNormal(eps.data + chain * d, count: d) }
             }
+            try step(x, noise: eps, labels: labels, stepSize: eta)
+            eta *= config.stepDecay
+            if let k = keepEvery, s % k == 0 || s == steps { frames.append(x.copy()) }
+            onStep?(s)
         }
-        if let failure { throw failure }
-        return frames
+        guard keepEvery != nil else { return nil }
+        let stacked = try Tensor.concatenate(frames)
+        try stacked.reshape([frames.count] + x.shape)
+        return stacked
     }
 
     /// Chains started from the replay buffer (or fresh), run for `config.steps`, and put back:

@@ -55,13 +55,6 @@ public final class ShallowCNN {
     /// independent batches (groups of SGLD chains) on several threads.
     public func replica() -> ShallowCNN { ShallowCNN(sharing: self) }
 
-    /// Runs `body` with every convolution's weights packed once (they must not change inside).
-    public func withFixedWeights<T>(_ body: () throws -> T) rethrows -> T {
-        let convs = cnnLayers.modules.compactMap { $0 as? Conv2d }
-        func nest(_ i: Int) throws -> T { i == convs.count ? try body() : try convs[i].withFixedWeights { try nest(i + 1) } }
-        return try nest(0)
-    }
-
     public var namedParameters: [(name: String, parameter: Parameter)] {
         cnnLayers.namedParameters.map { ("cnn_layers.\($0.name)", $0.parameter) }
             + fc.namedParameters.map { ("fc_layers.1.\($0.name)", $0.parameter) }
@@ -130,7 +123,51 @@ public final class ShallowCNN {
 
     /// Energies into `energy` and ∂E/∂x (N, 1, H, W) in a tensor the model reuses on the next call.
     /// Each image's gradient is that of its own energy (= the gradient of the batch's sum).
+    ///
+    /// Images are independent here, so a large batch is split over the cores, each share on a
+    /// replica of the model with single-threaded BLAS: no synchronisation inside the passes. This is
+    /// the SGLD hot loop, the same for the built-in sampler and for one written in Lua.
     public func energyGradient(_ x: Tensor, labels: [Int]? = nil, energy: Tensor) throws -> Tensor {
+        let n = x.shape.first ?? 0
+        let parts = Swift.min(Parallel.cores, n / Self.minImagesPerCore)
+        guard parts > 1, x.rank == 4, x.shape[1] == 1 else { return try wholeEnergyGradient(x, labels: labels, energy: energy) }
+        if let labels, labels.count != n { throw JouleError("\(labels.count) labels for \(n) images") }
+        if helpers.isEmpty { helpers = (0..<Parallel.cores).map { _ in Helper(model: replica()) } }
+        energy.resize([n])
+        inputGradient.resize(x.shape)
+        let d = x.itemSize
+        let failure = FirstError()
+        let blasThreads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(blasThreads) }
+        Parallel.split(n, parts: parts) { part, rows in
+            let h = helpers[part]
+            do {
+                h.x.resize([rows.count] + x.shape.dropFirst())
+                h.x.data.update(from: x.data + rows.lowerBound * d, count: h.x.count)
+                let g = try h.model.wholeEnergyGradient(h.x, labels: labels.map { Array($0[rows]) }, energy: h.energy)
+                (energy.data + rows.lowerBound).update(from: h.energy.data, count: rows.count)
+                (inputGradient.data + rows.lowerBound * d).update(from: g.data, count: g.count)
+            } catch {
+                failure.record(error)
+            }
+        }
+        try failure.rethrow()
+        return inputGradient
+    }
+
+    /// Below this many images per core a batch is not split.
+    static let minImagesPerCore = 4
+
+    /// A replica and its share of a split batch.
+    private final class Helper {
+        let model: ShallowCNN
+        let x = Tensor(shape: [0]), energy = Tensor(shape: [0])
+        init(model: ShallowCNN) { self.model = model }
+    }
+    private var helpers: [Helper] = []
+
+    private func wholeEnergyGradient(_ x: Tensor, labels: [Int]?, energy: Tensor) throws -> Tensor {
         try energies(of: try forwardLogits(x), labels: labels, into: energy, gradLogits: gradLogits)
         return try backward(gradLogits, weights: false)!
     }
@@ -156,6 +193,7 @@ public final class ShallowCNN {
                 throw JouleError("weight '\(name)' has shape \(t.shape), the model needs \(p.value.shape)")
             }
             p.value.data.update(from: t.data, count: t.count)
+            p.value.touch()
         }
     }
 

@@ -31,6 +31,7 @@ public final class Adam {
                 let denom = v[i].squareRoot() / bc2Sqrt + eps
                 w[i] -= stepSize * m[i] / denom
             }
+            p.value.touch()
         }
     }
 

@@ -3,8 +3,8 @@ import Tensor
 /// 2-D convolution as one GEMM over the whole batch.
 ///
 /// Activations are channels-last, (N, H, W, C) in and (N, Ho, Wo, O) out — see `Convolution`.
-/// Weights are PyTorch's (O, C, k, k), so checkpoints move unchanged; each pass repacks them to
-/// (O, k, k, C), the order of the unfolded patches.
+/// Weights are PyTorch's (O, C, k, k), so checkpoints move unchanged; they are repacked to
+/// (O, k, k, C), the order of the unfolded patches, whenever they change.
 public final class Conv2d: Module {
     public let inChannels, outChannels, kernel, stride, padding: Int
     public let weight: Parameter
@@ -20,8 +20,8 @@ public final class Conv2d: Module {
     private let packedGrad = Tensor(shape: [0])
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
-    /// While set, passes reuse the packed weights instead of repacking them each time.
-    private var weightsFixed = false
+    /// The weight tensor's version when it was last packed.
+    private var packedVersion: UInt64?
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, rng: RNG) {
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -53,7 +53,7 @@ public final class Conv2d: Module {
         geometry = g
         col.resize([g.positions, g.patchSize])
         Convolution.im2col(g, input: input.data, col: col.data)
-        if !weightsFixed { packWeight() }
+        if packedVersion != weight.value.version { packWeight() }
         output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
         // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
         for p in 0..<g.positions { (output.data + p * outChannels).update(from: bias.value.data, count: outChannels) }
@@ -88,17 +88,9 @@ public final class Conv2d: Module {
         }
     }
 
-    /// Runs `body` with the weights packed once: for loops of passes during which the weights
-    /// cannot change, such as an SGLD run.
-    public func withFixedWeights<T>(_ body: () throws -> T) rethrows -> T {
-        packWeight()
-        weightsFixed = true
-        defer { weightsFixed = false }
-        return try body()
-    }
-
-    /// (O, C, k, k) → (O, k, k, C).
+    /// (O, C, k, k) → (O, k, k, C), redone only when the weights have changed.
     private func packWeight() {
+        packedVersion = weight.value.version
         let (c, kk) = (inChannels, kernel * kernel)
         packedWeight.resize([outChannels, kk * c])
         for o in 0..<outChannels {

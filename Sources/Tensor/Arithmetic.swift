@@ -27,12 +27,14 @@ extension Tensor {
     public func add(_ other: Tensor, scaled scale: Float = 1) throws {
         try requireSameShape(self, other, "add")
         for i in 0..<count { data[i] += scale * other.data[i] }
+        touch()
     }
 
-    public func scale(by s: Float) { for i in 0..<count { data[i] *= s } }
+    public func scale(by s: Float) { for i in 0..<count { data[i] *= s }; touch() }
 
     public func clamp(_ lo: Float, _ hi: Float) {
         for i in 0..<count { data[i] = Swift.min(Swift.max(data[i], lo), hi) }
+        touch()
     }
 
     public func sum() -> Float { Float(sumDouble()) }

@@ -27,3 +27,12 @@ public enum Parallel {
         split(n, parts: Swift.min(cores, Swift.max(1, n / Swift.max(minChunk, 1)))) { _, r in body(r) }
     }
 }
+
+/// The first error thrown by any task of a parallel region, rethrown once the region is over.
+public final class FirstError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var error: Error?
+    public init() {}
+    public func record(_ e: Error) { lock.withLock { if error == nil { error = e } } }
+    public func rethrow() throws { if let error { throw error } }
+}

@@ -69,6 +69,7 @@ public final class RNG {
     public func fillNormal(_ t: Tensor, mean: Float = 0, std: Float = 1) {
         fillNormal(t.data, count: t.count)
         if mean != 0 || std != 1 { for i in 0..<t.count { t.data[i] = mean + std * t.data[i] } }
+        t.touch()
     }
 
     /// Standard normals in bulk: Box–Muller over pairs of uniforms, in vectorisable Float math
@@ -89,6 +90,7 @@ public final class RNG {
 
     public func fillUniform(_ t: Tensor, _ lo: Float, _ hi: Float) {
         for i in 0..<t.count { t.data[i] = uniform(lo, hi) }
+        t.touch()
     }
 
     /// A random permutation of 0..<n (Fisher–Yates).

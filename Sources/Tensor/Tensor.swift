@@ -17,6 +17,10 @@ public final class Tensor {
     /// 64-byte aligned storage of `capacity` floats; `count <= capacity`.
     public private(set) var data: UnsafeMutablePointer<Float>
     private var capacity: Int
+    /// Counts in-place changes, as PyTorch's `_version` does: Tensor's own mutating methods bump it,
+    /// and code that writes through `data` calls `touch()`. Caches derived from a tensor's values
+    /// (a convolution's packed weights) compare it to know when to rebuild.
+    public private(set) var version: UInt64 = 0
 
     /// A zero-filled tensor.
     public init(shape: [Int]) {
@@ -52,10 +56,14 @@ public final class Tensor {
         return raw.bindMemory(to: Float.self, capacity: n)
     }
 
+    /// Marks the values as changed (see `version`).
+    @inline(__always) public func touch() { version &+= 1 }
+
     /// Gives the tensor a new shape, reusing its storage when it is large enough.
     /// Contents are unspecified afterwards unless the element count is unchanged.
     public func resize(_ newShape: [Int]) {
         if newShape == shape { return }
+        touch()
         let n = newShape.reduce(1, *)
         if n > capacity {
             free(data)
@@ -80,7 +88,7 @@ public final class Tensor {
 
     public subscript(_ i: Int) -> Float {
         get { data[i] }
-        set { data[i] = newValue }
+        set { data[i] = newValue; touch() }
     }
 
     public func copy() -> Tensor {
@@ -93,9 +101,10 @@ public final class Tensor {
     public func assign(_ source: Tensor) {
         resize(source.shape)
         data.update(from: source.data, count: count)
+        touch()
     }
 
-    public func fill(_ value: Float) { buffer.update(repeating: value) }
+    public func fill(_ value: Float) { buffer.update(repeating: value); touch() }
     public func zero() { fill(0) }
 
     /// Number of values per item along the first dimension.

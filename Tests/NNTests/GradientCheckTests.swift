@@ -26,25 +26,26 @@ final class GradientCheckTests: XCTestCase {
         let gx = try m.backwardInput(r).copy()
         let h: Float = 1e-2
 
-        func compare(_ analytic: Float, _ value: UnsafeMutablePointer<Float>, _ what: String) throws {
-            let saved = value.pointee
-            value.pointee = saved + h
+        // Values change through the subscript, which marks the tensor changed (caches rebuild).
+        func compare(_ analytic: Float, _ t: Tensor, _ i: Int, _ what: String) throws {
+            let saved = t[i]
+            t[i] = saved + h
             let up = try loss(m, x, r)
-            value.pointee = saved - h
+            t[i] = saved - h
             let down = try loss(m, x, r)
-            value.pointee = saved
+            t[i] = saved
             let numeric = Float((up - down) / Double(2 * h))
             let tol = 2e-2 * max(abs(numeric), abs(analytic)) + 2e-3
             XCTAssertEqual(analytic, numeric, accuracy: tol, what, file: file, line: line)
         }
         for _ in 0..<12 {
             let i = rng.int(x.count)
-            try compare(gx[i], x.data + i, "∂L/∂x[\(i)] of \(type(of: m))")
+            try compare(gx[i], x, i, "∂L/∂x[\(i)] of \(type(of: m))")
         }
         for (name, p) in m.namedParameters {
             for _ in 0..<8 {
                 let i = rng.int(p.value.count)
-                try compare(p.grad[i], p.value.data + i, "∂L/∂\(name)[\(i)] of \(type(of: m))")
+                try compare(p.grad[i], p.value, i, "∂L/∂\(name)[\(i)] of \(type(of: m))")
             }
         }
     }
@@ -53,6 +54,22 @@ final class GradientCheckTests: XCTestCase {
         try check(Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), input: [3, 7, 6, 2])
         try check(Conv2d(1, 4, kernel: 5, stride: 2, padding: 4, rng: rng), input: [2, 9, 9, 1])
         try check(Conv2d(3, 2, kernel: 1, rng: rng), input: [2, 4, 4, 3])
+    }
+
+    func testConv2dNoticesChangedWeights() throws {
+        let conv = Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)
+        let x = Tensor(shape: [1, 5, 5, 2]); rng.fillNormal(x)
+        let before = try conv.forward(x).copy()
+        conv.weight.value.fill(0)
+        XCTAssertNotEqual(try conv.forward(x).array, before.array)
+        let biasOnly = try conv.forward(x).array
+        for o in 0..<3 { XCTAssertTrue(biasOnly[o...].enumerated().allSatisfy { $0.offset % 3 != 0 || $0.element == conv.bias.value[o] }) }
+        rng.fillNormal(conv.weight.value)
+        try conv.weight.value.add(conv.weight.value, scaled: 1)   // doubled through Tensor's own method
+        let doubled = try conv.forward(x).array
+        let fresh = Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)
+        fresh.weight.value.assign(conv.weight.value); fresh.bias.value.assign(conv.bias.value)
+        XCTAssertEqual(try fresh.forward(x).array, doubled)
     }
 
     func testLinear() throws { try check(Linear(5, 3, rng: rng), input: [4, 5]) }
