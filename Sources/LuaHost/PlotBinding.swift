@@ -55,12 +55,14 @@ public enum PlotBinding {
             return try Figure.imageRows(flat, rows: rows, options: g)
         }
 
-        plot(lua, "chains", options: ["steps", "title", "range", "row_labels", "padding", "scale"]) { call, o in
+        plot(lua, "chains", options: ["steps", "chains", "title", "range", "row_labels", "padding", "scale"]) { call, o in
             // chains(frames [, path] [, options]): frames (F, N, 1, H, W) as sampler:sample{ keep_every }
-            // returns them; one row per chain, the SGLD step under each frame.
-            let frames = try call.tensor(1)
+            // returns them; one row per chain, the SGLD step under each frame. chains = {1, 5, ...}
+            // shows only those chains (positions from 1), in that order.
+            var frames = try call.tensor(1)
             var c = ChainOptions()
             if let o {
+                if let pick = try o.integers("chains", 1...Int.max) { frames = try chainSubset(frames, pick) }
                 c.steps = try o.integers("steps")
                 c.title = try o.string("title")
                 c.rowLabels = try strings(o, "row_labels")
@@ -186,6 +188,24 @@ public enum PlotBinding {
         }
     }
 
+    /// Frames of the chains at `positions` (from 1) only: a copy, (F, positions.count, …).
+    static func chainSubset(_ frames: Tensor, _ positions: [Int]) throws -> Tensor {
+        guard frames.rank == 4 || frames.rank == 5 else {
+            throw JouleError("chains: expected frames of shape (F, N, 1, H, W) or (F, N, H, W), got \(frames.shape)")
+        }
+        let (f, n) = (frames.shape[0], frames.shape[1])
+        guard !positions.isEmpty else { throw JouleError("chains: the list of chains to show is empty") }
+        if let bad = positions.first(where: { $0 > n }) { throw JouleError("chains: chain \(bad) asked for, the frames hold \(n)") }
+        let item = n == 0 ? 0 : frames.count / (f * n)
+        let out = Tensor(shape: [f, positions.count] + frames.shape[2...])
+        for k in 0..<f {
+            for (j, i) in positions.enumerated() {
+                (out.data + (k * positions.count + j) * item).update(from: frames.data + (k * n + i - 1) * item, count: item)
+            }
+        }
+        return out
+    }
+
     /// Registers `joule.plot.<name>(data [, path] [, options])`: reads the optional path and the
     /// options table (rejecting unknown keys), draws, saves when a path was given, returns the figure.
     private static func plot(_ lua: LuaState, _ name: String, options: [String],
@@ -200,8 +220,10 @@ public enum PlotBinding {
             } else if !call.isNil(2) && call.type(2) != LUA_TTABLE {
                 throw call.bad(2, "output path (string) or options table")
             }
-            if optionsAt == 2 && call.count > 2 && !call.isNil(3) {
-                throw call.bad(3, message: "unexpected argument (the output path comes before the options)")
+            if let extra = (optionsAt + 1...max(optionsAt + 1, call.count)).first(where: { !call.isNil($0) }) {
+                throw call.bad(extra, message: extra == 3 && optionsAt == 2
+                    ? "unexpected argument (the output path comes before the options)"
+                    : "unexpected argument: joule.plot.\(name) takes data, an optional path and options")
             }
             let o = try call.options(optionsAt, allowed: options)
             let figure = try draw(call, o)
