@@ -18,6 +18,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries (Debian's -dev packages; see scripts/setup).
@@ -25,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas"),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2"),
+        .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
 
         // Layers, bottom to top: Tensor → NN → EBM → edges (Data, Plot, LuaHost, CLI).
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: fast),
@@ -37,10 +39,14 @@ let package = Package(
         .target(name: "CConsole", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),
         .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "Tensor"]),
+        // Notebooks (.ipynb) and the Jupyter kernel (ZeroMQ, HMAC-SHA256 from swift-crypto).
+        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "Tensor",
+                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "joule",
             dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost", "Plot", "Sweep",
                            "Console",
+                           "Notebook",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
@@ -53,6 +59,7 @@ let package = Package(
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost"]),
     ],
     swiftLanguageModes: [.v5]
 )

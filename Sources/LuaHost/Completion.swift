@@ -32,6 +32,9 @@ public enum LuaCompleter {
         public var partial: String
     }
 
+    /// A character of a Lua name (ASCII letters, digits, underscore).
+    public static func isIdentifierScalar(_ u: Unicode.Scalar) -> Bool { isIdentifier(u) }
+
     static func isIdentifier(_ u: Unicode.Scalar) -> Bool {
         (u >= "a" && u <= "z") || (u >= "A" && u <= "Z") || (u >= "0" && u <= "9") || u == "_"
     }

@@ -12,7 +12,7 @@ struct Joule: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "joule",
         abstract: "Energy-based models in Swift, driven from Lua.",
-        subcommands: [Version.self, DemoCommand.self, BenchCommand.self, DataCommand.self, RunCommand.self, ReplCommand.self, SweepCommand.self],
+        subcommands: [Version.self, DemoCommand.self, BenchCommand.self, DataCommand.self, RunCommand.self, ReplCommand.self, SweepCommand.self, NotebookCommand.self, KernelCommand.self],
         defaultSubcommand: ReplCommand.self)
 }
 

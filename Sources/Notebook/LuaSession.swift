@@ -1,0 +1,305 @@
+import CLua
+import Foundation
+import LuaHost
+import Tensor
+
+/// Where a running cell's outputs go: the notebook runner collects them into the cell, the kernel
+/// publishes them on IOPub.
+public protocol CellOutputSink: AnyObject {
+    /// Text written to "stdout" or "stderr".
+    func stream(name: String, text: String)
+    /// A rich output (`display_data`): MIME type → data (text, or base64 for images).
+    func display(data: [String: JSON])
+    /// `joule.clear_output(wait)`.
+    func clearOutput(wait: Bool)
+    /// A line typed by the user for `io.read`; throws when there is nobody to ask.
+    func input(prompt: String, password: Bool) throws -> String
+}
+
+/// What running one cell gave.
+public struct CellOutcome {
+    /// The cell's value as `execute_result` data (nil when it has none).
+    public var result: [String: JSON]?
+    public var error: CellError?
+    public var ok: Bool { error == nil }
+}
+
+public struct CellError: Error {
+    public var ename: String
+    public var evalue: String
+    public var traceback: [String]
+}
+
+/// One Lua state with the `joule` module in which cells run one after another, as a notebook runs
+/// them: globals persist, a cell's final expression is its value (as the Lua REPL shows it), figures
+/// and `joule.display(x)` become pictures, `io.read` asks the sink.
+public final class LuaSession {
+    public let host: ScriptHost
+    public var lua: LuaState { host.lua }
+    /// Where outputs of the cell now running go.
+    public weak var sink: CellOutputSink?
+    /// Set while a cell runs (for `joule.display` to order its pictures after earlier text).
+    private var capture: OutputCapture?
+    private var reprRef: Int32 = LUA_NOREF
+
+    /// `parameters` are `key=value` texts as `-p` gives them (seen by `joule.params`).
+    public init(parameters: [String] = [], notebookPath: String? = nil) throws {
+        host = try ScriptHost(script: notebookPath, parameters: parameters)
+        try installHelpers()
+    }
+
+    // MARK: running cells
+
+    /// Runs `code` as one cell named `name` in messages (e.g. "cell[3]"). Output captured from
+    /// standard output and error goes to the sink while it runs.
+    public func execute(_ code: String, name: String = "cell", captureOutput: Bool = true) -> CellOutcome {
+        let L = lua.L
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        // A stale interrupt (one that arrived after the last cell ended) must not stop this one.
+        lua_sethook(L, nil, 0, 0)
+        lua.catchInterrupts()
+        var capture: OutputCapture?
+        if captureOutput {
+            let c = OutputCapture { [weak self] stream, text in self?.sink?.stream(name: stream, text: text) }
+            do { try c.begin(); capture = c } catch { return CellOutcome(result: nil, error: CellError(ename: "JouleError", evalue: "\(error)", traceback: ["\(error)"])) }
+        }
+        self.capture = capture
+        defer {
+            capture?.end()
+            self.capture = nil
+        }
+
+        guard let chunk = LuaSession.load(lua, code, name: "=" + name) else {
+            // The syntax error is on the stack.
+            return CellOutcome(result: nil, error: errorOnStack(L, interrupted: false))
+        }
+        _ = chunk
+        let status = joule_pcall(L, 0, LUA_MULTRET)
+        let interrupted = LuaState.interruptCount() > 0
+        fflush(stdout)
+        if status != LUA_OK {
+            capture?.sync()
+            return CellOutcome(result: nil, error: errorOnStack(L, interrupted: interrupted))
+        }
+        capture?.sync()
+        var texts: [String] = []
+        var result: [String: JSON]?
+        let n = lua_gettop(L) - top
+        if n > 0 {
+            for i in (top + 1)...(top + n) {
+                let data = represent(i)
+                if data.isEmpty { continue }
+                if data["image/png"] != nil { sink?.display(data: data) } else { texts.append(data["text/plain"]?.string ?? "") }
+            }
+            if !texts.isEmpty { result = ["text/plain": .string(texts.joined(separator: "\t"))] }
+        }
+        return CellOutcome(result: result, error: nil)
+    }
+
+    /// Compiles a cell REPL-style and leaves the function on the stack: the whole cell as an
+    /// expression (`return <cell>`), else its last lines as an expression after the other statements,
+    /// else the cell as statements. A cell ending in `;` shows no value. Nil (with the syntax
+    /// error on the stack) when it does not compile.
+    static func load(_ lua: LuaState, _ code: String, name: String) -> Bool? {
+        let L = lua.L
+        func compile(_ text: String) -> Bool {
+            if luaL_loadbufferx(L, text, text.utf8.count, name, "t") == LUA_OK { return true }
+            lua_settop(L, -2)
+            return false
+        }
+        let trimmed = code.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !trimmed.hasSuffix(";") && !trimmed.isEmpty {
+            if compile("return " + code) { return true }
+            var lines = code.components(separatedBy: "\n")
+            while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+            if lines.count > 1 {
+                for k in 1...min(lines.count - 1, 40) {
+                    let suffix = lines[(lines.count - k)...].joined(separator: "\n")
+                    let first = suffix.trimmingCharacters(in: .whitespaces)
+                    if first.hasPrefix("--") || first.hasPrefix("local ") || first.hasPrefix("return") { continue }
+                    let prefix = lines[..<(lines.count - k)].joined(separator: "\n")
+                    if compile(prefix + "\nreturn " + suffix) { return true }
+                }
+            }
+        }
+        if luaL_loadbufferx(L, code, code.utf8.count, name, "t") == LUA_OK { return true }
+        return nil
+    }
+
+    private func errorOnStack(_ L: OpaquePointer, interrupted: Bool) -> CellError {
+        var len = 0
+        let text: String
+        if lua_type(L, -1) == LUA_TSTRING, let p = lua_tolstring(L, -1, &len) {
+            text = String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self)
+        } else {
+            text = "(error object is a \(String(cString: lua_typename(L, lua_type(L, -1)))) value)"
+        }
+        lua_settop(L, -2)
+        var message = text, trace: [String] = []
+        if let r = text.range(of: "\nstack traceback:") {
+            message = String(text[..<r.lowerBound])
+            trace = text[text.index(after: r.lowerBound)...].components(separatedBy: "\n")
+                // Frames of the host's own calls say nothing to the reader.
+                .filter { !$0.hasPrefix("\t[C]: in ?") }
+        }
+        let ename = interrupted || message.hasSuffix("interrupted") ? "Interrupted" : "LuaError"
+        return CellError(ename: ename, evalue: message, traceback: [message] + trace)
+    }
+
+    // MARK: values
+
+    /// The MIME bundle for the value at `index`: `image/png` (base64) and `text/plain` for a
+    /// figure, `text/plain` otherwise (tables readably, depth-limited; tensors by their summary).
+    public func represent(_ index: Int32) -> [String: JSON] {
+        let L = lua.L
+        let i = lua_absindex(L, index)
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        var data: [String: JSON] = [:]
+        lua_rawgeti(L, joule_registry_index(), lua_Integer(reprRef))
+        lua_pushvalue(L, i)
+        if joule_pcall(L, 1, 2) == LUA_OK {
+            if let s = LuaSession.string(L, -2) { data["text/plain"] = .string(s) }
+            if lua_type(L, -1) == LUA_TSTRING, let png = LuaSession.bytes(L, -1) {
+                data["image/png"] = .string(png.base64EncodedString())
+            }
+        } else {
+            data["text/plain"] = .string(LuaSession.string(L, -1) ?? "(unprintable value)")
+        }
+        return data
+    }
+
+    static func string(_ L: OpaquePointer, _ i: Int32) -> String? {
+        guard let d = bytes(L, i) else { return nil }
+        return String(decoding: d, as: UTF8.self)
+    }
+
+    static func bytes(_ L: OpaquePointer, _ i: Int32) -> Data? {
+        guard lua_type(L, i) == LUA_TSTRING || lua_type(L, i) == LUA_TNUMBER else { return nil }
+        var len = 0
+        guard let p = lua_tolstring(L, i, &len) else { return nil }
+        return Data(bytes: p, count: len)
+    }
+
+    /// Evaluates `expression` (Jupyter's user_expressions) to its MIME bundle, or an error.
+    public func evaluate(_ expression: String) -> Result<[String: JSON], CellError> {
+        let L = lua.L
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        let code = "return " + expression
+        guard luaL_loadbufferx(L, code, code.utf8.count, "=expression", "t") == LUA_OK,
+              joule_pcall(L, 0, 1) == LUA_OK else {
+            return .failure(errorOnStack(L, interrupted: false))
+        }
+        return .success(represent(-1))
+    }
+
+    // MARK: helpers written in Lua
+
+    private static let helperSource = #"""
+    local display_value, clear, input = ...
+    local function repr(v, depth, seen)
+      local t = type(v)
+      if t == "string" then return string.format("%q", v) end
+      if t ~= "table" or getmetatable(v) and getmetatable(v).__tostring then return tostring(v) end
+      if seen[v] then return "{...}" end
+      if depth > 2 then return "{...}" end
+      seen[v] = true
+      local parts, n, count = {}, #v, 0
+      for i = 1, n do
+        count = count + 1
+        if count > 20 then parts[#parts + 1] = "..."; break end
+        parts[#parts + 1] = repr(v[i], depth + 1, seen)
+      end
+      local keys = {}
+      for k in pairs(v) do
+        if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
+      end
+      table.sort(keys, function(a, b)
+        if type(a) == type(b) and (type(a) == "string" or type(a) == "number") then return a < b end
+        return type(a) < type(b)
+      end)
+      for _, k in ipairs(keys) do
+        count = count + 1
+        if count > 20 then parts[#parts + 1] = "..."; break end
+        local key = (type(k) == "string" and k:match("^[%a_][%w_]*$")) and k or "[" .. repr(k, depth + 1, seen) .. "]"
+        parts[#parts + 1] = key .. " = " .. repr(v[k], depth + 1, seen)
+      end
+      seen[v] = nil
+      if #parts == 0 then return "{}" end
+      return "{ " .. table.concat(parts, ", ") .. " }"
+    end
+    -- text, png-or-nil for a value: figures (joule.plot) are pictures.
+    local function represent(v)
+      -- io.write returns its file: that is no value to show.
+      if v == io.stdout or v == io.stderr then return nil, nil end
+      local mt = getmetatable(v)
+      if type(v) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "Figure" then
+        return tostring(v), v:png()
+      end
+      if type(v) == "string" then return v, nil end
+      return repr(v, 0, {}), nil
+    end
+    joule.display = function(...)
+      for i = 1, select("#", ...) do display_value((select(i, ...))) end
+    end
+    joule.clear_output = function(wait) clear(wait and true or false) end
+    local function read1(fmt)
+      if fmt == nil then fmt = "l" end
+      if type(fmt) == "string" then fmt = fmt:gsub("^%*", ""):sub(1, 1) end
+      local line = input("", false)
+      if line == nil then return nil end
+      if fmt == "n" then return tonumber(line)
+      elseif fmt == "a" then return line
+      elseif fmt == "L" then return line .. "\n"
+      elseif type(fmt) == "number" then return line:sub(1, fmt)
+      else return line end
+    end
+    io.read = function(...)
+      local n = select("#", ...)
+      if n == 0 then return read1("l") end
+      local out = {}
+      for i = 1, n do out[i] = read1((select(i, ...))) end
+      return table.unpack(out, 1, n)
+    end
+    local file_methods = getmetatable(io.stdin).__index
+    local file_read = file_methods.read
+    file_methods.read = function(f, ...)
+      if f == io.stdin then return io.read(...) end
+      return file_read(f, ...)
+    end
+    return represent
+    """#
+
+    private func installHelpers() throws {
+        let L = lua.L
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        guard luaL_loadbufferx(L, LuaSession.helperSource, LuaSession.helperSource.utf8.count, "=notebook", "t") == LUA_OK else {
+            throw NotebookError("notebook helpers: \(LuaSession.string(L, -1) ?? "?")")
+        }
+        lua.push(function: "joule.display") { [unowned self] call in
+            let data = self.represent(call.index(1))
+            self.capture?.sync()
+            self.sink?.display(data: data)
+            return 0
+        }
+        lua.push(function: "joule.clear_output") { [unowned self] call in
+            self.capture?.sync()
+            self.sink?.clearOutput(wait: lua_toboolean(call.L, call.index(1)) != 0)
+            return 0
+        }
+        lua.push(function: "io.read") { [unowned self] call in
+            self.capture?.sync()
+            guard let sink = self.sink else { throw JouleError("io.read: there is no input here") }
+            call.push(try sink.input(prompt: "", password: false))
+            return 1
+        }
+        guard joule_pcall(L, 3, 1) == LUA_OK else {
+            throw NotebookError("notebook helpers: \(LuaSession.string(L, -1) ?? "?")")
+        }
+        reprRef = luaL_ref(L, joule_registry_index())
+    }
+}
+
