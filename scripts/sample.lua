@@ -19,7 +19,7 @@ local p = joule.params{
   image_size = 56,
   seed = 1,
 }
-assert(p.checkpoint ~= "", "give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)")
+if p.checkpoint == "" then error("give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)") end
 joule.seed(p.seed)
 local model = joule.nn.load(p.checkpoint)
 local classes = model:classes()
@@ -31,7 +31,7 @@ local sampler = joule.ebm.SGLD{
 
 local labels
 if conditional then
-  assert(p.class < classes, string.format("class %d: the model has classes 0..%d", p.class, classes - 1))
+  if p.class >= classes then error(string.format("class %d: the model has classes 0..%d", p.class, classes - 1)) end
   labels = {}
   for i = 1, p.n do labels[i] = p.class >= 0 and p.class or (i - 1) % classes end
 end
