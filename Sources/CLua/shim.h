@@ -101,3 +101,7 @@ static inline void joule_remove_interrupt_handler(void) {
 }
 
 static inline int joule_interrupt_count(void) { return (int)joule_interrupts; }
+
+/* lua_gc is variadic, which Swift cannot call: an incremental collection step worth `kb` kilobytes
+   of allocation, so that memory Lua does not see (tensor storage) still paces the collector. */
+static inline int joule_gc_step(lua_State *L, int kb) { return lua_gc(L, LUA_GCSTEP, kb); }

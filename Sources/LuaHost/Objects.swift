@@ -1,5 +1,6 @@
 import CLua
 import Foundation
+import Tensor
 
 /// Swift objects inside Lua userdata: the userdata holds one retained reference, which its `__gc`
 /// releases. The metatable's `__name` is the type name Lua messages use ("Tensor", "ShallowCNN").
@@ -10,6 +11,9 @@ enum LuaObjects {
         let raw = lua_newuserdatauv(L, MemoryLayout<Slot>.size, 0)!
         raw.storeBytes(of: Unmanaged.passRetained(object).toOpaque(), as: Slot.self)
         luaL_setmetatable(L, type)
+        // The collector sees only this small userdata, not the tensor's storage: without this, a
+        // loop that makes a tensor per step would pile up garbage (a gigabyte in a 60-step SGLD loop).
+        if let t = object as? Tensor, t.count >= 1024 { joule_gc_step(L, Int32(min(t.count / 256, 1 << 20))) }
     }
 
     /// The object at `index` if it is userdata of `type` and still alive.

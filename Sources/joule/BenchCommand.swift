@@ -1,5 +1,6 @@
 import ArgumentParser
 import EBM
+import LuaHost
 import Foundation
 import NN
 import Tensor
@@ -31,9 +32,10 @@ struct BenchCommand: ParsableCommand {
             rng.fillUniform(chainsX, -1, 1)
             try sampler.run(chainsX, labels: nil, steps: steps)
         }
-        // Peak memory of training (JEM and SGLD), before the throughput and GEMM tests allocate more.
+        // Peak memory of training (JEM and SGLD), before the other tests allocate more.
         var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMB = Double(usage.ru_maxrss) / 1024
+        let luaTime = try Self.luaSGLD(chains: chains, steps: steps, runs: runs)
         let batch = Tensor(shape: [256, 1, 56, 56]); rng.fillUniform(batch, -1, 1)
         let forwardTime = try median { _ = try model.forwardLogits(batch) }
         let gemm = Self.gemmPeak()
@@ -45,6 +47,7 @@ struct BenchCommand: ParsableCommand {
         let result: [String: Any] = [
             "jem_iteration_s": jemTime, "jem_gflops": jemFlops / jemTime / 1e9,
             "sgld_s": sgldTime, "sgld_gflops": sgldFlops / sgldTime / 1e9,
+            "sgld_lua_s": luaTime, "sgld_lua_overhead": luaTime / sgldTime - 1,
             "forward_images_per_s": 256 / forwardTime, "forward_gflops": forwardFlops / forwardTime / 1e9,
             "startup_s": startup ?? NSNull(), "peak_rss_mb": peakMB,
             "gemm_peak_gflops": gemm, "blas_kernel": BLAS.coreName, "blas_threads": BLAS.threads,
@@ -63,9 +66,12 @@ struct BenchCommand: ParsableCommand {
         print(label("GEMM peak (sgemm 2048³)") + String(format: "%9.1f GFLOP/s", gemm))
         print(row("JEM iteration (\(chains) × \(steps) + update)", jemTime, jemFlops))
         print(row("SGLD alone (\(chains) × \(steps))", sgldTime, sgldFlops))
+        print(row("SGLD as a Lua loop over energy_grad", luaTime, sgldFlops) + String(format: "  %+.1f%% vs built-in", 100 * (luaTime / sgldTime - 1)))
         print(row("classifier forward (256 images)", forwardTime, forwardFlops) + String(format: "  %.0f images/s", 256 / forwardTime))
         if let startup { print(label("start-up + empty script") + String(format: "%9.4f s", startup)) }
         print(label("peak resident memory (training)") + String(format: "%9.1f MB", peakMB))
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(label("peak resident memory (all of bench)") + String(format: "%9.1f MB", Double(usage.ru_maxrss) / 1024))
     }
 
     private func median(_ body: () throws -> Void) rethrows -> Double {
@@ -73,6 +79,34 @@ struct BenchCommand: ParsableCommand {
         for _ in 0..<max(runs, 1) {
             let t = DispatchTime.now().uptimeNanoseconds
             try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// The same SGLD written in Lua over `model:energy_grad`, as a user would write their own
+    /// sampler: median seconds per run of `steps` steps on `chains` chains.
+    static func luaSGLD(chains: Int, steps: Int, runs: Int) throws -> Double {
+        let host = try ScriptHost(script: nil)
+        _ = try host.lua.run(string: """
+            local T = joule.tensor
+            local model = joule.nn.ShallowCNN{ hidden = 32, classes = 42, seed = 0 }
+            local sigma, c, eta = 0.005, 0.03, 10
+            function sgld_loop(x)
+              for s = 1, \(steps) do
+                x = (x + T.randn(\(chains), 1, 56, 56) * sigma):clamp(-1, 1)
+                local _, g = model:energy_grad(x)
+                x = (x - g:clamp(-c, c) * eta):clamp(-1, 1)
+              end
+              return x
+            end
+            x0 = T.rand(\(chains), 1, 56, 56) * 2 - 1
+            sgld_loop(x0)
+            """, name: "=bench")
+        var times: [Double] = []
+        for _ in 0..<max(runs, 1) {
+            let t = DispatchTime.now().uptimeNanoseconds
+            _ = try host.lua.run(string: "sgld_loop(x0)", name: "=bench")
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
         }
         return times.sorted()[times.count / 2]
