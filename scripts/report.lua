@@ -71,15 +71,19 @@ if log then
   for k, v in (last.line or ""):gmatch('"([%w_]+)":(-?[%d%.eE+-]+)') do last[k] = tonumber(v) end
   figure("training_loss.png", function(path)
     joule.plot.run_log(log, path, { keys = { "loss", "px", "pyx" }, x = "epoch", title = "Training loss per epoch",
-                                   ylabel = "loss (lower is better)" })
+                                   ylabel = "loss (lower is better)",
+                                   names = { loss = "total loss = px + pyx", px = "px: generative part",
+                                             pyx = "pyx: classifier (cross-entropy)" } })
   end)
   figure("training_accuracy.png", function(path)
     joule.plot.run_log(log, path, { keys = { "train_acc", "val_acc" }, x = "epoch", title = "Classification accuracy",
-                                   ylabel = "fraction correct", yrange = { 0, 1 } })
+                                   ylabel = "fraction correct", yrange = { 0, 1 },
+                                   names = { train_acc = "training batches", val_acc = "validation split" } })
   end)
   figure("training_energy.png", function(path)
     joule.plot.run_log(log, path, { keys = { "energy_real", "energy_sampled" }, x = "epoch",
-                                   title = "Energy of real images and of SGLD samples", ylabel = "mean energy E(x)" })
+                                   title = "Energy of real images and of SGLD samples", ylabel = "mean energy E(x)",
+                                   names = { energy_real = "real images", energy_sampled = "SGLD samples" } })
   end)
   metrics.training = last
   last.line = nil
@@ -154,7 +158,7 @@ if conditional then
     joule.plot.chains(strip, path, { steps = strip_steps, chains = picked, row_labels = picked_labels,
       title = "Class-conditional SGLD chains: noise turns into glyphs" })
   end)
-  traces[#traces + 1] = { name = "class-conditional chains", energies = frame_energies(frames),
+  traces[#traces + 1] = { name = "class given", energies = frame_energies(frames),
                           steps = steps_of(frames, p.keep_every) }
   metrics.samples_conditional = { n = #labels, mean_energy = model:energy(samples):mean() }
 end
@@ -170,19 +174,16 @@ for i = 1, math.min(p.chains, p.unconditional) do upicked[i] = i end
 figure("chains_unconditional.png", function(path)
   joule.plot.chains(ustrip, path, { steps = ustrip_steps, chains = upicked, title = "Unconditional SGLD chains" })
 end)
-traces[#traces + 1] = { name = "unconditional chains", energies = frame_energies(uframes), steps = steps_of(uframes, p.keep_every) }
+traces[#traces + 1] = { name = "no class given", energies = frame_energies(uframes), steps = steps_of(uframes, p.keep_every) }
 metrics.samples_unconditional = { n = p.unconditional, mean_energy = model:energy(usamples):mean() }
 
--- Real images as a flat reference band: where the chains should end up.
-local reference = model:energy(test.images:slice(1, math.min(test.n, 64))):totable()
-local rows = {}
-for f = 1, #traces[#traces].steps do rows[f] = reference end
-traces[#traces + 1] = { name = "real test images (reference)", energies = rows, steps = traces[#traces].steps }
+-- Real images for reference: where the chains should end up.
+metrics.reference_energy = model:energy(test.images:slice(1, math.min(test.n, 256))):mean()
 figure("energy_trace.png", function(path)
-  joule.plot.energy_trace(traces, path, { title = "Energy E(x) of the chains while they sample",
-                                          ylabel = "energy E(x) (lower = more like the data)" })
+  joule.plot.energy_trace(traces, path, {
+    title = string.format("Energy of SGLD chains (real test images: %.2f)", metrics.reference_energy),
+    ylabel = "energy E(x) (lower = more like the data)" })
 end)
-metrics.reference_energy = model:energy(test.images:slice(1, math.min(test.n, 64))):mean()
 
 -- The main job's sample.lua output (one chain per class), when present.
 local samples_dir = pick(run .. "/samples/samples.npy") and run .. "/samples"
@@ -257,7 +258,8 @@ for _, s in ipairs(score_names) do
     local hs = {}
     for _, n in ipairs(set_names) do hs[#hs + 1] = { name = n, values = scores[n][s] } end
     figure("ood_" .. s .. "_histogram.png", function(path)
-      joule.plot.histogram(hs, path, { title = "OOD score " .. s .. " per set", xlabel = s .. " (higher = more in-distribution)" })
+      joule.plot.histogram(hs, path, { title = "Score " .. s .. " of in-distribution (test) and OOD images",
+                                       xlabel = s .. " (higher = more in-distribution)" })
     end)
   end
 end
@@ -302,6 +304,21 @@ say("energy E(x) = −logsumexp f(x) that is low for images like the training da
 say("SGLD: start from noise and repeatedly step downhill on the energy with a little noise added.")
 say("All numbers are in [metrics.json](metrics.json).")
 say("")
+say("**At a glance.**")
+if metrics.test then say("- Test accuracy %s (chance: %.3f).", f3(metrics.test.accuracy), 1 / classes) end
+for _, n in ipairs(set_names) do
+  if n ~= "test" then
+    local best, by = -1, "?"
+    for _, s in ipairs(score_names) do
+      local a = metrics.ood.auroc[s][n]
+      if a > best then best, by = a, s end
+    end
+    say("- Test vs %s: best AUROC %s (score %s).", n, f3(best), by)
+  end
+end
+say(string.format("- Samples end at energy %.2f (real images: %.2f).",
+  (metrics.samples_conditional or metrics.samples_unconditional).mean_energy, metrics.reference_energy))
+say("")
 if log then
   say("## Training")
   say("")
@@ -337,8 +354,10 @@ say("from the noise within the first steps and then sharpen.")
 say("")
 img("chains_conditional.png", "conditional chains")
 img("chains_unconditional.png", "unconditional chains")
-say("The energy of the chains as they sample (mean and spread over chains). It should fall towards the")
-say("flat band of real test images; chains that end far above it produce images the model finds unlikely.")
+say("The energy of the chains as they sample (mean and spread over chains). It should fall to about the")
+say("energy of real test images (%.2f, in the title). Chains ending far above it draw images the model finds", metrics.reference_energy)
+say("unlikely; chains ending far below it found images the model likes more than real ones (it is not trained")
+say("enough to tell), which usually shows as blank or blotchy samples.")
 say("")
 img("energy_trace.png", "energy during sampling")
 say("## Telling in-distribution from out-of-distribution images")
@@ -355,6 +374,9 @@ for _, s in ipairs(score_names) do
   for _, n in ipairs(set_names) do if n ~= "test" then cells[#cells + 1] = f3(metrics.ood.auroc[s][n]) end end
   say("| %s | %s |", s, table.concat(cells, " | "))
 end
+say("")
+say("An AUROC below 0.5 means the score is backwards for that set: the model finds those OOD images *more*")
+say("typical than its own test images.")
 say("")
 for _, s in ipairs(score_names) do say("- %s", what[s]) end
 say("")

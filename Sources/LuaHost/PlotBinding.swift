@@ -111,12 +111,24 @@ public enum PlotBinding {
             return try Figure.lines(series, options: try lineOptions(o))
         }
 
-        plot(lua, "run_log", options: lineKeys + ["keys", "x"]) { call, o in
+        plot(lua, "run_log", options: lineKeys + ["keys", "x", "names"]) { call, o in
             // run_log(log_path [, path] [, options]): curves of a JSON Lines log (joule.log writes
-            // one); keys = {...} picks the series, x the key along the x axis.
+            // one); keys = {...} picks the series, x the key along the x axis, names = { key =
+            // "legend text" } renames series for readers who do not know the keys.
             let log = try call.string(1)
-            return try Figure.runLog(log, keys: try o.flatMap { try strings($0, "keys") }, x: try o?.string("x"),
-                                     options: try lineOptions(o))
+            let keys = try o.flatMap { try strings($0, "keys") }, x = try o?.string("x")
+            var options = try lineOptions(o)
+            guard let o, let names = try stringMap(o, "names") else {
+                return try Figure.runLog(log, keys: keys, x: x, options: options)
+            }
+            let read = try RunLogSeries.read(log, keys: keys, x: x)
+            if let unknown = names.keys.sorted().first(where: { k in !read.series.contains { $0.name == k } }) {
+                throw call.bad(o.position, message: "field 'names': no series '\(unknown)' in the plot (series: \(read.series.map(\.name).joined(separator: ", ")))")
+            }
+            // The defaults Figure.runLog gives: the x key along the axis, the run folder as title.
+            options.chart.xLabel = options.chart.xLabel ?? read.xName
+            options.chart.title = options.chart.title ?? URL(fileURLWithPath: log).deletingLastPathComponent().lastPathComponent
+            return try Figure.lines(read.series.map { s in Series(names[s.name] ?? s.name, x: s.x, y: s.y) }, options: options)
         }
 
         let curveKeys = chartKeys + ["line_width", "chance"]
@@ -280,6 +292,26 @@ public enum PlotBinding {
                 default: throw o.bad("field '\(key)' element \(i + 1)", "string", lua_gettop(o.L))
                 }
             }
+        }
+    }
+
+    /// A table of string keys to string values.
+    static func stringMap(_ o: LuaTable, _ key: String) throws -> [String: String]? {
+        guard o.has(key) else { return nil }
+        return try o.withField(key) { slot in
+            let L = o.L
+            guard lua_type(L, slot) == LUA_TTABLE else { throw o.bad("field '\(key)'", "table { key = 'text' }", slot) }
+            var map: [String: String] = [:]
+            lua_pushnil(L)
+            while lua_next(L, slot) != 0 {
+                defer { lua_settop(L, -2) }
+                guard lua_type(L, -2) == LUA_TSTRING, lua_type(L, -1) == LUA_TSTRING else {
+                    let got = "\(LuaCall.got(L, -2)) = \(LuaCall.got(L, -1))"
+                    throw o.call.bad(o.position, message: "field '\(key)': string keys and texts expected, got \(got)")
+                }
+                map[LuaCall.stringValue(L, -2)] = LuaCall.stringValue(L, -1)
+            }
+            return map
         }
     }
 

@@ -100,10 +100,15 @@ final class PlotBindingTests: LuaTestCase {
         joule.plot.lines({ loss = {3, 2, 1} }, DIR .. '/lines2.png', { yrange = {0, 4}, line_width = 3, grid = false })
         joule.plot.run_log(DIR .. '/log.jsonl', DIR .. '/log.png', { keys = {'loss'}, x = 'epoch' })
         joule.plot.run_log(DIR .. '/log.jsonl', DIR .. '/log2.png')
+        joule.plot.run_log(DIR .. '/log.jsonl', DIR .. '/log3.png', { keys = {'loss', 'val_acc'}, names = { loss = 'total loss' } })
         """)
         let lines = try picture("lines.png")
         XCTAssertEqual(lines.width, 500); XCTAssertEqual(lines.height, 300)
-        for name in ["lines2.png", "log.png", "log2.png"] { try picture(name) }
+        for name in ["lines2.png", "log.png", "log2.png", "log3.png"] { try picture(name) }
+        XCTAssertTrue(luaError("joule.plot.run_log(DIR .. '/log.jsonl', { keys = {'loss'}, names = { los = 'x' } })")
+            .contains("field 'names': no series 'los' in the plot (series: loss)"))
+        XCTAssertTrue(luaError("joule.plot.run_log(DIR .. '/log.jsonl', { names = { loss = 1 } })")
+            .contains("field 'names': string keys and texts expected, got loss = 1"))
         XCTAssertTrue(luaError("joule.plot.run_log(DIR .. '/log.jsonl', { keys = {'los'} })").contains("no numeric key 'los'"))
         XCTAssertTrue(luaError("joule.plot.run_log(DIR .. '/none.jsonl')").contains("cannot read the log"))
     }
