@@ -1,6 +1,10 @@
 #include "console.h"
 
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <poll.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +60,51 @@ static char **attempted_completion(const char *text, int start, int end) {
 // Everything that cannot be part of a Lua name or a `.`/`:` path separates words.
 static char word_breaks[] = " \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#";
 
+static volatile sig_atomic_t prompt_interrupted = 0;
+
+// One byte of input; -1 at end of input, on an error, or when Ctrl-C was pressed at the prompt.
+// The flag is checked before each read and at least every 100 ms while waiting, so a Ctrl-C that
+// arrives while libedit is busy between two reads still ends the line (a blocking read would miss
+// it).
+static int interruptible_byte(int fd) {
+    for (;;) {
+        if (prompt_interrupted) return -1;
+        struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+        int r = poll(&p, 1, 100);
+        if (r <= 0) continue; // timeout or EINTR: check the flag again
+        unsigned char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n == 1) return c;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        return -1;
+    }
+}
+
+// libedit reads keys through this (rl_getc_function). It stores the result as one wide
+// character, so a UTF-8 sequence is decoded here into its code point.
+static int interruptible_getc(FILE *stream) {
+    int fd = fileno(stream);
+    int c = interruptible_byte(fd);
+    if (c < 0x80) return c; // ASCII, or -1
+    int more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    int code = more == 3 ? c & 0x07 : more == 2 ? c & 0x0F : c & 0x1F;
+    if (more == 0) return 0xFFFD; // a stray continuation byte
+    for (int i = 0; i < more; i++) {
+        int b = interruptible_byte(fd);
+        if (b < 0) return -1;
+        if ((b & 0xC0) != 0x80) return 0xFFFD;
+        code = (code << 6) | (b & 0x3F);
+    }
+    return code;
+}
+
 void joule_console_editor_init(int history_limit) {
+    // libedit edits wide characters, decoded by the locale: without a UTF-8 one, typing `×`
+    // rings the bell. Only LC_CTYPE changes (numbers keep the C locale's format).
+    const char *locale = setlocale(LC_CTYPE, "");
+    if (locale == NULL || strcmp(nl_langinfo(CODESET), "UTF-8") != 0) setlocale(LC_CTYPE, "C.UTF-8");
     rl_readline_name = "joule";
+    rl_getc_function = interruptible_getc;
     rl_initialize();
     rl_completer_word_break_characters = word_breaks;
     rl_basic_word_break_characters = word_breaks;
@@ -68,7 +115,6 @@ void joule_console_editor_init(int history_limit) {
 
 // MARK: signals
 
-static volatile sig_atomic_t prompt_interrupted = 0;
 static lua_State *volatile running_state = NULL;
 static struct sigaction chained; // the LuaHost handler in force when the statement began
 

@@ -187,14 +187,14 @@ public final class Console {
 
     // MARK: completion
 
-    /// Candidates for the word `line[start..<end]` (byte offsets, the cursor at `end`): the shared
-    /// completer's matches, each turned into a replacement for the whole word.
+    /// Candidates for the word `line[start..<end]` (positions in Unicode scalars, as libedit counts
+    /// characters; the cursor at `end`): the shared completer's matches, each turned into a
+    /// replacement for the whole word.
     public func completions(line: String, start: Int, end: Int) -> [String] {
-        let bytes = Array(line.utf8)
-        let end = min(max(end, 0), bytes.count), start = min(max(start, 0), end)
-        let code = String(decoding: bytes[..<end], as: UTF8.self)
-        let wordStart = String(decoding: bytes[..<start], as: UTF8.self).unicodeScalars.count
-        let scalars = Array(code.unicodeScalars)
+        let all = Array(line.unicodeScalars)
+        let end = min(max(end, 0), all.count), wordStart = min(max(start, 0), end)
+        let scalars = Array(all[..<end])
+        let code = String(String.UnicodeScalarView(scalars))
         let result = LuaCompleter.complete(lua, code: code, cursor: scalars.count)
         guard result.start >= wordStart, result.start <= scalars.count else { return [] }
         let lead = String(String.UnicodeScalarView(scalars[wordStart..<result.start]))

@@ -11,20 +11,26 @@ import XCTest
 final class PseudoTerminal {
     let pid: pid_t
     private let master: Int32
+    private let slaveName: String
     private(set) var output = ""
     /// Where the next `expect` starts looking: what matched before is not matched again.
     private var cursor: String.Index
     private var exitStatus: Int32?
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String], directory: String) throws {
-        master = posix_openpt(O_RDWR | O_NOCTTY)
-        guard master >= 0, grantpt(master) == 0, unlockpt(master) == 0, let name = ptsname(master) else {
+    init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
+        var m: Int32 = -1, s: Int32 = -1
+        var size = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
+        var name = [CChar](repeating: 0, count: 4096)
+        guard c_openpty(&m, &s, &name, nil, &size) == 0 else {
             throw PseudoTerminalError("cannot open a pseudo-terminal: \(String(cString: strerror(errno)))")
         }
+        master = m
         let slave = String(cString: name)
+        slaveName = slave
         _ = fcntl(master, F_SETFD, FD_CLOEXEC)
-        var size = winsize(ws_row: 40, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0)
-        _ = ioctl(master, UInt(TIOCSWINSZ), &size)
+        // The child opens the terminal by name (which makes it its controlling terminal); this
+        // side's descriptor is not needed.
+        close(s)
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -33,7 +39,6 @@ final class PseudoTerminal {
         posix_spawn_file_actions_addopen(&actions, 0, slave, O_RDWR, 0)
         posix_spawn_file_actions_adddup2(&actions, 0, 1)
         posix_spawn_file_actions_adddup2(&actions, 0, 2)
-        posix_spawn_file_actions_addchdir_np(&actions, directory)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -121,6 +126,31 @@ final class PseudoTerminal {
         return true
     }
 
+    /// Waits until the console sits at a prompt (the output ends with `prompt`), so that what is
+    /// sent next reaches the line editor and not the terminal's cooked mode (where Ctrl-D is not
+    /// a character).
+    @discardableResult
+    func waitForPrompt(_ prompt: String = "> ", timeout: Double = 15, file: StaticString = #filePath, line: UInt = #line) -> Bool {
+        // libedit may show its prompt before it switches the terminal to raw mode: wait for both.
+        read(for: timeout) { output.hasSuffix(prompt) && !cookedMode }
+        guard output.hasSuffix(prompt) && !cookedMode else {
+            XCTFail("no prompt within \(timeout) s; the terminal showed:\n\(output.suffix(2000))", file: file, line: line)
+            return false
+        }
+        cursor = output.endIndex
+        return true
+    }
+
+    /// Whether the terminal is in canonical (cooked) mode, as the child's side sees it.
+    var cookedMode: Bool {
+        let fd = open(slaveName, O_RDWR | O_NOCTTY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var t = termios()
+        guard tcgetattr(fd, &t) == 0 else { return false }
+        return t.c_lflag & tcflag_t(ICANON) != 0
+    }
+
     /// Everything the terminal showed since the last match, after waiting `seconds`.
     func drain(_ seconds: Double) -> String {
         read(for: seconds) { false }
@@ -148,6 +178,12 @@ final class PseudoTerminal {
         return nil
     }
 }
+
+/// openpty(3), in glibc's libc since 2.34; its header (pty.h) is not part of Swift's Glibc module.
+@_silgen_name("openpty")
+private func c_openpty(_ master: UnsafeMutablePointer<Int32>, _ slave: UnsafeMutablePointer<Int32>,
+                       _ name: UnsafeMutablePointer<CChar>?, _ termios: UnsafeRawPointer?,
+                       _ size: UnsafeRawPointer?) -> Int32
 
 struct PseudoTerminalError: Error, CustomStringConvertible {
     let description: String

@@ -21,7 +21,7 @@ int joule_console_read_history(const char *path);
 int joule_console_write_history(const char *path);
 
 /// Completion: the console sets this to a function that fills the candidates for the word
-/// `line[start..<end]` (byte offsets) with `joule_console_add_candidate`; each candidate replaces
+/// `line[start..<end]` (positions in characters, as libedit counts them; the cursor is at `end`) with `joule_console_add_candidate`; each candidate replaces
 /// that whole word.
 typedef void (*joule_console_completer_t)(const char *line, int start, int end);
 extern joule_console_completer_t joule_console_completer;
