@@ -306,7 +306,8 @@ public enum PlotBinding {
             while lua_next(L, slot) != 0 {
                 defer { lua_settop(L, -2) }
                 guard lua_type(L, -2) == LUA_TSTRING, lua_type(L, -1) == LUA_TSTRING else {
-                    let got = "\(LuaCall.got(L, -2)) = \(LuaCall.got(L, -1))"
+                    let k = lua_type(L, -2) == LUA_TSTRING ? "'\(LuaCall.stringValue(L, -2))'" : LuaCall.got(L, -2)
+                    let got = "\(k) = \(LuaCall.got(L, -1))"
                     throw o.call.bad(o.position, message: "field '\(key)': string keys and texts expected, got \(got)")
                 }
                 map[LuaCall.stringValue(L, -2)] = LuaCall.stringValue(L, -1)

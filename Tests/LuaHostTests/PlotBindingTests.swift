@@ -108,7 +108,7 @@ final class PlotBindingTests: LuaTestCase {
         XCTAssertTrue(luaError("joule.plot.run_log(DIR .. '/log.jsonl', { keys = {'loss'}, names = { los = 'x' } })")
             .contains("field 'names': no series 'los' in the plot (series: loss)"))
         XCTAssertTrue(luaError("joule.plot.run_log(DIR .. '/log.jsonl', { names = { loss = 1 } })")
-            .contains("field 'names': string keys and texts expected, got loss = 1"))
+            .contains("field 'names': string keys and texts expected, got 'loss' = 1"))
         XCTAssertTrue(luaError("joule.plot.run_log(DIR .. '/log.jsonl', { keys = {'los'} })").contains("no numeric key 'los'"))
         XCTAssertTrue(luaError("joule.plot.run_log(DIR .. '/none.jsonl')").contains("cannot read the log"))
     }
