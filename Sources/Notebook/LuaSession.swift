@@ -119,6 +119,12 @@ public final class LuaSession {
                     let first = suffix.trimmingCharacters(in: .whitespaces)
                     if first.hasPrefix("--") || first.hasPrefix("local ") || first.hasPrefix("return") { continue }
                     let prefix = lines[..<(lines.count - k)].joined(separator: "\n")
+                    // Both halves must stand alone: a `return` inside an open block is a different
+                    // program (`for ... do` / `return print(x)` / `end`).
+                    guard compile(prefix) else { continue }
+                    lua_settop(L, -2)
+                    guard compile("return " + suffix) else { continue }
+                    lua_settop(L, -2)
                     if compile(prefix + "\nreturn " + suffix) { return true }
                 }
             }

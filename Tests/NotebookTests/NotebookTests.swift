@@ -118,7 +118,12 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.execute("x, 'a'").result?["text/plain"]?.string, "40\ta")
         XCTAssertEqual(s.execute("print('hi', x)\nio.write('w')").result, nil)
         XCTAssertEqual(r.streams, "[stdout]hi\t40\nw")
+        r.streams = ""
         XCTAssertEqual(s.execute("for i = 1, 2 do\n  y = i\nend\ny").result?["text/plain"]?.string, "2")
+        // A loop's last line is no cell value: the loop runs to its end.
+        XCTAssertNil(s.execute("n = 0\nfor i = 1, 3 do\n  n = n + i\nend").result)
+        XCTAssertNil(s.execute("for _, v in ipairs{ 1, 2, 3 } do\n  io.write(v)\nend").result)
+        XCTAssertEqual(s.execute("n").result?["text/plain"]?.string, "6")
         XCTAssertEqual(s.execute("{ 1, 'two', k = { z = true } }").result?["text/plain"]?.string, #"{ 1, "two", k = { z = true } }"#)
         XCTAssertEqual(s.execute("io.read('n') + 0").result, nil)  // "typed 42" is not a number: an error
         XCTAssertEqual(s.execute("io.read()").result?["text/plain"]?.string, "typed 42")
