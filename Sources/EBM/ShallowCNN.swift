@@ -110,6 +110,16 @@ public final class ShallowCNN {
         }
     }
 
+    /// Accumulates every parameter's gradient of a loss whose gradient to the logits of `x` is
+    /// `gradLogits` (for training steps written outside the engine, e.g. in Lua).
+    public func accumulateGradients(_ x: Tensor, gradLogits: Tensor) throws {
+        let logits = try forwardLogits(x)
+        guard gradLogits.shape == logits.shape else {
+            throw JouleError("gradient to the logits has shape \(gradLogits.shape), the logits have \(logits.shape)")
+        }
+        _ = try backward(gradLogits, weights: true)
+    }
+
     // MARK: The public questions one asks a model
 
     public func logits(_ x: Tensor) throws -> Tensor { try forwardLogits(x).copy() }

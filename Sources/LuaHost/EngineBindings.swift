@@ -2,7 +2,7 @@ import CLua
 import Foundation
 import Tensor
 
-/// joule.nn, joule.ebm, joule.data, joule.metrics and joule.ood: the engine as Lua sees it.
+/// joule.nn, joule.optim, joule.ebm, joule.data, joule.metrics and joule.ood: the engine as Lua sees it.
 ///
 /// Class labels are the class ids stored in the data (0 … C−1), in Lua as elsewhere: they are
 /// values, not positions. (Positions, such as Tensor:argmax's, count from 1 as Lua does.)
@@ -12,7 +12,11 @@ enum EngineBindings {
         let module = lua_gettop(L)
         lua_createtable(L, 0, 4)
         ModelBinding.install(lua, context)
+        OptimBinding.installLosses(lua)
         lua_setfield(L, module, "nn")
+        lua_createtable(L, 0, 4)
+        OptimBinding.install(lua)
+        lua_setfield(L, module, "optim")
         lua_createtable(L, 0, 4)
         SamplerBinding.install(lua, context)
         JEMBinding.install(lua, context)

@@ -98,6 +98,7 @@ enum ModelBinding {
             let m = try call.object(1, typeName, as: ShallowCNN.self)
             call.push("ShallowCNN(hidden \(m.hidden), classes \(m.classes))"); return 1
         }
+        OptimBinding.addModelMethods(&c)
         return c
     }
 }

@@ -1,0 +1,135 @@
+import CLua
+import EBM
+import Foundation
+import NN
+import Tensor
+
+/// Training steps written in Lua: joule.nn.cross_entropy / logsumexp, model:zero_grad / backward /
+/// grads, and joule.optim (Adam, StepLR, clip_grad_norm). The built-in JEM uses the same Swift pieces.
+enum OptimBinding {
+    static let adamType = "Adam"
+    static let stepLRType = "StepLR"
+
+    /// StepLR's epoch counter, bound to the optimizer whose rate it sets.
+    final class Schedule {
+        let schedule: StepLR
+        let optimizer: Adam
+        var epoch = 0
+        init(_ schedule: StepLR, _ optimizer: Adam) { self.schedule = schedule; self.optimizer = optimizer }
+    }
+
+    static func install(_ lua: LuaState) {
+        lua.define(adamClass())
+        lua.define(stepLRClass())
+        lua.setFunction("Adam", qualified: "joule.optim.Adam") { call in
+            // joule.optim.Adam{ model = m, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 }
+            guard let o = try call.options(1, allowed: ["model", "lr", "beta1", "beta2", "eps"]) else { throw call.bad(1, "options table") }
+            guard let model = try o.object("model", ModelBinding.typeName, as: ShallowCNN.self) else {
+                throw call.bad(1, message: "field 'model': ShallowCNN expected, got nil")
+            }
+            let lr = try o.number("lr", default: 1e-3), b1 = try o.number("beta1", default: 0.9)
+            let b2 = try o.number("beta2", default: 0.999), eps = try o.number("eps", default: 1e-8)
+            guard lr > 0, (0..<1).contains(b1), (0..<1).contains(b2), eps > 0 else {
+                throw call.bad(1, message: "lr and eps must be positive, beta1 and beta2 in [0, 1)")
+            }
+            call.push(object: Adam(parameters: model.parameters, lr: Float(lr), beta1: Float(b1), beta2: Float(b2), eps: Float(eps)),
+                      type: adamType)
+            return 1
+        }
+        lua.setFunction("StepLR", qualified: "joule.optim.StepLR") { call in
+            // joule.optim.StepLR{ optimizer = adam, step_size = 2, gamma = 0.97 }: :step() after each epoch.
+            guard let o = try call.options(1, allowed: ["optimizer", "step_size", "gamma"]) else { throw call.bad(1, "options table") }
+            guard let adam = try o.object("optimizer", adamType, as: Adam.self) else {
+                throw call.bad(1, message: "field 'optimizer': Adam expected, got nil")
+            }
+            let gamma = try o.number("gamma", default: 0.1)
+            guard gamma > 0 else { throw call.bad(1, message: "field 'gamma' must be positive") }
+            let s = StepLR(baseLR: adam.lr, stepSize: try o.integer("step_size", 1...Int.max, default: 1), gamma: Float(gamma))
+            call.push(object: Schedule(s, adam), type: stepLRType); return 1
+        }
+        lua.setFunction("clip_grad_norm", qualified: "joule.optim.clip_grad_norm") { call in
+            // joule.optim.clip_grad_norm(model, max_norm) → the norm before clipping.
+            let model = try call.object(1, ModelBinding.typeName, as: ShallowCNN.self)
+            let maxNorm = try call.number(2)
+            guard maxNorm > 0, maxNorm.isFinite else { throw call.bad(2, message: "positive number expected, got \(maxNorm)") }
+            call.push(Double(GradientClipping.clipGlobalNorm(model.parameters, maxNorm: Float(maxNorm)))); return 1
+        }
+    }
+
+    /// joule.nn.cross_entropy(logits, labels) → mean loss, its gradient to the logits;
+    /// joule.nn.logsumexp(logits) → logsumexp per row, softmax rows.
+    static func installLosses(_ lua: LuaState) {
+        lua.setFunction("cross_entropy", qualified: "joule.nn.cross_entropy") { call in
+            let logits = try call.tensor(1)
+            guard logits.rank == 2 else { throw call.bad(1, message: "(N, C) logits expected, got shape \(logits.shape)") }
+            guard let labels = try EngineBindings.labels(call, 2) else { throw call.bad(2, "table of class ids") }
+            let grad = Tensor(shape: logits.shape)
+            call.push(Double(try Losses.crossEntropy(logits, labels: labels, grad: grad)))
+            call.push(grad); return 2
+        }
+        lua.setFunction("logsumexp", qualified: "joule.nn.logsumexp") { call in
+            let logits = try call.tensor(1)
+            guard logits.rank == 2 else { throw call.bad(1, message: "(N, C) logits expected, got shape \(logits.shape)") }
+            let lse = Tensor(shape: [0]), softmax = Tensor(shape: [0])
+            try Losses.logsumexp(logits, into: lse, softmax: softmax)
+            call.push(lse); call.push(softmax); return 2
+        }
+    }
+
+    /// model:zero_grad(), model:backward(x, grad_logits), model:grads().
+    static func addModelMethods(_ c: inout LuaClass) {
+        c.method("zero_grad") { call in try ModelBinding.this(call).zeroGradients(); return 0 }
+        c.method("backward") { call in
+            // Accumulates every parameter's gradient of a loss whose gradient to logits(x) is grad_logits.
+            try ModelBinding.this(call).accumulateGradients(try call.tensor(1), gradLogits: try call.tensor(2)); return 0
+        }
+        c.method("grads") { call in
+            // The live gradient tensors under the parameters' PyTorch names.
+            let model = try ModelBinding.this(call)
+            call.pushTable { t in for (name, p) in model.namedParameters { t.set(name, p.grad) } }
+            return 1
+        }
+    }
+
+    static func adamClass() -> LuaClass {
+        var c = LuaClass(name: adamType)
+        func this(_ call: LuaCall) throws -> Adam {
+            guard let a = LuaObjects.get(call.L, 1, type: adamType, as: Adam.self) else {
+                throw LuaArgumentError(position: 0, message: "Adam expected, got \(LuaCall.got(call.L, 1))")
+            }
+            return a
+        }
+        c.method("step") { call in try this(call).update(); return 0 }
+        c.method("zero_grad") { call in for p in try this(call).parameters { p.grad.zero() }; return 0 }
+        c.method("lr") { call in
+            // adam:lr() → the rate; adam:lr(x) sets it.
+            let a = try this(call)
+            if !call.isNil(1) {
+                let lr = try call.number(1)
+                guard lr > 0, lr.isFinite else { throw call.bad(1, message: "positive number expected, got \(lr)") }
+                a.lr = Float(lr)
+            }
+            call.push(Double(a.lr)); return 1
+        }
+        c.method("steps") { call in call.push(try this(call).step); return 1 }
+        return c
+    }
+
+    static func stepLRClass() -> LuaClass {
+        var c = LuaClass(name: stepLRType)
+        func this(_ call: LuaCall) throws -> Schedule {
+            guard let s = LuaObjects.get(call.L, 1, type: stepLRType, as: Schedule.self) else {
+                throw LuaArgumentError(position: 0, message: "StepLR expected, got \(LuaCall.got(call.L, 1))")
+            }
+            return s
+        }
+        c.method("step") { call in
+            let s = try this(call)
+            s.epoch += 1
+            s.optimizer.lr = s.schedule.lr(epoch: s.epoch)
+            call.push(Double(s.optimizer.lr)); return 1
+        }
+        c.method("lr") { call in call.push(Double(try this(call).optimizer.lr)); return 1 }
+        return c
+    }
+}
