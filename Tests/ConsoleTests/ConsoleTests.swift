@@ -242,6 +242,21 @@ final class ConsoleTests: XCTestCase {
         XCTAssertTrue(unused.stderr.contains("never calls joule.params"), unused.stderr)
     }
 
+    func testPipedInputAfterAScriptSeesItsGlobals() throws {
+        let good = directory.appendingPathComponent("good.lua").path
+        try "x = 7\n".write(toFile: good, atomically: true, encoding: .utf8)
+        let ok = try piped("print(x * 6)\n", ["-i", good])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(ok.stdout, "42\n")
+
+        let bad = directory.appendingPathComponent("bad.lua").path
+        try "x = 7\nerror('broken')\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let failed = try piped("print('not run')\n", ["-i", bad])
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertEqual(failed.stdout, "")
+        XCTAssertTrue(failed.stderr.hasPrefix("\(bad):2: broken"), failed.stderr)
+    }
+
     // MARK: in process
 
     func testCompletionsReplaceTheWholeWord() throws {
