@@ -1,4 +1,5 @@
 import Foundation
+import LuaHost
 
 /// A JSON value with a parser and a deterministic writer (sorted keys), for notebooks and
 /// Jupyter messages. Integers stay integers; object key order is not kept (both formats ignore it).
@@ -66,7 +67,7 @@ public enum JSON: Equatable, CustomStringConvertible {
             if !d.isFinite { out += "null" }
             else if d.rounded() == d && abs(d) < 1e15 { out += String(Int(d)) + ".0" }
             else { out += "\(d)" }
-        case .string(let s): JSON.quote(s, into: &out)
+        case .string(let s): JSONString.append(s, to: &out)
         case .array(let a):
             if a.isEmpty { out += "[]"; return }
             out += "["
@@ -83,7 +84,7 @@ public enum JSON: Equatable, CustomStringConvertible {
             for (i, k) in o.keys.sorted().enumerated() {
                 if i > 0 { out += "," }
                 newline(&out, indent, level + 1)
-                JSON.quote(k, into: &out)
+                JSONString.append(k, to: &out)
                 out += indent == nil ? ":" : ": "
                 o[k]!.write(&out, indent: indent, level: level + 1)
             }
@@ -95,23 +96,6 @@ public enum JSON: Equatable, CustomStringConvertible {
     private func newline(_ out: inout String, _ indent: Int?, _ level: Int) {
         guard let indent else { return }
         out += "\n" + String(repeating: " ", count: indent * level)
-    }
-
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x7f:
-                out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
     }
 
     // MARK: parsing
