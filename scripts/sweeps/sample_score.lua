@@ -6,7 +6,9 @@
 --   energy_gap     sample_energy - test_energy
 --   auroc, auprc   how well the energy score px = -E(x) tells test images from the samples, the samples
 --                  taken as the out-of-distribution set: 0.5 = samples as typical as real data by their
---                  energy, 1 = every sample looks out of distribution
+--                  energy, 1 = every sample looks out of distribution, 0 = every sample has lower
+--                  energy than real data (the sampler overshoots into what the model over-likes)
+--   separability   |2·auroc − 1|: 0 = samples indistinguishable from test images by energy, 1 = apart
 --
 --   joule run scripts/sweeps/sample_score.lua -p checkpoint=RUN_OR_FILE [-p step_size=5] [-p steps=256]
 local p = joule.params{
@@ -50,4 +52,4 @@ local sample_energy, test_energy = -mean(px_samples), -mean(px_test)
 print(string.format("step_size %g, %d steps: sample energy %.4g (test %.4g), AUROC test vs samples %.4f",
   p.step_size, p.steps, sample_energy, test_energy, auroc))
 joule.result{ sample_energy = sample_energy, test_energy = test_energy, energy_gap = sample_energy - test_energy,
-              auroc = auroc, auprc = auprc, n = p.n }
+              auroc = auroc, auprc = auprc, separability = math.abs(2 * auroc - 1), n = p.n }

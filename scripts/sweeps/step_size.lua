@@ -5,8 +5,9 @@
 --
 -- Each run draws samples with scripts/sweeps/sample_score.lua (scripts/sample.lua's sampler, plus a
 -- result table): the samples' mean energy and how well energy tells test images from samples
--- (AUROC; 0.5: the samples are as typical as real data). Best runs first: lowest AUROC.
--- Leaves runs/sweeps/step_size/summary.csv and auroc_vs_step_size.png (one line per chain length).
+-- (AUROC 0.5: as typical as real data; below 0.5 the sampler overshoots to energies lower than real
+-- images have). Best runs first: lowest separability |2·AUROC − 1|. Leaves
+-- runs/sweeps/step_size/summary.csv and separability_vs_step_size.png (one line per chain length).
 
 -- The newest checkpoint of the quick start (scripts/demo), unless CHECKPOINT names one.
 local function newest(pattern)
@@ -28,7 +29,7 @@ return {
     steps = { 64, 128, 256 },
   },
   output = "runs/sweeps/step_size",
-  metric = "auroc", goal = "min",
+  metric = "separability", goal = "min",
   plot = { x = "step_size", series = "steps" },
   slurm = { time = "00:30:00", cpus_per_task = 2 },
 }
