@@ -146,6 +146,8 @@ public enum JouleDocs {
          "True once the user pressed Ctrl-C (or a notebook front end asked to interrupt): a loop can finish its step, save and stop. A second interrupt stops the script at once."),
         ("joule.params", "joule.params{ name = default, ... } → table",
          "Declares the script's parameters with their defaults and returns their values: `-p key=value` on the command line (or `joule notebook run -p`) overrides a default, converted to the default's type; an unknown name is an error with a suggestion. In a notebook, call it in the cell tagged `parameters`."),
+        ("joule.set_params", "joule.set_params{ name = value, ... }",
+         "In a notebook or the Jupyter kernel: gives new values to parameters that joule.params{...} declared earlier in the session (in the tables it returned), converted to the defaults' types; other names are left alone. The cell that `joule notebook run -p` or papermill (python/joule_papermill.py) injects ends with it, so both runners give joule.params the same values as the injected globals."),
         ("joule.log", "joule.log{ key = value, ... }",
          "Appends one JSON line to the run folder's log.jsonl and prints `key=value` pairs on the terminal (numbers to four digits). Values may be numbers, strings, booleans, tables or one-element tensors."),
         ("joule.result", "joule.result{ key = value, ... } → path",

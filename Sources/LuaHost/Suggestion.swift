@@ -1,6 +1,6 @@
 /// " (did you mean 'x'?)" for the closest of `candidates` to a misspelt `name`, or "" when none is
 /// close enough to be a plausible typo.
-func suggestion(for name: String, among candidates: [String]) -> String {
+public func suggestion(for name: String, among candidates: [String]) -> String {
     let scored = candidates.map { ($0, editDistance(name.lowercased(), $0.lowercased())) }
     guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }) else { return "" }
     // About a third of the letters may be wrong; always allow two (a dropped underscore and a typo).

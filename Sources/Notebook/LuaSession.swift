@@ -41,6 +41,7 @@ public final class LuaSession {
     /// Set while a cell runs (for `joule.display` to order its pictures after earlier text).
     private var capture: OutputCapture?
     private var reprRef: Int32 = LUA_NOREF
+    private var declaredRef: Int32 = LUA_NOREF
 
     /// `parameters` are `key=value` texts as `-p` gives them (seen by `joule.params`).
     public init(parameters: [String] = [], notebookPath: String? = nil) throws {
@@ -201,6 +202,37 @@ public final class LuaSession {
         return .success(represent(-1))
     }
 
+    // MARK: parameters
+
+    /// Names declared by `joule.params{...}` in this session so far.
+    public func declaredParameterNames() -> [String] {
+        let L = lua.L
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        lua_rawgeti(L, joule_registry_index(), lua_Integer(declaredRef))
+        guard joule_pcall(L, 0, 1) == LUA_OK, lua_type(L, -1) == LUA_TTABLE else { return [] }
+        var names: [String] = []
+        let n = luaL_len(L, -1)
+        if n > 0 {
+            for i in 1...n {
+                lua_rawgeti(L, -1, i)
+                if let s = LuaSession.string(L, -1) { names.append(s) }
+                lua_settop(L, -2)
+            }
+        }
+        return names
+    }
+
+    /// Whether the global `name` holds a value.
+    public func hasGlobal(_ name: String) -> Bool {
+        let L = lua.L
+        let top = lua_gettop(L)
+        defer { lua_settop(L, top) }
+        lua_rawgeti(L, joule_registry_index(), lua_Integer(LUA_RIDX_GLOBALS))
+        lua_getfield(L, -1, name)
+        return lua_type(L, -1) != LUA_TNIL
+    }
+
     // MARK: helpers written in Lua
 
     private static let helperSource = #"""
@@ -247,6 +279,48 @@ public final class LuaSession {
       if type(v) == "string" then return v, nil end
       return repr(v, 0, {}), nil
     end
+    -- joule.params remembers the tables it returned (and their defaults), so that joule.set_params,
+    -- the last line of an injected-parameters cell (-p or papermill), can change them afterwards.
+    local params, declared = joule.params, setmetatable({}, { __mode = "k" })
+    joule.params = function(defaults)
+      local ok, values = pcall(params, defaults)
+      if not ok then error(values, 2) end
+      local kinds = {}
+      for k, v in pairs(defaults) do kinds[k] = v end
+      declared[values] = kinds
+      return values
+    end
+    -- A value converted to the type of the default, as -p key=value converts its text.
+    local booleans = { ["true"] = true, yes = true, on = true, ["1"] = true,
+                       ["false"] = false, no = false, off = false, ["0"] = false }
+    local function convert(key, v, default)
+      local text = type(v) == "string" and v:match("^%s*(.-)%s*$") or tostring(v)
+      local function wrong(what) error(string.format("parameter '%s' expects %s, got '%s'", key, what, tostring(v)), 0) end
+      if math.type(default) == "integer" then
+        return math.tointeger(type(v) == "number" and v or tonumber(text)) or wrong("an integer")
+      elseif type(default) == "number" then
+        local n = type(v) == "number" and v or tonumber(text)
+        return n and n + 0.0 or wrong("a number")
+      elseif type(default) == "boolean" then
+        if type(v) == "boolean" then return v end
+        local b = booleans[text:lower()]
+        if b == nil then wrong("true or false") end
+        return b
+      end
+      if type(v) == "string" then return v end
+      if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
+      wrong("a string")
+    end
+    joule.set_params = function(values)
+      if type(values) ~= "table" then
+        error("bad argument #1 to 'joule.set_params' (table expected, got " .. type(values) .. ")", 2)
+      end
+      for t, defaults in pairs(declared) do
+        for k, v in pairs(values) do
+          if defaults[k] ~= nil then t[k] = convert(k, v, defaults[k]) end
+        end
+      end
+    end
     joule.display = function(...)
       for i = 1, select("#", ...) do display_value((select(i, ...))) end
     end
@@ -275,7 +349,13 @@ public final class LuaSession {
       if f == io.stdin then return io.read(...) end
       return file_read(f, ...)
     end
-    return represent
+    -- The names joule.params declared so far (for checking -p names).
+    local function declared_names()
+      local out = {}
+      for _, kinds in pairs(declared) do for k in pairs(kinds) do out[#out + 1] = k end end
+      return out
+    end
+    return represent, declared_names
     """#
 
     private func installHelpers() throws {
@@ -302,9 +382,10 @@ public final class LuaSession {
             call.push(try sink.input(prompt: "", password: false))
             return 1
         }
-        guard joule_pcall(L, 3, 1) == LUA_OK else {
+        guard joule_pcall(L, 3, 2) == LUA_OK else {
             throw NotebookError("notebook helpers: \(LuaSession.string(L, -1) ?? "?")")
         }
+        declaredRef = luaL_ref(L, joule_registry_index())
         reprRef = luaL_ref(L, joule_registry_index())
     }
 }

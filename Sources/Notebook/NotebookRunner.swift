@@ -27,7 +27,15 @@ public final class NotebookRunner {
 
     public func run(_ input: NotebookFile, path: String? = nil) throws -> Report {
         var nb = input
-        let session = try LuaSession(parameters: parameters, notebookPath: path)
+        // With a cell tagged parameters, the injected cell gives the values to the notebook (its
+        // globals, and joule.params through joule.set_params), as papermill's cell does through
+        // the kernel; the host itself sees only the names it reads (`run`: the run folder). Without
+        // one, joule.params sees every -p value, as in a script.
+        let keys = try Parameters(parameters).overrides.map(\.key)
+        let parametersCell = input.cells.firstIndex { NotebookFile.tags($0).contains("parameters") }
+        let hostParameters = parametersCell == nil ? parameters
+            : parameters.filter { p in Parameters.hostNames.contains(String(p.prefix { $0 != "=" })) }
+        let session = try LuaSession(parameters: hostParameters, notebookPath: path)
         if !parameters.isEmpty { nb.cells = try NotebookRunner.inject(parameters, into: nb.cells, ids: nb.ids) }
         var cells = nb.cells
         var count = 0
@@ -48,7 +56,14 @@ public final class NotebookRunner {
             count += 1
             collector.outputs = []
             let started = Date()
-            let outcome = session.execute(source, name: "cell[\(count)]")
+            var outcome: CellOutcome
+            if NotebookFile.tags(cell).contains("injected-parameters"), let p = parametersCell,
+               let unknown = NotebookRunner.unknownParameter(keys, session: session, parametersSource: input.cells[p]["source"]?.text ?? "") {
+                // A -p name that the parameters cell neither sets nor declares is a typo.
+                outcome = CellOutcome(result: nil, error: CellError(ename: "JouleError", evalue: unknown, traceback: [unknown]))
+            } else {
+                outcome = session.execute(source, name: "cell[\(count)]")
+            }
             let ended = Date()
             var outputs = collector.take()
             if let result = outcome.result {
@@ -81,10 +96,45 @@ public final class NotebookRunner {
         return Report(notebook: nb, failure: failure.map { (cell: $0.0, error: $0.1) }, executed: count)
     }
 
+    /// The error for the first `-p` name that the cell tagged `parameters` (run just before) neither
+    /// assigns as a global nor declares with `joule.params`, with a suggestion; nil when all are
+    /// known. Names the host itself reads (`run`) are always accepted.
+    public static func unknownParameter(_ keys: [String], session: LuaSession, parametersSource: String) -> String? {
+        let declared = session.declaredParameterNames()
+        let known = Set(assignedNames(parametersSource) + declared)
+        for key in keys where !known.contains(key) && !Parameters.hostNames.contains(key) && !session.hasGlobal(key) {
+            let candidates = Array(known).sorted()
+            var hint = suggestion(for: key, among: candidates)
+            if hint.isEmpty && !candidates.isEmpty { hint = " (known: \(candidates.joined(separator: ", ")))" }
+            return "unknown parameter '\(key)'\(hint): the cell tagged parameters neither sets nor declares it"
+        }
+        return nil
+    }
+
+    /// Names a Lua chunk assigns at the start of a line (`name = ...`, `a, b = ...`), not locals.
+    public static func assignedNames(_ source: String) -> [String] {
+        var names: [String] = []
+        for line in source.components(separatedBy: "\n") {
+            guard let eq = line.range(of: "="), !line[eq.upperBound...].hasPrefix("=") else { continue }
+            let lhs = line[..<eq.lowerBound]
+            guard !lhs.contains("~"), !lhs.contains("<"), !lhs.contains(">") else { continue }
+            let parts = lhs.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.allSatisfy({ p in
+                guard let f = p.unicodeScalars.first, !(f >= "0" && f <= "9") else { return false }
+                return p.unicodeScalars.allSatisfy(LuaCompleter.isIdentifierScalar) && !LuaCompleter.keywords.contains(p)
+            }) else { continue }
+            names += parts
+        }
+        return names
+    }
+
     /// The cell of `-p` assignments, placed after the `parameters` cell; an earlier injected cell
-    /// (from a previous run) is replaced.
+    /// (from a previous run) is replaced. It ends with `joule.set_params{...}`, so tables that
+    /// `joule.params` returned see the values too when the output notebook runs again elsewhere (in
+    /// Jupyter, say); papermill's cells for Joule (python/joule_papermill.py) end the same way.
     public static func inject(_ pairs: [String], into cells: [JSON], ids: Set<String>) throws -> [JSON] {
         var lines = ["-- Parameters injected by joule notebook run -p"]
+        var fields: [String] = []
         for pair in pairs {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
                 throw NotebookError("parameter '\(pair)' is not of the form key=value")
@@ -95,7 +145,9 @@ public final class NotebookRunner {
                 throw NotebookError("parameter '\(key)' is not a Lua name")
             }
             lines.append("\(key) = \(luaLiteral(value))")
+            fields.append("\(key) = \(luaLiteral(value))")
         }
+        lines.append("joule.set_params{ " + fields.joined(separator: ", ") + " }")
         var out = cells.filter { !NotebookFile.tags($0).contains("injected-parameters") }
         let cell = NotebookFile.codeCell(lines.joined(separator: "\n"), id: NotebookFile.newID(avoiding: ids),
                                          tags: ["injected-parameters"])

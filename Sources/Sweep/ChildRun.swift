@@ -1,7 +1,9 @@
 import Foundation
 import Tensor
 
-/// How a run's process is started: the same `joule` binary, `run SCRIPT -p ... -p run=DIR -- args`.
+/// How a run's process is started: the same `joule` binary, `run SCRIPT -p ... -p run=DIR -- args`,
+/// or for a notebook `notebook run NB -o DIR/notebook.ipynb -p ... -p run=DIR` (the executed
+/// notebook is kept in the run's folder; `run` is the folder joule.log and joule.result write to).
 public struct Launcher: Sendable {
     /// Absolute path of the `joule` executable.
     public var joule: String
@@ -19,10 +21,10 @@ public struct Launcher: Sendable {
     }
 
     public func arguments(_ run: RunSpec) -> [String] {
-        var a = isNotebook ? ["notebook", "run", script] : ["run", script]
+        var a = isNotebook ? ["notebook", "run", script, "-o", run.directory + "/notebook.ipynb"] : ["run", script]
         for p in run.params { a += ["-p", "\(p.name)=\(p.value.text)"] }
         a += ["-p", "run=\(run.directory)"]
-        if !args.isEmpty { a += ["--"] + args }
+        if !args.isEmpty && !isNotebook { a += ["--"] + args }
         return a
     }
 

@@ -106,7 +106,15 @@ public struct Summary: Sendable {
             out.append("failed runs:")
             for r in failed {
                 out.append("  \(r.run.label)  (\(r.run.directory))")
-                for l in (r.status?.error ?? "no status recorded").split(separator: "\n").suffix(4) { out.append("    " + l) }
+                // The message, not the Lua traceback under it (that stays in the CSV and stderr.txt).
+                var lines: [Substring] = [], inTrace = false
+                for l in (r.status?.error ?? "no status recorded").split(separator: "\n") {
+                    if l == "stack traceback:" { inTrace = true; continue }
+                    if inTrace && l.hasPrefix("\t") { continue }
+                    inTrace = false
+                    lines.append(l)
+                }
+                for l in lines.suffix(4) { out.append("    " + l) }
             }
         }
         return out.joined(separator: "\n")

@@ -54,15 +54,19 @@ public final class Sweeper {
             return fm.fileExists(atPath: abs)
         }
         if spec.isNotebook && !options.notebookAvailable {
-            throw JouleError("\(spec.file): \(given) is a notebook, and this joule has no `joule notebook run` yet; sweep a Lua script instead")
+            throw JouleError("\(spec.file): \(given) is a notebook, and this joule has no `joule notebook run`; sweep a Lua script instead")
         }
+        if spec.isNotebook && !spec.args.isEmpty {
+            throw JouleError("\(spec.file): 'args' are for scripts; a notebook takes only parameters")
+        }
+        let kind = spec.isNotebook ? "notebook" : "script"
         if exists(given) { return given }
         if !given.hasPrefix("/") {
             let beside = URL(fileURLWithPath: spec.file).deletingLastPathComponent().appendingPathComponent(given).path
             if exists(beside) { return beside }
-            throw JouleError("\(spec.file): script \(given) not found (looked in \(options.workingDirectory) and \(URL(fileURLWithPath: beside).deletingLastPathComponent().path))")
+            throw JouleError("\(spec.file): \(kind) \(given) not found (looked in \(options.workingDirectory) and \(URL(fileURLWithPath: beside).deletingLastPathComponent().path))")
         }
-        throw JouleError("\(spec.file): script \(given) not found")
+        throw JouleError("\(spec.file): \(kind) \(given) not found")
     }
 
     public var jobs: Int { options.jobs ?? spec.jobs ?? ProcessInfo.processInfo.activeProcessorCount }

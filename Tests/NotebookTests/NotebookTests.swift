@@ -91,9 +91,51 @@ final class NotebookFileTests: XCTestCase {
         let out = try NotebookRunner.inject(["n=5", "name=it's", "flag=true", "lr=1e-4"], into: cells, ids: ["a", "p", "b"])
         XCTAssertEqual(out.map { $0["id"]?.string ?? "" }.prefix(2), ["a", "p"])
         XCTAssertEqual(NotebookFile.tags(out[2]), ["injected-parameters"])
-        XCTAssertEqual(out[2]["source"]?.text, "-- Parameters injected by joule notebook run -p\nn = 5\nname = \"it's\"\nflag = true\nlr = 1e-4")
+        XCTAssertEqual(out[2]["source"]?.text, "-- Parameters injected by joule notebook run -p\nn = 5\nname = \"it's\"\nflag = true\nlr = 1e-4\n"
+                       + "joule.set_params{ n = 5, name = \"it's\", flag = true, lr = 1e-4 }")
         XCTAssertThrowsError(try NotebookRunner.inject(["end=1"], into: cells, ids: []))
         XCTAssertThrowsError(try NotebookRunner.inject(["x"], into: cells, ids: []))
+    }
+
+    /// -p names are checked once the parameters cell has run: a global it sets (or a name
+    /// joule.params declares) is known; anything else is an error on the injected cell, with a hint.
+    func testParameterNamesAreCheckedAgainstTheParametersCell() throws {
+        XCTAssertEqual(NotebookRunner.assignedNames("step_size = 10\nsteps, seed = 60, 1\nlocal hidden = 3\nif a == b then end"),
+                       ["step_size", "steps", "seed"])
+        func notebook(_ parameters: String) throws -> NotebookFile {
+            let json = JSON.object(["nbformat": .int(4), "nbformat_minor": .int(5), "metadata": .object([:]), "cells": .array([
+                NotebookFile.codeCell(parameters, id: "p", tags: ["parameters"]),
+                NotebookFile.codeCell("print(step_size, p and p.lr)", id: "b")])])
+            return try NotebookFile.parse(Data(json.serialized().utf8), name: "t.ipynb")
+        }
+        let plain = try notebook("step_size = 10\nhidden = nil")
+        let ok = try NotebookRunner(parameters: ["step_size=5", "run=/tmp/joule-nb-test-run"]).run(plain)
+        XCTAssertNil(ok.failure?.error.evalue)
+        XCTAssertEqual(ok.notebook.cells[2]["outputs"]?.array?.first?["text"]?.string, "5\tnil\n")
+        let typo = try NotebookRunner(parameters: ["stepsize=5"]).run(plain)
+        XCTAssertEqual(typo.failure?.cell, 2)
+        XCTAssertEqual(typo.failure?.error.evalue,
+                       "unknown parameter 'stepsize' (did you mean 'step_size'?): the cell tagged parameters neither sets nor declares it")
+        // joule.params in the parameters cell: its names are known, and the injected cell's
+        // joule.set_params gives them the -p values.
+        let declared = try notebook("step_size = 10\np = joule.params{ lr = 0.1 }")
+        let both = try NotebookRunner(parameters: ["lr=0.5", "step_size=7"]).run(declared)
+        XCTAssertNil(both.failure?.error.evalue)
+        XCTAssertEqual(both.notebook.cells[2]["outputs"]?.array?.first?["text"]?.string, "7\t0.5\n")
+        XCTAssertNotNil(try NotebookRunner(parameters: ["lrr=0.5"]).run(declared).failure)
+    }
+
+    /// The injected cell's joule.set_params reaches tables joule.params returned earlier, converted
+    /// to the defaults' types: what papermill's injected cell (no -p) does through the kernel.
+    func testSetParamsUpdatesWhatJouleParamsReturned() throws {
+        let session = try LuaSession()
+        XCTAssertTrue(session.execute("p = joule.params{ steps = 3, lr = 0.1, name = 'a', flag = false }").ok)
+        let set = session.execute("joule.set_params{ steps = 5.0, lr = 1, name = 7, flag = 'yes', other = 'ignored' }")
+        XCTAssertNil(set.error?.evalue)
+        let r = session.execute("math.type(p.steps), p.steps, math.type(p.lr), p.name, p.flag, p.other")
+        XCTAssertEqual(r.result?["text/plain"]?.string, "integer\t5\tfloat\t7\ttrue\tnil")
+        let bad = session.execute("joule.set_params{ steps = 'many' }")
+        XCTAssertEqual(bad.error?.evalue, "parameter 'steps' expects an integer, got 'many'")
     }
 }
 

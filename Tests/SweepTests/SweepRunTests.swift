@@ -125,6 +125,63 @@ class SweepTestCase: XCTestCase {
 }
 
 final class SweepRunTests: SweepTestCase {
+    /// A notebook sweep: each run is `joule notebook run NB -o RUN/notebook.ipynb -p ... -p run=RUN`;
+    /// its joule.result (or last joule.log line) is collected as for scripts, a failing cell fails
+    /// only its run, the source notebook is left as it was, and a misspelt parameter is caught.
+    func testNotebookSweep() throws {
+        func cell(_ source: String, tags: [String] = []) -> String {
+            let quoted = source.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n")
+            return #"{"cell_type": "code", "id": "\#(UUID().uuidString.prefix(8).lowercased())", "metadata": {"tags": [\#(tags.map { "\"\($0)\"" }.joined(separator: ","))]}, "execution_count": null, "outputs": [], "source": "\#(quoted)"}"#
+        }
+        let notebook = """
+            {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+            \(cell("x = 1\ny = 0.5\nlog_only = false", tags: ["parameters"])),
+            \(cell("if x == 2 and y == 3 then error('x=2, y=3 is bad') end\njoule.log{ step = 1, value = x * y }")),
+            \(cell("if not log_only then joule.result{ score = x * y, label = 'r' .. x } end\nprint('done', x, y)"))
+            ]}
+            """
+        try write("nb.ipynb", notebook)
+        try write("s.lua", """
+            return { notebook = "nb.ipynb", grid = { x = {1, 2}, y = {0.5, 3} }, output = "out",
+                     metric = "score", plot = "x" }
+            """)
+        let r = try joule(["sweep", "s.lua", "--jobs", "2"])
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("x=2, y=3 is bad"), r.stdout)
+        let rows = summary("out")
+        XCTAssertEqual(rows.map { $0["score"]! }, ["3", "1", "0.5", ""], r.stdout)
+        XCTAssertEqual(rows.map { $0["status"]! }, ["finished", "finished", "finished", "failed"])
+        XCTAssertEqual(rows.first?["label"], "r1")
+        XCTAssertEqual(read("nb.ipynb"), notebook, "the source notebook is not written")
+        // Each run keeps its executed notebook, with the injected parameters after the parameters cell.
+        let runs = directory.appendingPathComponent("out/runs")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: runs.path)
+        XCTAssertEqual(folders.count, 4)
+        for f in folders {
+            let out = try String(contentsOf: runs.appendingPathComponent(f + "/notebook.ipynb"), encoding: .utf8)
+            XCTAssertTrue(out.contains("injected-parameters"), f)
+            XCTAssertEqual(FileManager.default.fileExists(atPath: runs.appendingPathComponent(f + "/log.jsonl").path),
+                           !f.hasPrefix("x=2,y=3"), f)
+        }
+        XCTAssertTrue(exists("out/score_vs_x.png"))
+        // Rerunning does no work.
+        let again = try joule(["sweep", "s.lua"])
+        XCTAssertTrue(again.stdout.contains("3 finished, 1 failed"), again.stdout)
+
+        // Without joule.result, the last joule.log line is the result.
+        try write("log.lua", "return { notebook = 'nb.ipynb', params = { log_only = true }, grid = { x = {2} }, output = 'log', metric = 'value' }")
+        let logged = try joule(["sweep", "log.lua"])
+        XCTAssertEqual(logged.status, 0, logged.stdout + logged.stderr)
+        XCTAssertEqual(summary("log").first?["value"], "1")
+
+        // A misspelt parameter fails its run with a suggestion.
+        try write("typo.lua", "return { notebook = 'nb.ipynb', grid = { yy = {1} }, output = 'typo' }")
+        let typo = try joule(["sweep", "typo.lua"])
+        XCTAssertEqual(typo.status, 1)
+        XCTAssertTrue(typo.stdout.contains("unknown parameter 'yy' (did you mean 'y'?)"), typo.stdout)
+    }
+
     func testAllResultsCollectedBestFirst() throws {
         try write("quick.lua", quick)
         try write("s.lua", """
@@ -261,7 +318,7 @@ final class SweepRunTests: SweepTestCase {
         try write("nb.lua", "return { notebook = 'x.ipynb', grid = { x = {1} } }")
         let nb = try joule(["sweep", "nb.lua"])
         XCTAssertEqual(nb.status, 1)
-        XCTAssertTrue(nb.stderr.contains("notebook") , nb.stderr)
+        XCTAssertTrue(nb.stderr.contains("notebook x.ipynb not found"), nb.stderr)
 
         try write("typo.lua", "return { script = 'quick.lua', grid = { stepsize = {1} } }")
         let typo = try joule(["sweep", "typo.lua"])

@@ -2,39 +2,34 @@
 kernel — with the same parameters: both outputs validate as nbformat, and they agree (printed text,
 cell values, errors, the kinds of pictures; numbers to a relative 1e-4, never timings)."""
 import copy
-import json
 import math
-import os
 import re
 import subprocess
+import time
 import uuid
-from pathlib import Path
 
 import nbclient
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-JOULE = os.environ.get("JOULE", str(ROOT / ".build/release/joule"))
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-
-
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("data") / "glyphs"
-    subprocess.run([JOULE, "data", "glyphs", "--out", str(d), "--count", "600"], check=True, capture_output=True)
-    return d
+from conftest import JOULE, NOTEBOOKS
 
 
 def lua_string(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def lua_value(v):
+    return lua_string(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+
+
 def inject(nb, params):
     """papermill's convention, as `joule notebook run -p` applies it: a cell tagged
     injected-parameters right after the cell tagged parameters."""
     nb = copy.deepcopy(nb)
-    src = "-- Parameters injected by joule notebook run -p\n" + "\n".join(f"{k} = {v}" for k, v in params.items())
+    fields = [f"{k} = {lua_value(v)}" for k, v in params.items()]
+    src = "\n".join(["-- Parameters injected by joule notebook run -p"] + fields
+                    + ["joule.set_params{ " + ", ".join(fields) + " }"])
     cell = nbformat.v4.new_code_cell(src, metadata={"tags": ["injected-parameters"]})
     cell.id = uuid.uuid4().hex[:8]
     at = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), 0)
@@ -71,27 +66,7 @@ def summary(nb):
     return out
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_the_same_both_ways(path, data_dir, tmp_path):
-    params = {"data": str(data_dir)}
-    # 1. joule notebook run (in its own working folder: notebooks may write runs/).
-    (tmp_path / "a").mkdir()
-    out_a = tmp_path / "a.ipynb"
-    r = subprocess.run([JOULE, "notebook", "run", str(path), "-o", str(out_a), "-q"]
-                       + [x for k, v in params.items() for x in ("-p", f"{k}={v}")], cwd=tmp_path / "a", capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    a = nbformat.read(out_a, as_version=4)
-    nbformat.validate(a)
-
-    # 2. nbclient through the kernel, with the same injected cell.
-    (tmp_path / "b").mkdir()
-    nb = inject(nbformat.read(path, as_version=4), {k: lua_string(v) for k, v in params.items()})
-    client = nbclient.NotebookClient(nb, kernel_name="joule", timeout=600, resources={"metadata": {"path": str(tmp_path / "b")}})
-    client.execute()
-    nbformat.write(nb, tmp_path / "b.ipynb")
-    b = nbformat.read(tmp_path / "b.ipynb", as_version=4)
-    nbformat.validate(b)
-
+def assert_same_outputs(a, b):
     sa, sb = summary(a), summary(b)
     assert len(sa) == len(sb)
     for k, (x, y) in enumerate(zip(sa, sb)):
@@ -104,7 +79,30 @@ def test_notebook_runs_the_same_both_ways(path, data_dir, tmp_path):
     assert not any(item[0] == "error" for _, items in sa for item in items)
 
 
-def test_parameters_are_injected_after_the_parameters_cell(tmp_path, data_dir):
+# Each notebook must stay quick: the tests run it three times (here, by nbclient, by papermill).
+SECONDS_PER_NOTEBOOK = 60
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_the_same_both_ways(path, notebook_params, joule_run, tmp_path):
+    # 1. joule notebook run -p (conftest.joule_run, in its own working folder).
+    a = joule_run(path)
+    nbformat.validate(a)
+
+    # 2. nbclient through the kernel, with the same injected cell.
+    nb = inject(nbformat.read(path, as_version=4), notebook_params)
+    client = nbclient.NotebookClient(nb, kernel_name="joule", timeout=600, resources={"metadata": {"path": str(tmp_path)}})
+    started = time.monotonic()
+    client.execute()
+    seconds = time.monotonic() - started
+    nbformat.write(nb, tmp_path / "b.ipynb")
+    b = nbformat.read(tmp_path / "b.ipynb", as_version=4)
+    nbformat.validate(b)
+    assert_same_outputs(a, b)
+    assert seconds < SECONDS_PER_NOTEBOOK, f"{path.name} took {seconds:.0f} s through the kernel"
+
+
+def test_parameters_are_injected_after_the_parameters_cell(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("steps = 3\nname = 'default'", metadata={"tags": ["parameters"]}),
                 nbformat.v4.new_code_cell("print(steps * 2, name)")]

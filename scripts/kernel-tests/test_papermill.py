@@ -1,0 +1,130 @@
+"""papermill runs Joule notebooks with parameters through the kernel, with python/joule_papermill.py's
+Lua translator: the injected cell is there and tagged, the parameters take effect — as plain globals
+and through joule.params — exactly as with `joule notebook run -p`, and the output validates."""
+import math
+import subprocess
+import sys
+
+import nbformat
+import papermill
+import pytest
+
+import joule_papermill
+from conftest import JOULE, NOTEBOOKS, ROOT
+from test_notebooks import assert_same_outputs
+
+T = joule_papermill.LuaTranslator
+
+
+def test_translator_is_registered_for_lua_and_the_joule_kernel():
+    from papermill.translators import papermill_translators
+    assert papermill_translators.find_translator("joule", "lua") is T
+    assert papermill_translators.find_translator("other", "lua") is T
+
+
+def test_python_values_become_lua_literals(tmp_path):
+    values = {
+        "s": 'say "hi"\\ \n\tünïcode', "n": None, "t": True, "f": False, "i": -42, "big": 2**70,
+        "x": 1e-05, "y": 3.0, "inf": math.inf, "ninf": -math.inf, "nan": math.nan,
+        "l": [1, "two", [3.5, None, False]], "d": {"a": 1, "not a name": "v", "end": {"k": [1]}}, "e": [], "ed": {},
+    }
+    assert T.translate(values["s"]) == '"say \\"hi\\"\\\\ \\n\\tünïcode"'
+    assert T.translate(None) == "nil" and T.translate(True) == "true" and T.translate(-42) == "-42"
+    assert T.translate(1e-05) == "1e-05" and T.translate(math.inf) == "math.huge"
+    assert T.translate({"a": 1, "end": 2}) == '{ a = 1, ["end"] = 2 }'
+    assert T.comment("Parameters") == "-- Parameters" and T.assign("a", "1") == "a = 1"
+    # Lua reads every literal back as the same value.
+    lines = [f"{k} = {T.translate(v)}" for k, v in values.items()] + [
+        "assert(s == 'say \"hi\"\\\\ \\n\\tünïcode')",
+        "assert(n == nil and t == true and f == false and math.type(i) == 'integer' and i == -42)",
+        "assert(math.type(big) == 'float' and big == 2^70 and x == 1e-05 and math.type(y) == 'float')",
+        "assert(inf == math.huge and ninf == -math.huge and nan ~= nan)",
+        "assert(#l == 3 and l[2] == 'two' and l[3][1] == 3.5 and l[3][2] == nil and l[3][3] == false)",
+        "assert(d.a == 1 and d['not a name'] == 'v' and d['end'].k[1] == 1 and next(e) == nil and next(ed) == nil)",
+        "print('ok')",
+    ]
+    (tmp_path / "lit.lua").write_text("\n".join(lines) + "\n")
+    r = subprocess.run([JOULE, "run", str(tmp_path / "lit.lua")], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+
+
+def test_codify_ends_with_set_params_and_rejects_non_names():
+    assert T.codify({"steps": 5, "name": "x"}) == (
+        '-- Parameters\nsteps = 5\nname = "x"\njoule.set_params{ steps = 5, name = "x" }\n')
+    with pytest.raises(ValueError):
+        T.codify({"not a name": 1})
+
+
+def test_inspect_reads_the_parameters_cell():
+    cell = nbformat.v4.new_code_cell('data = "data/glyphs-small"  -- the corpus\nhidden = 16\nlr = 3e-3\nflag = true\nlocal x = 1\n'
+                                     'p = joule.params{ steps = 60,\n  name = "x" }')
+    got = [(p.name, p.inferred_type_name, p.default, p.help) for p in T.inspect(cell)]
+    assert got == [("data", "str", '"data/glyphs-small"', "the corpus"), ("hidden", "int", "16", ""),
+                   ("lr", "float", "3e-3", ""), ("flag", "bool", "true", ""), ("steps", "int", "60", ""),
+                   ("name", "str", '"x"', "")]
+
+
+def injected_cell_follows_parameters_cell(nb):
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    at = next(i for i, t in enumerate(tags) if "parameters" in t)
+    assert "injected-parameters" in tags[at + 1], tags
+    assert sum("injected-parameters" in t for t in tags) == 1
+    return nb.cells[at + 1]
+
+
+def test_globals_and_joule_params_see_the_same_values_in_both_runners(tmp_path):
+    """The parameters cell may set globals or call joule.params: papermill's injected cell and
+    `joule notebook run -p` give both the same values."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "joule", "language": "lua", "display_name": "Joule (Lua)"}})
+    nb.cells = [
+        nbformat.v4.new_code_cell('steps = 3\nname = "default"\np = joule.params{ lr = 0.1, epochs = 2, flag = false }',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('print(steps * 2, name, p.lr, math.type(p.epochs), p.epochs, p.flag)'),
+    ]
+    src = tmp_path / "p.ipynb"
+    nbformat.write(nb, src)
+    params = {"steps": 5, "name": "it's", "lr": 0.25, "epochs": 4, "flag": True}
+    expected = "10\tit's\t0.25\tinteger\t4\ttrue\n"
+
+    out = tmp_path / "pm.ipynb"
+    papermill.execute_notebook(str(src), str(out), parameters=params, kernel_name="joule", progress_bar=False)
+    pm = nbformat.read(out, as_version=4)
+    nbformat.validate(pm)
+    cell = injected_cell_follows_parameters_cell(pm)
+    assert "steps = 5" in cell.source and "joule.set_params{" in cell.source
+    assert pm.cells[-1].outputs[0].text == expected
+
+    r = subprocess.run([JOULE, "notebook", "run", str(src), "-o", str(tmp_path / "jr.ipynb")]
+                       + [x for k, v in params.items() for x in ("-p", f"{k}={str(v).lower() if isinstance(v, bool) else v}")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    jr = nbformat.read(tmp_path / "jr.ipynb", as_version=4)
+    assert jr.cells[-1].outputs[0].text == expected
+
+
+def test_command_line_entry(tmp_path, data_dir):
+    """`python -m joule_papermill IN OUT -p key value`: papermill's CLI with the translator (and the
+    joule kernel unless -k names one)."""
+    out = tmp_path / "01.ipynb"
+    r = subprocess.run([sys.executable, "-m", "joule_papermill", str(NOTEBOOKS[0]), str(out), "-p", "data", str(data_dir),
+                        "-p", "seed", "2", "--cwd", str(tmp_path)], capture_output=True, text=True,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT / "python")})
+    assert r.returncode == 0, r.stderr
+    nb = nbformat.read(out, as_version=4)
+    nbformat.validate(nb)
+    assert f'data = "{data_dir}"' in injected_cell_follows_parameters_cell(nb).source
+    assert "train     420 images" in "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_runs_each_notebook_like_joule_notebook_run(path, notebook_params, joule_run, tmp_path):
+    """The notebook finds its data only through the `data` parameter (it runs in an empty folder),
+    and with `seed` its numbers match those of `joule notebook run -p` with the same values."""
+    out = tmp_path / "pm.ipynb"
+    papermill.execute_notebook(str(path), str(out), parameters=notebook_params, kernel_name="joule",
+                               cwd=str(tmp_path), progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    nbformat.validate(nb)
+    cell = injected_cell_follows_parameters_cell(nb)
+    assert f'data = "{notebook_params["data"]}"' in cell.source and "seed = 2" in cell.source
+    assert_same_outputs(joule_run(path), nb)
