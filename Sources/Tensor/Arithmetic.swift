@@ -5,13 +5,13 @@ import Foundation
 extension Tensor {
     private func zipped(_ other: Tensor, _ op: String, _ f: (Float, Float) -> Float) throws -> Tensor {
         try requireSameShape(self, other, op)
-        let out = Tensor(shape: shape)
+        let out = Tensor(uninitializedShape: shape)
         for i in 0..<count { out.data[i] = f(data[i], other.data[i]) }
         return out
     }
 
     public func mapped(_ f: (Float) -> Float) -> Tensor {
-        let out = Tensor(shape: shape)
+        let out = Tensor(uninitializedShape: shape)
         for i in 0..<count { out.data[i] = f(data[i]) }
         return out
     }

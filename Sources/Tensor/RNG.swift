@@ -67,7 +67,19 @@ public final class RNG {
     }
 
     public func fillNormal(_ t: Tensor, mean: Float = 0, std: Float = 1) {
-        fillNormal(t.data, count: t.count)
+        // Large tensors fill in blocks, each from a generator seeded by this one: the blocks can
+        // run on all cores, and the values do not depend on how many there are.
+        let block = 16_384
+        if t.count >= 4 * block {
+            let seeds = (0..<((t.count + block - 1) / block)).map { _ in next() }
+            Parallel.chunks(seeds.count) { blocks in
+                for b in blocks {
+                    RNG(seed: seeds[b]).fillNormal(t.data + b * block, count: Swift.min(block, t.count - b * block))
+                }
+            }
+        } else {
+            fillNormal(t.data, count: t.count)
+        }
         if mean != 0 || std != 1 { for i in 0..<t.count { t.data[i] = mean + std * t.data[i] } }
         t.touch()
     }

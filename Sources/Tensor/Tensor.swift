@@ -1,3 +1,4 @@
+import COpenBLAS
 import Foundation
 
 /// Errors every layer of Joule reports to its callers; each carries a message a user can act on.
@@ -23,13 +24,18 @@ public final class Tensor {
     public private(set) var version: UInt64 = 0
 
     /// A zero-filled tensor.
-    public init(shape: [Int]) {
+    public convenience init(shape: [Int]) {
+        self.init(uninitializedShape: shape)
+        data.initialize(repeating: 0, count: capacity)
+    }
+
+    /// A tensor whose values are garbage until the caller writes every one of them.
+    public init(uninitializedShape shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.capacity = Swift.max(count, 1)
         self.data = Tensor.allocate(capacity)
-        data.initialize(repeating: 0, count: capacity)
     }
 
     public convenience init(shape: [Int], values: [Float]) throws {
@@ -48,7 +54,16 @@ public final class Tensor {
 
     deinit { free(data) }
 
+    /// glibc serves blocks over 128 KiB with fresh mmap'd pages, which fault in on first touch and go
+    /// back to the system on free: a loop that makes a tensor per step (SGLD written in Lua) would
+    /// pay that on every step. Raising the threshold keeps such blocks in the heap for reuse.
+    private static let heapReuse: Void = {
+        _ = mallopt(M_MMAP_THRESHOLD, 256 << 20)
+        _ = mallopt(M_TRIM_THRESHOLD, 512 << 20)
+    }()
+
     private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+        _ = heapReuse
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride) == 0, let raw else {
             fatalError("out of memory allocating \(n) floats")
@@ -92,7 +107,7 @@ public final class Tensor {
     }
 
     public func copy() -> Tensor {
-        let t = Tensor(shape: shape)
+        let t = Tensor(uninitializedShape: shape)
         t.data.update(from: data, count: count)
         return t
     }
@@ -117,7 +132,7 @@ public final class Tensor {
         }
         var s = shape
         s[0] = range.count
-        let t = Tensor(shape: s)
+        let t = Tensor(uninitializedShape: s)
         t.data.update(from: data + range.lowerBound * itemSize, count: t.count)
         return t
     }
@@ -127,7 +142,7 @@ public final class Tensor {
         guard let n = shape.first else { throw JouleError("cannot index a scalar tensor") }
         var s = shape
         s[0] = indices.count
-        let t = Tensor(shape: s)
+        let t = Tensor(uninitializedShape: s)
         let d = itemSize
         for (k, i) in indices.enumerated() {
             guard i >= 0 && i < n else { throw JouleError("index \(i) out of bounds for \(n) items") }
