@@ -56,9 +56,9 @@ let package = Package(
         .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "Data", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor", "TestSupport"]),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot"]),
-        .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot", "TestSupport"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost", "TestSupport"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor", "TestSupport"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost"]),
     ],
     swiftLanguageModes: [.v5]

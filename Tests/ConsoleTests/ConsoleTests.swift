@@ -1,6 +1,7 @@
 import Console
 import Foundation
 import LuaHost
+import TestSupport
 import XCTest
 
 /// The console as a user meets it: `joule` on a pseudo-terminal (see PseudoTerminal), and with
@@ -20,21 +21,6 @@ final class ConsoleTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// `joule` is built into the same products folder as this test bundle.
-    func jouleExecutable() throws -> String {
-        var candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL]
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
-            candidates.append(b.bundleURL.deletingLastPathComponent())
-        }
-        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
-        for dir in candidates {
-            let url = dir.appendingPathComponent("joule")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url.path }
-        }
-        XCTFail("joule executable not found next to the tests in \(candidates.map(\.path))")
-        throw XCTSkip("no joule executable")
-    }
-
     /// The environment of a console under test: its own HOME (so history goes to the test's
     /// folder), a terminal type libedit knows.
     var environment: [String: String] {
@@ -47,7 +33,7 @@ final class ConsoleTests: XCTestCase {
 
     /// `joule ARGUMENTS` on a fresh pseudo-terminal, its first prompt already shown.
     func console(_ arguments: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> PseudoTerminal {
-        let t = try PseudoTerminal(try jouleExecutable(), arguments, environment: environment)
+        let t = try PseudoTerminal(try jouleExecutable().path, arguments, environment: environment)
         terminals.append(t)
         t.expect("Ctrl-D to leave", timeout: 30, file: file, line: line)
         t.expect("> ", file: file, line: line)
@@ -191,7 +177,7 @@ final class ConsoleTests: XCTestCase {
 
     func piped(_ input: String, _ arguments: [String] = []) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: try jouleExecutable())
+        p.executableURL = try jouleExecutable()
         p.arguments = arguments
         p.currentDirectoryURL = directory
         p.environment = environment

@@ -1,23 +1,9 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// Running the built `joule` executable as a user would, from the test's temporary directory.
 extension LuaTestCase {
-    /// `joule` is built into the same products folder as this test bundle.
-    func jouleExecutable() throws -> URL {
-        var candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL]
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
-            candidates.append(b.bundleURL.deletingLastPathComponent())
-        }
-        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
-        for dir in candidates {
-            let url = dir.appendingPathComponent("joule")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        XCTFail("joule executable not found next to the tests in \(candidates.map(\.path))")
-        throw XCTSkip("no joule executable")
-    }
-
     struct JouleResult { var status: Int32; var stdout: String; var stderr: String }
 
     /// Runs `joule` with `arguments` to its end (killed after `timeout` seconds).

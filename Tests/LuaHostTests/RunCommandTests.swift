@@ -1,6 +1,7 @@
 import Foundation
 import LuaHost
 import Tensor
+import TestSupport
 import XCTest
 
 /// The built `joule` executable, run as a user would.

@@ -2,6 +2,7 @@ import EBM
 import Foundation
 import LuaHost
 import Tensor
+import TestSupport
 import XCTest
 
 /// Checkpoints, exact resume, Ctrl-C, the added metrics, and the scripts in scripts/ end to end.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `joule sweep` as a user runs it: the built binary, in a temporary folder, over quick scripts.
@@ -13,21 +14,6 @@ class SweepTestCase: XCTestCase {
 
     override func tearDownWithError() throws {
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    /// `joule` is built into the same products folder as this test bundle.
-    func jouleExecutable() throws -> URL {
-        var candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL]
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
-            candidates.append(b.bundleURL.deletingLastPathComponent())
-        }
-        if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
-        for dir in candidates {
-            let url = dir.appendingPathComponent("joule")
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        XCTFail("joule executable not found next to the tests in \(candidates.map(\.path))")
-        throw XCTSkip("no joule executable")
     }
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }

@@ -45,3 +45,18 @@ public func assertThrowsMessage(_ fragment: String, file: StaticString = #filePa
         XCTFail("unexpected error \(error)", file: file, line: line)
     }
 }
+
+/// The built `joule` executable: it sits in the same products folder as the test bundle.
+public func jouleExecutable() throws -> URL {
+    var candidates = [Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL]
+    for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
+        candidates.append(b.bundleURL.deletingLastPathComponent())
+    }
+    if let exe = Bundle.main.executableURL { candidates.append(exe.deletingLastPathComponent()) }
+    for dir in candidates {
+        let url = dir.appendingPathComponent("joule")
+        if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+    }
+    XCTFail("joule executable not found next to the tests in \(candidates.map(\.path))")
+    throw XCTSkip("no joule executable")
+}
