@@ -21,7 +21,10 @@ struct NotebookRun: ParsableCommand {
             joule.display(fig)) as PNG pictures, errors with the Lua traceback.
             Parameters (papermill's convention): -p key=value adds a cell of Lua assignments \
             `key = value`, tagged injected-parameters, after the cell tagged parameters (or at the top), \
-            so it overrides that cell's defaults; the values are also what joule.params{...} sees.
+            so it overrides that cell's defaults; it ends with joule.set_params{...}, which gives tables \
+            that joule.params{...} returned the same values (as papermill's cell does, with \
+            python/joule_papermill.py). A name the parameters cell neither sets nor declares is an \
+            error; -p run=DIR is the folder joule.log and joule.result write to.
             The first error stops the run (exit status 1) unless --allow-errors; the output notebook is \
             written either way, through a temporary file and a rename. Without -o the input is updated \
             in place.

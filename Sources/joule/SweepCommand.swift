@@ -7,12 +7,13 @@ import Tensor
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Run a script over a grid or random search of parameters, here or on Slurm.",
+        abstract: "Run a script or notebook over a grid or random search of parameters, here or on Slurm.",
         discussion: """
             SWEEP.lua returns a table: script (or notebook), grid = { name = {values} }, \
             random = { samples = N, name = { uniform = {a, b} } }, seeds = {...} or repeats = N, \
             params (the same for every run), output, metric, goal ("max" or "min"), \
-            plot = { x = name }. Each run is `joule run SCRIPT -p name=value ... -p run=DIR` in its \
+            plot = { x = name }. Each run is `joule run SCRIPT -p name=value ... -p run=DIR` (for a \
+            notebook `joule notebook run NB -o DIR/notebook.ipynb -p ... -p run=DIR`) in its \
             own folder under OUTPUT/runs; a run's result is the table it passes to joule.result{...}. \
             Finished runs are skipped when the sweep is run again; Ctrl-C stops the runs in flight \
             (recorded as interrupted) and keeps the finished ones. At the end: OUTPUT/summary.csv, \
