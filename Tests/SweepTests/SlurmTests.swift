@@ -43,7 +43,8 @@ final class SlurmTests: SweepTestCase {
         let r = try joule(["sweep", "s.lua", "--backend", "slurm"], seconds: 180)
         XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
         let rows = summary("out")
-        XCTAssertEqual(rows.map { $0["status"]! }, ["finished", "failed"], r.stdout)
+        XCTAssertEqual(rows.map { $0["status"]! }, ["finished", "failed"], r.stdout + r.stderr)
+        guard rows.count == 2 else { return }
         XCTAssertTrue(rows[1]["error"]!.contains("x=2, y=2 is bad"), rows[1]["error"]!)
     }
 }
