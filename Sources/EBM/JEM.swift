@@ -33,6 +33,16 @@ public final class JEM {
         public var accuracy: Float
         public var energyReal: Float
         public var energySampled: Float
+
+        /// Every field averaged over steps (an epoch's summary); nil for no steps.
+        public static func mean(_ steps: [StepStats]) -> StepStats? {
+            guard !steps.isEmpty else { return nil }
+            func m(_ f: (StepStats) -> Float) -> Float { Float(steps.reduce(0.0) { $0 + Double(f($1)) } / Double(steps.count)) }
+            return StepStats(terms: Terms(reg: m { $0.terms.reg }, cdiv: m { $0.terms.cdiv }, px: m { $0.terms.px },
+                                          pyx: m { $0.terms.pyx }, total: m { $0.terms.total }),
+                             gradNorm: m(\.gradNorm), accuracy: m(\.accuracy),
+                             energyReal: m(\.energyReal), energySampled: m(\.energySampled))
+        }
     }
 
     public struct Evaluation {

@@ -94,12 +94,13 @@ enum JEMBinding {
             }
             let interrupted = t.jem.epochInProgress != nil
             bar?.done(info: interrupted ? "interrupted" : nil)
-            func mean(_ f: (JEM.StepStats) -> Float) -> Double { all.reduce(0.0) { $0 + Double(f($1)) } / Double(all.count) }
+            let m = JEM.StepStats.mean(all)
+            func value(_ f: (JEM.StepStats) -> Float) -> Double { m.map { Double(f($0)) } ?? .nan }
             call.pushTable { r in
-                r.set("loss", mean { $0.terms.total }); r.set("px", mean { $0.terms.px }); r.set("pyx", mean { $0.terms.pyx })
-                r.set("reg", mean { $0.terms.reg }); r.set("cdiv", mean { $0.terms.cdiv }); r.set("grad_norm", mean { $0.gradNorm })
-                r.set("accuracy", mean { $0.accuracy }); r.set("energy_real", mean { $0.energyReal })
-                r.set("energy_sampled", mean { $0.energySampled }); r.set("batches", all.count)
+                r.set("loss", value { $0.terms.total }); r.set("px", value { $0.terms.px }); r.set("pyx", value { $0.terms.pyx })
+                r.set("reg", value { $0.terms.reg }); r.set("cdiv", value { $0.terms.cdiv }); r.set("grad_norm", value { $0.gradNorm })
+                r.set("accuracy", value { $0.accuracy }); r.set("energy_real", value { $0.energyReal })
+                r.set("energy_sampled", value { $0.energySampled }); r.set("batches", all.count)
                 r.set("interrupted", interrupted)
             }
             return 1

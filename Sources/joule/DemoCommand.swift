@@ -24,11 +24,9 @@ struct DemoCommand: ParsableCommand {
         let jem = try JEM(model: model, sampler: sampler, config: c)
         print("Training a JEM (ShallowCNN hidden 8, 2 classes) on 512 images of bright and dark blobs, 16×16")
         for epoch in 1...max(epochs, 1) {
-            let stats = try jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: rng)
-            let mean = { (f: (JEM.StepStats) -> Float) in stats.map(f).reduce(0, +) / Float(stats.count) }
+            guard let m = JEM.StepStats.mean(try jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: rng)) else { continue }
             print(String(format: "epoch %2d  loss %7.4f  px %7.4f  pyx %6.4f  train acc %5.1f%%  E(real) %7.3f  E(sampled) %7.3f",
-                         epoch, mean { $0.terms.total }, mean { $0.terms.px }, mean { $0.terms.pyx }, 100 * mean { $0.accuracy },
-                         mean { $0.energyReal }, mean { $0.energySampled }))
+                         epoch, m.terms.total, m.terms.px, m.terms.pyx, 100 * m.accuracy, m.energyReal, m.energySampled))
         }
         let eval = try jem.evaluate(test.images, labels: test.labels, sampledCount: 0)
         let noise = Tensor(shape: [256, 1, 16, 16]); rng.fillUniform(noise, -1, 1)
