@@ -6,8 +6,9 @@ import XCTest
 extension LuaTestCase {
     struct JouleResult { var status: Int32; var stdout: String; var stderr: String }
 
-    /// Runs `joule` with `arguments` to its end (killed after `timeout` seconds).
-    func joule(_ arguments: [String], timeout: Double = 120) throws -> JouleResult {
+    /// Starts `joule` with `arguments` in the test folder, its output in pipes, under a watchdog
+    /// (killed after `timeout` seconds).
+    func startJoule(_ arguments: [String], timeout: Double = 30) throws -> (process: Process, out: Pipe, err: Pipe) {
         let p = Process()
         p.executableURL = try jouleExecutable()
         p.arguments = arguments
@@ -17,6 +18,12 @@ extension LuaTestCase {
         p.standardError = err
         try p.run()
         watchdog(p, seconds: timeout)
+        return (p, out, err)
+    }
+
+    /// Runs `joule` with `arguments` to its end (killed after `timeout` seconds).
+    func joule(_ arguments: [String], timeout: Double = 120) throws -> JouleResult {
+        let (p, out, err) = try startJoule(arguments, timeout: timeout)
         // Both pipes drain at once: a child blocked on a full stderr would never close stdout.
         final class Box: @unchecked Sendable { var data = Data() }
         let e = Box()

@@ -75,13 +75,7 @@ final class RunCommandTests: LuaTestCase {
             io.stdout:write('first\\n'); io.stdout:flush()
             while true do t:save_npy('big.npy') end
             """)
-        let p = Process()
-        p.executableURL = try jouleExecutable()
-        p.arguments = ["run", s]
-        p.currentDirectoryURL = directory
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
+        let (p, out, _) = try startJoule(["run", s])
         // Wait for the first complete file, then kill during one of the rewrites.
         _ = out.fileHandleForReading.availableData
         usleep(useconds_t.random(in: 150_000...400_000))
@@ -100,15 +94,7 @@ final class RunCommandTests: LuaTestCase {
             joule.tensor.ones(2):save_npy('saved.npy')
             print('saved after', steps)
             """)
-        let p = Process()
-        p.executableURL = try jouleExecutable()
-        p.arguments = ["run", s]
-        p.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        watchdog(p)
+        let (p, out, err) = try startJoule(["run", s])
         _ = out.fileHandleForReading.availableData
         kill(p.processIdentifier, SIGINT)
         let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -120,15 +106,7 @@ final class RunCommandTests: LuaTestCase {
 
     func testSecondInterruptStopsARunawayScript() throws {
         let s = try script("spin.lua", "io.stdout:write('ready\\n'); io.stdout:flush()\nwhile true do end\n")
-        let p = Process()
-        p.executableURL = try jouleExecutable()
-        p.arguments = ["run", s]
-        p.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        watchdog(p)
+        let (p, out, err) = try startJoule(["run", s])
         _ = out.fileHandleForReading.availableData
         kill(p.processIdentifier, SIGINT)
         usleep(100_000)

@@ -296,15 +296,8 @@ final class TrainingTests: LuaTestCase {
     /// log, weights and training state of a run that was never interrupted.
     func testTrainScriptInterruptedAndResumedEqualsUninterrupted() throws {
         let data = try makeCourseFolder()
-        let p = Process()
-        p.executableURL = try jouleExecutable()
-        p.arguments = ["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=cut", "-p", "epochs=100000"] + Self.tiny
-        p.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        watchdog(p, seconds: 60)
+        let (p, out, err) = try startJoule(["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=cut",
+                                            "-p", "epochs=100000"] + Self.tiny, timeout: 60)
         // The script flushes its "training …" line just before the first step.
         _ = out.fileHandleForReading.availableData
         usleep(useconds_t.random(in: 100_000...600_000))
@@ -420,14 +413,7 @@ final class TrainingTests: LuaTestCase {
             io.stdout:write('first\\n'); io.stdout:flush()
             while true do jem:save_checkpoint('ck') end
             """.write(toFile: s, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = try jouleExecutable()
-        p.arguments = ["run", s]
-        p.currentDirectoryURL = directory
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        watchdog(p)
+        let (p, out, _) = try startJoule(["run", s])
         _ = out.fileHandleForReading.availableData
         usleep(useconds_t.random(in: 20_000...200_000))
         kill(p.processIdentifier, SIGKILL)
