@@ -59,7 +59,7 @@ enum MetricsBinding {
             guard let score = OODScore(rawValue: name) else {
                 throw call.bad(3, message: "'px', 'py' or 'mass' expected, got '\(name)'")
             }
-            call.push(try OOD.scores(model, images: images, score: score, batchSize: try call.integer(4, 1...Int.max, default: 256)))
+            call.push(try OOD.scores(model, images: images, score: score, batchSize: try call.integer(4, 1...Int.max, default: 64)))
             return 1
         }
         lua.setFunction("separation", qualified: "joule.ood.separation") { call in
