@@ -51,13 +51,10 @@ public final class SGLDSampler {
     /// One step on `x` in place, with the given standard-normal noise `eps`.
     public func step(_ x: Tensor, noise eps: Tensor, labels: [Int]?, stepSize: Float) throws {
         try requireSameShape(x, eps, "SGLD noise")
-        let (c, sigma) = (config.gradClip, config.noise)
-        for i in 0..<x.count { x.data[i] = Swift.min(Swift.max(x.data[i] + sigma * eps.data[i], -1), 1) }
-        let g = try model.energyGradient(x, labels: labels, energy: energy)
-        for i in 0..<x.count {
-            let gi = Swift.min(Swift.max(g.data[i], -c), c)
-            x.data[i] = Swift.min(Swift.max(x.data[i] - stepSize * gi, -1), 1)
-        }
+        let (c, sigma, xs, e) = (config.gradClip, config.noise, x.data, eps.data)
+        for i in 0..<x.count { xs[i] = Swift.min(Swift.max(xs[i] + sigma * e[i], -1), 1) }
+        let g = try model.energyGradient(x, labels: labels, energy: energy).data
+        for i in 0..<x.count { xs[i] = Swift.min(Swift.max(xs[i] - stepSize * Swift.min(Swift.max(g[i], -c), c), -1), 1) }
         x.touch()
     }
 
