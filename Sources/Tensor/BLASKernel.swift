@@ -7,6 +7,9 @@ import Foundation
 public enum BLASKernel {
     static let reexecMarker = "JOULE_BLAS_REEXEC"
 
+    /// How the kernel in use was chosen, as `ensureFastKernel` found it (for `joule version`).
+    nonisolated(unsafe) public private(set) static var selection = ""
+
     /// The best kernel family this CPU supports, from the flags in /proc/cpuinfo.
     public static func preferredCoreType(cpuFlags: Set<String>? = nil) -> String? {
         let flags = cpuFlags ?? readCPUFlags()
@@ -27,6 +30,11 @@ public enum BLASKernel {
     /// a user's own setting always wins. Returns a line describing the kernel in use.
     @discardableResult
     public static func ensureFastKernel() -> String {
+        selection = chooseKernel()
+        return selection
+    }
+
+    private static func chooseKernel() -> String {
         let env = ProcessInfo.processInfo.environment
         let current = BLAS.coreName
         if env["OPENBLAS_CORETYPE"] == nil, env[reexecMarker] == nil,

@@ -21,6 +21,7 @@ struct Version: ParsableCommand {
     func run() throws {
         print("Joule 0.1.0")
         print(luaRelease)
-        print("OpenBLAS \(BLAS.config) kernel=\(BLAS.coreName) threads=\(BLAS.threads)")
+        print("OpenBLAS \(BLAS.config)")
+        print("BLAS kernel: \(BLASKernel.selection.isEmpty ? BLAS.coreName : BLASKernel.selection), threads: \(BLAS.threads)")
     }
 }

@@ -90,6 +90,14 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(folded.array, [1, 2, 1, 2, 4, 2, 1, 2, 1])
     }
 
+    func testKernelChoiceFollowsCPUFlags() {
+        let avx512: Set = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
+        XCTAssertEqual(BLASKernel.preferredCoreType(cpuFlags: avx512), "SkylakeX")
+        XCTAssertEqual(BLASKernel.preferredCoreType(cpuFlags: ["avx2", "fma", "avx512f"]), "Haswell")
+        XCTAssertNil(BLASKernel.preferredCoreType(cpuFlags: ["sse4_2", "avx"]))
+        XCTAssertTrue(BLASKernel.selfCheck(), "the loaded kernel (\(BLAS.coreName)) multiplies correctly")
+    }
+
     func testShapeErrors() throws {
         assertThrowsMessage("holds 6 values, got 5") { _ = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5]) }
         assertThrowsMessage("shapes [2] and [3] differ") { _ = try Tensor(shape: [2]).adding(Tensor(shape: [3])) }
