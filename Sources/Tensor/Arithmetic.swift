@@ -3,16 +3,19 @@ import Foundation
 // Elementwise arithmetic and reductions. Functions that return a new tensor have a throwing
 // shape check; the in-place forms (`add(_:scaled:)`, `clamp`) are for hot loops.
 extension Tensor {
+    // Large tensors are split over the cores: a sampler written in Lua does a few of these per step.
     private func zipped(_ other: Tensor, _ op: String, _ f: (Float, Float) -> Float) throws -> Tensor {
         try requireSameShape(self, other, op)
         let out = Tensor(uninitializedShape: shape)
-        for i in 0..<count { out.data[i] = f(data[i], other.data[i]) }
+        let (a, b, o) = (data, other.data, out.data)
+        Parallel.chunks(count, minChunk: 32768) { r in for i in r { o[i] = f(a[i], b[i]) } }
         return out
     }
 
     public func mapped(_ f: (Float) -> Float) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
-        for i in 0..<count { out.data[i] = f(data[i]) }
+        let (a, o) = (data, out.data)
+        Parallel.chunks(count, minChunk: 32768) { r in for i in r { o[i] = f(a[i]) } }
         return out
     }
 
@@ -33,7 +36,8 @@ extension Tensor {
     public func scale(by s: Float) { for i in 0..<count { data[i] *= s }; touch() }
 
     public func clamp(_ lo: Float, _ hi: Float) {
-        for i in 0..<count { data[i] = Swift.min(Swift.max(data[i], lo), hi) }
+        let d = data
+        Parallel.chunks(count, minChunk: 32768) { r in for i in r { d[i] = Swift.min(Swift.max(d[i], lo), hi) } }
         touch()
     }
 
