@@ -124,6 +124,15 @@ public struct LuaCall {
 
     public func tensor(_ n: Int) throws -> Tensor { try object(n, TensorBinding.typeName) }
 
+    /// `self` of a method of the userdata type `type` (a wrong receiver is reported as argument 0,
+    /// as Lua's own methods do).
+    public func this<T: AnyObject>(_ type: String, as: T.Type = T.self) throws -> T {
+        guard let o = LuaObjects.get(L, 1, type: type, as: T.self) else {
+            throw LuaArgumentError(position: 0, message: "\(type) expected, got \(LuaCall.got(L, 1))")
+        }
+        return o
+    }
+
     public func optionalTensor(_ n: Int) throws -> Tensor? { isNil(n) ? nil : try tensor(n) }
 
     public func isTensor(_ n: Int) -> Bool { LuaObjects.get(L, index(n), type: TensorBinding.typeName, as: Tensor.self) != nil }

@@ -47,12 +47,7 @@ enum JEMBinding {
         }
     }
 
-    static func this(_ call: LuaCall) throws -> Trainer {
-        guard let t = LuaObjects.get(call.L, 1, type: typeName, as: Trainer.self) else {
-            throw LuaArgumentError(position: 0, message: "JEM expected, got \(LuaCall.got(call.L, 1))")
-        }
-        return t
-    }
+    static func this(_ call: LuaCall) throws -> Trainer { try call.this(typeName) }
 
     static func set(_ t: LuaTableBuilder, _ s: JEM.StepStats) {
         t.set("loss", Double(s.terms.total)); t.set("px", Double(s.terms.px)); t.set("pyx", Double(s.terms.pyx))

@@ -33,12 +33,7 @@ enum ModelBinding {
         return "\(path)/\(file)"
     }
 
-    static func this(_ call: LuaCall) throws -> ShallowCNN {
-        guard let m = LuaObjects.get(call.L, 1, type: typeName, as: ShallowCNN.self) else {
-            throw LuaArgumentError(position: 0, message: "ShallowCNN expected, got \(LuaCall.got(call.L, 1))")
-        }
-        return m
-    }
+    static func this(_ call: LuaCall) throws -> ShallowCNN { try call.this(typeName) }
 
     static func modelClass() -> LuaClass {
         var c = LuaClass(name: typeName)

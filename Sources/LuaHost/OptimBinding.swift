@@ -93,12 +93,7 @@ enum OptimBinding {
 
     static func adamClass() -> LuaClass {
         var c = LuaClass(name: adamType)
-        func this(_ call: LuaCall) throws -> Adam {
-            guard let a = LuaObjects.get(call.L, 1, type: adamType, as: Adam.self) else {
-                throw LuaArgumentError(position: 0, message: "Adam expected, got \(LuaCall.got(call.L, 1))")
-            }
-            return a
-        }
+        func this(_ call: LuaCall) throws -> Adam { try call.this(adamType) }
         c.method("step") { call in try this(call).update(); return 0 }
         c.method("zero_grad") { call in for p in try this(call).parameters { p.grad.zero() }; return 0 }
         c.method("lr") { call in
@@ -117,12 +112,7 @@ enum OptimBinding {
 
     static func stepLRClass() -> LuaClass {
         var c = LuaClass(name: stepLRType)
-        func this(_ call: LuaCall) throws -> Schedule {
-            guard let s = LuaObjects.get(call.L, 1, type: stepLRType, as: Schedule.self) else {
-                throw LuaArgumentError(position: 0, message: "StepLR expected, got \(LuaCall.got(call.L, 1))")
-            }
-            return s
-        }
+        func this(_ call: LuaCall) throws -> Schedule { try call.this(stepLRType) }
         c.method("step") { call in
             let s = try this(call)
             s.epoch += 1

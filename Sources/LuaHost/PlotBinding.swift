@@ -245,12 +245,7 @@ public enum PlotBinding {
         }
     }
 
-    static func this(_ call: LuaCall) throws -> Figure {
-        guard let f = figure(call.L, 1) else {
-            throw LuaArgumentError(position: 0, message: "Figure expected, got \(LuaCall.got(call.L, 1))")
-        }
-        return f
-    }
+    static func this(_ call: LuaCall) throws -> Figure { try call.this(typeName) }
 
     static func figureClass() -> LuaClass {
         var c = LuaClass(name: typeName)

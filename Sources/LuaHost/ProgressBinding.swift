@@ -31,12 +31,7 @@ enum ProgressBinding {
         }
     }
 
-    static func this(_ call: LuaCall) throws -> ProgressBar {
-        guard let p = LuaObjects.get(call.L, 1, type: typeName, as: ProgressBar.self) else {
-            throw LuaArgumentError(position: 0, message: "Progress expected, got \(LuaCall.got(call.L, 1))")
-        }
-        return p
-    }
+    static func this(_ call: LuaCall) throws -> ProgressBar { try call.this(typeName) }
 
     static func info(_ call: LuaCall, _ n: Int) throws -> String? {
         switch call.type(n) {

@@ -37,12 +37,7 @@ enum SamplerBinding {
         }
     }
 
-    static func this(_ call: LuaCall) throws -> SGLDSampler {
-        guard let s = LuaObjects.get(call.L, 1, type: typeName, as: SGLDSampler.self) else {
-            throw LuaArgumentError(position: 0, message: "SGLD expected, got \(LuaCall.got(call.L, 1))")
-        }
-        return s
-    }
+    static func this(_ call: LuaCall) throws -> SGLDSampler { try call.this(typeName) }
 
     static func samplerClass() -> LuaClass {
         var c = LuaClass(name: typeName)

@@ -303,10 +303,5 @@ enum TensorBinding {
 
 extension LuaCall {
     /// `self` of a Tensor method.
-    func this() throws -> Tensor {
-        guard let t = LuaObjects.get(L, 1, type: TensorBinding.typeName, as: Tensor.self) else {
-            throw LuaArgumentError(position: 0, message: "Tensor expected, got \(LuaCall.got(L, 1))")
-        }
-        return t
-    }
+    func this() throws -> Tensor { try this(TensorBinding.typeName) }
 }
