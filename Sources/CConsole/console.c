@@ -13,6 +13,7 @@
 #include <editline/readline.h>
 #include <lua5.4/lua.h>
 #include <lua5.4/lauxlib.h>
+#include "../CLua/interrupt_hook.h"
 
 // MARK: line editing
 
@@ -118,23 +119,9 @@ void joule_console_editor_init(int history_limit) {
 static lua_State *volatile running_state = NULL;
 static struct sigaction chained; // the LuaHost handler in force when the statement began
 
-static void interrupt_hook(lua_State *L, lua_Debug *ar) {
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    // Level 0 is the interrupted function; when that is a C function, name its Lua caller.
-    luaL_where(L, 0);
-    if (lua_rawlen(L, -1) == 0) {
-        lua_settop(L, -2);
-        luaL_where(L, 1);
-    }
-    lua_pushstring(L, "interrupted");
-    lua_concat(L, 2);
-    lua_error(L);
-}
-
 static void statement_handler(int sig) {
     lua_State *L = running_state;
-    if (L != NULL) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    if (L != NULL) lua_sethook(L, joule_interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
     // The host's own handler counts the interrupt (joule.interrupted(), fit_epoch's early stop);
     // after its second one it restores the default action, so a third Ctrl-C kills a statement
     // stuck in native code.
@@ -166,7 +153,7 @@ void joule_console_begin_statement(lua_State *L) {
 void joule_console_end_statement(lua_State *L) {
     install(prompt_handler);
     running_state = NULL;
-    if (L != NULL && lua_gethook(L) == interrupt_hook) lua_sethook(L, NULL, 0, 0);
+    if (L != NULL && lua_gethook(L) == joule_interrupt_hook) lua_sethook(L, NULL, 0, 0);
 }
 
 void joule_console_release_signals(void) {

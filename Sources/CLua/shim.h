@@ -65,19 +65,7 @@ static inline int joule_registry_index(void) { return LUA_REGISTRYINDEX; }
 static volatile sig_atomic_t joule_interrupts = 0;
 static lua_State *joule_interrupt_state = NULL;
 
-static inline void joule_interrupt_hook(lua_State *L, lua_Debug *ar) {
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
-    // Level 0 is the interrupted function; when that is a C function, name its Lua caller.
-    luaL_where(L, 0);
-    if (lua_rawlen(L, -1) == 0) {
-        lua_settop(L, -2);
-        luaL_where(L, 1);
-    }
-    lua_pushstring(L, "interrupted");
-    lua_concat(L, 2);
-    lua_error(L);
-}
+#include "interrupt_hook.h"
 
 static inline void joule_interrupt_handler(int sig) {
     joule_interrupts++;
