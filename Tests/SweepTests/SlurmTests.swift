@@ -20,6 +20,7 @@ final class SlurmTests: SweepTestCase {
         XCTAssertEqual(rows.map { $0["status"]! }, ["finished", "finished", "finished"], r.stdout)
         XCTAssertEqual(rows.map { $0["score"]! }, ["2.5", "2", "0.5"])
         XCTAssertEqual(completions().count, 3)
+        guard rows.count == 3 else { return }   // failed above; indexing would crash the whole suite
         let status = read("out/runs/" + rows[0]["run"]! + "/status.json")
         XCTAssertTrue(status.contains("\"backend\" : \"slurm\"") && status.contains("\"slurm_job\""), status)
         let scripts = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("out/slurm").path)
