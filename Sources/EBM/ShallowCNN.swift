@@ -34,7 +34,7 @@ public final class ShallowCNN {
             Conv2d(4 * h, 4 * h, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(inPlace: true),
         ])
         fc = Linear(4 * h, classes, rng: rng)
-        shareConvolutionScratch()
+        shareConvolutionWorkspace()
     }
 
     private init(sharing other: ShallowCNN) {
@@ -42,13 +42,13 @@ public final class ShallowCNN {
         classes = other.classes
         cnnLayers = other.cnnLayers.replica() as! Sequential
         fc = other.fc.replica() as! Linear
-        shareConvolutionScratch()
+        shareConvolutionWorkspace()
     }
 
-    /// One patch-gradient workspace for all convolutions of this (single-threaded) network.
-    private func shareConvolutionScratch() {
-        let scratch = Tensor(shape: [0])
-        for case let conv as Conv2d in cnnLayers.modules { conv.scratch = scratch }
+    /// One set of patch tiles for all convolutions of this network.
+    private func shareConvolutionWorkspace() {
+        let workspace = ConvolutionWorkspace()
+        for case let conv as Conv2d in cnnLayers.modules { conv.workspace = workspace }
     }
 
     /// A model that shares this one's parameters with workspaces of its own, for running
@@ -147,9 +147,6 @@ public final class ShallowCNN {
         inputGradient.resize(x.shape)
         let d = x.itemSize
         let failure = FirstError()
-        let blasThreads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(blasThreads) }
         Parallel.split(n, parts: parts) { part, rows in
             let h = helpers[part]
             do {

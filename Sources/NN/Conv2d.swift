@@ -1,23 +1,34 @@
 import Tensor
 
-/// 2-D convolution as one GEMM over the whole batch.
+/// 2-D convolution as GEMMs over unfolded patches, a cache-sized tile of output positions at a time.
 ///
 /// Activations are channels-last, (N, H, W, C) in and (N, Ho, Wo, O) out — see `Convolution`.
 /// Weights are PyTorch's (O, C, k, k), so checkpoints move unchanged; they are repacked to
 /// (O, k, k, C), the order of the unfolded patches, whenever they change.
+///
+/// Unfolding a whole batch would write a matrix several times the size of the input (4 MB per 16
+/// images for the second layer) that the GEMM then reads back from memory; a tile's patches stay
+/// in the core's L2 cache between the unfolding, the GEMM and the folding. The weight gradient
+/// unfolds its tiles again from the forward pass's input instead of keeping every patch.
 public final class Conv2d: Module {
     public let inChannels, outChannels, kernel, stride, padding: Int
     public let weight: Parameter
     public let bias: Parameter
 
+    /// Unfolded positions per tile: enough floats to fill a good part of L2, and never so few rows
+    /// that packing the weights for each tile's GEMM costs more than the tile's multiply-adds.
+    public var tileFloats = 64 * 1024
+    public var minTileRows = 256
+
+    /// Tile buffers, one per core. The convolutions of one network use them only inside a call,
+    /// so they can share one workspace.
+    public var workspace = ConvolutionWorkspace()
+
     private var geometry: ConvGeometry?
-    /// The unfolded input of the latest forward, kept for the weight gradient.
-    private let col = Tensor(shape: [0])
-    /// Patch gradients, needed only inside `backwardInput`: the convolutions of one network that
-    /// run on one thread can share this tensor (the largest of them sets its size).
-    public var scratch = Tensor(shape: [0])
+    /// The input of the latest forward, for the weight gradient (see `Module`).
+    private var input: Tensor?
     private let packedWeight = Tensor(shape: [0])
-    private let packedGrad = Tensor(shape: [0])
+    private var packedGrads: [Tensor] = []
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
     /// The weight tensor's version when it was last packed.
@@ -35,6 +46,7 @@ public final class Conv2d: Module {
         inChannels = other.inChannels; outChannels = other.outChannels
         kernel = other.kernel; stride = other.stride; padding = other.padding
         weight = other.weight; bias = other.bias
+        tileFloats = other.tileFloats; minTileRows = other.minTileRows
     }
 
     public func replica() -> Module { Conv2d(sharing: self) }
@@ -51,40 +63,76 @@ public final class Conv2d: Module {
             throw JouleError("Conv2d: input \(g.height)×\(g.width) too small for kernel \(kernel)")
         }
         geometry = g
-        col.resize([g.positions, g.patchSize])
-        Convolution.im2col(g, input: input.data, col: col.data)
+        self.input = input
         if packedVersion != weight.value.version { packWeight() }
         output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
-        // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
-        for p in 0..<g.positions { (output.data + p * outChannels).update(from: bias.value.data, count: outChannels) }
-        BLAS.gemm(transB: true, m: g.positions, n: outChannels, k: g.patchSize, a: col.data, b: packedWeight.data,
-                  beta: 1, c: output.data)
+        let (x, out, w, b, o) = (input.data, output.data, packedWeight.data, bias.value.data, outChannels)
+        forEachTile(g) { _, rows, col in
+            Convolution.im2col(g, input: x, rows: rows, col: col)
+            // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
+            let c = out + rows.lowerBound * o
+            for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) }
+            BLAS.gemm(transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
+        }
         return output
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let g = try checkedGeometry(gradOutput)
-        let dcol = scratch
-        dcol.resize([g.positions, g.patchSize])
-        BLAS.gemm(m: g.positions, n: g.patchSize, k: outChannels, a: gradOutput.data, b: packedWeight.data, c: dcol.data)
         gradInput.resize([g.batch, g.height, g.width, inChannels])
-        Convolution.col2im(g, col: dcol.data, input: gradInput.data)
+        let (gy, gx, w, o) = (gradOutput.data, gradInput.data, packedWeight.data, outChannels)
+        let perImage = g.outHeight * g.outWidth, imageSize = g.height * g.width * inChannels
+        forEachTile(g) { _, rows, dcol in
+            // Zero the images that start in this tile; earlier tiles of this part zeroed the rest.
+            let first = (rows.lowerBound + perImage - 1) / perImage, end = (rows.upperBound + perImage - 1) / perImage
+            if first < end { (gx + first * imageSize).update(repeating: 0, count: (end - first) * imageSize) }
+            BLAS.gemm(m: rows.count, n: g.patchSize, k: o, a: gy + rows.lowerBound * o, b: w, c: dcol)
+            Convolution.col2imAdding(g, col: dcol, rows: rows, input: gx)
+        }
         return gradInput
     }
 
     public func accumulateWeightGradients(_ gradOutput: Tensor) throws {
         let g = try checkedGeometry(gradOutput)
-        packedGrad.resize([outChannels, g.patchSize])
-        BLAS.gemm(transA: true, m: outChannels, n: g.patchSize, k: g.positions, a: gradOutput.data, b: col.data, c: packedGrad.data)
+        guard let input else { throw JouleError("Conv2d: backward before forward") }
+        let (gy, x, o) = (gradOutput.data, input.data, outChannels)
+        while packedGrads.count < Parallel.cores { packedGrads.append(Tensor(shape: [0])) }
+        for p in packedGrads { p.resize([o, g.patchSize]); p.zero() }
+        forEachTile(g) { part, rows, col in
+            Convolution.im2col(g, input: x, rows: rows, col: col)
+            BLAS.gemm(transA: true, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o, b: col,
+                      beta: 1, c: packedGrads[part].data)
+        }
         let (c, kk) = (inChannels, kernel * kernel)
-        for o in 0..<outChannels {
-            for ch in 0..<c {
-                for t in 0..<kk { weight.grad.data[(o * c + ch) * kk + t] += packedGrad.data[(o * kk + t) * c + ch] }
+        for partial in packedGrads {
+            for oc in 0..<o {
+                for ch in 0..<c {
+                    for t in 0..<kk { weight.grad.data[(oc * c + ch) * kk + t] += partial.data[(oc * kk + t) * c + ch] }
+                }
             }
         }
         for p in 0..<g.positions {
-            let row = gradOutput.data + p * outChannels
-            for o in 0..<outChannels { bias.grad.data[o] += row[o] }
+            let row = gy + p * o
+            for oc in 0..<o { bias.grad.data[oc] += row[oc] }
+        }
+    }
+
+    /// Calls `body(part, rows, tile)` over the batch's output positions, a tile of rows at a time,
+    /// with `tile` room for the rows' patches. Images are shared out over the cores (a part holds
+    /// whole images, so folding never races); within a part, tiles run in order.
+    private func forEachTile(_ g: ConvGeometry, _ body: (Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        let perImage = g.outHeight * g.outWidth
+        let rowsPerTile = Swift.max(minTileRows, tileFloats / g.patchSize)
+        let parts = Swift.min(Parallel.cores, g.batch)
+        let buffers = workspace.buffers(parts, floats: Swift.min(rowsPerTile, g.positions) * g.patchSize)
+        Parallel.split(g.batch, parts: parts) { part, images in
+            var start = images.lowerBound * perImage
+            let end = images.upperBound * perImage
+            while start < end {
+                let rows = start..<Swift.min(start + rowsPerTile, end)
+                body(part, rows, buffers[part].data)
+                start = rows.upperBound
+            }
         }
     }
 
@@ -106,5 +154,17 @@ public final class Conv2d: Module {
             throw JouleError("Conv2d: gradient shape \(gradOutput.shape) does not match output \(output.shape)")
         }
         return g
+    }
+}
+
+/// Tile buffers for unfolded patches, one per core, grown to the largest tile asked for.
+public final class ConvolutionWorkspace {
+    private var tiles: [Tensor] = []
+    public init() {}
+
+    func buffers(_ parts: Int, floats: Int) -> [Tensor] {
+        while tiles.count < parts { tiles.append(Tensor(shape: [0])) }
+        for t in tiles.prefix(parts) where t.count < floats { t.resize([floats]) }
+        return tiles
     }
 }

@@ -14,13 +14,16 @@ public struct ConvGeometry: Equatable {
     }
 }
 
-/// Unfolding (im2col) and folding (col2im) for batch-wide convolution GEMMs.
+/// Unfolding (im2col) and folding (col2im) for convolution GEMMs.
 ///
 /// Activations are channels-last, (N, H, W, C). A patch row of the unfolded matrix is then a few
 /// contiguous runs — for each kernel row, the kernel's columns × all channels — so unfolding is a
 /// handful of copies per output position rather than one strided read per value, and one GEMM
-/// col(N·Ho·Wo × k·k·C) · Wᵀ yields the next layer's (N, Ho, Wo, O) directly. A one-channel image
+/// col(positions × k·k·C) · Wᵀ yields the next layer's (N, Ho, Wo, O) directly. A one-channel image
 /// (N, 1, H, W) has the same bytes as (N, H, W, 1).
+///
+/// Both work on any range of output positions (`rows`, numbered image by image over the batch),
+/// so a caller can unfold and fold a batch a cache-sized tile at a time; `col` holds the tile's rows.
 public enum Convolution {
     /// Kernel columns whose input column x·stride − padding + kw lies inside the image.
     @inline(__always)
@@ -29,55 +32,59 @@ public enum Convolution {
         return Swift.max(0, -start)..<Swift.min(g.kernel, g.width - start)
     }
 
+    /// The whole batch: `col` is (positions × patchSize).
     public static func im2col(_ g: ConvGeometry, input: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
+        im2col(g, input: input, rows: 0..<g.positions, col: col)
+    }
+
+    public static func im2col(_ g: ConvGeometry, input: UnsafePointer<Float>, rows: Range<Int>, col: UnsafeMutablePointer<Float>) {
         let (oh, ow, k, c) = (g.outHeight, g.outWidth, g.kernel, g.channels)
-        let patch = g.patchSize, rowStride = g.width * c
-        Parallel.chunks(g.positions, minChunk: 64) { range in
-            for pos in range {
-                let n = pos / (oh * ow), y = (pos / ow) % oh, x = pos % ow
-                let taps = validTaps(g, x: x)
-                let x0 = x * g.stride - g.padding
-                var dst = col + pos * patch
-                for kh in 0..<k {
-                    let iy = y * g.stride - g.padding + kh
-                    if iy < 0 || iy >= g.height || taps.isEmpty {
-                        dst.update(repeating: 0, count: k * c)
-                    } else {
-                        dst.update(repeating: 0, count: taps.lowerBound * c)
-                        let src = input + (n * g.height + iy) * rowStride + (x0 + taps.lowerBound) * c
-                        (dst + taps.lowerBound * c).update(from: src, count: taps.count * c)
-                        (dst + taps.upperBound * c).update(repeating: 0, count: (k - taps.upperBound) * c)
-                    }
-                    dst += k * c
+        let rowStride = g.width * c, run = k * c
+        var dst = col
+        for pos in rows {
+            let n = pos / (oh * ow), y = (pos / ow) % oh, x = pos % ow
+            let taps = validTaps(g, x: x)
+            let x0 = x * g.stride - g.padding
+            for kh in 0..<k {
+                let iy = y * g.stride - g.padding + kh
+                if iy < 0 || iy >= g.height || taps.isEmpty {
+                    Runs.fill(dst, 0, count: run)
+                } else {
+                    let src = input + (n * g.height + iy) * rowStride + (x0 + taps.lowerBound) * c
+                    Runs.fill(dst, 0, count: taps.lowerBound * c)
+                    Runs.copy(dst + taps.lowerBound * c, from: src, count: taps.count * c)
+                    Runs.fill(dst + taps.upperBound * c, 0, count: (k - taps.upperBound) * c)
                 }
+                dst += run
             }
         }
     }
 
-    /// input-gradient = fold(col): each patch entry is added back to the pixel it was read from.
+    /// The whole batch: input-gradient = fold(col), each patch entry added back to the pixel it was read from.
     public static func col2im(_ g: ConvGeometry, col: UnsafePointer<Float>, input: UnsafeMutablePointer<Float>) {
+        input.update(repeating: 0, count: g.batch * g.height * g.width * g.channels)
+        col2imAdding(g, col: col, rows: 0..<g.positions, input: input)
+    }
+
+    /// Adds the patch rows `rows` (in `col`) onto the pixels they were read from; the caller zeroes
+    /// `input` first. Patches of one image overlap, so concurrent callers must hold different images.
+    public static func col2imAdding(_ g: ConvGeometry, col: UnsafePointer<Float>, rows: Range<Int>, input: UnsafeMutablePointer<Float>) {
         let (oh, ow, k, c) = (g.outHeight, g.outWidth, g.kernel, g.channels)
-        let patch = g.patchSize, rowStride = g.width * c, image = g.height * rowStride
-        // Patches of one image overlap; different images do not, so images are the unit of work.
-        Parallel.chunks(g.batch) { images in
-            for n in images {
-                let dstImage = input + n * image
-                dstImage.update(repeating: 0, count: image)
-                for y in 0..<oh {
-                    for x in 0..<ow {
-                        let taps = validTaps(g, x: x)
-                        let x0 = x * g.stride - g.padding
-                        let src = col + ((n * oh + y) * ow + x) * patch
-                        for kh in 0..<k {
-                            let iy = y * g.stride - g.padding + kh
-                            guard iy >= 0 && iy < g.height else { continue }
-                            let d = dstImage + iy * rowStride + (x0 + taps.lowerBound) * c
-                            let s = src + (kh * k + taps.lowerBound) * c
-                            for i in 0..<(taps.count * c) { d[i] += s[i] }
-                        }
-                    }
+        let rowStride = g.width * c
+        var src = col
+        for pos in rows {
+            let n = pos / (oh * ow), y = (pos / ow) % oh, x = pos % ow
+            let taps = validTaps(g, x: x)
+            let x0 = x * g.stride - g.padding
+            for kh in 0..<k {
+                let iy = y * g.stride - g.padding + kh
+                if iy >= 0 && iy < g.height && !taps.isEmpty {
+                    let d = input + (n * g.height + iy) * rowStride + (x0 + taps.lowerBound) * c
+                    let s = src + (kh * k + taps.lowerBound) * c
+                    for i in 0..<(taps.count * c) { d[i] += s[i] }
                 }
             }
+            src += g.patchSize
         }
     }
 }

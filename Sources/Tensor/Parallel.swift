@@ -3,6 +3,7 @@ import Foundation
 
 /// Work split over the cores. Regions do not nest: a parallel loop started inside another one
 /// runs inline on its worker, so the outermost split (for example SGLD's chain groups) owns the cores.
+/// For the same reason GEMMs inside a region run single-threaded.
 public enum Parallel {
     public static let cores = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount)
 
@@ -15,7 +16,12 @@ public enum Parallel {
         let parts = Swift.min(requested, n)
         if parts <= 1 || inRegion { body(0, 0..<n); return }
         inRegion = true
-        defer { inRegion = false }
+        let blasThreads = BLAS.threads
+        if blasThreads != 1 { BLAS.setThreads(1) }
+        defer {
+            if blasThreads != 1 { BLAS.setThreads(blasThreads) }
+            inRegion = false
+        }
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             body(p, (n * p / parts)..<(n * (p + 1) / parts))
         }

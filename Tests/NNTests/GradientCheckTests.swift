@@ -56,6 +56,37 @@ final class GradientCheckTests: XCTestCase {
         try check(Conv2d(3, 2, kernel: 1, rng: rng), input: [2, 4, 4, 3])
     }
 
+    /// A few positions per tile: tiles cut images apart, and each core's share runs several tiles.
+    private func smallTiles(_ conv: Conv2d) -> Conv2d {
+        conv.tileFloats = 1
+        conv.minTileRows = 7
+        return conv
+    }
+
+    func testConv2dInSmallTiles() throws {
+        try check(smallTiles(Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)), input: [3, 7, 6, 2])
+        try check(smallTiles(Conv2d(1, 4, kernel: 5, stride: 2, padding: 4, rng: rng)), input: [2, 9, 9, 1])
+    }
+
+    func testConv2dTilesAgreeWithWholeBatch() throws {
+        let whole = Conv2d(3, 4, kernel: 3, stride: 2, padding: 1, rng: rng)
+        let tiled = smallTiles(whole.replica() as! Conv2d)   // same parameters
+        let x = Tensor(shape: [5, 7, 8, 3]); rng.fillNormal(x)
+        let y = try whole.forward(x).copy()
+        let r = Tensor(shape: y.shape); rng.fillNormal(r)
+        let gx = try whole.backwardInput(r).copy()
+        whole.zeroGradients()
+        try whole.accumulateWeightGradients(r)
+        let (gw, gb) = (whole.weight.grad.copy(), whole.bias.grad.copy())
+
+        assertClose(try tiled.forward(x), y, relative: 1e-6, "output")
+        assertClose(try tiled.backwardInput(r), gx, relative: 1e-6, "input gradient")
+        tiled.zeroGradients()
+        try tiled.accumulateWeightGradients(r)
+        assertClose(tiled.weight.grad, gw, relative: 1e-6, "weight gradient")
+        assertClose(tiled.bias.grad, gb, relative: 1e-6, "bias gradient")
+    }
+
     func testConv2dNoticesChangedWeights() throws {
         let conv = Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)
         let x = Tensor(shape: [1, 5, 5, 2]); rng.fillNormal(x)
