@@ -92,7 +92,7 @@ public final class RNG {
         // The first half holds the radii's uniforms, the second the angles'; both become normals in place.
         let angles = p + pairs
         for j in 0..<pairs {
-            let r = (-2 * FastMath.log(p[j])).squareRoot()
+            let r = FastMath.sqrt(-2 * FastMath.log(p[j]))
             let (s, c) = FastMath.sinCosTurns(angles[j])
             p[j] = r * c
             angles[j] = r * s
