@@ -38,11 +38,10 @@ public enum Convolution {
     }
 
     public static func im2col(_ g: ConvGeometry, input: UnsafePointer<Float>, rows: Range<Int>, col: UnsafeMutablePointer<Float>) {
-        let (oh, ow, k, c) = (g.outHeight, g.outWidth, g.kernel, g.channels)
+        let (k, c) = (g.kernel, g.channels)
         let rowStride = g.width * c, run = k * c
         var dst = col
-        for pos in rows {
-            let n = pos / (oh * ow), y = (pos / ow) % oh, x = pos % ow
+        forEachPosition(g, rows) { n, y, x in
             let taps = validTaps(g, x: x)
             let x0 = x * g.stride - g.padding
             for kh in 0..<k {
@@ -51,9 +50,10 @@ public enum Convolution {
                     Runs.fill(dst, 0, count: run)
                 } else {
                     let src = input + (n * g.height + iy) * rowStride + (x0 + taps.lowerBound) * c
-                    Runs.fill(dst, 0, count: taps.lowerBound * c)
+                    if taps.count < k {
+                        Runs.fill(dst, 0, count: run)
+                    }
                     Runs.copy(dst + taps.lowerBound * c, from: src, count: taps.count * c)
-                    Runs.fill(dst + taps.upperBound * c, 0, count: (k - taps.upperBound) * c)
                 }
                 dst += run
             }
@@ -69,22 +69,36 @@ public enum Convolution {
     /// Adds the patch rows `rows` (in `col`) onto the pixels they were read from; the caller zeroes
     /// `input` first. Patches of one image overlap, so concurrent callers must hold different images.
     public static func col2imAdding(_ g: ConvGeometry, col: UnsafePointer<Float>, rows: Range<Int>, input: UnsafeMutablePointer<Float>) {
-        let (oh, ow, k, c) = (g.outHeight, g.outWidth, g.kernel, g.channels)
+        let (k, c) = (g.kernel, g.channels)
         let rowStride = g.width * c
         var src = col
-        for pos in rows {
-            let n = pos / (oh * ow), y = (pos / ow) % oh, x = pos % ow
+        forEachPosition(g, rows) { n, y, x in
             let taps = validTaps(g, x: x)
             let x0 = x * g.stride - g.padding
             for kh in 0..<k {
                 let iy = y * g.stride - g.padding + kh
                 if iy >= 0 && iy < g.height && !taps.isEmpty {
                     let d = input + (n * g.height + iy) * rowStride + (x0 + taps.lowerBound) * c
-                    let s = src + (kh * k + taps.lowerBound) * c
-                    for i in 0..<(taps.count * c) { d[i] += s[i] }
+                    Runs.add(d, src + (kh * k + taps.lowerBound) * c, count: taps.count * c)
                 }
             }
             src += g.patchSize
+        }
+    }
+
+    /// Calls `body(image, row, column)` for each output position in `rows`, in order.
+    @inline(__always)
+    static func forEachPosition(_ g: ConvGeometry, _ rows: Range<Int>, _ body: (Int, Int, Int) -> Void) {
+        guard !rows.isEmpty else { return }
+        let (oh, ow) = (g.outHeight, g.outWidth)
+        var n = rows.lowerBound / (oh * ow), y = (rows.lowerBound / ow) % oh, x = rows.lowerBound % ow
+        for _ in rows {
+            body(n, y, x)
+            x += 1
+            if x == ow {
+                x = 0; y += 1
+                if y == oh { y = 0; n += 1 }
+            }
         }
     }
 }
