@@ -67,12 +67,17 @@ public final class Conv2d: Module {
         if packedVersion != weight.value.version { packWeight() }
         output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
         let (x, out, w, b, o) = (input.data, output.data, packedWeight.data, bias.value.data, outChannels)
-        forEachTile(g) { _, rows, col in
-            Convolution.im2col(g, input: x, rows: rows, col: col)
+        forEachTile(g) { _, rows, col, phases in
             // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
             let c = out + rows.lowerBound * o
             for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) }
-            BLAS.gemm(transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
+            if let phases {
+                Convolution.im2colSingleChannel(g, input: x, rows: rows, phases: phases, colT: col)
+                BLAS.gemm(transA: true, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
+            } else {
+                Convolution.im2col(g, input: x, rows: rows, col: col)
+                BLAS.gemm(transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
+            }
         }
         return output
     }
@@ -82,7 +87,12 @@ public final class Conv2d: Module {
         gradInput.resize([g.batch, g.height, g.width, inChannels])
         let (gy, gx, w, o) = (gradOutput.data, gradInput.data, packedWeight.data, outChannels)
         let perImage = g.outHeight * g.outWidth, imageSize = g.height * g.width * inChannels
-        forEachTile(g) { _, rows, dcol in
+        forEachTile(g) { _, rows, dcol, phases in
+            if let phases {
+                BLAS.gemm(transA: true, transB: true, m: g.patchSize, n: rows.count, k: o, a: w, b: gy + rows.lowerBound * o, c: dcol)
+                Convolution.col2imSingleChannel(g, colT: dcol, rows: rows, phases: phases, input: gx)
+                return
+            }
             // Zero the images that start in this tile; earlier tiles of this part zeroed the rest.
             let first = (rows.lowerBound + perImage - 1) / perImage, end = (rows.upperBound + perImage - 1) / perImage
             if first < end { (gx + first * imageSize).update(repeating: 0, count: (end - first) * imageSize) }
@@ -98,10 +108,16 @@ public final class Conv2d: Module {
         let (gy, x, o) = (gradOutput.data, input.data, outChannels)
         while packedGrads.count < Parallel.cores { packedGrads.append(Tensor(shape: [0])) }
         for p in packedGrads { p.resize([o, g.patchSize]); p.zero() }
-        forEachTile(g) { part, rows, col in
-            Convolution.im2col(g, input: x, rows: rows, col: col)
-            BLAS.gemm(transA: true, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o, b: col,
-                      beta: 1, c: packedGrads[part].data)
+        forEachTile(g) { part, rows, col, phases in
+            if let phases {
+                Convolution.im2colSingleChannel(g, input: x, rows: rows, phases: phases, colT: col)
+                BLAS.gemm(transA: true, transB: true, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o,
+                          b: col, beta: 1, c: packedGrads[part].data)
+            } else {
+                Convolution.im2col(g, input: x, rows: rows, col: col)
+                BLAS.gemm(transA: true, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o, b: col,
+                          beta: 1, c: packedGrads[part].data)
+            }
         }
         let (c, kk) = (inChannels, kernel * kernel)
         for partial in packedGrads {
@@ -117,20 +133,28 @@ public final class Conv2d: Module {
         }
     }
 
-    /// Calls `body(part, rows, tile)` over the batch's output positions, a tile of rows at a time,
-    /// with `tile` room for the rows' patches. Images are shared out over the cores (a part holds
-    /// whole images, so folding never races); within a part, tiles run in order.
-    private func forEachTile(_ g: ConvGeometry, _ body: (Int, Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+    /// Calls `body(part, rows, tile, phases)` over the batch's output positions, a tile of rows at a
+    /// time, with `tile` room for the rows' patches. Images are shared out over the cores (a part
+    /// holds whole images, so folding never races); within a part, tiles run in order. One-channel
+    /// input unfolds transposed (see `Convolution.im2colSingleChannel`): its tiles hold whole images
+    /// and `phases` is room for one image's column phases; otherwise `phases` is nil.
+    private func forEachTile(_ g: ConvGeometry,
+                             _ body: (Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) -> Void) {
         let perImage = g.outHeight * g.outWidth
-        let rowsPerTile = Swift.max(minTileRows, tileFloats / g.patchSize)
+        let singleChannel = inChannels == 1
+        let rowsPerTile = singleChannel ? perImage * Swift.max(1, tileFloats / (perImage * g.patchSize))
+                                        : Swift.max(minTileRows, tileFloats / g.patchSize)
+        let tileFloats = Swift.min(rowsPerTile, g.positions) * g.patchSize
+        let phaseFloats = singleChannel ? Convolution.phaseFloats(g) : 0
         let parts = Swift.min(Parallel.cores, g.batch)
-        let buffers = workspace.buffers(parts, floats: Swift.min(rowsPerTile, g.positions) * g.patchSize)
+        let buffers = workspace.buffers(parts, floats: tileFloats + phaseFloats)
         Parallel.split(g.batch, parts: parts) { part, images in
             var start = images.lowerBound * perImage
             let end = images.upperBound * perImage
+            let tile = buffers[part].data
             while start < end {
                 let rows = start..<Swift.min(start + rowsPerTile, end)
-                body(part, rows, buffers[part].data)
+                body(part, rows, tile, singleChannel ? tile + tileFloats : nil)
                 start = rows.upperBound
             }
         }

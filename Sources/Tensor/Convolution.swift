@@ -86,6 +86,84 @@ public enum Convolution {
         }
     }
 
+    // MARK: One-channel images
+
+    /// A one-channel image (a network's first layer) unfolds transposed: `colT` is
+    /// (patchSize × positions), a row per kernel tap, for the whole images in `rows`. Through the
+    /// image's column phases (see `phaseFloats`) each tap's values for one output row are one
+    /// contiguous run of input, so unfolding and folding copy and add whole rows instead of
+    /// kernel-wide pieces of 5 floats.
+    public static func im2colSingleChannel(_ g: ConvGeometry, input: UnsafePointer<Float>, rows: Range<Int>,
+                                           phases: UnsafeMutablePointer<Float>, colT: UnsafeMutablePointer<Float>) {
+        let (perImage, ow, k, s) = (g.outHeight * g.outWidth, g.outWidth, g.kernel, g.stride)
+        let (hp, wq) = phaseShape(g)
+        let ld = rows.count
+        for n in (rows.lowerBound / perImage)..<(rows.upperBound / perImage) {
+            splitPhases(g, image: input + n * g.height * g.width, into: phases)
+            let first = n * perImage - rows.lowerBound
+            for kh in 0..<k {
+                for kw in 0..<k {
+                    let tapRow = colT + (kh * k + kw) * ld + first
+                    let src = phases + ((kw % s) * hp + kh) * wq + kw / s
+                    for y in 0..<g.outHeight { Runs.copy(tapRow + y * ow, from: src + y * s * wq, count: ow) }
+                }
+            }
+        }
+    }
+
+    /// Input gradient of the whole one-channel images in `rows` from the transposed patch
+    /// gradients `colT` (patchSize × positions); writes those images' pixels.
+    public static func col2imSingleChannel(_ g: ConvGeometry, colT: UnsafePointer<Float>, rows: Range<Int>,
+                                           phases: UnsafeMutablePointer<Float>, input: UnsafeMutablePointer<Float>) {
+        let (perImage, ow, k, s, p) = (g.outHeight * g.outWidth, g.outWidth, g.kernel, g.stride, g.padding)
+        let (hp, wq) = phaseShape(g)
+        let ld = rows.count
+        for n in (rows.lowerBound / perImage)..<(rows.upperBound / perImage) {
+            phases.update(repeating: 0, count: phaseFloats(g))
+            let first = n * perImage - rows.lowerBound
+            for kh in 0..<k {
+                for kw in 0..<k {
+                    let tapRow = colT + (kh * k + kw) * ld + first
+                    let dst = phases + ((kw % s) * hp + kh) * wq + kw / s
+                    for y in 0..<g.outHeight { Runs.add(dst + y * s * wq, tapRow + y * ow, count: ow) }
+                }
+            }
+            let image = input + n * g.height * g.width
+            for iy in 0..<g.height {
+                for ix in 0..<g.width {
+                    image[iy * g.width + ix] = phases[(((ix + p) % s) * hp + iy + p) * wq + (ix + p) / s]
+                }
+            }
+        }
+    }
+
+    /// Floats of the phase buffer of a one-channel image: the zero-padded image with its columns
+    /// dealt out by x mod stride, phase-major, so that a stride-s run of a padded row is contiguous.
+    public static func phaseFloats(_ g: ConvGeometry) -> Int {
+        let (hp, wq) = phaseShape(g)
+        return g.stride * hp * wq
+    }
+
+    /// Padded height, and columns per phase: enough for every tap of every output column.
+    static func phaseShape(_ g: ConvGeometry) -> (height: Int, width: Int) {
+        (g.height + 2 * g.padding, g.outWidth + (g.kernel - 1) / g.stride)
+    }
+
+    static func splitPhases(_ g: ConvGeometry, image: UnsafePointer<Float>, into phases: UnsafeMutablePointer<Float>) {
+        let (hp, wq) = phaseShape(g)
+        let (s, p) = (g.stride, g.padding)
+        for phase in 0..<s {
+            for iy in 0..<hp {
+                let dst = phases + (phase * hp + iy) * wq
+                let y = iy - p
+                for j in 0..<wq {
+                    let x = j * s + phase - p
+                    dst[j] = y >= 0 && y < g.height && x >= 0 && x < g.width ? image[y * g.width + x] : 0
+                }
+            }
+        }
+    }
+
     /// Calls `body(image, row, column)` for each output position in `rows`, in order.
     @inline(__always)
     static func forEachPosition(_ g: ConvGeometry, _ rows: Range<Int>, _ body: (Int, Int, Int) -> Void) {

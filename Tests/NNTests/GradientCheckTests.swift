@@ -69,22 +69,25 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testConv2dTilesAgreeWithWholeBatch() throws {
-        let whole = Conv2d(3, 4, kernel: 3, stride: 2, padding: 1, rng: rng)
-        let tiled = smallTiles(whole.replica() as! Conv2d)   // same parameters
-        let x = Tensor(shape: [5, 7, 8, 3]); rng.fillNormal(x)
-        let y = try whole.forward(x).copy()
-        let r = Tensor(shape: y.shape); rng.fillNormal(r)
-        let gx = try whole.backwardInput(r).copy()
-        whole.zeroGradients()
-        try whole.accumulateWeightGradients(r)
-        let (gw, gb) = (whole.weight.grad.copy(), whole.bias.grad.copy())
+        // Three channels unfold patch by patch; one channel unfolds transposed, whole images per tile.
+        for (channels, kernel, padding) in [(3, 3, 1), (1, 5, 4)] {
+            let whole = Conv2d(channels, 4, kernel: kernel, stride: 2, padding: padding, rng: rng)
+            let tiled = smallTiles(whole.replica() as! Conv2d)   // same parameters
+            let x = Tensor(shape: [5, 7, 8, channels]); rng.fillNormal(x)
+            let y = try whole.forward(x).copy()
+            let r = Tensor(shape: y.shape); rng.fillNormal(r)
+            let gx = try whole.backwardInput(r).copy()
+            whole.zeroGradients()
+            try whole.accumulateWeightGradients(r)
+            let (gw, gb) = (whole.weight.grad.copy(), whole.bias.grad.copy())
 
-        assertClose(try tiled.forward(x), y, relative: 1e-6, "output")
-        assertClose(try tiled.backwardInput(r), gx, relative: 1e-6, "input gradient")
-        tiled.zeroGradients()
-        try tiled.accumulateWeightGradients(r)
-        assertClose(tiled.weight.grad, gw, relative: 1e-6, "weight gradient")
-        assertClose(tiled.bias.grad, gb, relative: 1e-6, "bias gradient")
+            assertClose(try tiled.forward(x), y, relative: 1e-6, "output, \(channels) channels")
+            assertClose(try tiled.backwardInput(r), gx, relative: 1e-6, "input gradient, \(channels) channels")
+            tiled.zeroGradients()
+            try tiled.accumulateWeightGradients(r)
+            assertClose(tiled.weight.grad, gw, relative: 1e-6, "weight gradient, \(channels) channels")
+            assertClose(tiled.bias.grad, gb, relative: 1e-6, "bias gradient, \(channels) channels")
+        }
     }
 
     func testConv2dNoticesChangedWeights() throws {
