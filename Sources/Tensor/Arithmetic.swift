@@ -3,28 +3,50 @@ import Foundation
 // Elementwise arithmetic and reductions. Functions that return a new tensor have a throwing
 // shape check; the in-place forms (`add(_:scaled:)`, `clamp`) are for hot loops.
 extension Tensor {
-    // Large tensors are split over the cores: a sampler written in Lua does a few of these per step.
-    private func zipped(_ other: Tensor, _ op: String, _ f: (Float, Float) -> Float) throws -> Tensor {
-        try requireSameShape(self, other, op)
+    /// A new tensor of this shape, each chunk of it written by `fill(out, range)`; large tensors are
+    /// split over the cores (a sampler written in Lua does a few of these per step). Each operation
+    /// passes its whole loop, so that the loop is compiled, and vectorised, with its operator inline.
+    @inline(__always)
+    func making(_ fill: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
-        let (a, b, o) = (data, other.data, out.data)
-        Parallel.chunks(count, minChunk: 32768) { r in for i in r { o[i] = f(a[i], b[i]) } }
+        let o = out.data
+        Parallel.chunks(count, minChunk: 32768) { r in fill(o, r) }
         return out
     }
 
     public func mapped(_ f: (Float) -> Float) -> Tensor {
-        let out = Tensor(uninitializedShape: shape)
-        let (a, o) = (data, out.data)
-        Parallel.chunks(count, minChunk: 32768) { r in for i in r { o[i] = f(a[i]) } }
-        return out
+        let a = data
+        return making { o, r in for i in r { o[i] = f(a[i]) } }
     }
 
-    public func adding(_ o: Tensor) throws -> Tensor { try zipped(o, "add", +) }
-    public func subtracting(_ o: Tensor) throws -> Tensor { try zipped(o, "sub", -) }
-    public func multiplying(_ o: Tensor) throws -> Tensor { try zipped(o, "mul", *) }
-    public func dividing(_ o: Tensor) throws -> Tensor { try zipped(o, "div", /) }
-    public func adding(_ s: Float) -> Tensor { mapped { $0 + s } }
-    public func multiplying(_ s: Float) -> Tensor { mapped { $0 * s } }
+    public func adding(_ t: Tensor) throws -> Tensor {
+        try requireSameShape(self, t, "add")
+        let (a, b) = (data, t.data)
+        return making { o, r in for i in r { o[i] = a[i] + b[i] } }
+    }
+    public func subtracting(_ t: Tensor) throws -> Tensor {
+        try requireSameShape(self, t, "sub")
+        let (a, b) = (data, t.data)
+        return making { o, r in for i in r { o[i] = a[i] - b[i] } }
+    }
+    public func multiplying(_ t: Tensor) throws -> Tensor {
+        try requireSameShape(self, t, "mul")
+        let (a, b) = (data, t.data)
+        return making { o, r in for i in r { o[i] = a[i] * b[i] } }
+    }
+    public func dividing(_ t: Tensor) throws -> Tensor {
+        try requireSameShape(self, t, "div")
+        let (a, b) = (data, t.data)
+        return making { o, r in for i in r { o[i] = a[i] / b[i] } }
+    }
+    public func adding(_ s: Float) -> Tensor {
+        let a = data
+        return making { o, r in for i in r { o[i] = a[i] + s } }
+    }
+    public func multiplying(_ s: Float) -> Tensor {
+        let a = data
+        return making { o, r in for i in r { o[i] = a[i] * s } }
+    }
 
     /// self += scale · other, in place.
     public func add(_ other: Tensor, scaled scale: Float = 1) throws {

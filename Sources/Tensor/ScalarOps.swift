@@ -4,18 +4,32 @@ import Foundation
 // arithmetic (both operand orders), copies with a new shape, elementwise functions and
 // multi-dimensional indexing. They allocate; hot loops use the in-place forms in Arithmetic.swift.
 extension Tensor {
-    public func subtracting(_ s: Float) -> Tensor { mapped { $0 - s } }
-    public func dividing(_ s: Float) -> Tensor { mapped { $0 / s } }
+    public func subtracting(_ s: Float) -> Tensor {
+        let a = data
+        return making { o, r in for i in r { o[i] = a[i] - s } }
+    }
+    public func dividing(_ s: Float) -> Tensor {
+        let a = data
+        return making { o, r in for i in r { o[i] = a[i] / s } }
+    }
     /// s − self.
-    public func subtracted(from s: Float) -> Tensor { mapped { s - $0 } }
+    public func subtracted(from s: Float) -> Tensor {
+        let a = data
+        return making { o, r in for i in r { o[i] = s - a[i] } }
+    }
     /// s / self.
-    public func divided(into s: Float) -> Tensor { mapped { s / $0 } }
-    public func negated() -> Tensor { mapped { -$0 } }
+    public func divided(into s: Float) -> Tensor {
+        let a = data
+        return making { o, r in for i in r { o[i] = s / a[i] } }
+    }
+    public func negated() -> Tensor {
+        let a = data
+        return making { o, r in for i in r { o[i] = -a[i] } }
+    }
 
     public func clamped(_ lo: Float, _ hi: Float) -> Tensor {
-        let t = copy()
-        t.clamp(lo, hi)
-        return t
+        let a = data
+        return making { o, r in for i in r { o[i] = Swift.min(Swift.max(a[i], lo), hi) } }
     }
 
     public func norm() -> Float { Float(sumOfSquares().squareRoot()) }
