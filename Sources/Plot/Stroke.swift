@@ -81,10 +81,12 @@ extension Canvas {
         guard let box = maskBox(segments.flatMap { [$0.0, $0.1] }, pad: Int(hw.rounded(.up)) + 2) else { return }
         var mask = [Float](repeating: 0, count: box.width * box.height)
         for (a, b) in segments {
-            let x0 = max(box.x, Int((min(a.x, b.x) - hw - 1).rounded(.down)))
-            let x1 = min(box.maxX, Int((max(a.x, b.x) + hw + 1).rounded(.up)))
-            let y0 = max(box.y, Int((min(a.y, b.y) - hw - 1).rounded(.down)))
-            let y1 = min(box.maxY, Int((max(a.y, b.y) + hw + 1).rounded(.up)))
+            // Limited to the box in Double first: a far-away end point must not overflow Int.
+            func inside(_ v: Double, _ lo: Int, _ hi: Int) -> Int { Int(max(Double(lo), min(Double(hi), v))) }
+            let x0 = inside((min(a.x, b.x) - hw - 1).rounded(.down), box.x, box.maxX)
+            let x1 = inside((max(a.x, b.x) + hw + 1).rounded(.up), box.x, box.maxX)
+            let y0 = inside((min(a.y, b.y) - hw - 1).rounded(.down), box.y, box.maxY)
+            let y1 = inside((max(a.y, b.y) + hw + 1).rounded(.up), box.y, box.maxY)
             guard x1 > x0, y1 > y0 else { continue }
             let dx = b.x - a.x, dy = b.y - a.y, len2 = dx * dx + dy * dy
             for py in y0..<y1 {
