@@ -128,12 +128,7 @@ public enum Convolution {
                     for y in 0..<g.outHeight { Runs.add(dst + y * s * wq, tapRow + y * ow, count: ow) }
                 }
             }
-            let image = input + n * g.height * g.width
-            for iy in 0..<g.height {
-                for ix in 0..<g.width {
-                    image[iy * g.width + ix] = phases[(((ix + p) % s) * hp + iy + p) * wq + (ix + p) / s]
-                }
-            }
+            mergePhases(g, phases, into: input + n * g.height * g.width)
         }
     }
 
@@ -150,16 +145,34 @@ public enum Convolution {
     }
 
     static func splitPhases(_ g: ConvGeometry, image: UnsafePointer<Float>, into phases: UnsafeMutablePointer<Float>) {
+        phases.update(repeating: 0, count: phaseFloats(g))
+        forEachPhaseRun(g) { src, dst, count, stride in
+            for j in 0..<count { phases[dst + j] = image[src + j * stride] }
+        }
+    }
+
+    static func mergePhases(_ g: ConvGeometry, _ phases: UnsafePointer<Float>, into image: UnsafeMutablePointer<Float>) {
+        // Columns that no output reads (past the last full stride) keep a zero gradient.
+        image.update(repeating: 0, count: g.height * g.width)
+        forEachPhaseRun(g) { src, dst, count, stride in
+            for j in 0..<count { image[src + j * stride] = phases[dst + j] }
+        }
+    }
+
+    /// The image pixels of each phase row: `body(imageOffset, phaseOffset, count, stride)` says that
+    /// pixels imageOffset + j·stride sit at phaseOffset + j, for j < count (the rest is padding).
+    @inline(__always)
+    static func forEachPhaseRun(_ g: ConvGeometry, _ body: (Int, Int, Int, Int) -> Void) {
         let (hp, wq) = phaseShape(g)
         let (s, p) = (g.stride, g.padding)
         for phase in 0..<s {
-            for iy in 0..<hp {
-                let dst = phases + (phase * hp + iy) * wq
-                let y = iy - p
-                for j in 0..<wq {
-                    let x = j * s + phase - p
-                    dst[j] = y >= 0 && y < g.height && x >= 0 && x < g.width ? image[y * g.width + x] : 0
-                }
+            // Padded column j·s + phase is image column j·s + phase − p.
+            let firstJ = Swift.max(0, (p - phase + s - 1) / s)
+            let firstX = firstJ * s + phase - p
+            guard firstX < g.width else { continue }
+            let count = Swift.min(wq - firstJ, (g.width - 1 - firstX) / s + 1)
+            for y in 0..<g.height {
+                body(y * g.width + firstX, (phase * hp + y + p) * wq + firstJ, count, s)
             }
         }
     }

@@ -90,6 +90,43 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    /// Every output, input gradient and weight gradient against the convolution's definition, summed
+    /// in Double, on geometries where the stride leaves the last rows and columns unread.
+    func testConv2dMatchesDirectConvolution() throws {
+        for (c, k, s, p, h, w) in [(1, 5, 2, 4, 9, 10), (1, 3, 2, 0, 6, 7), (1, 3, 3, 1, 8, 9), (3, 3, 2, 1, 7, 6), (2, 2, 3, 0, 8, 8)] {
+            let o = 3, n = 2
+            let conv = Conv2d(c, o, kernel: k, stride: s, padding: p, rng: rng)
+            let x = Tensor(shape: [n, h, w, c]); rng.fillNormal(x)
+            let y = try conv.forward(x).copy()
+            let (oh, ow) = (y.shape[1], y.shape[2])
+            let r = Tensor(shape: y.shape); rng.fillNormal(r)
+            let gx = try conv.backwardInput(r).copy()
+            conv.zeroGradients()
+            try conv.accumulateWeightGradients(r)
+
+            var yRef = [Double](repeating: 0, count: y.count), gxRef = [Double](repeating: 0, count: x.count)
+            var gwRef = [Double](repeating: 0, count: conv.weight.value.count), gbRef = [Double](repeating: 0, count: o)
+            for b in 0..<n { for oy in 0..<oh { for ox in 0..<ow { for oc in 0..<o {
+                let out = ((b * oh + oy) * ow + ox) * o + oc
+                yRef[out] = Double(conv.bias.value[oc])
+                gbRef[oc] += Double(r[out])
+                for ch in 0..<c { for kh in 0..<k { for kw in 0..<k {
+                    let (iy, ix) = (oy * s - p + kh, ox * s - p + kw)
+                    guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                    let (xi, wi) = (((b * h + iy) * w + ix) * c + ch, ((oc * c + ch) * k + kh) * k + kw)
+                    yRef[out] += Double(conv.weight.value[wi]) * Double(x[xi])
+                    gxRef[xi] += Double(conv.weight.value[wi]) * Double(r[out])
+                    gwRef[wi] += Double(x[xi]) * Double(r[out])
+                } } }
+            } } } }
+            let what = "c \(c), k \(k), stride \(s), padding \(p), \(h)×\(w)"
+            assertClose(y, try Tensor(shape: y.shape, values: yRef.map(Float.init)), relative: 1e-5, "output, " + what)
+            assertClose(gx, try Tensor(shape: x.shape, values: gxRef.map(Float.init)), relative: 1e-5, "input gradient, " + what)
+            assertClose(conv.weight.grad, try Tensor(shape: conv.weight.value.shape, values: gwRef.map(Float.init)), relative: 1e-5, "weight gradient, " + what)
+            assertClose(conv.bias.grad, try Tensor(shape: [o], values: gbRef.map(Float.init)), relative: 1e-5, "bias gradient, " + what)
+        }
+    }
+
     func testConv2dNoticesChangedWeights() throws {
         let conv = Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)
         let x = Tensor(shape: [1, 5, 5, 2]); rng.fillNormal(x)
