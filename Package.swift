@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // Numerics run with bounds and overflow checks off in release builds; debug builds keep them.
@@ -6,7 +7,10 @@ import PackageDescription
 // machine it runs on, and the elementwise loops of SGLD (Swish's exp, clamps, im2col) then vectorise
 // as wide as that CPU allows — 16 floats with AVX-512 instead of SSE2's 4. Swift fuses no multiply
 // and add into an FMA of its own, so these loops give the same results on every CPU.
-let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"], .when(configuration: .release))]
+// JOULE_TARGET_CPU names another CPU (e.g. `haswell` for AVX2) for a binary that must also run
+// on older machines, such as the nodes of a cluster whose CPUs differ from the one that builds.
+let targetCPU = ProcessInfo.processInfo.environment["JOULE_TARGET_CPU"] ?? "native"
+let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release))]
 
 let package = Package(
     name: "Joule",
