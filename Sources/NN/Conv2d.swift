@@ -71,13 +71,8 @@ public final class Conv2d: Module {
             // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
             let c = out + rows.lowerBound * o
             for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) }
-            if let phases {
-                Convolution.im2colSingleChannel(g, input: x, rows: rows, phases: phases, colT: col)
-                BLAS.gemm(transA: true, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
-            } else {
-                Convolution.im2col(g, input: x, rows: rows, col: col)
-                BLAS.gemm(transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
-            }
+            Self.unfold(g, x, rows, into: col, phases: phases)
+            BLAS.gemm(transA: phases != nil, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
         }
         return output
     }
@@ -109,15 +104,9 @@ public final class Conv2d: Module {
         while packedGrads.count < Parallel.cores { packedGrads.append(Tensor(shape: [0])) }
         for p in packedGrads { p.resize([o, g.patchSize]); p.zero() }
         forEachTile(g) { part, rows, col, phases in
-            if let phases {
-                Convolution.im2colSingleChannel(g, input: x, rows: rows, phases: phases, colT: col)
-                BLAS.gemm(transA: true, transB: true, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o,
-                          b: col, beta: 1, c: packedGrads[part].data)
-            } else {
-                Convolution.im2col(g, input: x, rows: rows, col: col)
-                BLAS.gemm(transA: true, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o, b: col,
-                          beta: 1, c: packedGrads[part].data)
-            }
+            Self.unfold(g, x, rows, into: col, phases: phases)
+            BLAS.gemm(transA: true, transB: phases != nil, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o,
+                      b: col, beta: 1, c: packedGrads[part].data)
         }
         let (c, kk) = (inChannels, kernel * kernel)
         for partial in packedGrads {
@@ -157,6 +146,17 @@ public final class Conv2d: Module {
                 body(part, rows, tile, singleChannel ? tile + tileFloats : nil)
                 start = rows.upperBound
             }
+        }
+    }
+
+    /// The tile's patches as rows (positions × patch), or with `phases` (one-channel input) as
+    /// columns (patch × positions).
+    private static func unfold(_ g: ConvGeometry, _ x: UnsafePointer<Float>, _ rows: Range<Int>,
+                               into col: UnsafeMutablePointer<Float>, phases: UnsafeMutablePointer<Float>?) {
+        if let phases {
+            Convolution.im2colSingleChannel(g, input: x, rows: rows, phases: phases, colT: col)
+        } else {
+            Convolution.im2col(g, input: x, rows: rows, col: col)
         }
     }
 

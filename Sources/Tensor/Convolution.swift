@@ -38,25 +38,10 @@ public enum Convolution {
     }
 
     public static func im2col(_ g: ConvGeometry, input: UnsafePointer<Float>, rows: Range<Int>, col: UnsafeMutablePointer<Float>) {
-        let (k, c) = (g.kernel, g.channels)
-        let rowStride = g.width * c, run = k * c
-        var dst = col
-        forEachPosition(g, rows) { n, y, x in
-            let taps = validTaps(g, x: x)
-            let x0 = x * g.stride - g.padding
-            for kh in 0..<k {
-                let iy = y * g.stride - g.padding + kh
-                if iy < 0 || iy >= g.height || taps.isEmpty {
-                    Runs.fill(dst, 0, count: run)
-                } else {
-                    let src = input + (n * g.height + iy) * rowStride + (x0 + taps.lowerBound) * c
-                    if taps.count < k {
-                        Runs.fill(dst, 0, count: run)
-                    }
-                    Runs.copy(dst + taps.lowerBound * c, from: src, count: taps.count * c)
-                }
-                dst += run
-            }
+        let run = g.kernel * g.channels
+        forEachKernelRow(g, rows) { patch, pixel, valid in
+            if pixel == nil || valid.count < run { Runs.fill(col + patch, 0, count: run) }
+            if let pixel { Runs.copy(col + patch + valid.lowerBound, from: input + pixel, count: valid.count) }
         }
     }
 
@@ -69,20 +54,30 @@ public enum Convolution {
     /// Adds the patch rows `rows` (in `col`) onto the pixels they were read from; the caller zeroes
     /// `input` first. Patches of one image overlap, so concurrent callers must hold different images.
     public static func col2imAdding(_ g: ConvGeometry, col: UnsafePointer<Float>, rows: Range<Int>, input: UnsafeMutablePointer<Float>) {
+        forEachKernelRow(g, rows) { patch, pixel, valid in
+            if let pixel { Runs.add(input + pixel, col + patch + valid.lowerBound, count: valid.count) }
+        }
+    }
+
+    /// The runs that unfolding copies and folding adds: for each output position in `rows` and each
+    /// kernel row, `body(patch, pixel, valid)` with the kernel row's offset in the tile's patches,
+    /// the input offset of its first tap inside the image (nil when the row lies in the padding),
+    /// and the part of the row's k·C values that lies inside.
+    @inline(__always)
+    static func forEachKernelRow(_ g: ConvGeometry, _ rows: Range<Int>, _ body: (Int, Int?, Range<Int>) -> Void) {
         let (k, c) = (g.kernel, g.channels)
         let rowStride = g.width * c
-        var src = col
+        var patch = 0
         forEachPosition(g, rows) { n, y, x in
             let taps = validTaps(g, x: x)
             let x0 = x * g.stride - g.padding
             for kh in 0..<k {
                 let iy = y * g.stride - g.padding + kh
-                if iy >= 0 && iy < g.height && !taps.isEmpty {
-                    let d = input + (n * g.height + iy) * rowStride + (x0 + taps.lowerBound) * c
-                    Runs.add(d, src + (kh * k + taps.lowerBound) * c, count: taps.count * c)
-                }
+                let inside = iy >= 0 && iy < g.height && !taps.isEmpty
+                body(patch + kh * k * c, inside ? (n * g.height + iy) * rowStride + (x0 + taps.lowerBound) * c : nil,
+                     taps.lowerBound * c..<taps.upperBound * c)
             }
-            src += g.patchSize
+            patch += g.patchSize
         }
     }
 

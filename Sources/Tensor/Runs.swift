@@ -1,6 +1,7 @@
 /// Copies, fills and sums of short runs of floats, inline: a one-channel image's kernel rows are
 /// 5 floats and a deeper layer's a few hundred, and a library call per run would cost more than
-/// the work. Runs of 8 or more go in 8-wide steps, the last one overlapping the one before.
+/// the work. Runs of 8 or more go in 8-wide steps, the last one overlapping the one before, so
+/// source and destination must not overlap.
 public enum Runs {
     @inlinable @inline(__always)
     public static func copy(_ dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, count: Int) {
