@@ -11,6 +11,10 @@ import PackageDescription
 // on older machines, such as the nodes of a cluster whose CPUs differ from the one that builds.
 let targetCPU = ProcessInfo.processInfo.environment["JOULE_TARGET_CPU"] ?? "native"
 let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release))]
+// The tensor layer holds the hot kernels (the convolutions' GEMM among them): debug builds optimise
+// it too, checks kept, so that tests run the same vectorised code at a usable speed.
+let tensor: [SwiftSetting] = fast + [.unsafeFlags(["-O", "-target-cpu", targetCPU], .when(configuration: .debug))]
+    + (targetCPU == "native" ? [.define("JOULE_NATIVE_CPU")] : [])
 
 let package = Package(
     name: "Joule",
@@ -31,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
 
         // Layers, bottom to top: Tensor → NN → EBM → edges (Data, Plot, LuaHost, CLI).
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: fast),
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensor),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
         .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
         .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),

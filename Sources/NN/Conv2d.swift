@@ -28,6 +28,9 @@ public final class Conv2d: Module {
     /// The input of the latest forward, for the weight gradient (see `Module`).
     private var input: Tensor?
     private let packedWeight = Tensor(shape: [0])
+    /// The weights as `PanelGEMM` panels: Wᵀ for the forward pass, W for the input gradient; empty
+    /// where that GEMM goes to BLAS instead.
+    private let forwardPanels = Tensor(shape: [0]), backwardPanels = Tensor(shape: [0])
     private var packedGrads: [Tensor] = []
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
@@ -72,7 +75,12 @@ public final class Conv2d: Module {
             let c = out + rows.lowerBound * o
             for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) }
             Self.unfold(g, x, rows, into: col, phases: phases)
-            BLAS.gemm(transA: phases != nil, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
+            if forwardPanels.count > 0 {
+                PanelGEMM.multiply(m: rows.count, n: o, k: g.patchSize, a: col, lda: g.patchSize, panels: forwardPanels.data,
+                                   c: c, ldc: o, accumulate: true)
+            } else {
+                BLAS.gemm(transA: phases != nil, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
+            }
         }
         return output
     }
@@ -91,7 +99,12 @@ public final class Conv2d: Module {
             // Zero the images that start in this tile; earlier tiles of this part zeroed the rest.
             let first = (rows.lowerBound + perImage - 1) / perImage, end = (rows.upperBound + perImage - 1) / perImage
             if first < end { (gx + first * imageSize).update(repeating: 0, count: (end - first) * imageSize) }
-            BLAS.gemm(m: rows.count, n: g.patchSize, k: o, a: gy + rows.lowerBound * o, b: w, c: dcol)
+            if backwardPanels.count > 0 {
+                PanelGEMM.multiply(m: rows.count, n: g.patchSize, k: o, a: gy + rows.lowerBound * o, lda: o,
+                                   panels: backwardPanels.data, c: dcol, ldc: g.patchSize, accumulate: false)
+            } else {
+                BLAS.gemm(m: rows.count, n: g.patchSize, k: o, a: gy + rows.lowerBound * o, b: w, c: dcol)
+            }
             Convolution.col2imAdding(g, col: dcol, rows: rows, input: gx)
         }
         return gradInput
@@ -160,15 +173,27 @@ public final class Conv2d: Module {
         }
     }
 
-    /// (O, C, k, k) → (O, k, k, C), redone only when the weights have changed.
+    /// (O, C, k, k) → (O, k, k, C), and the panels, redone only when the weights have changed.
     private func packWeight() {
         packedVersion = weight.value.version
         let (c, kk) = (inChannels, kernel * kernel)
-        packedWeight.resize([outChannels, kk * c])
+        let patch = kk * c
+        packedWeight.resize([outChannels, patch])
         for o in 0..<outChannels {
             for ch in 0..<c {
                 for t in 0..<kk { packedWeight.data[(o * kk + t) * c + ch] = weight.value.data[(o * c + ch) * kk + t] }
             }
+        }
+        // One-channel input multiplies transposed patches (see `forEachTile`): BLAS serves it.
+        let panels = PanelGEMM.isAvailable && inChannels > 1
+        let w = PanelGEMM.width
+        forwardPanels.resize([panels && outChannels % w == 0 ? outChannels * patch : 0])
+        if forwardPanels.count > 0 {
+            PanelGEMM.pack(packedWeight.data, k: patch, n: outChannels, rowStride: 1, columnStride: patch, into: forwardPanels.data)
+        }
+        backwardPanels.resize([panels && patch % w == 0 ? outChannels * patch : 0])
+        if backwardPanels.count > 0 {
+            PanelGEMM.pack(packedWeight.data, k: outChannels, n: patch, rowStride: patch, columnStride: 1, into: backwardPanels.data)
         }
     }
 

@@ -96,6 +96,30 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(folded.array, [1, 2, 1, 2, 4, 2, 1, 2, 1])
     }
 
+    func testPanelGEMMMatchesTheProduct() throws {
+        let rng = RNG(seed: 11)
+        for (m, n, k) in [(1, 32, 1), (7, 32, 5), (8, 64, 33), (13, 32, 17), (21, 96, 40)] {
+            let a = Tensor(shape: [m, k]), b = Tensor(shape: [k, n]), c0 = Tensor(shape: [m, n])
+            rng.fillNormal(a); rng.fillNormal(b); rng.fillNormal(c0)
+            var expected = [Double](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { for p in 0..<k { expected[i * n + j] += Double(a[i * k + p]) * Double(b[p * n + j]) } } }
+            // Panels from B itself, and from Bᵀ stored row-major (the convolution's two uses).
+            let bt = Tensor(shape: [n, k])
+            for p in 0..<k { for j in 0..<n { bt[j * k + p] = b[p * n + j] } }
+            let panels = Tensor(shape: [PanelGEMM.packedCount(k: k, n: n)]), fromT = Tensor(shape: panels.shape)
+            PanelGEMM.pack(b.data, k: k, n: n, rowStride: n, columnStride: 1, into: panels.data)
+            PanelGEMM.pack(bt.data, k: k, n: n, rowStride: 1, columnStride: k, into: fromT.data)
+            XCTAssertEqual(panels.array, fromT.array)
+
+            let c = Tensor(shape: [m, n])
+            PanelGEMM.multiply(m: m, n: n, k: k, a: a.data, lda: k, panels: panels.data, c: c.data, ldc: n, accumulate: false)
+            assertClose(c, try Tensor(shape: [m, n], values: expected.map(Float.init)), relative: 1e-5, "A·B, \(m)×\(n)×\(k)")
+            let sum = c0.copy()
+            PanelGEMM.multiply(m: m, n: n, k: k, a: a.data, lda: k, panels: panels.data, c: sum.data, ldc: n, accumulate: true)
+            assertClose(sum, try c0.adding(c), relative: 1e-5, "C + A·B, \(m)×\(n)×\(k)")
+        }
+    }
+
     func testKernelChoiceFollowsCPUFlags() {
         let avx512: Set = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
         XCTAssertEqual(BLASKernel.preferredCoreType(cpuFlags: avx512), "SkylakeX")

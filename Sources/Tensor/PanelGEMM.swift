@@ -1,0 +1,105 @@
+/// C = [C +] A · B for the convolutions' GEMMs, with B packed once into panels of 32 columns.
+///
+/// OpenBLAS packs both operands on every call: for a convolution that means its weights again for
+/// every tile, and the unfolded patches once more after unfolding wrote them. Here the weights are
+/// packed when they change (`pack`), the patches are read where the unfolding left them, and an
+/// 8 × 32 block of C stays in sixteen 16-float registers over the whole K loop, each step one
+/// broadcast of A per row and two fused multiply-adds per row. That needs AVX-512 (32 vector
+/// registers of 16 floats) and a build for it; elsewhere `isAvailable` is false and callers use BLAS.
+public enum PanelGEMM {
+    public static let width = 32
+
+    /// Compiled for the building CPU (no JOULE_TARGET_CPU) and running on one with AVX-512.
+    public static let isAvailable: Bool = {
+        #if JOULE_NATIVE_CPU
+        return ["avx512f", "avx512vl"].allSatisfy(BLASKernel.readCPUFlags().contains)
+        #else
+        return false
+        #endif
+    }()
+
+    /// Floats of the panels of a K × N matrix (N a multiple of `width`).
+    public static func packedCount(k: Int, n: Int) -> Int { k * n }
+
+    /// Packs B (K × N) into panels: panel j holds, for each of the K rows, columns 32j ..< 32j + 32.
+    /// B's element (row, column) is read at b[row · rowStride + column · columnStride], so either
+    /// B or Bᵀ can be packed from a row-major array.
+    public static func pack(_ b: UnsafePointer<Float>, k: Int, n: Int, rowStride: Int, columnStride: Int,
+                            into panels: UnsafeMutablePointer<Float>) {
+        precondition(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
+        for j in 0..<(n / width) {
+            for row in 0..<k {
+                let dst = panels + (j * k + row) * width
+                for c in 0..<width { dst[c] = b[row * rowStride + (j * width + c) * columnStride] }
+            }
+        }
+    }
+
+    /// C (M × N, row stride ldc) = A (M × K, row stride lda) · B, added to C when `accumulate`.
+    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                panels: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        precondition(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
+        var i = 0
+        while i + 8 <= m {
+            for j in 0..<(n / width) {
+                block8(k, a + i * lda, lda, panels + j * k * width, c + i * ldc + j * width, ldc, accumulate)
+            }
+            i += 8
+        }
+        while i < m {
+            for j in 0..<(n / width) { block1(k, a + i * lda, panels + j * k * width, c + i * ldc + j * width, accumulate) }
+            i += 1
+        }
+    }
+
+    private typealias V = SIMD16<Float>
+    @inline(__always) private static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    @inline(__always) private static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+    @inline(__always) private static func put(_ x0: V, _ x1: V, _ p: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+        if accumulate {
+            store(load(p) + x0, p); store(load(p + 16) + x1, p + 16)
+        } else {
+            store(x0, p); store(x1, p + 16)
+        }
+    }
+
+    /// Eight rows of A times one panel; the accumulators are spelled out so that they stay in registers.
+    @inline(__always)
+    private static func block8(_ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>,
+                               _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+        var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
+        let (a0, a1, a2, a3) = (a, a + lda, a + 2 * lda, a + 3 * lda)
+        let (a4, a5, a6, a7) = (a + 4 * lda, a + 5 * lda, a + 6 * lda, a + 7 * lda)
+        var bp = b
+        for p in 0..<k {
+            let b0 = load(bp), b1 = load(bp + 16)
+            var s = V(repeating: a0[p]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = V(repeating: a1[p]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = V(repeating: a2[p]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = V(repeating: a3[p]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            s = V(repeating: a4[p]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+            s = V(repeating: a5[p]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+            s = V(repeating: a6[p]); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+            s = V(repeating: a7[p]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+            bp += width
+        }
+        put(c00, c01, c, accumulate); put(c10, c11, c + ldc, accumulate)
+        put(c20, c21, c + 2 * ldc, accumulate); put(c30, c31, c + 3 * ldc, accumulate)
+        put(c40, c41, c + 4 * ldc, accumulate); put(c50, c51, c + 5 * ldc, accumulate)
+        put(c60, c61, c + 6 * ldc, accumulate); put(c70, c71, c + 7 * ldc, accumulate)
+    }
+
+    @inline(__always)
+    private static func block1(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                               _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+        var c0 = V(), c1 = V()
+        for p in 0..<k {
+            let s = V(repeating: a[p])
+            c0 = c0.addingProduct(s, load(b + p * width)); c1 = c1.addingProduct(s, load(b + p * width + 16))
+        }
+        put(c0, c1, c, accumulate)
+    }
+}
