@@ -71,14 +71,14 @@ public final class Conv2d: Module {
         output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
         let (x, out, w, b, o) = (input.data, output.data, packedWeight.data, bias.value.data, outChannels)
         forEachTile(g) { _, rows, col, phases in
-            // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
             let c = out + rows.lowerBound * o
-            for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) }
             Self.unfold(g, x, rows, into: col, phases: phases)
             if forwardPanels.count > 0 {
                 PanelGEMM.multiply(m: rows.count, n: o, k: g.patchSize, a: col, lda: g.patchSize, panels: forwardPanels.data,
-                                   c: c, ldc: o, accumulate: true)
+                                   bias: b, c: c, ldc: o, accumulate: false)
             } else {
+                // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
+                for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) }
                 BLAS.gemm(transA: phases != nil, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
             }
         }

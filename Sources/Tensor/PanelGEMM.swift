@@ -35,20 +35,24 @@ public enum PanelGEMM {
         }
     }
 
-    /// C (M × N, row stride ldc) = A (M × K, row stride lda) · B, added to C when `accumulate`.
-    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                                panels: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    /// C (M × N, row stride ldc) = A (M × K, row stride lda) · B, plus `bias` (N) on every row when
+    /// given, and added to C when `accumulate`.
+    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, panels: UnsafePointer<Float>,
+                                bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         precondition(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
-        var i = 0
-        while i + 8 <= m {
-            for j in 0..<(n / width) {
-                block8(k, a + i * lda, lda, panels + j * k * width, c + i * ldc + j * width, ldc, accumulate)
+        for j in 0..<(n / width) {
+            // The bias is added after the sum, as PyTorch's convolutions do: the same rounding.
+            let biasRow = bias.map { (load($0 + j * width), load($0 + j * width + 16)) } ?? (V(), V())
+            let panel = panels + j * k * width
+            var i = 0
+            while i + 8 <= m {
+                block8(k, a + i * lda, lda, panel, biasRow, c + i * ldc + j * width, ldc, accumulate)
+                i += 8
             }
-            i += 8
-        }
-        while i < m {
-            for j in 0..<(n / width) { block1(k, a + i * lda, panels + j * k * width, c + i * ldc + j * width, accumulate) }
-            i += 1
+            while i < m {
+                block1(k, a + i * lda, panel, biasRow, c + i * ldc + j * width, accumulate)
+                i += 1
+            }
         }
     }
 
@@ -67,7 +71,7 @@ public enum PanelGEMM {
 
     /// Eight rows of A times one panel; the accumulators are spelled out so that they stay in registers.
     @inline(__always)
-    private static func block8(_ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>,
+    private static func block8(_ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ bias: (V, V),
                                _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
         var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
@@ -86,20 +90,21 @@ public enum PanelGEMM {
             s = V(repeating: a7[p]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
             bp += width
         }
-        put(c00, c01, c, accumulate); put(c10, c11, c + ldc, accumulate)
-        put(c20, c21, c + 2 * ldc, accumulate); put(c30, c31, c + 3 * ldc, accumulate)
-        put(c40, c41, c + 4 * ldc, accumulate); put(c50, c51, c + 5 * ldc, accumulate)
-        put(c60, c61, c + 6 * ldc, accumulate); put(c70, c71, c + 7 * ldc, accumulate)
+        let (s0, s1) = bias
+        put(c00 + s0, c01 + s1, c, accumulate); put(c10 + s0, c11 + s1, c + ldc, accumulate)
+        put(c20 + s0, c21 + s1, c + 2 * ldc, accumulate); put(c30 + s0, c31 + s1, c + 3 * ldc, accumulate)
+        put(c40 + s0, c41 + s1, c + 4 * ldc, accumulate); put(c50 + s0, c51 + s1, c + 5 * ldc, accumulate)
+        put(c60 + s0, c61 + s1, c + 6 * ldc, accumulate); put(c70 + s0, c71 + s1, c + 7 * ldc, accumulate)
     }
 
     @inline(__always)
-    private static func block1(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    private static func block1(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bias: (V, V),
                                _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
         var c0 = V(), c1 = V()
         for p in 0..<k {
             let s = V(repeating: a[p])
             c0 = c0.addingProduct(s, load(b + p * width)); c1 = c1.addingProduct(s, load(b + p * width + 16))
         }
-        put(c0, c1, c, accumulate)
+        put(c0 + bias.0, c1 + bias.1, c, accumulate)
     }
 }

@@ -117,6 +117,12 @@ final class TensorTests: XCTestCase {
             let sum = c0.copy()
             PanelGEMM.multiply(m: m, n: n, k: k, a: a.data, lda: k, panels: panels.data, c: sum.data, ldc: n, accumulate: true)
             assertClose(sum, try c0.adding(c), relative: 1e-5, "C + A·B, \(m)×\(n)×\(k)")
+            let bias = Tensor(shape: [n]); rng.fillNormal(bias)
+            let biased = Tensor(shape: [m, n])
+            PanelGEMM.multiply(m: m, n: n, k: k, a: a.data, lda: k, panels: panels.data, bias: bias.data, c: biased.data,
+                               ldc: n, accumulate: false)
+            for i in 0..<m { for j in 0..<n { expected[i * n + j] += Double(bias[j]) } }
+            assertClose(biased, try Tensor(shape: [m, n], values: expected.map(Float.init)), relative: 1e-5, "bias + A·B, \(m)×\(n)×\(k)")
         }
     }
 
