@@ -24,13 +24,14 @@ enum TensorBinding {
             let shape = try call.shape(from: 1)
             call.push(Tensor(shape: shape, repeating: try call.float(2))); return 1
         }
+        // Every value is drawn, so the tensors start uninitialised (a Lua sampler draws one per step).
         lua.setFunction("randn", qualified: "tensor.randn") { call in
-            let t = Tensor(shape: try call.shape(from: 1))
+            let t = Tensor(uninitializedShape: try call.shape(from: 1))
             rng().fillNormal(t)
             call.push(t); return 1
         }
         lua.setFunction("rand", qualified: "tensor.rand") { call in
-            let t = Tensor(shape: try call.shape(from: 1))
+            let t = Tensor(uninitializedShape: try call.shape(from: 1))
             rng().fillUniform(t, 0, 1)
             call.push(t); return 1
         }
