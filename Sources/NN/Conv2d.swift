@@ -74,7 +74,9 @@ public final class Conv2d: Module {
             let c = out + rows.lowerBound * o
             Self.unfold(g, x, rows, into: col, phases: phases)
             if forwardPanels.count > 0 {
-                PanelGEMM.multiply(m: rows.count, n: o, k: g.patchSize, a: col, lda: g.patchSize, panels: forwardPanels.data,
+                // One-channel patches lie transposed: a column per position.
+                PanelGEMM.multiply(m: rows.count, n: o, k: g.patchSize, a: col, lda: phases == nil ? g.patchSize : rows.count,
+                                   layout: phases == nil ? .rowMajor : .columnMajor, panels: forwardPanels.data,
                                    bias: b, c: c, ldc: o, accumulate: false)
             } else {
                 // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
@@ -184,14 +186,13 @@ public final class Conv2d: Module {
                 for t in 0..<kk { packedWeight.data[(o * kk + t) * c + ch] = weight.value.data[(o * c + ch) * kk + t] }
             }
         }
-        // One-channel input multiplies transposed patches (see `forEachTile`): BLAS serves it.
-        let panels = PanelGEMM.isAvailable && inChannels > 1
+        // One-channel input folds transposed patch gradients (see `forEachTile`): BLAS serves that GEMM.
         let w = PanelGEMM.width
-        forwardPanels.resize([panels && outChannels % w == 0 ? outChannels * patch : 0])
+        forwardPanels.resize([PanelGEMM.isAvailable && outChannels % w == 0 ? outChannels * patch : 0])
         if forwardPanels.count > 0 {
             PanelGEMM.pack(packedWeight.data, k: patch, n: outChannels, rowStride: 1, columnStride: patch, into: forwardPanels.data)
         }
-        backwardPanels.resize([panels && patch % w == 0 ? outChannels * patch : 0])
+        backwardPanels.resize([PanelGEMM.isAvailable && inChannels > 1 && patch % w == 0 ? outChannels * patch : 0])
         if backwardPanels.count > 0 {
             PanelGEMM.pack(packedWeight.data, k: outChannels, n: patch, rowStride: patch, columnStride: 1, into: backwardPanels.data)
         }

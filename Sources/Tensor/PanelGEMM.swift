@@ -35,25 +35,60 @@ public enum PanelGEMM {
         }
     }
 
-    /// C (M × N, row stride ldc) = A (M × K, row stride lda) · B, plus `bias` (N) on every row when
-    /// given, and added to C when `accumulate`.
-    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, panels: UnsafePointer<Float>,
-                                bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    /// How A's elements lie: row-major (each row's K values contiguous, stride `lda` between rows) or
+    /// column-major (each of the K columns' M values contiguous, stride `lda` between columns — the
+    /// transposed patches of a one-channel convolution).
+    public enum Layout { case rowMajor, columnMajor }
+
+    /// C (M × N, row stride ldc) = A (M × K) · B, plus `bias` (N) on every row when given, and added
+    /// to C when `accumulate`.
+    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, layout: Layout = .rowMajor,
+                                panels: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil,
+                                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         precondition(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
+        switch layout {
+        case .rowMajor:
+            multiply(m, n, k, RowMajor(base: a, ld: lda), panels, bias, c, ldc, accumulate)
+        case .columnMajor:
+            multiply(m, n, k, ColumnMajor(base: a, ld: lda), panels, bias, c, ldc, accumulate)
+        }
+    }
+
+    private static func multiply<A: Operand>(_ m: Int, _ n: Int, _ k: Int, _ a: A, _ panels: UnsafePointer<Float>,
+                                             _ bias: UnsafePointer<Float>?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                                             _ accumulate: Bool) {
         for j in 0..<(n / width) {
             // The bias is added after the sum, as PyTorch's convolutions do: the same rounding.
             let biasRow = bias.map { (load($0 + j * width), load($0 + j * width + 16)) } ?? (V(), V())
             let panel = panels + j * k * width
             var i = 0
             while i + 8 <= m {
-                block8(k, a + i * lda, lda, panel, biasRow, c + i * ldc + j * width, ldc, accumulate)
+                block8(k, a.rows(from: i), panel, biasRow, c + i * ldc + j * width, ldc, accumulate)
                 i += 8
             }
             while i < m {
-                block1(k, a + i * lda, panel, biasRow, c + i * ldc + j * width, accumulate)
+                block1(k, a.rows(from: i), panel, biasRow, c + i * ldc + j * width, accumulate)
                 i += 1
             }
         }
+    }
+
+    private protocol Operand {
+        /// Element (row, p) of A, rows counted from this view's first row.
+        func at(_ row: Int, _ p: Int) -> Float
+        func rows(from i: Int) -> Self
+    }
+
+    private struct RowMajor: Operand {
+        let base: UnsafePointer<Float>, ld: Int
+        @inline(__always) func at(_ row: Int, _ p: Int) -> Float { base[row * ld + p] }
+        @inline(__always) func rows(from i: Int) -> RowMajor { RowMajor(base: base + i * ld, ld: ld) }
+    }
+
+    private struct ColumnMajor: Operand {
+        let base: UnsafePointer<Float>, ld: Int
+        @inline(__always) func at(_ row: Int, _ p: Int) -> Float { base[p * ld + row] }
+        @inline(__always) func rows(from i: Int) -> ColumnMajor { ColumnMajor(base: base + i, ld: ld) }
     }
 
     private typealias V = SIMD16<Float>
@@ -71,23 +106,21 @@ public enum PanelGEMM {
 
     /// Eight rows of A times one panel; the accumulators are spelled out so that they stay in registers.
     @inline(__always)
-    private static func block8(_ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ bias: (V, V),
-                               _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+    private static func block8<A: Operand>(_ k: Int, _ a: A, _ b: UnsafePointer<Float>, _ bias: (V, V),
+                                           _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
         var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
-        let (a0, a1, a2, a3) = (a, a + lda, a + 2 * lda, a + 3 * lda)
-        let (a4, a5, a6, a7) = (a + 4 * lda, a + 5 * lda, a + 6 * lda, a + 7 * lda)
         var bp = b
         for p in 0..<k {
             let b0 = load(bp), b1 = load(bp + 16)
-            var s = V(repeating: a0[p]); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
-            s = V(repeating: a1[p]); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
-            s = V(repeating: a2[p]); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
-            s = V(repeating: a3[p]); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
-            s = V(repeating: a4[p]); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
-            s = V(repeating: a5[p]); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
-            s = V(repeating: a6[p]); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
-            s = V(repeating: a7[p]); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
+            var s = V(repeating: a.at(0, p)); c00 = c00.addingProduct(s, b0); c01 = c01.addingProduct(s, b1)
+            s = V(repeating: a.at(1, p)); c10 = c10.addingProduct(s, b0); c11 = c11.addingProduct(s, b1)
+            s = V(repeating: a.at(2, p)); c20 = c20.addingProduct(s, b0); c21 = c21.addingProduct(s, b1)
+            s = V(repeating: a.at(3, p)); c30 = c30.addingProduct(s, b0); c31 = c31.addingProduct(s, b1)
+            s = V(repeating: a.at(4, p)); c40 = c40.addingProduct(s, b0); c41 = c41.addingProduct(s, b1)
+            s = V(repeating: a.at(5, p)); c50 = c50.addingProduct(s, b0); c51 = c51.addingProduct(s, b1)
+            s = V(repeating: a.at(6, p)); c60 = c60.addingProduct(s, b0); c61 = c61.addingProduct(s, b1)
+            s = V(repeating: a.at(7, p)); c70 = c70.addingProduct(s, b0); c71 = c71.addingProduct(s, b1)
             bp += width
         }
         let (s0, s1) = bias
@@ -98,11 +131,11 @@ public enum PanelGEMM {
     }
 
     @inline(__always)
-    private static func block1(_ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bias: (V, V),
-                               _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+    private static func block1<A: Operand>(_ k: Int, _ a: A, _ b: UnsafePointer<Float>, _ bias: (V, V),
+                                           _ c: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
         var c0 = V(), c1 = V()
         for p in 0..<k {
-            let s = V(repeating: a[p])
+            let s = V(repeating: a.at(0, p))
             c0 = c0.addingProduct(s, load(b + p * width)); c1 = c1.addingProduct(s, load(b + p * width + 16))
         }
         put(c0 + bias.0, c1 + bias.1, c, accumulate)

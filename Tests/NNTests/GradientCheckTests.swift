@@ -93,9 +93,10 @@ final class GradientCheckTests: XCTestCase {
     /// Every output, input gradient and weight gradient against the convolution's definition, summed
     /// in Double, on geometries where the stride leaves the last rows and columns unread.
     func testConv2dMatchesDirectConvolution() throws {
-        // The last two multiply through PanelGEMM where the CPU has it (32 outputs, 288 and 64 patch values).
+        // The last three multiply through PanelGEMM where the CPU has it (32 or 64 outputs; the one-channel
+        // case forward only, from transposed patches).
         for (c, o, k, s, p, h, w) in [(1, 3, 5, 2, 4, 9, 10), (1, 3, 3, 2, 0, 6, 7), (1, 3, 3, 3, 1, 8, 9), (3, 3, 3, 2, 1, 7, 6),
-                                      (2, 3, 2, 3, 0, 8, 8), (32, 32, 3, 2, 1, 7, 6), (16, 64, 2, 1, 0, 4, 5)] {
+                                      (2, 3, 2, 3, 0, 8, 8), (32, 32, 3, 2, 1, 7, 6), (16, 64, 2, 1, 0, 4, 5), (1, 32, 5, 2, 4, 9, 10)] {
             let n = 3
             let conv = Conv2d(c, o, kernel: k, stride: s, padding: p, rng: rng)
             let x = Tensor(shape: [n, h, w, c]); rng.fillNormal(x)

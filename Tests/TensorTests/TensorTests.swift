@@ -123,6 +123,13 @@ final class TensorTests: XCTestCase {
                                ldc: n, accumulate: false)
             for i in 0..<m { for j in 0..<n { expected[i * n + j] += Double(bias[j]) } }
             assertClose(biased, try Tensor(shape: [m, n], values: expected.map(Float.init)), relative: 1e-5, "bias + A·B, \(m)×\(n)×\(k)")
+            // A stored column-major (Aᵀ row-major), as a one-channel convolution's transposed patches are.
+            let at = Tensor(shape: [k, m])
+            for i in 0..<m { for p in 0..<k { at[p * m + i] = a[i * k + p] } }
+            let fromColumns = Tensor(shape: [m, n])
+            PanelGEMM.multiply(m: m, n: n, k: k, a: at.data, lda: m, layout: .columnMajor, panels: panels.data, bias: bias.data,
+                               c: fromColumns.data, ldc: n, accumulate: false)
+            XCTAssertEqual(fromColumns.array, biased.array, "column-major A, \(m)×\(n)×\(k)")
         }
     }
 
