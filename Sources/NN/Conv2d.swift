@@ -188,12 +188,14 @@ public final class Conv2d: Module {
         }
         // One-channel input folds transposed patch gradients (see `forEachTile`): BLAS serves that GEMM.
         let w = PanelGEMM.width
-        forwardPanels.resize([PanelGEMM.isAvailable && outChannels % w == 0 ? outChannels * patch : 0])
-        if forwardPanels.count > 0 {
+        let forward = PanelGEMM.isAvailable && outChannels % w == 0
+        let backward = PanelGEMM.isAvailable && inChannels > 1 && patch % w == 0
+        forwardPanels.resize([forward ? PanelGEMM.packedCount(k: patch, n: outChannels) : 0])
+        if forward {
             PanelGEMM.pack(packedWeight.data, k: patch, n: outChannels, rowStride: 1, columnStride: patch, into: forwardPanels.data)
         }
-        backwardPanels.resize([PanelGEMM.isAvailable && inChannels > 1 && patch % w == 0 ? outChannels * patch : 0])
-        if backwardPanels.count > 0 {
+        backwardPanels.resize([backward ? PanelGEMM.packedCount(k: outChannels, n: patch) : 0])
+        if backward {
             PanelGEMM.pack(packedWeight.data, k: outChannels, n: patch, rowStride: patch, columnStride: 1, into: backwardPanels.data)
         }
     }
