@@ -90,18 +90,11 @@ public enum Convolution {
     /// kernel-wide pieces of 5 floats.
     public static func im2colSingleChannel(_ g: ConvGeometry, input: UnsafePointer<Float>, rows: Range<Int>,
                                            phases: UnsafeMutablePointer<Float>, colT: UnsafeMutablePointer<Float>) {
-        let (perImage, ow, k, s) = (g.outHeight * g.outWidth, g.outWidth, g.kernel, g.stride)
-        let (hp, wq) = phaseShape(g)
-        let ld = rows.count
+        let perImage = g.outHeight * g.outWidth
         for n in (rows.lowerBound / perImage)..<(rows.upperBound / perImage) {
             splitPhases(g, image: input + n * g.height * g.width, into: phases)
-            let first = n * perImage - rows.lowerBound
-            for kh in 0..<k {
-                for kw in 0..<k {
-                    let tapRow = colT + (kh * k + kw) * ld + first
-                    let src = phases + ((kw % s) * hp + kh) * wq + kw / s
-                    for y in 0..<g.outHeight { Runs.copy(tapRow + y * ow, from: src + y * s * wq, count: ow) }
-                }
+            forEachTapRun(g, first: n * perImage - rows.lowerBound, ld: rows.count) { phase, tap in
+                Runs.copy(colT + tap, from: phases + phase, count: g.outWidth)
             }
         }
     }
@@ -110,20 +103,28 @@ public enum Convolution {
     /// gradients `colT` (patchSize × positions); writes those images' pixels.
     public static func col2imSingleChannel(_ g: ConvGeometry, colT: UnsafePointer<Float>, rows: Range<Int>,
                                            phases: UnsafeMutablePointer<Float>, input: UnsafeMutablePointer<Float>) {
-        let (perImage, ow, k, s, p) = (g.outHeight * g.outWidth, g.outWidth, g.kernel, g.stride, g.padding)
-        let (hp, wq) = phaseShape(g)
-        let ld = rows.count
+        let perImage = g.outHeight * g.outWidth
         for n in (rows.lowerBound / perImage)..<(rows.upperBound / perImage) {
             phases.update(repeating: 0, count: phaseFloats(g))
-            let first = n * perImage - rows.lowerBound
-            for kh in 0..<k {
-                for kw in 0..<k {
-                    let tapRow = colT + (kh * k + kw) * ld + first
-                    let dst = phases + ((kw % s) * hp + kh) * wq + kw / s
-                    for y in 0..<g.outHeight { Runs.add(dst + y * s * wq, tapRow + y * ow, count: ow) }
-                }
+            forEachTapRun(g, first: n * perImage - rows.lowerBound, ld: rows.count) { phase, tap in
+                Runs.add(phases + phase, colT + tap, count: g.outWidth)
             }
             mergePhases(g, phases, into: input + n * g.height * g.width)
+        }
+    }
+
+    /// The runs of one image that unfolding copies and folding adds: for each kernel tap and output
+    /// row, `body(phase, tap)` with the run's offset in the phase buffer and in `colT` (`ld` floats per
+    /// tap, the image's positions from column `first`); each run is one output row wide.
+    @inline(__always)
+    static func forEachTapRun(_ g: ConvGeometry, first: Int, ld: Int, _ body: (Int, Int) -> Void) {
+        let (k, s, ow) = (g.kernel, g.stride, g.outWidth)
+        let (hp, wq) = phaseShape(g)
+        for kh in 0..<k {
+            for kw in 0..<k {
+                let tap = (kh * k + kw) * ld + first, phase = ((kw % s) * hp + kh) * wq + kw / s
+                for y in 0..<g.outHeight { body(phase + y * s * wq, tap + y * ow) }
+            }
         }
     }
 
