@@ -323,6 +323,14 @@ public struct LuaTable {
         }
     }
 
+    /// A userdata field the call cannot do without: a missing one is reported as a wrong type (nil).
+    public func object<T: AnyObject>(required key: String, _ type: String, as: T.Type = T.self) throws -> T {
+        guard let o = try object(key, type, as: T.self) else {
+            throw call.bad(position, message: "field '\(key)': \(type) expected, got nil")
+        }
+        return o
+    }
+
     public func tensor(_ key: String) throws -> Tensor? { try object(key, TensorBinding.typeName) }
 
     /// A list of integers stored under `key` (or a tensor of integral values).

@@ -24,12 +24,8 @@ enum JEMBinding {
         lua.define(jemClass())
         lua.setFunction("JEM", qualified: "joule.ebm.JEM") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
-            guard let model = try o.object("model", ModelBinding.typeName, as: ShallowCNN.self) else {
-                throw call.bad(1, message: "field 'model': ShallowCNN expected, got nil")
-            }
-            guard let sampler = try o.object("sampler", SamplerBinding.typeName, as: SGLDSampler.self) else {
-                throw call.bad(1, message: "field 'sampler': SGLD expected, got nil")
-            }
+            let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
+            let sampler = try o.object(required: "sampler", SamplerBinding.typeName, as: SGLDSampler.self)
             var c = JEM.Config()
             func float(_ key: String, _ d: Float) throws -> Float { Float(try o.number(key, default: Double(d))) }
             c.alpha = try float("alpha", c.alpha)

@@ -24,9 +24,7 @@ enum OptimBinding {
         lua.setFunction("Adam", qualified: "joule.optim.Adam") { call in
             // joule.optim.Adam{ model = m, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 }
             guard let o = try call.options(1, allowed: ["model", "lr", "beta1", "beta2", "eps"]) else { throw call.bad(1, "options table") }
-            guard let model = try o.object("model", ModelBinding.typeName, as: ShallowCNN.self) else {
-                throw call.bad(1, message: "field 'model': ShallowCNN expected, got nil")
-            }
+            let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
             let lr = try o.number("lr", default: 1e-3), b1 = try o.number("beta1", default: 0.9)
             let b2 = try o.number("beta2", default: 0.999), eps = try o.number("eps", default: 1e-8)
             guard lr > 0, (0..<1).contains(b1), (0..<1).contains(b2), eps > 0 else {
@@ -39,9 +37,7 @@ enum OptimBinding {
         lua.setFunction("StepLR", qualified: "joule.optim.StepLR") { call in
             // joule.optim.StepLR{ optimizer = adam, step_size = 2, gamma = 0.97 }: :step() after each epoch.
             guard let o = try call.options(1, allowed: ["optimizer", "step_size", "gamma"]) else { throw call.bad(1, "options table") }
-            guard let adam = try o.object("optimizer", adamType, as: Adam.self) else {
-                throw call.bad(1, message: "field 'optimizer': Adam expected, got nil")
-            }
+            let adam = try o.object(required: "optimizer", adamType, as: Adam.self)
             let gamma = try o.number("gamma", default: 0.1)
             guard gamma > 0 else { throw call.bad(1, message: "field 'gamma' must be positive") }
             let s = StepLR(baseLR: adam.lr, stepSize: try o.integer("step_size", 1...Int.max, default: 1), gamma: Float(gamma))

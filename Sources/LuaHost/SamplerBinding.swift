@@ -13,9 +13,7 @@ enum SamplerBinding {
         lua.define(samplerClass())
         lua.setFunction("SGLD", qualified: "joule.ebm.SGLD") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
-            guard let model = try o.object("model", ModelBinding.typeName, as: ShallowCNN.self) else {
-                throw call.bad(1, message: "field 'model': ShallowCNN expected, got nil")
-            }
+            let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
             var c = SGLDSampler.Config()
             c.steps = try o.integer("steps", 0...Int.max, default: c.steps)
             c.stepSize = Float(try o.number("step_size", default: Double(c.stepSize)))
