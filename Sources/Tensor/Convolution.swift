@@ -32,23 +32,13 @@ public enum Convolution {
         return Swift.max(0, -start)..<Swift.min(g.kernel, g.width - start)
     }
 
-    /// The whole batch: `col` is (positions × patchSize).
-    public static func im2col(_ g: ConvGeometry, input: UnsafePointer<Float>, col: UnsafeMutablePointer<Float>) {
-        im2col(g, input: input, rows: 0..<g.positions, col: col)
-    }
-
+    /// Unfolds the output positions `rows` into `col`, one patch row each (zeros for the padding).
     public static func im2col(_ g: ConvGeometry, input: UnsafePointer<Float>, rows: Range<Int>, col: UnsafeMutablePointer<Float>) {
         let run = g.kernel * g.channels
         forEachKernelRow(g, rows) { patch, pixel, valid in
             if pixel == nil || valid.count < run { Runs.fill(col + patch, 0, count: run) }
             if let pixel { Runs.copy(col + patch + valid.lowerBound, from: input + pixel, count: valid.count) }
         }
-    }
-
-    /// The whole batch: input-gradient = fold(col), each patch entry added back to the pixel it was read from.
-    public static func col2im(_ g: ConvGeometry, col: UnsafePointer<Float>, input: UnsafeMutablePointer<Float>) {
-        input.update(repeating: 0, count: g.batch * g.height * g.width * g.channels)
-        col2imAdding(g, col: col, rows: 0..<g.positions, input: input)
     }
 
     /// Adds the patch rows `rows` (in `col`) onto the pixels they were read from; the caller zeroes

@@ -87,12 +87,12 @@ final class TensorTests: XCTestCase {
         let g = ConvGeometry(channels: 1, batch: 1, height: 3, width: 3, kernel: 2, stride: 1, padding: 0)
         let img = try Tensor(shape: [1, 1, 3, 3], values: (1...9).map(Float.init))
         let col = Tensor(shape: [g.positions, g.patchSize])
-        Convolution.im2col(g, input: img.data, col: col.data)
+        Convolution.im2col(g, input: img.data, rows: 0..<g.positions, col: col.data)
         XCTAssertEqual(col.array, [1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9])
         // Folding back counts how many windows cover each pixel.
         let ones = Tensor(shape: col.shape, repeating: 1)
         let folded = Tensor(shape: img.shape)
-        Convolution.col2im(g, col: ones.data, input: folded.data)
+        Convolution.col2imAdding(g, col: ones.data, rows: 0..<g.positions, input: folded.data)
         XCTAssertEqual(folded.array, [1, 2, 1, 2, 4, 2, 1, 2, 1])
     }
 
