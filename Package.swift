@@ -34,13 +34,17 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2"),
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
 
-        // Layers, bottom to top: Tensor → NN → EBM → edges (Data, Plot, LuaHost, CLI).
+        // Layers, bottom to top: Tensor → Formats → NN → EBM → edges (Data, Plot, LuaHost, CLI).
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensor),
+        // File formats (.npy, safetensors, training state) parse bytes from outside: compiled with
+        // Swift's overflow and bounds checks in every build, so a size that slips past a check traps
+        // instead of reading memory that is not the file's.
+        .target(name: "Formats", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
-        .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
-        .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
+        .target(name: "EBM", dependencies: ["NN", "Tensor", "Formats"], swiftSettings: fast),
+        .target(name: "Data", dependencies: ["Tensor", "Formats", "CFreeType"], swiftSettings: fast),
         .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
-        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data", "Plot"], swiftSettings: fast),
+        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "Formats", "NN", "EBM", "Data", "Plot"], swiftSettings: fast),
         // The interactive console (`joule`, `joule repl`): libedit line editing and Ctrl-C handling in C.
         .target(name: "CConsole", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),
@@ -50,19 +54,20 @@ let package = Package(
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "joule",
-            dependencies: ["Tensor", "NN", "EBM", "Data", "LuaHost", "Plot", "Sweep",
+            dependencies: ["Tensor", "Formats", "NN", "EBM", "Data", "LuaHost", "Plot", "Sweep",
                            "Console",
                            "Notebook",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
-        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensor", "Formats"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "Data", "TestSupport"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
-        .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor", "TestSupport"]),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot", "TestSupport"]),
+        .testTarget(name: "EBMTests", dependencies: ["Formats", "EBM", "NN", "Tensor", "Data", "TestSupport"]),
+        .testTarget(name: "DataTests", dependencies: ["Formats", "Data", "Tensor", "TestSupport"]),
+        .testTarget(name: "PlotTests", dependencies: ["Formats", "Plot", "Tensor", "TestSupport"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["Formats", "LuaHost", "Tensor", "EBM", "Data", "Plot", "TestSupport"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor", "TestSupport"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost"]),

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import NN
 import Tensor
@@ -20,8 +21,7 @@ public final class ShallowCNN {
     private let inputGradient = Tensor(shape: [0])
 
     public init(hidden: Int = 32, classes: Int = 42, rng: RNG) throws {
-        guard hidden > 0, hidden <= 4096 else { throw JouleError("ShallowCNN: hidden must be in 1...4096, got \(hidden)") }
-        guard classes > 0, classes <= 100_000 else { throw JouleError("ShallowCNN: classes must be in 1...100000, got \(classes)") }
+        try Self.checkArguments(hidden: hidden, classes: classes)
         self.hidden = hidden
         self.classes = classes
         let h = hidden
@@ -35,6 +35,11 @@ public final class ShallowCNN {
         ])
         fc = Linear(4 * h, classes, rng: rng)
         shareConvolutionWorkspace()
+    }
+
+    static func checkArguments(hidden: Int, classes: Int) throws {
+        guard hidden > 0, hidden <= 4096 else { throw JouleError("ShallowCNN: hidden must be in 1...4096, got \(hidden)") }
+        guard classes > 0, classes <= 100_000 else { throw JouleError("ShallowCNN: classes must be in 1...100000, got \(classes)") }
     }
 
     private init(sharing other: ShallowCNN) {
@@ -209,13 +214,42 @@ public final class ShallowCNN {
     }
 
     /// A model shaped by a checkpoint (hidden width and classes from its weights) with its weights.
+    /// The file's names and shapes are checked against that model's before the model is built or a
+    /// tensor allocated, so a small file declaring a huge model is refused at once.
     public static func load(from path: String) throws -> ShallowCNN {
-        let file = try SafeTensors.read(path)
-        guard let w0 = file.tensors["cnn_layers.0.weight"], let fcw = file.tensors["fc_layers.1.weight"], fcw.rank == 2 else {
-            throw JouleError("\(path): not a ShallowCNN checkpoint (no cnn_layers.0.weight / fc_layers.1.weight)")
+        let file = try SafeTensors.read(path) { header in
+            guard let w0 = header.entries["cnn_layers.0.weight"], let fcw = header.entries["fc_layers.1.weight"] else {
+                throw JouleError("not a ShallowCNN checkpoint (no cnn_layers.0.weight / fc_layers.1.weight)")
+            }
+            guard w0.shape.count == 4, fcw.shape.count == 2 else {
+                throw JouleError("not a ShallowCNN checkpoint: cnn_layers.0.weight has shape \(w0.shape) (expected 4 dimensions), fc_layers.1.weight \(fcw.shape) (expected 2)")
+            }
+            let (hidden, classes) = (w0.shape[0], fcw.shape[0])
+            try checkArguments(hidden: hidden, classes: classes)
+            let expected = parameterShapes(hidden: hidden, classes: classes)
+            for (name, shape) in expected.sorted(by: { $0.key < $1.key }) where header.entries[name]?.shape != shape {
+                throw JouleError("weight '\(name)' missing or not of shape \(shape) (ShallowCNN(hidden \(hidden), classes \(classes)) as its first and last layers say)")
+            }
+            if let extra = header.entries.keys.sorted().first(where: { expected[$0] == nil }) {
+                throw JouleError("unknown weight '\(extra.prefix(80))' for ShallowCNN(hidden \(hidden), classes \(classes))")
+            }
         }
-        let model = try ShallowCNN(hidden: w0.shape[0], classes: fcw.shape[0], rng: RNG(seed: 0))
+        let model = try ShallowCNN(hidden: file.tensors["cnn_layers.0.weight"]!.shape[0],
+                                   classes: file.tensors["fc_layers.1.weight"]!.shape[0], rng: RNG(seed: 0))
         do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
         return model
+    }
+
+    /// The names and shapes of the parameters of ShallowCNN(hidden, classes), without building it.
+    public static func parameterShapes(hidden h: Int, classes: Int) -> [String: [Int]] {
+        let channels = [1, h, 2 * h, 4 * h, 4 * h, 4 * h], kernels = [5, 3, 3, 3, 3]
+        var out: [String: [Int]] = [:]
+        for k in 0..<5 {
+            out["cnn_layers.\(2 * k).weight"] = [channels[k + 1], channels[k], kernels[k], kernels[k]]
+            out["cnn_layers.\(2 * k).bias"] = [channels[k + 1]]
+        }
+        out["fc_layers.1.weight"] = [classes, 4 * h]
+        out["fc_layers.1.bias"] = [classes]
+        return out
     }
 }

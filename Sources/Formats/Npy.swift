@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// One array of a NumPy `.npy` file (format 1.0, 2.0 or 3.0; little-endian; C order).
 public struct NpyArray {
@@ -13,7 +14,10 @@ public struct NpyArray {
 
     public var count: Int { shape.reduce(1, *) }
 
+    /// `bytes` must hold the elements of `shape` (the parser checks that before it gets here): the
+    /// accessors read `count` elements.
     public init(shape: [Int], dtype: DType, bytes: Data) {
+        precondition(Npy.byteCount(shape, itemSize: dtype.size).map { $0 <= bytes.count } ?? false, "NpyArray: \(bytes.count) bytes for shape \(shape)")
         self.shape = shape; self.dtype = dtype; self.bytes = bytes
     }
 
@@ -21,7 +25,7 @@ public struct NpyArray {
     public func doubles() -> [Double] {
         bytes.withUnsafeBytes { raw -> [Double] in
             switch dtype {
-            case .uint8: return raw.map { Double($0) }
+            case .uint8: return (0..<count).map { Double(raw[$0]) }
             case .int32: return (0..<count).map { Double(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
             case .int64: return (0..<count).map { Double(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
             case .float32: return (0..<count).map { Double(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))) }
@@ -97,8 +101,14 @@ public enum Npy {
         return arrays
     }
 
+    /// Dimensions past this are refused (NumPy's own limit is 64).
+    public static let maxRank = 32
+    /// Headers past this are refused: NumPy writes about a hundred bytes, and format 2.0's 4-byte
+    /// length would otherwise let a file make the parser copy gigabytes of "header".
+    public static let maxHeaderBytes = 1 << 20
+
     private static func parseOne(_ b: [UInt8], at start: Int) throws -> (NpyArray, Int) {
-        guard b.count >= start + 10, Array(b[start..<start + 6]) == magic else {
+        guard b.count - start >= 10, Array(b[start..<start + 6]) == magic else {
             throw JouleError("not a .npy array at byte \(start) (bad magic)")
         }
         let major = b[start + 6]
@@ -108,12 +118,15 @@ public enum Npy {
         case 1:
             headerLength = Int(b[pos]) | Int(b[pos + 1]) << 8; pos += 2
         case 2, 3:
-            guard b.count >= pos + 4 else { throw JouleError("truncated .npy header") }
+            guard b.count - pos >= 4 else { throw JouleError("truncated .npy header") }
             headerLength = (0..<4).reduce(0) { $0 | Int(b[pos + $1]) << (8 * $1) }; pos += 4
         default:
             throw JouleError("unsupported .npy format version \(major)")
         }
-        guard b.count >= pos + headerLength else { throw JouleError("truncated .npy header") }
+        guard headerLength <= maxHeaderBytes else {
+            throw JouleError(".npy header of \(headerLength) bytes (at most \(maxHeaderBytes))")
+        }
+        guard b.count - pos >= headerLength else { throw JouleError("truncated .npy header") }
         guard let header = String(bytes: b[pos..<pos + headerLength], encoding: major == 3 ? .utf8 : .isoLatin1) else {
             throw JouleError("unreadable .npy header")
         }
@@ -127,12 +140,29 @@ public enum Npy {
         guard let dtype = NpyArray.DType(rawValue: code) else {
             throw JouleError("unsupported dtype '\(descr)' (supported: u1, i4, i8, f4, f8)")
         }
-        let n = shape.reduce(1, *)
-        let size = n * dtype.size
-        guard b.count >= pos + size else {
-            throw JouleError("truncated array data: shape \(shape) needs \(size) bytes, file has \(b.count - pos)")
+        // Element count and byte size with checked arithmetic, compared with the bytes present
+        // before anything is copied: a shape like (2^62 + 1, 1, 1) must not wrap to a small size.
+        let available = b.count - pos
+        guard let size = byteCount(shape, itemSize: dtype.size), size <= available else {
+            throw JouleError("truncated array data: shape \(shape) of \(descr) needs \(byteCountText(shape, itemSize: dtype.size)) bytes, file has \(available)")
         }
         return (NpyArray(shape: shape, dtype: dtype, bytes: Data(b[pos..<pos + size])), pos + size)
+    }
+
+    /// The bytes `shape` of `itemSize`-byte elements takes, or nil when that is not an Int.
+    public static func byteCount(_ shape: [Int], itemSize: Int) -> Int? {
+        var n = itemSize
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = p
+        }
+        return n
+    }
+
+    private static func byteCountText(_ shape: [Int], itemSize: Int) -> String {
+        byteCount(shape, itemSize: itemSize).map(String.init) ?? "more than \(Int.max)"
     }
 
     /// Parses the Python dict literal of a .npy header.
@@ -148,8 +178,9 @@ public enum Npy {
         let s = try value(of: "shape")
         guard s.first == "(", let close = s.firstIndex(of: ")") else { throw JouleError("malformed .npy header shape") }
         let dims = s[s.index(after: s.startIndex)..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard dims.count <= maxRank else { throw JouleError(".npy shape of \(dims.count) dimensions (at most \(maxRank))") }
         let shape = try dims.map { d -> Int in
-            guard let v = Int(d), v >= 0 else { throw JouleError("malformed .npy shape dimension '\(d)'") }
+            guard let v = Int(d), v >= 0 else { throw JouleError("malformed .npy shape dimension '\(d.prefix(40))'") }
             return v
         }
         return (descr, fortran, shape)
@@ -175,26 +206,5 @@ public enum Npy {
         var d = Data()
         for a in arrays { d.append(encode(a)) }
         try AtomicFile.write(d, to: path)
-    }
-}
-
-/// Files are written to a temporary name beside their destination and renamed into place,
-/// so an interrupted write never leaves a half-written file under the real name.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent()
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-            try data.write(to: tmp)
-            guard rename(tmp.path, url.path) == 0 else {
-                let err = String(cString: strerror(errno))
-                try? FileManager.default.removeItem(at: tmp)
-                throw JouleError("\(path): cannot rename into place: \(err)")
-            }
-        } catch let e as JouleError { throw e } catch {
-            throw JouleError("\(path): cannot write: \(error.localizedDescription)")
-        }
     }
 }

@@ -21,7 +21,7 @@ enum JEMBinding {
     }
 
     static func install(_ lua: LuaState, _ context: JouleContext) {
-        lua.define(jemClass())
+        lua.define(jemClass(context))
         lua.setFunction("JEM", qualified: "joule.ebm.JEM") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
             let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
@@ -52,7 +52,10 @@ enum JEMBinding {
         t.set("energy_sampled", Double(s.energySampled))
     }
 
-    static func jemClass() -> LuaClass {
+    /// Checkpoint metadata: the run log's size when the checkpoint was saved.
+    static let logBytesKey = "joule.log_bytes"
+
+    static func jemClass(_ context: JouleContext) -> LuaClass {
         var c = LuaClass(name: typeName)
         c.method("step") { call in
             // jem:step(images, labels) → { loss, px, pyx, reg, cdiv, grad_norm, accuracy, energy_real, energy_sampled }
@@ -117,7 +120,8 @@ enum JEMBinding {
             // a temporary name and renamed.
             let t = try this(call)
             let dir = try call.string(1)
-            let info = call.isNil(2) ? [:] : try metadata(call, 2)
+            var info = call.isNil(2) ? [:] : try metadata(call, 2)
+            if context.run.holds(checkpoint: dir) { info[logBytesKey] = "\(context.run.logBytes())" }
             try TrainingCheckpoint.save(t.jem, rngs: t.generators, to: dir, metadata: info)
             return 0
         }
@@ -125,7 +129,12 @@ enum JEMBinding {
             // jem:load_checkpoint(dir) → info: restores weights, optimizer, schedule, counters, replay
             // buffer and every generator (the script's too); `dir` is a checkpoint or a run folder (its last/).
             let t = try this(call)
-            let meta = try TrainingCheckpoint.restore(t.jem, rngs: t.generators, from: try call.string(1))
+            let path = try call.string(1)
+            var meta = try TrainingCheckpoint.restore(t.jem, rngs: t.generators, from: path)
+            // Resuming in the checkpoint's own run folder: lines logged after it was saved go.
+            if let s = meta.removeValue(forKey: logBytesKey), let bytes = Int(s), context.run.holds(checkpoint: TrainingCheckpoint.folder(path)) {
+                try context.run.truncateLog(to: bytes)
+            }
             pushMetadata(call, meta)
             return 1
         }

@@ -1,3 +1,4 @@
+import Formats
 import CLua
 import Foundation
 import Tensor

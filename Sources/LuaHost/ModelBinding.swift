@@ -1,3 +1,4 @@
+import Formats
 import CLua
 import EBM
 import Foundation
@@ -83,7 +84,17 @@ enum ModelBinding {
             // Weights into this model (shapes must match); joule.nn.load makes a model from a file.
             let model = try this(call)
             let path = try call.string(1)
-            let file = try SafeTensors.read(path)
+            let shapes = model.namedParameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
+            let file = try SafeTensors.read(path) { header in
+                // Names and shapes checked before a tensor is allocated.
+                for (name, shape) in shapes {
+                    guard let e = header.entries[name] else { throw JouleError("missing weight '\(name)'") }
+                    guard e.shape == shape else { throw JouleError("weight '\(name)' has shape \(e.shape), the model needs \(shape)") }
+                }
+                if let extra = header.entries.keys.sorted().first(where: { name in !shapes.contains { $0.name == name } }) {
+                    throw JouleError("unknown weight '\(extra.prefix(80))' for ShallowCNN(hidden \(model.hidden), classes \(model.classes))")
+                }
+            }
             do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
             call.pushSelf(); return 1
         }

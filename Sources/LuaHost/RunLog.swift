@@ -44,6 +44,27 @@ public final class RunFolder {
         return chosen
     }
 
+    /// Whether `checkpoint` is a folder directly in this run folder (its last/ or best/).
+    public func holds(checkpoint: String) -> Bool {
+        let parent = URL(fileURLWithPath: checkpoint).standardizedFileURL.deletingLastPathComponent()
+        return parent.path == URL(fileURLWithPath: chosen).standardizedFileURL.path
+    }
+
+    /// The size of `log.jsonl` now (0 when there is none): a checkpoint records it, so that a resume
+    /// drops the lines logged after that checkpoint was saved (a kill between logging and saving)
+    /// instead of repeating them.
+    public func logBytes() -> Int {
+        var st = stat()
+        return stat(chosen + "/log.jsonl", &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// Cuts `log.jsonl` back to `bytes` when it is longer.
+    public func truncateLog(to bytes: Int) throws {
+        let file = chosen + "/log.jsonl"
+        guard bytes >= 0, logBytes() > bytes else { return }
+        guard truncate(file, off_t(bytes)) == 0 else { throw JouleError("cannot truncate \(file): \(String(cString: strerror(errno)))") }
+    }
+
     /// Appends one line to `log.jsonl` in the run folder.
     public func appendLog(_ line: String) throws {
         let file = try path() + "/log.jsonl"

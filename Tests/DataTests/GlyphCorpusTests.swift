@@ -1,3 +1,4 @@
+import Formats
 import Data
 import Foundation
 import Tensor

@@ -1,3 +1,4 @@
+import Formats
 import EBM
 import NN
 import Tensor
