@@ -55,31 +55,34 @@ static inline const char *joule_lua_release(void) { return LUA_RELEASE; }
 static inline int joule_upvalue_index(int i) { return lua_upvalueindex(i); }
 static inline int joule_registry_index(void) { return LUA_REGISTRYINDEX; }
 
-// Ctrl-C: the first interrupt only raises a flag that scripts and loops poll, so a training step
-// can finish and save; a second one stops the script with a Lua error at the next instruction.
+// Ctrl-C: one interrupt stops the script with a Lua error at the next instruction (and long Swift
+// calls at their next step, through joule_interrupt_stop_now). A script that handles interrupts
+// itself — it called joule.interrupted() or trains with fit_epoch, which stops between batches —
+// is "polite": for it the first interrupt only raises the flag it polls, so a training step can
+// finish and save, and a second one stops it.
 // The hook is installed from the signal handler, which is what lua.c does (lua_sethook is
 // async-signal-safe).
 // These statics exist once per object file that uses them (Swift compiles a module's files into
 // separate objects), so Swift must touch them from one file only: LuaState.swift, through
 // functions it never inlines.
 static volatile sig_atomic_t joule_interrupts = 0;
+static volatile sig_atomic_t joule_interrupt_polite = 0;
 static lua_State *joule_interrupt_state = NULL;
 
 #include "interrupt_hook.h"
 
 static inline void joule_interrupt_handler(int sig) {
     joule_interrupts++;
-    if (joule_interrupts >= 2) {
-        signal(sig, SIG_DFL); // a third Ctrl-C kills the process outright
-        if (joule_interrupt_state != NULL)
-            lua_sethook(joule_interrupt_state, joule_interrupt_hook,
-                        LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
-    }
+    if (joule_interrupts >= 2) signal(sig, SIG_DFL); // a third Ctrl-C kills the process outright
+    if ((joule_interrupts >= 2 || !joule_interrupt_polite) && joule_interrupt_state != NULL)
+        lua_sethook(joule_interrupt_state, joule_interrupt_hook,
+                    LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
 static inline void joule_install_interrupt_handler(lua_State *L) {
     joule_interrupt_state = L;
     joule_interrupts = 0;
+    joule_interrupt_polite = 0;
     signal(SIGINT, joule_interrupt_handler);
 }
 
@@ -89,6 +92,11 @@ static inline void joule_remove_interrupt_handler(void) {
 }
 
 static inline int joule_interrupt_count(void) { return (int)joule_interrupts; }
+static inline void joule_interrupt_be_polite(void) { joule_interrupt_polite = 1; }
+/// Whether running work should stop now: any interrupt, or a second one for a polite script.
+static inline int joule_interrupt_stop_now(void) {
+    return joule_interrupts >= 2 || (joule_interrupts >= 1 && !joule_interrupt_polite);
+}
 
 /* lua_gc is variadic, which Swift cannot call: an incremental collection step worth `kb` kilobytes
    of allocation, so that memory Lua does not see (tensor storage) still paces the collector. */

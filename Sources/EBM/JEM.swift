@@ -158,7 +158,11 @@ public final class JEM {
         var predictions: [Int] = []
         var energySum = 0.0
         let e = Tensor(shape: [0])
+        guard (0...SGLDSampler.maxChains).contains(sampledCount) else {
+            throw JouleError("evaluate: samples must be in 0...\(SGLDSampler.maxChains), got \(sampledCount)")
+        }
         for start in stride(from: 0, to: n, by: batchSize) {
+            try Interruption.check()
             let batch = try images.items(start..<min(start + batchSize, n))
             let logits = try model.forwardLogits(batch)
             predictions += try logits.argmaxRows()

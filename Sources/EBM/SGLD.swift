@@ -21,6 +21,11 @@ public final class SGLDSampler {
         public init() {}
     }
 
+    /// Limits on what callers may ask for (documented in the README): steps per run, chains per
+    /// sample, buffer images per class, and the floats a buffer or a kept chain may hold (8 GiB).
+    public static let maxSteps = 1_000_000, maxChains = 100_000, maxBufferPerClass = 1_000_000
+    public static let maxFloats = 1 << 31
+
     public let model: ShallowCNN
     public var config: Config
     public let rng: RNG
@@ -32,7 +37,7 @@ public final class SGLDSampler {
 
     public init(model: ShallowCNN, config: Config = Config(), rng: RNG) throws {
         let c = config
-        guard c.steps >= 0, c.steps <= 1_000_000 else { throw JouleError("SGLD: steps must be in 0...1000000, got \(c.steps)") }
+        guard c.steps >= 0, c.steps <= Self.maxSteps else { throw JouleError("SGLD: steps must be in 0...\(Self.maxSteps), got \(c.steps)") }
         guard c.stepSize.isFinite, c.stepSize >= 0 else { throw JouleError("SGLD: step_size must be a non-negative number, got \(c.stepSize)") }
         guard c.noise.isFinite, c.noise >= 0 else { throw JouleError("SGLD: noise must be a non-negative number, got \(c.noise)") }
         guard c.gradClip > 0 else { throw JouleError("SGLD: grad_clip must be positive, got \(c.gradClip)") }
@@ -40,6 +45,14 @@ public final class SGLDSampler {
         guard (0...1).contains(c.freshFraction) else { throw JouleError("SGLD: fresh_fraction must be in [0, 1], got \(c.freshFraction)") }
         guard c.imageShape.count == 3, c.imageShape[0] == 1, c.imageShape.allSatisfy({ $0 > 0 }) else {
             throw JouleError("SGLD: image shape must be (1, H, W), got \(c.imageShape)")
+        }
+        guard (1...Self.maxBufferPerClass).contains(c.bufferPerClass) else {
+            throw JouleError("SGLD: buffer_per_class must be in 1...\(Self.maxBufferPerClass), got \(c.bufferPerClass)")
+        }
+        let pools = c.conditional ? model.classes : 1
+        let floats = [pools, c.bufferPerClass].reduce(c.imageShape.reduce(1, *)) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        guard floats <= Self.maxFloats else {
+            throw JouleError("SGLD: a replay buffer of \(pools) pools × \(c.bufferPerClass) images × \(c.imageShape.reduce(1, *)) values is too large (at most \(Self.maxFloats) values)")
         }
         self.model = model
         self.config = c
@@ -66,9 +79,15 @@ public final class SGLDSampler {
     public func run(_ x: Tensor, labels: [Int]?, steps: Int? = nil, keepEvery: Int? = nil,
                     onStep: ((Int) -> Void)? = nil) throws -> Tensor? {
         let steps = steps ?? config.steps
-        guard steps >= 0 else { throw JouleError("SGLD: steps must be non-negative, got \(steps)") }
+        guard steps >= 0, steps <= Self.maxSteps else { throw JouleError("SGLD: steps must be in 0...\(Self.maxSteps), got \(steps)") }
         if let k = keepEvery, k <= 0 { throw JouleError("SGLD: keep_every must be positive, got \(k)") }
         guard x.rank == 4, x.shape[1] == 1, x.shape[0] > 0 else { throw JouleError("SGLD: expected chains of shape (N, 1, H, W), got \(x.shape)") }
+        if let k = keepEvery {
+            let frames = steps / k + 2
+            guard !frames.multipliedReportingOverflow(by: x.count).overflow, frames * x.count <= Self.maxFloats else {
+                throw JouleError("SGLD: keeping \(frames) frames of \(x.count) values is too large (at most \(Self.maxFloats) values); raise keep_every")
+            }
+        }
         let n = x.shape[0], d = x.itemSize
         if let labels, labels.count != n { throw JouleError("SGLD: \(labels.count) labels for \(n) chains") }
         let chainRNGs = (0..<n).map { _ in RNG(seed: rng.next()) }
@@ -76,6 +95,7 @@ public final class SGLDSampler {
         var frames: [Tensor] = keepEvery == nil ? [] : [x.copy()]
         var eta = config.stepSize
         for s in stride(from: 1, through: steps, by: 1) {
+            try Interruption.check()
             Parallel.chunks(n) { chains in
                 for chain in chains { chainRNGs[chain].fillNormal(eps.data + chain * d, count: d) }
             }
@@ -103,7 +123,7 @@ public final class SGLDSampler {
 
     /// New samples from fresh starts (nothing read from or written to the buffer).
     public func sample(count: Int, labels: [Int]?, steps: Int? = nil, keepEvery: Int? = nil) throws -> (final: Tensor, frames: Tensor?) {
-        guard count > 0, count <= 100_000 else { throw JouleError("SGLD: n must be in 1...100000, got \(count)") }
+        guard count > 0, count <= Self.maxChains else { throw JouleError("SGLD: n must be in 1...\(Self.maxChains), got \(count)") }
         if let labels {
             guard labels.count == count else { throw JouleError("SGLD: \(labels.count) labels for \(count) chains") }
             guard labels.allSatisfy({ $0 >= 0 && $0 < model.classes }) else { throw JouleError("SGLD: labels must lie in 0..<\(model.classes)") }

@@ -361,7 +361,9 @@ public struct LuaTable {
         let L = call.L
         if let t = LuaObjects.get(L, slot, type: TensorBinding.typeName, as: Tensor.self) {
             return try t.array.enumerated().map { i, v in
-                guard v.rounded() == v, range.contains(Int(v)) else {
+                // Finite and within Int before converting: Int(inf) is no number at all (every
+                // infinite prediction "equalled" every infinite label).
+                guard v.isFinite, v.rounded() == v, abs(v) < 0x1p62, range.contains(Int(v)) else {
                     throw call.bad(position, message: "\(what) element \(i + 1): \(LuaCall.integerKind(range)) expected, got \(formatNumber(Double(v)))")
                 }
                 return Int(v)

@@ -76,6 +76,8 @@ enum JEMBinding {
             let maxBatches = try o?.integer("max_batches", 1...Int.max)
             let showProgress = try o?.boolean("progress") ?? true
             let stopOnInterrupt = try o?.boolean("stop_on_interrupt") ?? true
+            // Stopping between batches is handling interrupts: the first one lets the step finish.
+            if stopOnInterrupt { LuaState.handleInterruptsPolitely() }
             let epoch = t.jem.epoch + 1
             var bar: ProgressBar?
             var sumLoss = 0.0, seen = 0
@@ -105,7 +107,7 @@ enum JEMBinding {
             let (images, labels) = try EngineBindings.split(call, 1, needLabels: true)
             let o = try call.options(2, allowed: ["batch_size", "samples"])
             let e = try t.jem.evaluate(images, labels: labels!, batchSize: try o?.integer("batch_size", 1...Int.max) ?? 256,
-                                       sampledCount: try o?.integer("samples", 0...Int.max) ?? 32)
+                                       sampledCount: try o?.integer("samples", 0...SGLDSampler.maxChains) ?? 32)
             call.pushTable { r in
                 r.set("accuracy", e.accuracy); r.set("energy_real", e.meanEnergyReal)
                 r.set("energy_sampled", e.meanEnergySampled); r.set("cdiv", e.contrastiveDivergence)

@@ -48,6 +48,8 @@ public enum JouleModule {
             return Int32(arrays.count)
         }
         lua.setFunction("interrupted", qualified: "joule.interrupted") { call in
+            // A script that asks handles interrupts itself: from now on the first only raises this flag.
+            LuaState.handleInterruptsPolitely()
             call.push(LuaState.interruptRequested); return 1
         }
         ParamsBinding.install(lua, context)

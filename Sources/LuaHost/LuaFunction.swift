@@ -44,6 +44,9 @@ let luaDispatch: joule_swift_function = { L, box in
             : "bad argument #\(e.position) to '\(f.name)' (\(e.message))"
     } catch let e as JouleError {
         message = e.message
+        // A Swift call stopped by Ctrl-C delivered the interrupt: the hook the signal installed
+        // would otherwise replace this located message with a bare one.
+        if e == Interruption.error { lua_sethook(L, nil, 0, 0) }
     } catch let e as LuaPassthroughError {
         message = e.message
         located = true

@@ -85,12 +85,21 @@ public final class LuaState {
 
     public func setGlobal(_ name: String) { lua_setglobal(L, name) }
 
-    /// Installs the Ctrl-C handler for this state (see shim.h): one interrupt asks politely,
-    /// two stop the script.
+    /// Installs the Ctrl-C handler for this state (see shim.h): one interrupt stops the script at
+    /// its next instruction and long Swift calls at their next step (`Interruption`); for a script
+    /// that handles interrupts itself (`handleInterruptsPolitely`) one asks politely, two stop it.
     /// (Never inlined: the C statics behind these must be used from this file's object only.)
-    @inline(never) public func catchInterrupts() { joule_install_interrupt_handler(L) }
-    @inline(never) public func releaseInterrupts() { joule_remove_interrupt_handler() }
+    @inline(never) public func catchInterrupts() {
+        joule_install_interrupt_handler(L)
+        Interruption.stopRequested = { LuaState.stopNow() }
+    }
+    @inline(never) public func releaseInterrupts() {
+        joule_remove_interrupt_handler()
+        Interruption.stopRequested = { false }
+    }
     @inline(never) public static func interruptCount() -> Int { Int(joule_interrupt_count()) }
+    @inline(never) public static func handleInterruptsPolitely() { joule_interrupt_be_polite() }
+    @inline(never) static func stopNow() -> Bool { joule_interrupt_stop_now() != 0 }
     public static var interruptRequested: Bool { interruptCount() > 0 }
 }
 

@@ -15,7 +15,7 @@ enum SamplerBinding {
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
             let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
             var c = SGLDSampler.Config()
-            c.steps = try o.integer("steps", 0...Int.max, default: c.steps)
+            c.steps = try o.integer("steps", 0...SGLDSampler.maxSteps, default: c.steps)
             c.stepSize = Float(try o.number("step_size", default: Double(c.stepSize)))
             c.stepDecay = Float(try o.number("step_decay", default: Double(c.stepDecay)))
             c.noise = Float(try o.number("noise", default: Double(c.noise)))
@@ -28,7 +28,7 @@ enum SamplerBinding {
                 throw call.bad(1, message: "field 'init': 'uniform' or 'gaussian' expected, got '\(other)'")
             }
             c.conditional = try o.boolean("conditional") ?? c.conditional
-            c.bufferPerClass = try o.integer("buffer_per_class", 1...Int.max, default: c.bufferPerClass)
+            c.bufferPerClass = try o.integer("buffer_per_class", 1...SGLDSampler.maxBufferPerClass, default: c.bufferPerClass)
             if let side = try o.integer("image_size", 1...4096) { c.imageShape = [1, side, side] }
             let sampler = try SGLDSampler(model: model, config: c, rng: try EngineBindings.rng(o, context))
             call.push(object: sampler, type: typeName); return 1
@@ -46,8 +46,8 @@ enum SamplerBinding {
                 throw call.bad(1, "options table")
             }
             let labels = try o.integers("labels", 0...Int.max)
-            let n = try o.integer("n", 1...Int.max) ?? labels?.count ?? 1
-            let (final, frames) = try s.sample(count: n, labels: labels, steps: try o.integer("steps", 0...Int.max),
+            let n = try o.integer("n", 1...SGLDSampler.maxChains) ?? labels?.count ?? 1
+            let (final, frames) = try s.sample(count: n, labels: labels, steps: try o.integer("steps", 0...SGLDSampler.maxSteps),
                                                keepEvery: try o.integer("keep_every", 1...Int.max))
             call.push(final)
             if let frames { call.push(frames); return 2 }
@@ -58,7 +58,7 @@ enum SamplerBinding {
             let s = try this(call)
             let x = try call.tensor(1)
             let o = try call.options(2, allowed: ["labels", "steps", "keep_every"])
-            let frames = try s.run(x, labels: try o?.integers("labels", 0...Int.max), steps: try o?.integer("steps", 0...Int.max),
+            let frames = try s.run(x, labels: try o?.integers("labels", 0...Int.max), steps: try o?.integer("steps", 0...SGLDSampler.maxSteps),
                                    keepEvery: try o?.integer("keep_every", 1...Int.max))
             if let frames { call.push(frames); return 1 }
             return 0
@@ -75,7 +75,7 @@ enum SamplerBinding {
         c.method("sample_buffer") { call in
             // The synthesized batch of a JEM step: chains from the replay buffer, run and stored back.
             let s = try this(call)
-            call.push(try s.sampleFromBuffer(count: try call.integer(1, 1...Int.max), labels: try EngineBindings.labels(call, 2)))
+            call.push(try s.sampleFromBuffer(count: try call.integer(1, 1...SGLDSampler.maxChains), labels: try EngineBindings.labels(call, 2)))
             return 1
         }
         c.method("buffer_size") { call in call.push(try this(call).buffer.totalCount); return 1 }

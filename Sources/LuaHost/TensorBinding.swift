@@ -15,24 +15,29 @@ enum TensorBinding {
         lua_createtable(L, 0, 12)
         let rng = { context.rng }
         lua.setFunction("zeros", qualified: "tensor.zeros") { call in
-            call.push(Tensor(shape: try call.shape(from: 1))); return 1
+            call.push(try Tensor(checkedShape: try call.shape(from: 1))); return 1
         }
         lua.setFunction("ones", qualified: "tensor.ones") { call in
-            call.push(Tensor(shape: try call.shape(from: 1), repeating: 1)); return 1
+            let t = try Tensor(checkedShape: try call.shape(from: 1), zeroed: false)
+            t.fill(1)
+            call.push(t); return 1
         }
         lua.setFunction("full", qualified: "tensor.full") { call in
             guard call.type(1) == LUA_TTABLE else { throw call.bad(1, "shape table") }
             let shape = try call.shape(from: 1)
-            call.push(Tensor(shape: shape, repeating: try call.float(2))); return 1
+            let value = try call.float(2)
+            let t = try Tensor(checkedShape: shape, zeroed: false)
+            t.fill(value)
+            call.push(t); return 1
         }
         // Every value is drawn, so the tensors start uninitialised (a Lua sampler draws one per step).
         lua.setFunction("randn", qualified: "tensor.randn") { call in
-            let t = Tensor(uninitializedShape: try call.shape(from: 1))
+            let t = try Tensor(checkedShape: try call.shape(from: 1), zeroed: false)
             rng().fillNormal(t)
             call.push(t); return 1
         }
         lua.setFunction("rand", qualified: "tensor.rand") { call in
-            let t = Tensor(uninitializedShape: try call.shape(from: 1))
+            let t = try Tensor(checkedShape: try call.shape(from: 1), zeroed: false)
             rng().fillUniform(t, 0, 1)
             call.push(t); return 1
         }

@@ -94,6 +94,8 @@ public struct SweepSpec: Sendable {
     public var timeout: Double?
     public var slurm = SlurmOptions()
 
+    /// A sweep has at most this many runs (grid points × random samples × seeds).
+    public static let maxRuns = 100_000
     static let knownKeys = ["name", "script", "notebook", "params", "grid", "random", "seeds", "repeats",
                             "seed_param", "args", "output", "metric", "goal", "plot", "jobs", "timeout", "slurm"]
 
@@ -166,6 +168,7 @@ public struct SweepSpec: Sendable {
             guard let n = try positiveInt("random.samples", fields.removeValue(forKey: "samples")) else {
                 throw fail("random search needs random.samples = N (how many points to draw)")
             }
+            guard n <= SweepSpec.maxRuns else { throw fail("random.samples is \(n); a sweep has at most \(SweepSpec.maxRuns) runs") }
             samples = n
             if let s = fields.removeValue(forKey: "seed") {
                 guard case .int(let i) = s else { throw fail("random.seed must be an integer") }
@@ -185,7 +188,17 @@ public struct SweepSpec: Sendable {
             }
             if f["repeats"] != nil { throw fail("give either seeds = {...} or repeats = N, not both") }
         } else if let n = try positiveInt("repeats", f["repeats"]) {
+            guard n <= SweepSpec.maxRuns else { throw fail("repeats is \(n); a sweep has at most \(SweepSpec.maxRuns) runs") }
             seeds = Array(1...n)
+        }
+        // The number of runs, refused before anything is enumerated when it is absurd.
+        var runs = 1
+        for factor in grid.map(\.values.count) + [max(samples, 1), max(seeds.count, 1)] {
+            let (p, overflow) = runs.multipliedReportingOverflow(by: factor)
+            guard !overflow, p <= SweepSpec.maxRuns else {
+                throw fail("the sweep has \(grid.map { "\($0.values.count)" }.joined(separator: " × "))\(grid.isEmpty ? "" : " × ")\(max(samples, 1)) × \(max(seeds.count, 1)) runs, more than \(SweepSpec.maxRuns); split it into smaller sweeps")
+            }
+            runs = p
         }
         seedParameter = try string("seed_param") ?? "seed"
 
@@ -268,6 +281,7 @@ public struct SweepSpec: Sendable {
             let nums = args.compactMap(\.number)
             guard nums.count == 2, args.count == 2 else { throw fail("random.\(name).\(kind) must be {a, b}: two numbers") }
             let (a, b) = (nums[0], nums[1])
+            guard a.isFinite, b.isFinite, (b - a).isFinite else { throw fail("random.\(name).\(kind) needs finite numbers, got {\(a), \(b)}") }
             switch kind {
             case "uniform":
                 guard a < b else { throw fail("random.\(name).uniform needs a < b") }
@@ -276,7 +290,10 @@ public struct SweepSpec: Sendable {
                 guard a > 0, a < b else { throw fail("random.\(name).log_uniform needs 0 < a < b") }
                 return (name, .logUniform(a, b), digits)
             case "int":
-                guard a.rounded() == a, b.rounded() == b, a <= b else { throw fail("random.\(name).int needs integers a <= b") }
+                // Within ±2^53 (where doubles are exact integers): b − a + 1 cannot overflow when drawn.
+                guard a.rounded() == a, b.rounded() == b, a <= b, abs(a) <= 0x1p53, abs(b) <= 0x1p53 else {
+                    throw fail("random.\(name).int needs integers a <= b within ±2^53")
+                }
                 return (name, .integer(Int(a), Int(b)), digits)
             default:
                 guard b > 0 else { throw fail("random.\(name).normal needs {mean, std} with std > 0") }

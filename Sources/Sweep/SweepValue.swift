@@ -50,6 +50,9 @@ public enum SweepFile {
         }
         let lua = LuaState()
         let L = lua.L
+        // Ctrl-C stops a sweep file that loops (even where the shell started Joule ignoring it).
+        lua.catchInterrupts()
+        defer { lua.releaseInterrupts() }
         if luaL_loadfilex(L, path, "t") != LUA_OK || joule_pcall(L, 0, 1) != LUA_OK {
             var text = lua_type(L, -1) == LUA_TSTRING ? String(cString: lua_tolstring(L, -1, nil)) : "error in \(path)"
             if let r = text.range(of: "\nstack traceback:") { text = String(text[..<r.lowerBound]) }

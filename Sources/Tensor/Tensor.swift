@@ -38,6 +38,32 @@ public final class Tensor {
         self.data = Tensor.allocate(capacity)
     }
 
+    /// A zero-filled tensor of a size that comes from a user: the element count with checked
+    /// arithmetic, and memory that cannot be had an error naming the size instead of a crash.
+    /// `zeroed: false` leaves the values garbage for a caller that writes every one.
+    public convenience init(checkedShape shape: [Int], zeroed: Bool = true) throws {
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard d >= 0, !overflow, !p.multipliedReportingOverflow(by: MemoryLayout<Float>.stride).overflow else {
+                throw JouleError("tensor of shape \(shape) is too large (its size overflows)")
+            }
+            n = p
+        }
+        guard let data = Tensor.allocateIfPossible(Swift.max(n, 1)) else {
+            throw JouleError("cannot allocate a tensor of shape \(shape): \(Swift.max(n, 1) * MemoryLayout<Float>.stride) bytes are not available")
+        }
+        self.init(shape: shape, count: n, storage: data)
+        if zeroed { data.initialize(repeating: 0, count: Swift.max(n, 1)) }
+    }
+
+    private init(shape: [Int], count: Int, storage: UnsafeMutablePointer<Float>) {
+        self.shape = shape
+        self.count = count
+        self.capacity = Swift.max(count, 1)
+        self.data = storage
+    }
+
     public convenience init(shape: [Int], values: [Float]) throws {
         let n = shape.reduce(1, *)
         guard n == values.count else {
@@ -63,11 +89,14 @@ public final class Tensor {
     }()
 
     private static func allocate(_ n: Int) -> UnsafeMutablePointer<Float> {
+        guard let p = allocateIfPossible(n) else { fatalError("out of memory allocating \(n) floats") }
+        return p
+    }
+
+    private static func allocateIfPossible(_ n: Int) -> UnsafeMutablePointer<Float>? {
         _ = heapReuse
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride) == 0, let raw else {
-            fatalError("out of memory allocating \(n) floats")
-        }
+        guard posix_memalign(&raw, 64, n * MemoryLayout<Float>.stride) == 0, let raw else { return nil }
         return raw.bindMemory(to: Float.self, capacity: n)
     }
 

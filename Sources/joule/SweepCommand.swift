@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LuaHost
 import Plot
 import Sweep
 import Tensor
@@ -73,6 +74,7 @@ struct SweepCommand: ParsableCommand {
                 throw ExitCode(1)
             }
         } catch let e as JouleError {
+            if LuaState.interruptRequested { FileHandle.standardError.write(Data("joule sweep: \(e.message)\n".utf8)); throw ExitCode(130) }
             fail("joule sweep: \(e.message)")
         }
     }

@@ -88,7 +88,9 @@ final class RunCommandTests: LuaTestCase {
     }
 
     func testInterruptLetsTheScriptFinishItsStepAndExitNonZero() throws {
+        // A script that asks joule.interrupted() handles interrupts: the first one only raises the flag.
         let s = try script("loop.lua", """
+            joule.interrupted()
             io.stdout:write('ready\\n'); io.stdout:flush()
             local steps = 0
             while not joule.interrupted() do steps = steps + 1 end
@@ -106,7 +108,7 @@ final class RunCommandTests: LuaTestCase {
     }
 
     func testSecondInterruptStopsARunawayScript() throws {
-        let s = try script("spin.lua", "io.stdout:write('ready\\n'); io.stdout:flush()\nwhile true do end\n")
+        let s = try script("spin.lua", "joule.interrupted() io.stdout:write('ready\\n'); io.stdout:flush()\nwhile true do end\n")
         let (p, out, err) = try startJoule(["run", s])
         _ = out.fileHandleForReading.availableData
         kill(p.processIdentifier, SIGINT)

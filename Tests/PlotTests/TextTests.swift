@@ -28,6 +28,30 @@ final class TextTests: PlotTestCase {
         XCTAssertEqual(font.fitting("ok", maxWidth: 200, size: 16), "ok")
     }
 
+    /// The one-pass fitting gives what measuring every shorter candidate gives (the definition),
+    /// spaces and all, and a 100,000-character title is laid out (it took minutes when quadratic).
+    func testFittingIsTheLongestTrimmedPrefixThatFits() throws {
+        let font = try Font.standard()
+        func reference(_ text: String, _ maxWidth: Int) -> String {
+            if font.width(text, size: 16) <= maxWidth { return text }
+            var chars = Array(text)
+            while !chars.isEmpty {
+                chars.removeLast()
+                let candidate = String(chars).trimmingCharacters(in: .whitespaces) + "…"
+                if font.width(candidate, size: 16) <= maxWidth { return candidate }
+            }
+            return ""
+        }
+        for text in ["  spaced   words  at the  ends  ", "a\tb\nc  d", "ā é 字 x", "        ", "x", "Energy of samples vs steps"] {
+            for maxWidth in [0, 3, 8, 20, 45, 80, 200] {
+                XCTAssertEqual(font.fitting(text, maxWidth: maxWidth, size: 16), reference(text, maxWidth), "\(text) in \(maxWidth)")
+            }
+        }
+        var o = LineOptions()
+        o.chart.title = String(repeating: "long title ", count: 10_000)
+        _ = try Figure.lines([Series("s", y: [1, 2])], options: o).pngData()
+    }
+
     func testAxisTextIsPresentAndNeverClipped() throws {
         var o = LineOptions()
         o.chart.title = String(repeating: "A very long title that cannot fit ", count: 6)
