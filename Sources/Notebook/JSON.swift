@@ -1,5 +1,5 @@
 import Foundation
-import LuaHost
+import Tensor
 
 /// A JSON value with a parser and a deterministic writer (sorted keys), for notebooks and
 /// Jupyter messages. Integers stay integers; object key order is not kept (both formats ignore it).
