@@ -116,3 +116,9 @@ public struct NotebookFile {
                         "metadata": .object(metadata), "outputs": .array([]), "execution_count": .null])
     }
 }
+
+public struct NotebookError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

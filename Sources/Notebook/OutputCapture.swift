@@ -126,9 +126,3 @@ final class OutputCapture {
         sink(OutputCapture.names[k], text)
     }
 }
-
-public struct NotebookError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

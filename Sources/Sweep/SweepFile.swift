@@ -73,3 +73,10 @@ public enum SweepFile {
         }
     }
 }
+
+extension SweepSpec {
+    /// Reads the sweep file at `path`.
+    public static func load(_ path: String) throws -> SweepSpec {
+        try SweepSpec(try SweepFile.evaluate(path), file: path)
+    }
+}

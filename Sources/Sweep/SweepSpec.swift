@@ -99,11 +99,6 @@ public struct SweepSpec: Sendable {
     static let knownKeys = ["name", "script", "notebook", "params", "grid", "random", "seeds", "repeats",
                             "seed_param", "args", "output", "metric", "goal", "plot", "jobs", "timeout", "slurm"]
 
-    /// Reads the sweep file at `path`.
-    public static func load(_ path: String) throws -> SweepSpec {
-        try SweepSpec(try SweepFile.evaluate(path), file: path)
-    }
-
     public init(_ value: SweepValue, file: String) throws {
         self.file = file
         let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
