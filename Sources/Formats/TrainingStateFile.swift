@@ -102,9 +102,16 @@ public struct TrainingStateFile {
 
     /// Reads and validates the state file at `path` for a trainer shaped as `expected`.
     public static func read(_ path: String, expected: Expectation) throws -> TrainingStateFile {
-        func fail(_ message: String) -> JouleError { JouleError("\(path): \(message)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw JouleError("\(path): cannot read file (missing or unreadable)")
+        }
+        do { return try parse(data, expected: expected) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
+    }
+
+    /// A state file's bytes, validated for a trainer shaped as `expected`.
+    public static func parse(_ data: Data, expected: Expectation) throws -> TrainingStateFile {
         // Names, dtypes and shapes against the trainer before a single tensor is allocated.
-        let file = try SafeTensors.read(path) { header in
+        let file = try SafeTensors.parse(data) { header in
             let meta = header.metadata
             guard meta["format"] == format else {
                 throw JouleError("not a Joule training state (format \(meta["format"].map { "'\($0.prefix(40))'" } ?? "missing"), expected '\(format)')")
@@ -143,7 +150,7 @@ public struct TrainingStateFile {
                 throw JouleError("unexpected tensor '\(extra.prefix(80))' (the checkpoint is of another model or sampler)")
             }
         }
-        do { return try decode(file, expected: expected) } catch let e as JouleError { throw fail(e.message) }
+        return try decode(file, expected: expected)
     }
 
     private static func decode(_ file: SafeTensors, expected: Expectation) throws -> TrainingStateFile {
