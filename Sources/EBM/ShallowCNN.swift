@@ -37,9 +37,16 @@ public final class ShallowCNN {
         shareConvolutionWorkspace()
     }
 
+    /// At most this many parameters (4 GiB of weights; gradients and Adam's moments triple that).
+    public static let maxParameters = 1 << 30
+
     static func checkArguments(hidden: Int, classes: Int) throws {
         guard hidden > 0, hidden <= 4096 else { throw JouleError("ShallowCNN: hidden must be in 1...4096, got \(hidden)") }
         guard classes > 0, classes <= 100_000 else { throw JouleError("ShallowCNN: classes must be in 1...100000, got \(classes)") }
+        let n = parameterShapes(hidden: hidden, classes: classes).values.reduce(0) { $0 + $1.reduce(1, *) }
+        guard n <= maxParameters else {
+            throw JouleError("ShallowCNN(hidden \(hidden), classes \(classes)) has \(n) parameters (\(n * 4) bytes), more than \(maxParameters)")
+        }
     }
 
     private init(sharing other: ShallowCNN) {

@@ -57,7 +57,7 @@ extension Tensor {
             throw JouleError("cannot reshape \(shape) to \(newShape): dimensions must be non-negative, with at most one -1")
         }
         if let u = unknown.first {
-            let known = s.enumerated().filter { $0.offset != u }.reduce(1) { $0 * $1.element }
+            let known = Tensor.elementCount(s.enumerated().filter { $0.offset != u }.map(\.element)) ?? 0
             guard known > 0, count % known == 0 else {
                 throw JouleError("cannot reshape \(shape) (\(count) values) to \(newShape)")
             }

@@ -42,13 +42,8 @@ public final class Tensor {
     /// arithmetic, and memory that cannot be had an error naming the size instead of a crash.
     /// `zeroed: false` leaves the values garbage for a caller that writes every one.
     public convenience init(checkedShape shape: [Int], zeroed: Bool = true) throws {
-        var n = 1
-        for d in shape {
-            let (p, overflow) = n.multipliedReportingOverflow(by: d)
-            guard d >= 0, !overflow, !p.multipliedReportingOverflow(by: MemoryLayout<Float>.stride).overflow else {
-                throw JouleError("tensor of shape \(shape) is too large (its size overflows)")
-            }
-            n = p
+        guard let n = Tensor.elementCount(shape), !n.multipliedReportingOverflow(by: MemoryLayout<Float>.stride).overflow else {
+            throw JouleError("tensor of shape \(shape) is too large (its size overflows)")
         }
         guard let data = Tensor.allocateIfPossible(Swift.max(n, 1)) else {
             throw JouleError("cannot allocate a tensor of shape \(shape): \(Swift.max(n, 1) * MemoryLayout<Float>.stride) bytes are not available")
@@ -64,8 +59,20 @@ public final class Tensor {
         self.data = storage
     }
 
+    /// The number of elements of `shape`, or nil when a dimension is negative or the product
+    /// overflows (this layer runs unchecked: a wrapped product could pass for a small one).
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard d >= 0, !overflow else { return nil }
+            n = p
+        }
+        return n
+    }
+
     public convenience init(shape: [Int], values: [Float]) throws {
-        let n = shape.reduce(1, *)
+        let n = Tensor.elementCount(shape) ?? -1
         guard n == values.count else {
             throw JouleError("shape \(shape) holds \(n) values, got \(values.count)")
         }
@@ -121,8 +128,7 @@ public final class Tensor {
 
     /// Same storage, new shape with the same number of elements.
     public func reshape(_ newShape: [Int]) throws {
-        let n = newShape.reduce(1, *)
-        guard n == count else { throw JouleError("cannot reshape \(shape) (\(count) values) to \(newShape)") }
+        guard let n = Tensor.elementCount(newShape), n == count else { throw JouleError("cannot reshape \(shape) (\(count) values) to \(newShape)") }
         shape = newShape
     }
 

@@ -28,6 +28,10 @@ final class HostileArgumentTests: LuaTestCase {
             ("s:sample{ n = 100000, steps = 1000000, keep_every = 1 }", "raise keep_every"),
             ("s:sample_buffer(2^53, {0})", "integer in 1...100000"),
             ("joule.tensor.zeros(2^40, 2^40)", "too large"),
+            // 4 × (2^62 + 64) wraps to 256, this tensor's count.
+            ("joule.tensor.rand(4, 1, 8, 8):reshape({ (1 << 62) + 64, 4 })", "cannot reshape [4, 1, 8, 8] (256 values)"),
+            ("joule.tensor.rand(4, 1, 8, 8):reshape({ -1, (1 << 62) + 64, 4 })", "cannot reshape [4, 1, 8, 8] (256 values)"),
+            ("joule.nn.ShallowCNN{ hidden = 4096, classes = 100000 }", "has 7980451488 parameters (31921805952 bytes)"),
             ("joule.metrics.accuracy(joule.tensor.full({2}, math.huge), joule.tensor.full({2}, math.huge))", "labels element 1: integer expected, got inf"),
             ("joule.metrics.accuracy(joule.tensor.full({2}, -math.huge), {0, 0})", "got -inf"),
         ]
