@@ -24,13 +24,18 @@ final class CheckpointSafetyTests: LuaTestCase {
         _ = try write(#"{"cnn_layers.0.weight":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"fc_layers.1.weight":{"dtype":"F32","shape":[],"data_offsets":[4,8]}}"#,
                       [UInt8](repeating: 0, count: 8), to: "scalar.safetensors")
         XCTAssertTrue(luaError("joule.nn.load(DIR .. '/scalar.safetensors')").contains("expected 4 dimensions"))
-        // A 470 KB file whose first layer says hidden = 4096 (a model of gigabytes): refused from
-        // the header, before the model is built.
-        let w0 = 4096 * 25 * 4, fc = 16384 * 4
-        _ = try write(#"{"cnn_layers.0.weight":{"dtype":"F32","shape":[4096,1,5,5],"data_offsets":[0,\#(w0)]},"fc_layers.1.weight":{"dtype":"F32","shape":[1,16384],"data_offsets":[\#(w0),\#(w0 + fc)]}}"#,
-                      [UInt8](repeating: 0, count: w0 + fc), to: "wide.safetensors")
-        let wide = luaError("joule.nn.load(DIR .. '/wide.safetensors')")
-        XCTAssertTrue(wide.contains("weight 'cnn_layers.0.bias' missing or not of shape [4096] (ShallowCNN(hidden 4096, classes 1)"), wide)
+        // Small files whose first layer says hidden = 4096 (over the parameter limit) or 1024 (a model
+        // of 1.6 GB): refused from the header, before the model is built.
+        func wide(_ h: Int) throws -> String {
+            let w0 = h * 25 * 4, fc = 4 * h * 4
+            _ = try write(#"{"cnn_layers.0.weight":{"dtype":"F32","shape":[\#(h),1,5,5],"data_offsets":[0,\#(w0)]},"fc_layers.1.weight":{"dtype":"F32","shape":[1,\#(4 * h)],"data_offsets":[\#(w0),\#(w0 + fc)]}}"#,
+                          [UInt8](repeating: 0, count: w0 + fc), to: "wide\(h).safetensors")
+            return luaError("joule.nn.load(DIR .. '/wide\(h).safetensors')")
+        }
+        let huge = try wide(4096)
+        XCTAssertTrue(huge.contains("ShallowCNN(hidden 4096, classes 1) has 6341967873 parameters"), huge)
+        let large = try wide(1024)
+        XCTAssertTrue(large.contains("weight 'cnn_layers.0.bias' missing or not of shape [1024] (ShallowCNN(hidden 1024, classes 1)"), large)
         // data_offsets near Int.max, through model:load.
         let big = Int.max - 7
         _ = try write(#"{"cnn_layers.0.weight":{"dtype":"F32","shape":[1],"data_offsets":[\#(big),\#(big + 4)]}}"#, [0, 0, 0, 0], to: "offsets.safetensors")
@@ -75,13 +80,16 @@ final class CheckpointSafetyTests: LuaTestCase {
         let first = try start(Self.trainer + "jem:save_checkpoint(\(luaString(ck)), { step = 0 })")
         first.waitUntilExit()
         XCTAssertEqual(first.terminationStatus, 0)
-        for (stage, expected) in [("between-files", "0"), ("before-swap", "0"), ("after-swap", "1")] {
+        // "aside": where the exchange is missing, killed between moving the old folder aside and
+        // renaming the new one in; the next reader puts the old one back.
+        for (stage, expected) in [("between-files", "0"), ("before-swap", "0"), ("after-swap", "1"), ("aside", "0")] {
             let marker = directory.appendingPathComponent("stopped-\(stage)").path
             let p = try start(Self.trainer + """
                 jem:load_checkpoint(\(luaString(ck)))
                 jem:step(x, { 0, 1, 0, 1 })
                 jem:save_checkpoint(\(luaString(ck)), { step = 1 })
-                """, environment: ["JOULE_TEST_STOP_AT": stage, "JOULE_TEST_STOP_MARKER": marker])
+                """, environment: ["JOULE_TEST_STOP_AT": stage, "JOULE_TEST_STOP_MARKER": marker]
+                    .merging(stage == "aside" ? ["JOULE_TEST_NO_EXCHANGE": "1"] : [:]) { $1 })
             var waited = 0
             while !FileManager.default.fileExists(atPath: marker) && waited < 600 && p.isRunning { usleep(100_000); waited += 1 }
             XCTAssertTrue(FileManager.default.fileExists(atPath: marker), "the save never reached \(stage)")
