@@ -53,7 +53,7 @@ public func loadSplit(_ path: String) throws -> Split {
         guard l.shape[0] == images.shape[0] else {
             throw fail("\(images.shape[0]) images but \(l.shape[0]) labels")
         }
-        labels = try l.ints()
+        do { labels = try l.ints() } catch let e as JouleError { throw fail("labels: " + e.message) }
     }
     let x: Tensor
     do { x = try CourseTransform.apply(images) } catch let e as JouleError { throw fail(e.message) }

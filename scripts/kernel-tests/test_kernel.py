@@ -152,6 +152,20 @@ class JouleKernelExtras(unittest.TestCase):
         reply, _ = self.execute("1 + 1")
         self.assertEqual(reply["content"]["status"], "ok")
 
+    def test_interrupt_stops_a_long_swift_call(self):
+        # One SGLD call of a million steps (minutes): it polls the interrupt between steps, so the
+        # reply comes well within TIMEOUT.
+        msg_id = self.kc.execute("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 2, seed = 1 }\n"
+                                 "local s = joule.ebm.SGLD{ model = m }\n"
+                                 "s:sample{ n = 8, steps = 1000000 }")
+        time.sleep(1.0)
+        self.km.interrupt_kernel()
+        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "Interrupted")
+        _drain_iopub(self.kc, msg_id)
+
     def test_io_read_asks_the_front_end(self):
         msg_id = self.kc.execute("local a = io.read()\nlocal b = io.read('n')\nreturn a .. '|' .. (b * 2)", allow_stdin=True)
         for value in ["first line", "21"]:
