@@ -7,6 +7,8 @@ import Tensor
 public final class RunFolder {
     private let chosen: String
     private var created = false
+    /// The run's TensorBoard event file and step (TensorBoardBinding.swift), opened on first use.
+    public private(set) lazy var events = RunEvents(folder: self)
 
     public init(explicit: String?, script: String?, now: Date = Date()) {
         if let explicit, !explicit.isEmpty {
@@ -189,14 +191,19 @@ enum LogBinding {
             let keys = try LuaJSON.tableKeys(L, t.index)
             guard !keys.isEmpty else { throw call.bad(1, message: "table of named values expected") }
             var json: [String] = [], text: [String] = []
+            var scalars: [(String, Double)] = [], step: Int64?
             for k in keys {
                 lua_pushstring(L, k)
                 lua_rawget(L, t.index)
                 defer { lua_settop(L, -2) }
                 json.append(LuaJSON.quote(k) + ":" + (try LuaJSON.encode(L, -1)))
                 text.append("\(k)=\(LuaJSON.short(L, -1))")
+                if let v = RunEvents.scalar(L, -1) {
+                    if k == "step", lua_isinteger(L, -1) != 0 { step = Int64(lua_tointegerx(L, -1, nil)) } else { scalars.append((k, v)) }
+                }
             }
             try context.run.appendLog("{" + json.joined(separator: ",") + "}")
+            try context.run.events.log(scalars, step: step)
             ProgressBar.print(text.joined(separator: "  "))
             return 0
         }
