@@ -37,11 +37,10 @@ public final class RunEvents {
         try write(scalars.map { SummaryValue(tag: $0.0, .scalar(Float($0.1))) }, step: self.step)
     }
 
-    /// The value at `i` as a scalar: a number, a boolean (0/1) or a one-element tensor.
+    /// The value at `i` as a scalar: a number or a one-element tensor.
     static func scalar(_ L: OpaquePointer, _ i: Int32) -> Double? {
         switch lua_type(L, i) {
         case LUA_TNUMBER: return lua_tonumberx(L, i, nil)
-        case LUA_TBOOLEAN: return lua_toboolean(L, i) != 0 ? 1 : 0
         default:
             if let t = LuaObjects.get(L, i, type: TensorBinding.typeName, as: Tensor.self), t.count == 1 { return Double(t[0]) }
             return nil
