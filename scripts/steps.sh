@@ -6,14 +6,15 @@
 #   step "building (about 2 minutes)" swift build -c release
 #
 # The log: $JOULE_SETUP_LOG, by default .build/logs/setup.log (appended; each step starts with a header).
-steps_log=${JOULE_SETUP_LOG:-$PWD/.build/logs/setup.log}
+steps_log=${JOULE_SETUP_LOG:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.build/logs/setup.log}
 mkdir -p "$(dirname "$steps_log")"
 
 # step MESSAGE COMMAND [ARGS...]: runs the command with its output in the log; on failure prints the
 # log's last lines to stderr and returns the command's status (so `set -e` stops the script).
 step() {
-  local what=$1 rc=0
+  local what=$1 rc=0 from
   shift
+  from=$(( $(wc -l <"$steps_log") + 2 ))  # the step's own output, after its header line
   printf '== %s\n' "$(date '+%F %T') $what: $*" >>"$steps_log"
   if [ -t 1 ] && [ "${TERM:-dumb}" != dumb ]; then
     "$@" >>"$steps_log" 2>&1 </dev/null &
@@ -31,8 +32,8 @@ step() {
   fi
   if [ $rc -ne 0 ]; then
     {
-      echo "$what: failed (exit status $rc). The end of $steps_log:"
-      tail -n 40 "$steps_log" | sed 's/^/  | /'
+      echo "$what: failed (exit status $rc). The end of its output (all of it in $steps_log):"
+      tail -n "+$from" "$steps_log" | tail -n 40 | sed 's/^/  | /'
     } >&2
   fi
   return $rc

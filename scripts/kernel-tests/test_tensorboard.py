@@ -61,17 +61,29 @@ def run_lua(tmp_path, source, *args):
     return r.stdout
 
 
-@pytest.fixture(scope="module")
-def training_run(tmp_path_factory, data_dir):
-    """train_jem.lua for 3 short epochs with TensorBoard pictures every 2 epochs (so at 2 and 3)."""
-    run = tmp_path_factory.mktemp("tb-train") / "run"
+def train(run, data_dir, tb_every):
+    """train_jem.lua for 3 short epochs."""
     r = subprocess.run([JOULE, "run", str(Path(__file__).resolve().parents[1] / "train_jem.lua"),
                         "-p", f"data={data_dir}", "-p", f"run={run}", "-p", "epochs=3", "-p", "max_batches=2",
                         "-p", "hidden=4", "-p", "steps=5", "-p", "batch_size=16", "-p", "eval_samples=4",
-                        "-p", "buffer_per_class=4", "-p", "progress=false", "-p", "tb_every=2"],
+                        "-p", "buffer_per_class=4", "-p", "progress=false", "-p", f"tb_every={tb_every}"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return run
+
+
+@pytest.fixture(scope="module")
+def training_run(tmp_path_factory, data_dir):
+    """With TensorBoard pictures every 2 epochs (so at 2 and 3)."""
+    return train(tmp_path_factory.mktemp("tb-train") / "run", data_dir, 2)
+
+
+def test_pictures_change_nothing_in_training(training_run, data_dir, tmp_path):
+    """Their sampler has a generator of its own: without them, the same log and weights, bit for bit."""
+    plain = train(tmp_path / "plain", data_dir, 0)
+    for f in ("log.jsonl", "last/model.safetensors", "last/state.safetensors"):
+        assert (plain / f).read_bytes() == (training_run / f).read_bytes(), f
+    assert not accumulate(plain).Tags()["images"] and not accumulate(plain).Tags()["histograms"]
 
 
 def test_scalars_equal_the_run_log(training_run):
