@@ -16,13 +16,13 @@ public struct Event {
         self.wallTime = wallTime; self.step = step; self.what = what
     }
 
-    /// Event: wall_time = 1 (double), step = 2 (int64), file_version = 3, summary = 5.
+    /// Event: wall_time = 1 (double), step = 2 (int64), oneof { file_version = 3, summary = 5 }.
     public func encoded() -> [UInt8] {
         var w = ProtoWriter()
         w.double(1, wallTime)
         w.int(2, step)
         switch what {
-        case .fileVersion(let v): w.string(3, v)
+        case .fileVersion(let v): w.string(3, v, keep: true)
         case .summary(let values):
             // Summary: repeated Value value = 1.
             w.message(5) { s in for v in values { s.message(1) { v.encode(into: &$0) } } }
@@ -47,11 +47,11 @@ public struct SummaryValue {
 
     public init(tag: String, _ kind: Kind) { self.tag = tag; self.kind = kind }
 
-    /// Value: tag = 1, simple_value = 2, image = 4, histo = 5, tensor = 8, metadata = 9.
+    /// Value: tag = 1, metadata = 9, oneof { simple_value = 2, image = 4, histo = 5, tensor = 8 }.
     func encode(into w: inout ProtoWriter) {
         w.string(1, tag)
         switch kind {
-        case .scalar(let v): w.float(2, v)
+        case .scalar(let v): w.float(2, v, keep: true)
         case .image(let png, let width, let height, let colorspace):
             // Image: height = 1, width = 2, colorspace = 3, encoded_image_string = 4.
             w.message(4) { m in
@@ -64,14 +64,15 @@ public struct SummaryValue {
                 m.double(5, h.sumSquares); m.packedDoubles(6, h.bucketLimits); m.packedDoubles(7, h.bucketCounts)
             }
         case .text(let s):
-            // SummaryMetadata: plugin_data = 1 { plugin_name = 1, content = 2 }.
-            w.message(9) { m in m.message(1) { p in p.string(1, "text") } }
             // TensorProto: dtype = 1 (DT_STRING = 7), tensor_shape = 2 (a scalar: no dims), string_val = 8.
             w.message(8) { t in
                 t.int(1, 7)
                 t.message(2) { _ in }
-                t.string(8, s)
+                t.string(8, s, keep: true)  // an element of a repeated field
             }
+            // SummaryMetadata: plugin_data = 1 { plugin_name = 1 }. Fields in number order, as
+            // protobuf writes them.
+            w.message(9) { m in m.message(1) { p in p.string(1, "text") } }
         }
     }
 }

@@ -78,17 +78,23 @@ final class TFRecordTests: XCTestCase {
 }
 
 final class EventTests: XCTestCase {
-    /// The version record, byte for byte: wall_time (field 1, fixed64), step (2, varint), file_version (3).
+    /// The version record, byte for byte: wall_time (field 1, fixed64), file_version (3); step 0 is
+    /// proto3's default, so it is left out, as protobuf's serializers do.
     func testFileVersionEncoding() {
         let e = Event(wallTime: 1.5, step: 0, .fileVersion("brain.Event:2")).encoded()
-        XCTAssertEqual(e, [0x09, 0, 0, 0, 0, 0, 0, 0xF8, 0x3F, 0x10, 0x00, 0x1A, 13] + Array("brain.Event:2".utf8))
+        XCTAssertEqual(e, [0x09, 0, 0, 0, 0, 0, 0, 0xF8, 0x3F, 0x1A, 13] + Array("brain.Event:2".utf8))
+        XCTAssertEqual(Event(wallTime: 1.5, step: 2, .fileVersion("")).encoded(),
+                       [0x09, 0, 0, 0, 0, 0, 0, 0xF8, 0x3F, 0x10, 0x02, 0x1A, 0], "a oneof member is written even when empty")
     }
 
-    /// A scalar: summary (5) → value (1) → tag (1), simple_value (2, fixed32); a step of 300 as a two-byte varint.
+    /// A scalar: step (2) 300 as a two-byte varint, summary (5) → value (1) → tag (1), simple_value
+    /// (2, fixed32), written even when 0 (a oneof member); wall time 0 left out.
     func testScalarEncoding() {
-        let e = Event(wallTime: 0, step: 300, .summary([SummaryValue(tag: "loss", .scalar(1))])).encoded()
-        let value: [UInt8] = [0x0A, 4] + Array("loss".utf8) + [0x15, 0x00, 0x00, 0x80, 0x3F]
-        XCTAssertEqual(e, [0x09, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0xAC, 0x02, 0x2A, UInt8(value.count + 2), 0x0A, UInt8(value.count)] + value)
+        let e = Event(wallTime: 0, step: 300, .summary([SummaryValue(tag: "loss", .scalar(0))])).encoded()
+        let value: [UInt8] = [0x0A, 4] + Array("loss".utf8) + [0x15, 0x00, 0x00, 0x00, 0x00]
+        XCTAssertEqual(e, [0x10, 0xAC, 0x02, 0x2A, UInt8(value.count + 2), 0x0A, UInt8(value.count)] + value)
+        XCTAssertEqual(Event(wallTime: 0, step: -1, .summary([])).encoded(),
+                       [0x10] + [UInt8](repeating: 0xFF, count: 9) + [0x01, 0x2A, 0], "a negative int64 as ten bytes")
     }
 
     func testHistogramBuckets() {

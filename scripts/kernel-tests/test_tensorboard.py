@@ -179,6 +179,20 @@ def test_joule_tb_functions(tmp_path):
     assert [(s.step, s.value) for s in acc.Scalars("loss")] == [(10, 0.5), (2, 0.25)]
     # TensorBoard's text plugin finds the text by its plugin name.
     assert "notes" in acc.PluginTagToContent("text")
+    # Every record is an Event as TensorFlow's own protocol buffers (shipped with TensorBoard) parse it,
+    # and it is their canonical encoding: no field, number or wire type differs.
+    from tensorboard.compat.proto.event_pb2 import Event
+    [file] = event_files(tmp_path / "run")
+    data = file.read_bytes()
+    records, at = [], 0
+    while at < len(data):
+        n = struct.unpack("<Q", data[at:at + 8])[0]
+        records.append(data[at + 12:at + 12 + n])
+        at += 16 + n
+    events = [Event.FromString(r) for r in records]
+    assert [e.SerializeToString() for e in events] == records
+    assert events[0].file_version == "brain.Event:2" and len(events) == 10
+    assert events[8].summary.value[0].tag == "extra" and events[8].summary.value[0].simple_value == 2.5
 
 
 def test_file_cut_mid_record_reads_up_to_the_cut(tmp_path):
