@@ -7,7 +7,7 @@
 #
 # The log: $JOULE_SETUP_LOG, by default .build/logs/setup.log (appended; each step starts with a header).
 steps_log=${JOULE_SETUP_LOG:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.build/logs/setup.log}
-mkdir -p "$(dirname "$steps_log")"
+mkdir -p "$(dirname "$steps_log")" && touch "$steps_log"
 
 # step MESSAGE COMMAND [ARGS...]: runs the command with its output in the log; on failure prints the
 # log's last lines to stderr and returns the command's status (so `set -e` stops the script).
@@ -32,8 +32,16 @@ step() {
   fi
   if [ $rc -ne 0 ]; then
     {
-      echo "$what: failed (exit status $rc). The end of its output (all of it in $steps_log):"
-      tail -n "+$from" "$steps_log" | tail -n 40 | sed 's/^/  | /'
+      # A compiler's errors may be far above the end of its output: those lines first, then the end.
+      if tail -n "+$from" "$steps_log" | grep -q "error:"; then
+        echo "$what: failed (exit status $rc). Its errors (all of its output in $steps_log):"
+        tail -n "+$from" "$steps_log" | grep "error:" | head -n 30 | sed 's/^/  | /'
+        echo "and the end of its output:"
+        tail -n "+$from" "$steps_log" | tail -n 10 | sed 's/^/  | /'
+      else
+        echo "$what: failed (exit status $rc). The end of its output (all of it in $steps_log):"
+        tail -n "+$from" "$steps_log" | tail -n 40 | sed 's/^/  | /'
+      fi
     } >&2
   fi
   return $rc
