@@ -117,7 +117,8 @@ public final class DivergenceGuard {
     }
 
     /// Keeps the trainer's present state as the last good one (`batch` batches of the epoch done).
-    func keep(_ jem: JEM, batch: Int) {
+    /// `fitEpoch` calls it; it is public so that `joule bench` can time it.
+    public func keep(_ jem: JEM, batch: Int) {
         let opt = jem.optimizer, buffer = jem.sampler.buffer
         snapshot = Snapshot(step: jem.step, batch: batch,
                             weights: jem.model.parameters.map { $0.value.copy() },

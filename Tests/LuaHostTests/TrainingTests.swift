@@ -168,6 +168,19 @@ final class TrainingTests: LuaTestCase {
         XCTAssertTrue(message.contains(text), "\(message)\n does not contain\n\(text)", file: file, line: line)
     }
 
+    func testGuardOptionsAreChecked() {
+        let setup = "local m = joule.nn.ShallowCNN{ hidden = 2, classes = 2 }; local s = joule.ebm.SGLD{ model = m, image_size = 8 }; "
+        XCTAssertTrue(luaError(setup + "joule.ebm.JEM{ model = m, sampler = s, guard = { evry = 3 } }")
+            .contains("guard: unknown option 'evry' (did you mean 'every'?)"))
+        XCTAssertTrue(luaError(setup + "joule.ebm.JEM{ model = m, sampler = s, guard = 3 }")
+            .contains("field 'guard': options table or false expected, got 3"))
+        XCTAssertTrue(luaError(setup + "joule.ebm.JEM{ model = m, sampler = s, guard = { lr_factor = 2 } }")
+            .contains("guard: lr_factor must be in (0, 1], got 2.0"))
+        XCTAssertTrue(luaError(setup + "joule.ebm.JEM{ model = m, sampler = s, guard = { window = 0 } }")
+            .contains("field 'window': integer in 1...100000 expected, got 0"))
+        XCTAssertEqual(try lua(setup + "local j = joule.ebm.JEM{ model = m, sampler = s, guard = false }; return j:rollbacks()"), ["0"])
+    }
+
     func testCheckpointErrors() throws {
         let setup = """
             local function trainer(hidden, buffer)
