@@ -31,15 +31,18 @@ final class TensorBoardBindingTests: LuaTestCase {
             joule.log{ loss = 0.125, epoch = 2 }
             joule.log{ note = "no numbers" }
             joule.log{ loss = 1 }
+            joule.log{ event = "rollback", step = 2, lr_after = 0.5 }
             """)
         let r = try records()
-        XCTAssertEqual(r.count, 4)  // the version record, then one event per line with numbers
+        XCTAssertEqual(r.count, 5)  // the version record, then one event per line with numbers
         XCTAssertEqual(r[0].suffix(13), Array("brain.Event:2".utf8)[...])
         // Keys in log order (epoch first, then alphabetical); strings and booleans are no curves.
         assertEvent(r[1], step: 3, [SummaryValue(tag: "acc", .scalar(0.25)), SummaryValue(tag: "loss", .scalar(0.5))])
         // Without a step field, the count of lines.
         assertEvent(r[2], step: 2, [SummaryValue(tag: "epoch", .scalar(2)), SummaryValue(tag: "loss", .scalar(0.125))])
         assertEvent(r[3], step: 4, [SummaryValue(tag: "loss", .scalar(1))])
+        // An event's numbers apart from the curves.
+        assertEvent(r[4], step: 2, [SummaryValue(tag: "rollback/lr_after", .scalar(0.5))])
     }
 
     func testTBValuesAtTheLatestLogStep() throws {

@@ -89,6 +89,7 @@ def test_pictures_change_nothing_in_training(training_run, data_dir, tmp_path):
 def test_scalars_equal_the_run_log(training_run):
     acc = accumulate(training_run)
     lines = [json.loads(l) for l in (training_run / "log.jsonl").read_text().splitlines()]
+    lines = [l for l in lines if "event" not in l]  # the divergence guard's rollbacks, if any (not curves)
     assert len(lines) == 3
     tags = set(acc.Tags()["scalars"])
     for key in lines[0]:
@@ -107,7 +108,7 @@ def test_scalars_equal_the_run_log(training_run):
 
 def test_samples_chain_and_histograms(training_run, data_dir):
     acc = accumulate(training_run)
-    steps = [json.loads(l)["step"] for l in (training_run / "log.jsonl").read_text().splitlines()]
+    steps = [l["step"] for l in map(json.loads, (training_run / "log.jsonl").read_text().splitlines()) if "event" not in l]
     want = [steps[1], steps[2]]  # epochs 2 (every 2nd) and 3 (the last)
     for tag in ("samples/generated", "samples/chain"):
         images = acc.Images(tag)
