@@ -41,11 +41,15 @@ public enum TrainingCheckpoint {
         guard rngs["sampler"] == nil else { throw JouleError("checkpoint: the generator name 'sampler' is reserved") }
         var moments: [String: (m: Tensor, v: Tensor)] = [:]
         for (k, (name, _)) in model.namedParameters.enumerated() { moments[name] = (opt.m[k], opt.v[k]) }
+        // The divergence guard's part, under `guard.`.
+        var extra: (tensors: [String: Tensor], meta: [String: String]) = ([:], [:])
+        jem.divergenceGuard?.save(jem, into: &extra.tensors, &extra.meta)
         let state = TrainingStateFile(
             epoch: jem.epoch, step: jem.step, optimizerStep: opt.step, moments: moments,
             buffer: .init(pools: buffer.pools, capacity: buffer.capacity, imageSize: buffer.imageSize,
                           counts: buffer.counts, heads: buffer.heads, storage: buffer.storage),
             generators: rngs.mapValues(\.state).merging(["sampler": sampler.rng.state]) { $1 },
+            extraTensors: extra.tensors, extraMetadata: extra.meta,
             epochInProgress: jem.epochInProgress.map { e in
                 .init(order: e.order, batchSize: e.batchSize, batches: e.batches, stats: e.stats.map { s in
                     [s.terms.reg, s.terms.cdiv, s.terms.px, s.terms.pyx, s.terms.total,
@@ -99,7 +103,7 @@ public enum TrainingCheckpoint {
         }
         let state = try TrainingStateFile.read(statePath, expected: .init(
             parameters: shapes, pools: buffer.pools, capacity: buffer.capacity, imageSize: buffer.imageSize,
-            generators: Array(rngs.keys)))
+            generators: Array(rngs.keys), extraPrefix: "guard."))
         guard weights.metadata["step"] == "\(state.step)" else {
             throw JouleError("\(directory): weights (step \(weights.metadata["step"]?.prefix(20) ?? "?")) and training state (step \(state.step)) do not belong together")
         }
@@ -109,6 +113,9 @@ public enum TrainingCheckpoint {
                               gradNorm: r[5], accuracy: r[6], energyReal: r[7], energySampled: r[8])
             })
         }
+        let restoreGuard = try jem.divergenceGuard?.restorer(
+            jem, tensors: state.extraTensors, meta: state.extraMetadata, batchesDone: progress?.stats.count,
+            step: state.step, optimizerStep: state.optimizerStep, fail: { JouleError("\(statePath): \($0)") })
         do {
             try buffer.restore(storage: state.buffer.storage, counts: state.buffer.counts, heads: state.buffer.heads)
         } catch let e as JouleError { throw JouleError("\(statePath): \(e.message)") }
@@ -123,6 +130,7 @@ public enum TrainingCheckpoint {
         jem.epochInProgress = progress
         jem.sampler.rng.state = state.generators["sampler"]!
         for (name, rng) in rngs { rng.state = state.generators[name]! }
+        restoreGuard?()
         return weights.metadata
     }
 }

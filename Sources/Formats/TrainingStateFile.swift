@@ -43,11 +43,17 @@ public struct TrainingStateFile {
     /// Generator states (five words, see `RNG.state`) by name; "sampler" is the sampler's.
     public var generators: [String: [UInt64]]
     public var epochInProgress: Epoch?
+    /// Another component's part (the divergence guard's), tensors and metadata under
+    /// `Expectation.extraPrefix`: passed through for that component to validate. Their bytes are
+    /// within the file (the byte ranges tile it), so reading them allocates no more than it holds.
+    public var extraTensors: [String: Tensor], extraMetadata: [String: String]
 
     public init(epoch: Int, step: Int, optimizerStep: Int, moments: [String: (m: Tensor, v: Tensor)],
-                buffer: Buffer, generators: [String: [UInt64]], epochInProgress: Epoch?) {
+                buffer: Buffer, generators: [String: [UInt64]], extraTensors: [String: Tensor] = [:],
+                extraMetadata: [String: String] = [:], epochInProgress: Epoch?) {
         self.epoch = epoch; self.step = step; self.optimizerStep = optimizerStep; self.moments = moments
         self.buffer = buffer; self.generators = generators; self.epochInProgress = epochInProgress
+        self.extraTensors = extraTensors; self.extraMetadata = extraMetadata
     }
 
     /// What the resuming trainer is: the shapes its file must have.
@@ -55,16 +61,19 @@ public struct TrainingStateFile {
         public var parameters: [(name: String, shape: [Int])]
         public var pools: Int, capacity: Int, imageSize: Int
         public var generators: [String]
-        public init(parameters: [(name: String, shape: [Int])], pools: Int, capacity: Int, imageSize: Int, generators: [String]) {
+        /// Names under this prefix are another component's part (see `extraTensors`).
+        public var extraPrefix: String?
+        public init(parameters: [(name: String, shape: [Int])], pools: Int, capacity: Int, imageSize: Int, generators: [String],
+                    extraPrefix: String? = nil) {
             self.parameters = parameters; self.pools = pools; self.capacity = capacity
-            self.imageSize = imageSize; self.generators = generators
+            self.imageSize = imageSize; self.generators = generators; self.extraPrefix = extraPrefix
         }
     }
 
     // MARK: Writing
 
     public func safeTensors() throws -> SafeTensors {
-        var tensors: [String: Tensor] = [:]
+        var tensors = extraTensors
         for (name, (m, v)) in moments {
             tensors["optimizer.exp_avg.\(name)"] = m
             tensors["optimizer.exp_avg_sq.\(name)"] = v
@@ -77,6 +86,7 @@ public struct TrainingStateFile {
             "buffer.counts": Self.list(buffer.counts), "buffer.heads": Self.list(buffer.heads),
         ]
         for (name, words) in generators { meta["rng.\(name)"] = Self.list(words) }
+        meta.merge(extraMetadata) { a, _ in a }
         if let e = epochInProgress {
             guard e.order.count < Self.maxEpochImages else {
                 throw JouleError("checkpoint: an epoch over \(e.order.count) images is too large to save")
@@ -146,6 +156,7 @@ public struct TrainingStateFile {
                     known.insert("epoch.stats")
                 }
             }
+            if let p = expected.extraPrefix { for k in header.entries.keys where k.hasPrefix(p) { known.insert(k) } }
             if let extra = header.entries.keys.sorted().first(where: { !known.contains($0) }) {
                 throw JouleError("unexpected tensor '\(extra.prefix(80))' (the checkpoint is of another model or sampler)")
             }
@@ -235,10 +246,14 @@ public struct TrainingStateFile {
         } else if meta["epoch.batches"] != nil {
             throw JouleError("the unfinished epoch's order is missing")
         }
+        let prefix = expected.extraPrefix
         return TrainingStateFile(epoch: epoch, step: step, optimizerStep: optimizerStep, moments: moments,
                                  buffer: Buffer(pools: pools, capacity: capacity, imageSize: imageSize,
                                                 counts: counts, heads: heads, storage: storage),
-                                 generators: generators, epochInProgress: progress)
+                                 generators: generators,
+                                 extraTensors: prefix.map { p in file.tensors.filter { $0.key.hasPrefix(p) } } ?? [:],
+                                 extraMetadata: prefix.map { p in meta.filter { $0.key.hasPrefix(p) } } ?? [:],
+                                 epochInProgress: progress)
     }
 
     private static func list<T: BinaryInteger>(_ v: [T]) -> String { v.map { "\($0)" }.joined(separator: ",") }
