@@ -34,8 +34,11 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2"),
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
 
+        // bfloat16 GEMM tiles (AVX512-BF16 intrinsics, checked for at run time) for sampling in bf16.
+        .target(name: "CBF16"),
+
         // Layers, bottom to top: Tensor → NN → EBM → edges (Data, Plot, LuaHost, CLI).
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensor),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CBF16"], swiftSettings: tensor),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
         .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
         .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
