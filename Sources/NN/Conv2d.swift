@@ -13,7 +13,9 @@ import Tensor
 public final class Conv2d: Module {
     public let inChannels, outChannels, kernel, stride, padding: Int
     public let weight: Parameter
+    /// An empty tensor when the layer has no bias (`bias = false`, as PyTorch's option).
     public let bias: Parameter
+    public var hasBias: Bool { bias.value.count > 0 }
 
     /// Unfolded positions per tile: enough floats to fill a good part of L2, and never so few rows
     /// that packing the weights for each tile's GEMM costs more than the tile's multiply-adds.
@@ -37,12 +39,14 @@ public final class Conv2d: Module {
     /// The weight tensor's version when it was last packed.
     private var packedVersion: UInt64?
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, rng: RNG) {
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true,
+                rng: RNG) {
+        precondition(inChannels > 0 && outChannels > 0 && kernel > 0 && stride > 0 && padding >= 0, "Conv2d: bad geometry")
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding
         let fanIn = inChannels * kernel * kernel
         weight = Parameter(Init.kaimingUniform(shape: [outChannels, inChannels, kernel, kernel], fanIn: fanIn, rng: rng))
-        bias = Parameter(Init.biasUniform(count: outChannels, fanIn: fanIn, rng: rng))
+        self.bias = Parameter(bias ? Init.biasUniform(count: outChannels, fanIn: fanIn, rng: rng) : Tensor(shape: [0]))
     }
 
     private init(sharing other: Conv2d) {
@@ -54,22 +58,31 @@ public final class Conv2d: Module {
 
     public func replica() -> Module { Conv2d(sharing: self) }
 
-    public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        hasBias ? [("weight", weight), ("bias", bias)] : [("weight", weight)]
+    }
+    public var summary: String { "Conv2d \(inChannels)→\(outChannels)" }
+    public var architecture: JSON {
+        .object(["type": .string("Conv2d"), "in": .int(inChannels), "out": .int(outChannels), "kernel": .int(kernel),
+                 "stride": .int(stride), "padding": .int(padding), "bias": .bool(hasBias)])
+    }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 4, input.shape[3] == inChannels else {
-            throw JouleError("Conv2d(\(inChannels)→\(outChannels)): expected input (N, H, W, C=\(inChannels)), got \(input.shape)")
+        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shape)") }
+        guard input.shape[3] == inChannels else {
+            throw JouleError("expected \(inChannels) input channels, got \(input.shape[3])")
         }
         let g = ConvGeometry(channels: inChannels, batch: input.shape[0], height: input.shape[1], width: input.shape[2],
                              kernel: kernel, stride: stride, padding: padding)
-        guard g.outHeight > 0, g.outWidth > 0 else {
-            throw JouleError("Conv2d: input \(g.height)×\(g.width) too small for kernel \(kernel)")
+        guard g.height + 2 * padding >= kernel, g.width + 2 * padding >= kernel, g.batch > 0 else {
+            throw JouleError("input \(g.height)×\(g.width) too small for kernel \(kernel) with padding \(padding)")
         }
         geometry = g
         self.input = input
         if packedVersion != weight.value.version { packWeight() }
         output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
-        let (x, out, w, b, o) = (input.data, output.data, packedWeight.data, bias.value.data, outChannels)
+        let (x, out, w, o) = (input.data, output.data, packedWeight.data, outChannels)
+        let b: UnsafeMutablePointer<Float>? = hasBias ? bias.value.data : nil
         forEachTile(g) { _, rows, col, phases in
             let c = out + rows.lowerBound * o
             Self.unfold(g, x, rows, into: col, phases: phases)
@@ -80,8 +93,9 @@ public final class Conv2d: Module {
                                    bias: b, c: c, ldc: o, accumulate: false)
             } else {
                 // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
-                for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) }
-                BLAS.gemm(transA: phases != nil, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
+                if let b { for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) } }
+                BLAS.gemm(transA: phases != nil, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w,
+                          beta: b == nil ? 0 : 1, c: c)
             }
         }
         return output
@@ -131,7 +145,7 @@ public final class Conv2d: Module {
                 }
             }
         }
-        for p in 0..<g.positions {
+        for p in 0..<g.positions where hasBias {
             let row = gy + p * o
             for oc in 0..<o { bias.grad.data[oc] += row[oc] }
         }
@@ -203,7 +217,7 @@ public final class Conv2d: Module {
     private func checkedGeometry(_ gradOutput: Tensor) throws -> ConvGeometry {
         guard let g = geometry else { throw JouleError("Conv2d: backward before forward") }
         guard gradOutput.shape == [g.batch, g.outHeight, g.outWidth, outChannels] else {
-            throw JouleError("Conv2d: gradient shape \(gradOutput.shape) does not match output \(output.shape)")
+            throw JouleError("Conv2d: gradient shape \(gradOutput.shape) does not match output \([g.batch, g.outHeight, g.outWidth, outChannels])")
         }
         return g
     }
