@@ -50,11 +50,41 @@ enum LayerBinding {
         }
         define("Flatten") { _ in Flatten() }
         define("Residual") { call in Residual(try ModelBinding.model(call, 1).module) }
+        lua.setFunction("from_file", qualified: "joule.nn.from_file") { call in
+            // from_file(path [, options]): the model a Lua file returns; a file that returns a
+            // function is called with `options` (scripts pass { classes, channels, hidden }).
+            let options = call.isNil(2) ? nil : try call.table(2)
+            try modelFromFile(call, try call.string(1)) {
+                if let options { lua_pushvalue(call.L, options.index) } else { lua_createtable(call.L, 0, 0) }
+            }
+            return 1
+        }
         lua.setFunction("Sequential", qualified: "joule.nn.Sequential") { call in
             let (modules, names, shape) = try sequential(call)
             let m = LuaModel(Sequential(modules, names: names), inputShape: shape)
             if shape != nil { _ = try m.net() }   // a declared shape is checked now, by running one input
             call.push(object: m, type: ModelBinding.typeName); return 1
+        }
+    }
+
+    /// Runs the Lua file `path` and leaves the model it returns on the stack; a returned function
+    /// is called with the table `pushOptions` pushes.
+    static func modelFromFile(_ call: LuaCall, _ path: String, pushOptions: () -> Void) throws {
+        let L = call.L
+        guard FileManager.default.isReadableFile(atPath: path) else { throw JouleError("cannot open \(path) (no such file or not readable)") }
+        func check(_ status: Int32) throws {
+            guard status != LUA_OK else { return }
+            let text = lua_type(L, -1) == LUA_TSTRING ? LuaCall.stringValue(L, -1) : "\(path): error object is a \(LuaCall.got(L, -1))"
+            throw LuaPassthroughError(message: text.components(separatedBy: "\nstack traceback:")[0])
+        }
+        try check(luaL_loadfilex(L, path, "t"))
+        try check(joule_pcall(L, 0, 1))
+        if lua_type(L, -1) == LUA_TFUNCTION {
+            pushOptions()
+            try check(joule_pcall(L, 1, 1))
+        }
+        guard ModelBinding.model(L, -1) != nil else {
+            throw JouleError("\(path) returned \(LuaCall.got(L, -1)), not a joule.nn model (or a function making one)")
         }
     }
 
@@ -64,13 +94,14 @@ enum LayerBinding {
         let L = call.L
         let n = t.length
         guard n > 0 else { throw call.bad(1, message: "Sequential needs at least one module") }
+        let allowed = ["names", "input_shape"]
         lua_pushnil(L)
         while lua_next(L, t.index) != 0 {
             lua_settop(L, -2)
             if lua_type(L, -1) == LUA_TNUMBER, let i = LuaCall.integerValue(L, -1), (1...n).contains(i) { continue }
             let key = lua_type(L, -1) == LUA_TSTRING ? LuaCall.stringValue(L, -1) : LuaCall.got(L, -1)
+            if lua_type(L, -1) == LUA_TSTRING, allowed.contains(key) { continue }
             lua_settop(L, -2)
-            let allowed = ["names", "input_shape"]
             throw call.bad(1, message: "unknown option '\(key)'\(suggestion(for: key, among: allowed)) (Sequential takes a list of modules, names and input_shape)")
         }
         let modules = try (1...n).map { i -> Module in

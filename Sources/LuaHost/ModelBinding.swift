@@ -44,8 +44,19 @@ enum ModelBinding {
         }
         lua.setFunction("load", qualified: "joule.nn.load") { call in
             // A weights file, or a folder holding one: a checkpoint folder, or a run folder (its
-            // best/, else its last/ checkpoint).
-            push(call, try EnergyNets.load(from: weightsFile(try call.string(1)))); return 1
+            // best/, else its last/ checkpoint). With a model file, the network that file makes
+            // (given the file's numeric metadata: classes, hidden, channels) takes the weights.
+            let path = weightsFile(try call.string(1))
+            guard !call.isNil(2) else { push(call, try EnergyNets.load(from: path)); return 1 }
+            let file = try SafeTensors.read(path)
+            try LayerBinding.modelFromFile(call, try call.string(2)) {
+                call.pushTable { t in
+                    for key in ["classes", "hidden", "channels"] { if let v = file.metadata[key].flatMap({ Int($0) }) { t.set(key, v) } }
+                }
+            }
+            let model = try ModelBinding.model(call.L, -1)!.net()
+            do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
+            return 1
         }
         LayerBinding.install(lua, context)
     }
@@ -134,8 +145,9 @@ enum ModelBinding {
         }
         c.method("load") { call in
             // Weights into this model (shapes must match); joule.nn.load makes a model from a file.
+            // A folder stands for the weights file in it (as for joule.nn.load).
             let model = try net(call)
-            let path = try call.string(1)
+            let path = weightsFile(try call.string(1))
             let file = try SafeTensors.read(path)
             do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
             call.pushSelf(); return 1
