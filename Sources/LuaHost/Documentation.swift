@@ -354,6 +354,8 @@ public enum JouleDocs {
         // joule.plot
         ("joule.plot", "joule.plot",
          "Pictures as figures: grid, chains, histogram, lines, run_log, roc, pr, confusion, energy_trace. Each takes its data, an optional output path and an options table, and returns a Figure; fig:save(path) writes the PNG, and a notebook shows a figure inline when it is a cell's value or passed to joule.display."),
+        ("joule.plot.heatmap", "joule.plot.heatmap(values [, path] [, { xrange, yrange, points, title, xlabel, ylabel, width, height }]) → Figure",
+         "A function of the plane on a grid, in viridis (dark = low): values (rows, columns) over xrange × yrange (default [-1, 1]², row 1 at the bottom), e.g. the energy of a 2-D model on a meshgrid; points (N, 2) — SGLD samples — drawn on top."),
         ("joule.plot.grid", "joule.plot.grid(images [, path] [, { nrow, padding, range, row_labels, title, scale, blocks, levels }]) → Figure",
          "A grid of images from an (N, 1, H, W), (N, H, W) or (H, W) tensor, filled row by row (nrow per row), or the frames of sampler:sample{ keep_every = k } (F, N, 1, H, W), one chain after another. range: {lo, hi} (default {-1, 1}), 'auto' or 'per_image'."),
         ("joule.plot.chains", "joule.plot.chains(frames [, path] [, { steps, chains, title, range, row_labels, padding, scale }]) → Figure",
