@@ -30,9 +30,8 @@ public final class Conv2d: Module {
     /// The input of the latest forward, for the weight gradient (see `Module`).
     private var input: Tensor?
     private let packedWeight = Tensor(shape: [0])
-    /// The weights as `PanelGEMM` panels: Wᵀ for the forward pass, W for the input gradient; empty
-    /// where that GEMM goes to BLAS instead.
-    private let forwardPanels = Tensor(shape: [0]), backwardPanels = Tensor(shape: [0])
+    /// Who multiplies: chosen for this layer's shape in one place (`ConvolutionKernels`).
+    private let gemms: ConvolutionGEMMs
     private var packedGrads: [Tensor] = []
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
@@ -47,6 +46,7 @@ public final class Conv2d: Module {
         let fanIn = inChannels * kernel * kernel
         weight = Parameter(Init.kaimingUniform(shape: [outChannels, inChannels, kernel, kernel], fanIn: fanIn, rng: rng))
         self.bias = Parameter(bias ? Init.biasUniform(count: outChannels, fanIn: fanIn, rng: rng) : Tensor(shape: [0]))
+        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: fanIn)
     }
 
     private init(sharing other: Conv2d) {
@@ -54,6 +54,7 @@ public final class Conv2d: Module {
         kernel = other.kernel; stride = other.stride; padding = other.padding
         weight = other.weight; bias = other.bias
         tileFloats = other.tileFloats; minTileRows = other.minTileRows
+        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel)
     }
 
     public func replica() -> Module { Conv2d(sharing: self) }
@@ -81,22 +82,11 @@ public final class Conv2d: Module {
         self.input = input
         if packedVersion != weight.value.version { packWeight() }
         output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
-        let (x, out, w, o) = (input.data, output.data, packedWeight.data, outChannels)
+        let (x, out, o) = (input.data, output.data, outChannels)
         let b: UnsafeMutablePointer<Float>? = hasBias ? bias.value.data : nil
         forEachTile(g) { _, rows, col, phases in
-            let c = out + rows.lowerBound * o
             Self.unfold(g, x, rows, into: col, phases: phases)
-            if forwardPanels.count > 0 {
-                // One-channel patches lie transposed: a column per position.
-                PanelGEMM.multiply(m: rows.count, n: o, k: g.patchSize, a: col, lda: phases == nil ? g.patchSize : rows.count,
-                                   layout: phases == nil ? .rowMajor : .columnMajor, panels: forwardPanels.data,
-                                   bias: b, c: c, ldc: o, accumulate: false)
-            } else {
-                // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
-                if let b { for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) } }
-                BLAS.gemm(transA: phases != nil, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w,
-                          beta: b == nil ? 0 : 1, c: c)
-            }
+            gemms.forward(rows: rows.count, patches: col, transposed: phases != nil, bias: b, output: out + rows.lowerBound * o)
         }
         return output
     }
@@ -104,23 +94,17 @@ public final class Conv2d: Module {
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let g = try checkedGeometry(gradOutput)
         gradInput.resize([g.batch, g.height, g.width, inChannels])
-        let (gy, gx, w, o) = (gradOutput.data, gradInput.data, packedWeight.data, outChannels)
+        let (gy, gx, o) = (gradOutput.data, gradInput.data, outChannels)
         let perImage = g.outHeight * g.outWidth, imageSize = g.height * g.width * inChannels
         forEachTile(g) { _, rows, dcol, phases in
+            gemms.inputGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, transposed: phases != nil, patches: dcol)
             if let phases {
-                BLAS.gemm(transA: true, transB: true, m: g.patchSize, n: rows.count, k: o, a: w, b: gy + rows.lowerBound * o, c: dcol)
                 Convolution.col2imSingleChannel(g, colT: dcol, rows: rows, phases: phases, input: gx)
                 return
             }
             // Zero the images that start in this tile; earlier tiles of this part zeroed the rest.
             let first = (rows.lowerBound + perImage - 1) / perImage, end = (rows.upperBound + perImage - 1) / perImage
             if first < end { (gx + first * imageSize).update(repeating: 0, count: (end - first) * imageSize) }
-            if backwardPanels.count > 0 {
-                PanelGEMM.multiply(m: rows.count, n: g.patchSize, k: o, a: gy + rows.lowerBound * o, lda: o,
-                                   panels: backwardPanels.data, c: dcol, ldc: g.patchSize, accumulate: false)
-            } else {
-                BLAS.gemm(m: rows.count, n: g.patchSize, k: o, a: gy + rows.lowerBound * o, b: w, c: dcol)
-            }
             Convolution.col2imAdding(g, col: dcol, rows: rows, input: gx)
         }
         return gradInput
@@ -134,8 +118,8 @@ public final class Conv2d: Module {
         for p in packedGrads { p.resize([o, g.patchSize]); p.zero() }
         forEachTile(g) { part, rows, col, phases in
             Self.unfold(g, x, rows, into: col, phases: phases)
-            BLAS.gemm(transA: true, transB: phases != nil, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o,
-                      b: col, beta: 1, c: packedGrads[part].data)
+            gemms.accumulateWeightGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, patches: col,
+                                           transposed: phases != nil, into: packedGrads[part].data)
         }
         let (c, kk) = (inChannels, kernel * kernel)
         for partial in packedGrads {
@@ -189,7 +173,7 @@ public final class Conv2d: Module {
         }
     }
 
-    /// (O, C, k, k) → (O, k, k, C), and the panels, redone only when the weights have changed.
+    /// (O, C, k, k) → (O, k, k, C), handed to the kernels, redone only when the weights have changed.
     private func packWeight() {
         packedVersion = weight.value.version
         let (c, kk) = (inChannels, kernel * kernel)
@@ -200,18 +184,7 @@ public final class Conv2d: Module {
                 for t in 0..<kk { packedWeight.data[(o * kk + t) * c + ch] = weight.value.data[(o * c + ch) * kk + t] }
             }
         }
-        // One-channel input folds transposed patch gradients (see `forEachTile`): BLAS serves that GEMM.
-        let w = PanelGEMM.width
-        let forward = PanelGEMM.isAvailable && outChannels % w == 0
-        let backward = PanelGEMM.isAvailable && inChannels > 1 && patch % w == 0
-        forwardPanels.resize([forward ? PanelGEMM.packedCount(k: patch, n: outChannels) : 0])
-        if forward {
-            PanelGEMM.pack(packedWeight.data, k: patch, n: outChannels, rowStride: 1, columnStride: patch, into: forwardPanels.data)
-        }
-        backwardPanels.resize([backward ? PanelGEMM.packedCount(k: outChannels, n: patch) : 0])
-        if backward {
-            PanelGEMM.pack(packedWeight.data, k: outChannels, n: patch, rowStride: patch, columnStride: 1, into: backwardPanels.data)
-        }
+        gemms.prepare(weights: packedWeight.data)
     }
 
     private func checkedGeometry(_ gradOutput: Tensor) throws -> ConvGeometry {
