@@ -147,6 +147,20 @@ final class ComposedModelLuaTests: LuaTestCase {
         XCTAssertEqual(try run(1), try run(nil))
     }
 
+    /// The console and the kernel complete and document a composed model as they do the preset.
+    func testCompletionAndHelpKnowComposedModels() throws {
+        let host = try makeHost()
+        try host.lua.run(string: "m = joule.nn.Sequential{ joule.nn.Linear(2, 3), joule.nn.SiLU(), joule.nn.Linear(3, 1) }")
+        func complete(_ code: String) -> [String] { LuaCompleter.complete(host.lua, code: code, cursor: code.unicodeScalars.count).matches }
+        XCTAssertEqual(complete("m:energy"), ["energy", "energy_grad"])
+        XCTAssertEqual(complete("m:su"), ["summary"])
+        XCTAssertTrue(complete("joule.nn.Co").contains("Conv2d"))
+        XCTAssertEqual(complete("joule.nn.Res"), ["Residual"])
+        XCTAssertTrue(JouleDocs.help(host.lua, expression: "m:energy_grad")?.hasPrefix("model:energy_grad(") ?? false)
+        XCTAssertTrue(JouleDocs.help(host.lua, expression: "m")?.hasPrefix("Model") ?? false)
+        XCTAssertTrue(JouleDocs.lookup("joule.nn.Sequential")?.contains("names") ?? false)
+    }
+
     func testMistakesNameTheLayerOrTheParameter() throws {
         func error(_ code: String) -> String { luaError("local nn = joule.nn; " + code) }
         XCTAssertTrue(error("local m = nn.Sequential{ nn.Conv2d(3, 16, 3), nn.SiLU(), nn.Conv2d(8, 4, 3), nn.Flatten(), nn.Linear(4, 2) }; m:logits(joule.tensor.zeros(1, 3, 9, 9))")
