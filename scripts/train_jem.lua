@@ -14,6 +14,12 @@
 -- step, saves last/ and exits with status 130.
 -- -p model=FILE.lua trains the network that file returns (see scripts/models/; a file returning a
 -- function gets { classes, channels, hidden }); by default the course's ShallowCNN.
+-- The divergence guard (-p guard=false turns it off) checks every step for a non-finite loss,
+-- energies beyond guard_energy_max or a runaway gap between sampled and real energies (mean over
+-- guard_window steps beyond guard_gap_max); it then rolls back to the last good state (kept every
+-- guard_every steps), reseeds the sampler, multiplies the learning rate by guard_lr_factor, adds
+-- guard_extra_steps SGLD steps, and logs { event = "rollback", ... } in log.jsonl. After
+-- guard_max_rollbacks rollbacks in a row it stops with an error; last/ keeps the last good epoch.
 local p = joule.params{
   data = "data/glyphs",
   epochs = 10,
@@ -31,6 +37,9 @@ local p = joule.params{
   seed = 1,
   resume = "",
   progress = true,
+  guard = true,
+  guard_every = 50, guard_energy_max = 1000.0, guard_gap_max = 100.0, guard_window = 20,
+  guard_lr_factor = 0.5, guard_extra_steps = 0, guard_max_rollbacks = 4,
 }
 
 joule.seed(p.seed)
@@ -68,6 +77,9 @@ local sampler = joule.ebm.SGLD{
 local jem = joule.ebm.JEM{
   model = model, sampler = sampler, alpha = p.alpha, lambda = ebm and 0 or p.lambda,
   lr = p.lr, lr_step = p.lr_step, lr_gamma = p.lr_gamma, clip = p.clip,
+  guard = p.guard and { every = p.guard_every, energy_max = p.guard_energy_max, gap_max = p.guard_gap_max,
+                        window = p.guard_window, lr_factor = p.guard_lr_factor, extra_steps = p.guard_extra_steps,
+                        max_rollbacks = p.guard_max_rollbacks },
 }
 
 local run = joule.run_dir()
@@ -91,7 +103,7 @@ local stopped = false
 for epoch = jem:epoch() + 1, p.epochs do
   local started = os.time()
   local lr = jem:lr()
-  local s = jem:fit_epoch(train, { batch_size = p.batch_size, progress = p.progress,
+  local s = jem:fit_epoch(train, { batch_size = p.batch_size, progress = p.progress, log = true,
                                    max_batches = p.max_batches > 0 and p.max_batches or nil })
   if s.interrupted then stopped = true; break end
   local v = jem:evaluate(val, { samples = p.eval_samples })

@@ -59,6 +59,10 @@ public final class SGLDSampler: ChainSampler {
     }
 
     public var conditional: Bool { config.conditional }
+    public var steps: Int {
+        get { config.steps }
+        set { config.steps = newValue }
+    }
 
     public var hyperparameters: [String: String] {
         let s = config

@@ -10,6 +10,8 @@ public protocol ChainSampler: AnyObject {
     /// Samples E(x, y) for given classes (one buffer per class) rather than E(x).
     var conditional: Bool { get }
     var buffer: ReplayBuffer { get }
+    /// Steps per chain of a training batch (the divergence guard lengthens the chains after a rollback).
+    var steps: Int { get set }
     /// Its settings under the names the Lua options use, prefixed ("sgld.steps"), for checkpoints.
     var hyperparameters: [String: String] { get }
     /// Chains started from the replay buffer (or fresh), run, and put back.

@@ -163,22 +163,28 @@ enum LuaJSON {
 }
 
 enum LogBinding {
+    /// Appends the table at `index` (named values) as one JSON line to the run's `log.jsonl`;
+    /// returns it as `key=value` text for the terminal.
+    static func append(_ call: LuaCall, _ index: Int32, to context: JouleContext) throws -> String {
+        let L = call.L
+        let keys = try LuaJSON.tableKeys(L, index)
+        guard !keys.isEmpty else { throw call.bad(1, message: "table of named values expected") }
+        var json: [String] = [], text: [String] = []
+        for k in keys {
+            lua_pushstring(L, k)
+            lua_rawget(L, index)
+            defer { lua_settop(L, -2) }
+            json.append(LuaJSON.quote(k) + ":" + (try LuaJSON.encode(L, -1)))
+            text.append("\(k)=\(LuaJSON.short(L, -1))")
+        }
+        try context.run.appendLog("{" + json.joined(separator: ",") + "}")
+        return text.joined(separator: "  ")
+    }
+
     static func install(_ lua: LuaState, _ context: JouleContext) {
         lua.setFunction("log", qualified: "joule.log") { call in
             let t = try call.table(1)
-            let L = call.L
-            let keys = try LuaJSON.tableKeys(L, t.index)
-            guard !keys.isEmpty else { throw call.bad(1, message: "table of named values expected") }
-            var json: [String] = [], text: [String] = []
-            for k in keys {
-                lua_pushstring(L, k)
-                lua_rawget(L, t.index)
-                defer { lua_settop(L, -2) }
-                json.append(LuaJSON.quote(k) + ":" + (try LuaJSON.encode(L, -1)))
-                text.append("\(k)=\(LuaJSON.short(L, -1))")
-            }
-            try context.run.appendLog("{" + json.joined(separator: ",") + "}")
-            ProgressBar.print(text.joined(separator: "  "))
+            ProgressBar.print(try append(call, t.index, to: context))
             return 0
         }
         lua.setFunction("save_json", qualified: "joule.save_json") { call in
