@@ -67,6 +67,9 @@ if p.model ~= "" then
     error(string.format("%s: the network gives %d logits, the data has %d classes", p.model, model:classes(), classes))
   end
 else
+  if shape[1] ~= 1 then
+    error(string.format("%s: images of %d channels; the ShallowCNN reads one: give -p model=FILE.lua (e.g. scripts/models/residual_ebm.lua)", p.data, shape[1]))
+  end
   model = joule.nn.ShallowCNN{ hidden = p.hidden, classes = classes }
 end
 local sampler = joule.ebm.SGLD{
