@@ -62,14 +62,14 @@ public final class Activation: Module {
     @inline(__always)
     private func apply(_ input: Tensor, _ f: (Float) -> (Float, Float)) {
         let (x, d, y) = (input.data, slope.data, output.data)
-        for i in 0..<input.count { (y[i], d[i]) = f(x[i]) }
+        Parallel.chunks(input.count, minChunk: 16384) { r in for i in r { (y[i], d[i]) = f(x[i]) } }
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         try requireSameShape(gradOutput, slope, "\(summary) backward")
         if inPlace { gradInput = gradOutput } else { gradInput.resize(gradOutput.shape) }
         let (g, d, dx) = (gradOutput.data, slope.data, gradInput.data)
-        for i in 0..<gradOutput.count { dx[i] = g[i] * d[i] }
+        Parallel.chunks(gradOutput.count, minChunk: 16384) { r in for i in r { dx[i] = g[i] * d[i] } }
         return gradInput
     }
 }
