@@ -59,7 +59,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
-        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensor", "NN", "EBM"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "Data", "TestSupport"]),
@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot", "TestSupport"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost", "Tensor"]),
     ],
     swiftLanguageModes: [.v5]
 )

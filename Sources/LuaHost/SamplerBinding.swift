@@ -7,13 +7,13 @@ import Tensor
 enum SamplerBinding {
     static let typeName = "SGLD"
     static let options = ["model", "steps", "step_size", "step_decay", "noise", "grad_clip", "fresh_fraction",
-                          "init", "init_std", "conditional", "buffer_per_class", "image_size", "seed"]
+                          "init", "init_std", "conditional", "buffer_per_class", "image_size", "shape", "seed"]
 
     static func install(_ lua: LuaState, _ context: JouleContext) {
         lua.define(samplerClass())
         lua.setFunction("SGLD", qualified: "joule.ebm.SGLD") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
-            let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
+            let model = try ModelBinding.model(o, required: "model").net()
             var c = SGLDSampler.Config()
             c.steps = try o.integer("steps", 0...Int.max, default: c.steps)
             c.stepSize = Float(try o.number("step_size", default: Double(c.stepSize)))
@@ -29,7 +29,9 @@ enum SamplerBinding {
             }
             c.conditional = try o.boolean("conditional") ?? c.conditional
             c.bufferPerClass = try o.integer("buffer_per_class", 1...Int.max, default: c.bufferPerClass)
+            // The chains' shape: {C, H, W} or {D}; image_size = s is {1, s, s}; by default the model's.
             if let side = try o.integer("image_size", 1...4096) { c.imageShape = [1, side, side] }
+            if let shape = try o.integers("shape", 1...(1 << 24)) { c.imageShape = shape }
             let sampler = try SGLDSampler(model: model, config: c, rng: try EngineBindings.rng(o, context))
             call.push(object: sampler, type: typeName); return 1
         }
@@ -80,12 +82,13 @@ enum SamplerBinding {
         }
         c.method("buffer_size") { call in call.push(try this(call).buffer.totalCount); return 1 }
         c.method("config") { call in
-            let cfg = try this(call).config
+            let s = try this(call), cfg = s.config
             call.pushTable { t in
                 t.set("steps", cfg.steps); t.set("step_size", Double(cfg.stepSize)); t.set("step_decay", Double(cfg.stepDecay))
                 t.set("noise", Double(cfg.noise)); t.set("grad_clip", Double(cfg.gradClip))
                 t.set("fresh_fraction", Double(cfg.freshFraction)); t.set("conditional", cfg.conditional)
                 t.set("buffer_per_class", cfg.bufferPerClass)
+                t.set("shape", s.shape.map(Double.init))
             }
             return 1
         }

@@ -1,8 +1,8 @@
 import Foundation
-import LuaHost
 
-/// A JSON value with a parser and a deterministic writer (sorted keys), for notebooks and
-/// Jupyter messages. Integers stay integers; object key order is not kept (both formats ignore it).
+/// A JSON value with a parser and a deterministic writer (sorted keys), for notebooks, Jupyter
+/// messages and the architectures in model checkpoints. Integers stay integers; object key order is
+/// not kept (none of these formats relies on it: a list keeps order).
 public enum JSON: Equatable, CustomStringConvertible {
     case null
     case bool(Bool)
@@ -250,5 +250,24 @@ public enum JSON: Equatable, CustomStringConvertible {
             i += 4
             return v
         }
+    }
+}
+
+/// JSON string literals, escaped as RFC 8259 asks: one writer for run logs, results and notebooks.
+public enum JSONString {
+    public static func append(_ s: String, to out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20 || u.value == 0x7f: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
     }
 }
