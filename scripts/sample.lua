@@ -16,6 +16,7 @@ local p = joule.params{
   n = 64,
   steps = 256,
   step_size = 10.0, step_decay = 1.0, noise = 0.005, grad_clip = 0.03,
+  precision = "fp32",       -- "bf16": the convolutions in bfloat16 with FP32 accumulation
   conditional = true,
   class = -1,               -- with conditional sampling: only this class id (0-based); -1: all in turn
   keep_every = 32,          -- keep the chain every k steps; 0: only the final samples
@@ -31,7 +32,7 @@ local declared = model:input_shape()
 local shape = declared and #declared == 1 and declared or { declared and declared[1] or 1, p.image_size, p.image_size }
 local sampler = joule.ebm.SGLD{
   model = model, steps = p.steps, step_size = p.step_size, step_decay = p.step_decay, noise = p.noise,
-  grad_clip = p.grad_clip, conditional = conditional, shape = shape,
+  grad_clip = p.grad_clip, conditional = conditional, shape = shape, precision = p.precision,
 }
 
 local labels

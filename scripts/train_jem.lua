@@ -36,6 +36,7 @@ local p = joule.params{
   conditional = true,       -- class-conditional SGLD (one buffer per class); ignored for classes=1
   buffer_per_class = 128,
   steps = 60, step_size = 10.0, noise = 0.005, grad_clip = 0.03, fresh_fraction = 0.05,
+  precision = "fp32",       -- SGLD's passes: "bf16" runs the convolutions in bfloat16 (the update stays FP32)
   eval_samples = 32,        -- SGLD samples drawn per validation to measure their energy
   seed = 1,
   resume = "",
@@ -79,7 +80,7 @@ end
 local sampler = joule.ebm.SGLD{
   model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
   fresh_fraction = p.fresh_fraction, conditional = p.conditional and not ebm,
-  buffer_per_class = p.buffer_per_class, shape = shape,
+  buffer_per_class = p.buffer_per_class, shape = shape, precision = p.precision,
 }
 local jem = joule.ebm.JEM{
   model = model, sampler = sampler, alpha = p.alpha, lambda = ebm and 0 or p.lambda,
@@ -111,7 +112,7 @@ end
 local tb_sampler = p.tb_every > 0 and joule.ebm.SGLD{
   model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
   conditional = p.conditional and not ebm, buffer_per_class = 1, image_size = train.images:size(3),
-  seed = p.seed + 7919,
+  seed = p.seed + 7919, precision = p.precision,
 }
 local ood_file = p.data .. "/ood_ta.npy"
 local ood = p.tb_every > 0 and io.open(ood_file) and joule.data.load_split(ood_file)

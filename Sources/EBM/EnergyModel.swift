@@ -25,9 +25,13 @@ public protocol EnergyModel: AnyObject {
     var hyperparameters: [String: String] { get }
     /// Copies weights in; every name must be present with the right shape, and no unknown names.
     func load(stateDict: [String: Tensor]) throws
+    /// A model sharing these parameters whose energy gradients run in `precision` (what a sampler
+    /// in bf16 calls); `self` when that is already the case or the model cannot.
+    func sampling(in precision: Precision) -> EnergyModel
 }
 
 extension EnergyModel {
+    public func sampling(in precision: Precision) -> EnergyModel { self }
     public var parameters: [Parameter] { namedParameters.map(\.parameter) }
     public func zeroGradients() { for p in parameters { p.grad.zero() } }
 

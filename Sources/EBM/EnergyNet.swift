@@ -12,6 +12,8 @@ public class EnergyNet: EnergyModel {
     public let root: Module
     public let inputShape: [Int]?
     public private(set) var classes = 0
+    /// The arithmetic of its convolutions (FP32 unless this is a sampler's bf16 replica).
+    public private(set) var precision: Precision = .fp32
 
     // Workspaces reused on every call.
     private let input = Tensor(shape: [0])
@@ -52,7 +54,18 @@ public class EnergyNet: EnergyModel {
         root = other.root.replica()
         inputShape = other.inputShape
         classes = other.classes
+        precision = other.precision
         shareConvolutionWorkspace()
+    }
+
+    /// A replica whose convolutions run in `precision` (and whose per-core helpers do too): the
+    /// model a sampler in bf16 runs, while this one trains in FP32 on the same parameters.
+    public func sampling(in precision: Precision) -> EnergyModel {
+        guard precision.available != self.precision else { return self }
+        let r = replica()
+        r.precision = precision.available
+        for case let conv as Conv2d in r.root.allModules { conv.run(in: r.precision) }
+        return r
     }
 
     /// A model that shares this one's parameters with workspaces of its own, for running

@@ -19,6 +19,9 @@ public final class SGLDSampler: ChainSampler {
         public var bufferPerClass = 128
         /// One chain's shape, (C, H, W) or (D); nil: the model's own (`EnergyModel.inputShape`).
         public var imageShape: [Int]?
+        /// The arithmetic of the steps' energy gradients: bf16 runs the convolutions' GEMMs in
+        /// bfloat16 with FP32 accumulation where the CPU has AVX512-BF16 (elsewhere FP32, said once).
+        public var precision: Precision = .fp32
         public init() {}
     }
 
@@ -28,6 +31,9 @@ public final class SGLDSampler: ChainSampler {
     public var config: Config
     public let rng: RNG
     public let buffer: ReplayBuffer
+
+    /// The model the steps run: `model` itself, or its replica in `config.precision`.
+    private var stepModel: EnergyModel?
 
     // Workspaces reused by every step.
     private let eps = Tensor(shape: [0])
@@ -59,6 +65,26 @@ public final class SGLDSampler: ChainSampler {
     }
 
     public var conditional: Bool { config.conditional }
+
+    /// The precision the steps really run in: bf16 only where the CPU has it.
+    public var precision: Precision { config.precision.available }
+
+    private var runningModel: EnergyModel {
+        if let m = stepModel, config.precision == lastPrecision { return m }
+        if config.precision == .bf16 && precision == .fp32 { Self.warnNoBF16() }
+        lastPrecision = config.precision
+        let m = model.sampling(in: config.precision)
+        stepModel = m
+        return m
+    }
+    private var lastPrecision: Precision?
+
+    nonisolated(unsafe) private static var warned = false
+    private static func warnNoBF16() {
+        guard !warned else { return }
+        warned = true
+        FileHandle.standardError.write(Data("SGLD: this CPU has no AVX512-BF16; precision bf16 runs in FP32\n".utf8))
+    }
     public var steps: Int {
         get { config.steps }
         set { config.steps = newValue }
@@ -69,7 +95,8 @@ public final class SGLDSampler: ChainSampler {
         return ["sgld.steps": "\(s.steps)", "sgld.step_size": "\(s.stepSize)", "sgld.step_decay": "\(s.stepDecay)",
                 "sgld.noise": "\(s.noise)", "sgld.grad_clip": "\(s.gradClip)",
                 "sgld.fresh_fraction": "\(s.freshFraction)", "sgld.conditional": "\(s.conditional)",
-                "sgld.buffer_per_class": "\(s.bufferPerClass)", "sgld.shape": shape.map(String.init).joined(separator: ",")]
+                "sgld.buffer_per_class": "\(s.bufferPerClass)", "sgld.shape": shape.map(String.init).joined(separator: ","),
+                "sgld.precision": s.precision.rawValue]
     }
 
     /// One step on `x` in place, with the given standard-normal noise `eps`.
@@ -77,7 +104,7 @@ public final class SGLDSampler: ChainSampler {
         try requireSameShape(x, eps, "SGLD noise")
         let (c, sigma, xs, e) = (config.gradClip, config.noise, x.data, eps.data)
         for i in 0..<x.count { xs[i] = Swift.min(Swift.max(xs[i] + sigma * e[i], -1), 1) }
-        let g = try model.energyGradient(x, labels: labels, energy: energy).data
+        let g = try runningModel.energyGradient(x, labels: labels, energy: energy).data
         for i in 0..<x.count { xs[i] = Swift.min(Swift.max(xs[i] - stepSize * Swift.min(Swift.max(g[i], -c), c), -1), 1) }
         x.touch()
     }

@@ -30,8 +30,10 @@ public final class Conv2d: Module {
     /// The input of the latest forward, for the weight gradient (see `Module`).
     private var input: Tensor?
     private let packedWeight = Tensor(shape: [0])
-    /// Who multiplies: chosen for this layer's shape in one place (`ConvolutionKernels`).
-    private let gemms: ConvolutionGEMMs
+    /// Who multiplies: chosen for this layer's shape and precision in one place (`ConvolutionKernels`).
+    private var gemms: ConvolutionGEMMs
+    /// The arithmetic of its GEMMs; a replica that samples may run bf16 (see `run(in:)`).
+    public private(set) var precision: Precision = .fp32
     private var packedGrads: [Tensor] = []
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
@@ -54,10 +56,21 @@ public final class Conv2d: Module {
         kernel = other.kernel; stride = other.stride; padding = other.padding
         weight = other.weight; bias = other.bias
         tileFloats = other.tileFloats; minTileRows = other.minTileRows
-        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel)
+        precision = other.precision
+        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
+                                        precision: precision)
     }
 
     public func replica() -> Module { Conv2d(sharing: self) }
+
+    /// Runs this layer's GEMMs in `precision` from now on (its weights are packed again for them).
+    public func run(in precision: Precision) {
+        guard precision != self.precision else { return }
+        self.precision = precision
+        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
+                                        precision: precision)
+        packedVersion = nil
+    }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
         hasBias ? [("weight", weight), ("bias", bias)] : [("weight", weight)]

@@ -22,8 +22,12 @@ public protocol ConvolutionGEMMs: AnyObject {
 
 public enum ConvolutionKernels {
     /// The kernels for a layer of `inChannels` → `outChannels` with `patch` values per patch:
-    /// `PanelGEMM` for the GEMMs it serves on this CPU, OpenBLAS for the rest.
-    public static func make(inChannels: Int, outChannels: Int, patch: Int) -> ConvolutionGEMMs {
+    /// `PanelGEMM` for the GEMMs it serves on this CPU, OpenBLAS for the rest; in bf16 (where the
+    /// CPU has it and the layer's shape suits it) `BF16Convolution`.
+    public static func make(inChannels: Int, outChannels: Int, patch: Int, precision: Precision = .fp32) -> ConvolutionGEMMs {
+        if precision.available == .bf16, BF16Convolution.serves(inChannels: inChannels, outChannels: outChannels) {
+            return BF16Convolution(inChannels: inChannels, outChannels: outChannels, patch: patch)
+        }
         let w = PanelGEMM.width
         // One-channel input folds transposed patch gradients: BLAS serves that GEMM.
         let forward = PanelGEMM.isAvailable && outChannels % w == 0
