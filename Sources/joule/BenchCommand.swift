@@ -25,26 +25,27 @@ struct BenchCommand: ParsableCommand {
         let labels = (0..<chains).map { _ in rng.int(42) }
         let flops = Flops(model: model, height: 56, width: 56)
 
-        // The same iteration with bf16 sampling (the update stays FP32), on the same weights; its
-        // rounds alternate with FP32's so that both see the same machine.
-        var sc16 = sc; sc16.precision = .bf16
-        let sampler16 = try SGLDSampler(model: model, config: sc16, rng: RNG(seed: 1))
-        let jem16 = try JEM(model: model, sampler: sampler16)
         _ = try jem.step(real, labels: labels)                      // warm-up: workspaces, buffer
-        if sampler16.precision == .bf16 { _ = try jem16.step(real, labels: labels) }
         let chainsX = Tensor(shape: [chains, 1, 56, 56])
         func sgld(_ s: SGLDSampler) throws {
             rng.fillUniform(chainsX, -1, 1)
             try s.run(chainsX, labels: nil, steps: steps)
         }
+        try sgld(sampler)
+        // Peak memory of FP32 training (JEM and SGLD), before the bf16 trainer and the other tests allocate more.
+        var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakMB = Double(usage.ru_maxrss) / 1024
+        // The same iteration with bf16 sampling (the update stays FP32), on the same weights; its
+        // rounds alternate with FP32's so that both see the same machine.
+        var sc16 = sc; sc16.precision = .bf16
+        let sampler16 = try SGLDSampler(model: model, config: sc16, rng: RNG(seed: 1))
+        let jem16 = try JEM(model: model, sampler: sampler16)
         let bf16 = sampler16.precision == .bf16
+        if bf16 { _ = try jem16.step(real, labels: labels) }
         let times = try interleavedMedians([{ _ = try jem.step(real, labels: labels) }, { try sgld(sampler) }]
             + (bf16 ? [{ _ = try jem16.step(real, labels: labels) }, { try sgld(sampler16) }] : []))
         let (jemTime, sgldTime) = (times[0], times[1])
         let (jem16Time, sgld16Time): (Double?, Double?) = bf16 ? (times[2], times[3]) : (nil, nil)
-        // Peak memory of training (JEM and SGLD), before the other tests allocate more.
-        var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peakMB = Double(usage.ru_maxrss) / 1024
         let snapshotTime = try guardSnapshot(model: model)
         let guardShare = snapshotTime / Double(DivergenceGuard.Config().every) / jemTime
         let luaTime = try Self.luaSGLD(chains: chains, steps: steps, runs: runs)
