@@ -111,7 +111,7 @@ end
 -- own (own generator, chains from noise), so drawing them changes nothing in the training run.
 local tb_sampler = p.tb_every > 0 and joule.ebm.SGLD{
   model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
-  conditional = p.conditional and not ebm, buffer_per_class = 1, image_size = train.images:size(3),
+  conditional = p.conditional and not ebm, buffer_per_class = 1, shape = shape,
   seed = p.seed + 7919, precision = p.precision,
 }
 local ood_file = p.data .. "/ood_ta.npy"
