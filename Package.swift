@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),
         .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "Tensor"]),
         // Notebooks (.ipynb) and the Jupyter kernel (ZeroMQ, HMAC-SHA256 from swift-crypto).
-        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "Tensor",
+        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "Tensor", "Plot",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "joule",
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot", "TestSupport"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost", "Plot"]),
     ],
     swiftLanguageModes: [.v5]
 )
