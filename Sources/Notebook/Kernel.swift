@@ -113,7 +113,7 @@ public final class JupyterKernel {
         while !isShuttingDown {
             guard let msg = nextShellMessage(timeout: 100) else { continue }
             handle(msg, on: shell)
-            if let failedAt = abortPending { abortPending = nil; abortQueuedExecutes(failedAt: failedAt) }
+            while let failedAt = abortPending { abortPending = nil; abortQueuedExecutes(failedAt: failedAt) }
         }
         // The replies sent so far leave within microseconds (the I/O thread writes them); with
         // linger 0 a close would drop what is still queued, so give them a moment.
@@ -171,10 +171,12 @@ public final class JupyterKernel {
     }
 
     /// Answers the execute requests queued behind a failed cell with `aborted`, and the other
-    /// requests as usual. Queued means: waiting when the failure's reply left (no client can have
-    /// reacted to it yet), or arriving within `abortWindow` ms of the last one and made, by its
-    /// header's date, before the failure — Run All's requests can still be in flight when a quick
-    /// cell fails, while a request sent after the client saw the error is run.
+    /// requests as usual, until none arrives for `abortWindow` ms. Queued means made, by the
+    /// header's date, before the failure's reply left: Run All's requests can still be in flight
+    /// when a quick cell fails, while a request sent after the client saw the error is run however
+    /// soon it comes. (This trusts the front end's clock to within the time between making a request
+    /// and the failure; a request without a readable date counts as queued when it was already
+    /// waiting, as ipykernel decides.)
     private func abortQueuedExecutes(failedAt: Date) {
         var waiting = true
         while !isShuttingDown {
@@ -183,8 +185,10 @@ public final class JupyterKernel {
                 return
             }
             let made = (msg.header["date"]?.string).flatMap(JupyterKernel.headerDate)
-            guard msg.type == "execute_request", waiting || made.map({ $0 <= failedAt }) ?? false else {
+            guard msg.type == "execute_request", made.map({ $0 <= failedAt }) ?? waiting else {
                 handle(msg, on: shell)
+                // A request made after the failure ran and failed in turn: abort from there on.
+                if abortPending != nil { return }
                 continue
             }
             publish("status", ["execution_state": .string("busy")], parent: msg)

@@ -25,6 +25,11 @@ def kernel(tmp_path):
     log.close()
 
 
+# A failing cell that first runs for 0.2 s, so that requests sent along with it are surely made
+# before it fails (the kernel tells queued requests from later ones by their headers' dates).
+SLOW_ERROR = "local t = os.clock() while os.clock() - t < 0.2 do end error('{}')"
+
+
 def replies(kc, ids):
     """The shell replies to `ids`, in order (others, e.g. from a kernel before a restart, are skipped)."""
     got = {}
@@ -47,7 +52,7 @@ def assert_no_crash(log_path):
 
 def test_requests_queued_behind_an_error_are_aborted(kernel):
     _, kc, _ = kernel
-    ids = [kc.execute("print('one')"), kc.execute("error('two fails')"), kc.execute("third = true"),
+    ids = [kc.execute("print('one')"), kc.execute(SLOW_ERROR.format("two fails")), kc.execute("third = true"),
            kc.execute("print('four')")]
     assert statuses(kc, ids) == ["ok", "error", "aborted", "aborted"]
     # The queue drained: a request sent after the replies came runs (at once: it was made after the
@@ -56,9 +61,22 @@ def test_requests_queued_behind_an_error_are_aborted(kernel):
     assert r["content"]["status"] == "ok"
 
 
+def test_a_new_failure_while_aborting_aborts_what_follows_it(kernel):
+    _, kc, _ = kernel
+    [r] = replies(kc, [kc.execute("error('first')")])
+    assert r["content"]["status"] == "error"
+    # Sent at once after the first failure's reply (inside the kernel's abort window): they run,
+    # and the second failure aborts the request behind it.
+    ids = [kc.execute(SLOW_ERROR.format("second")), kc.execute("ran = true"), kc.execute("ran = true")]
+    assert statuses(kc, ids) == ["error", "aborted", "aborted"]
+    time.sleep(0.2)
+    [r] = replies(kc, [kc.execute("assert(ran == nil)")])
+    assert r["content"]["status"] == "ok"
+
+
 def test_other_requests_are_answered_while_aborting(kernel):
     _, kc, _ = kernel
-    ids = [kc.execute("error('x')"), kc.complete("pri"), kc.execute("y = 1")]
+    ids = [kc.execute(SLOW_ERROR.format("x")), kc.complete("pri"), kc.execute("y = 1")]
     rs = replies(kc, ids)
     assert [r["msg_type"] for r in rs] == ["execute_reply", "complete_reply", "execute_reply"]
     assert rs[1]["content"]["matches"] == ["print"]
