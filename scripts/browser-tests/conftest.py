@@ -48,11 +48,17 @@ class Lab:
         env.update(JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
                    JUPYTER_DATA_DIR=str(Path(sys.prefix) / "share/jupyter"),
                    JUPYTER_PATH=str(Path(sys.prefix) / "share/jupyter"))
+        # No "get notified about Jupyter news?" toast over the notebook.
+        settings = home / "lab-settings"
+        (settings / "@jupyterlab/apputils-extension").mkdir(parents=True, exist_ok=True)
+        (settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
         self.logfile = open(self.log, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
              f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
              f"--ServerApp.root_dir={self.root}", "--LabApp.expose_app_in_browser=True",
+             f"--LabApp.user_settings_dir={settings}",
              "--allow-root"],  # CI containers run as root; Jupyter refuses that unless told
             stdout=self.logfile, stderr=subprocess.STDOUT, env=env, cwd=self.root)
         deadline = time.time() + TIMEOUT

@@ -24,9 +24,18 @@ def corpus(tmp_path_factory):
     return d
 
 
-def test_kernelspec_has_the_logos(lab):
+def test_the_launcher_shows_the_kernel_logo(lab, page):
     spec = lab.api("kernelspecs")["kernelspecs"]["joule"]
     assert {"logo-64x64", "logo-svg"} <= set(spec["resources"]), spec["resources"]
+    page.driver.get(f"{lab.url}/lab?token={lab.token}&reset")
+    page.wait("the app", lambda p: p.js("return !!(window.jupyterapp && window.jupyterapp.shell)"))
+    page.js("window.jupyterapp.commands.execute('launcher:create');")
+    logo = page.wait("the launcher's Joule tile", lambda p: p.js("""
+        const card = [...document.querySelectorAll('.jp-LauncherCard')].find(c => c.title.includes('Joule'));
+        const img = card && card.querySelector('img');
+        return img && img.complete && img.naturalWidth > 0 ? img.getAttribute('src') : null;"""))
+    assert "kernelspecs/joule/logo" in logo
+    page.screenshot("launcher")
 
 
 def test_run_all_renders_figures_and_completion_and_help_work(lab, page, corpus):
