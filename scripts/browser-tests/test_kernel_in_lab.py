@@ -17,6 +17,11 @@ from conftest import JOULE, ROOT
 CRASH = re.compile(r"Assertion failed|swift-runtime|Fatal error|Crash|Segmentation fault|KernelRestarter|died")
 
 
+# Makes the last cell the active one (the code after it sees `app` and `panel`).
+SELECT_LAST = ("const app = window.jupyterapp; const panel = app.shell.currentWidget;"
+               "panel.content.activeCellIndex = panel.content.widgets.length - 1;")
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     d = tmp_path_factory.mktemp("data") / "glyphs"
@@ -46,7 +51,6 @@ def test_run_all_renders_figures_and_completion_and_help_work(lab, page, corpus)
             cell["source"] = f'data = "{corpus}"\nseed = 1'
     (lab.root / "01-data.ipynb").write_text(json.dumps(nb))
     page.open("01-data.ipynb")
-    # The notebook's kernel indicator and the kernel's logo come from the kernelspec.
     page.run_all()
     n = len([c for c in nb["cells"] if c["cell_type"] == "code"])
     page.wait("every cell run", lambda p: all(c["count"] for c in p.cells()) and p.kernel()[1] == "idle")
@@ -60,7 +64,7 @@ def test_run_all_renders_figures_and_completion_and_help_work(lab, page, corpus)
     page.screenshot("run-all-notebook-01")
 
     # A new cell at the end: Tab lists joule.tensor's rand and randn.
-    page.js(Page_select_last + "app.commands.execute('notebook:insert-cell-below');")
+    page.js(SELECT_LAST + "app.commands.execute('notebook:insert-cell-below');")
     editor = page.wait("the new cell's editor", lambda p: p.visible(".jp-Cell.jp-mod-active .cm-content"))
     editor.click()
     editor.send_keys("x = joule.tensor.ra")
@@ -71,7 +75,7 @@ def test_run_all_renders_figures_and_completion_and_help_work(lab, page, corpus)
     page.screenshot("completion")
     editor.send_keys(Keys.ESCAPE)
     # Shift-Tab on joule.ebm.SGLD: the documentation, its signature rendered as code (Markdown).
-    page.js(Page_select_last + "app.commands.execute('notebook:enter-edit-mode');")
+    page.js(SELECT_LAST + "app.commands.execute('notebook:enter-edit-mode');")
     editor = page.wait("the editor", lambda p: p.visible(".jp-Cell.jp-mod-active .cm-content"))
     editor.send_keys(Keys.END, Keys.ENTER, "joule.ebm.SGLD")
     editor.send_keys(Keys.SHIFT, Keys.TAB)
@@ -80,11 +84,6 @@ def test_run_all_renders_figures_and_completion_and_help_work(lab, page, corpus)
     assert tip.find_elements(By.CSS_SELECTOR, "pre, code"), "the signature is not rendered as code"
     page.screenshot("help-tooltip")
     editor.send_keys(Keys.ESCAPE)
-
-
-# Makes the last cell the active one (the code after it sees `app` and `panel`).
-Page_select_last = ("const app = window.jupyterapp; const panel = app.shell.currentWidget;"
-                    "panel.content.activeCellIndex = panel.content.widgets.length - 1;")
 
 
 def test_run_all_stops_at_the_failing_cell(lab, page):
@@ -131,3 +130,21 @@ def test_ten_restarts_some_after_interrupts_never_crash(lab, page):
     log = lab.log.read_text()
     assert not CRASH.findall(log), log
     assert log.count("Kernel restarted") >= 10, log
+
+
+def test_io_read_asks_with_the_text_written_before_it(lab, page):
+    page.open(lab.write_notebook("input.ipynb", ["io.write('your name? ')\nlocal name = io.read()\nprint('hello ' .. name)",
+                                                 "return io.read()"]))
+    run_cell(page, 0)
+    box = page.wait("the input box", lambda p: p.visible(".jp-Stdin-input"))
+    prompt = page.driver.find_elements(By.CSS_SELECTOR, ".jp-Stdin-prompt")[-1].text
+    assert prompt.strip() == "your name?", prompt
+    page.screenshot("input-prompt")
+    box.send_keys("Ada", Keys.ENTER)
+    page.wait("the answer", lambda p: any("hello Ada" in o["text"] for o in p.cells()[0]["outputs"]))
+    # Nothing written before it: the box says "input".
+    run_cell(page, 1)
+    page.wait("the second input box", lambda p: p.visible(".jp-Stdin-input"))
+    assert page.driver.find_elements(By.CSS_SELECTOR, ".jp-Stdin-prompt")[-1].text.strip() == "input"
+    page.visible(".jp-Stdin-input").send_keys("x", Keys.ENTER)
+    page.wait("the value", lambda p: p.cells()[1]["count"] is not None)
