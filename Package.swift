@@ -40,7 +40,9 @@ let package = Package(
         .target(name: "EBM", dependencies: ["NN", "Tensor"], swiftSettings: fast),
         .target(name: "Data", dependencies: ["Tensor", "CFreeType"], swiftSettings: fast),
         .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
-        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data", "Plot"], swiftSettings: fast),
+        // TensorBoard's event files (TFRecord framing, masked CRC-32C, the Event protocol buffers).
+        .target(name: "TensorBoard", dependencies: ["Tensor"]),
+        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "NN", "EBM", "Data", "Plot", "TensorBoard"], swiftSettings: fast),
         // The interactive console (`joule`, `joule repl`): libedit line editing and Ctrl-C handling in C.
         .target(name: "CConsole", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),
@@ -62,7 +64,8 @@ let package = Package(
         .testTarget(name: "EBMTests", dependencies: ["EBM", "NN", "Tensor", "Data", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "Tensor", "TestSupport"]),
-        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot", "TestSupport"]),
+        .testTarget(name: "LuaHostTests", dependencies: ["LuaHost", "Tensor", "EBM", "Data", "Plot", "TensorBoard", "TestSupport"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor", "TestSupport"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost", "Plot"]),

@@ -2,7 +2,12 @@
 
 papermill writes the injected-parameters cell with a translator looked up by the kernel's
 language; it ships none for Lua. Importing this module registers one (for the language "lua" and
-the kernel "joule"), so papermill can run Joule notebooks with parameters:
+the kernel "joule"). Installed as a package (`pip install ./python`), papermill imports it by itself
+(through the entry point in joule_papermill_engine.py), so its plain command works:
+
+    papermill -k joule IN.ipynb OUT.ipynb -p epochs 5 -p data data/glyphs-small
+
+and so does this module's command line, with `-k joule` as the default:
 
     python -m joule_papermill IN.ipynb OUT.ipynb -p epochs 5 -p data data/glyphs-small
 

@@ -67,21 +67,48 @@ end
 local log = pick(run .. "/train/log.jsonl", run .. "/log.jsonl", checkpoint .. "/log.jsonl")
 local last = {}
 if log then
-  for line in io.lines(log) do if line:find("%S") then last.line = line end end
+  -- Epoch lines (the last one is the summary) and the guard's rollback events, at the epoch they fell in:
+  -- epoch e-1 + the fraction of epoch e's steps done (the x axis counts epochs).
+  local epochs, events = {}, {}
+  local function fields(line)
+    local t = {}
+    for k, v in line:gmatch('"([%w_]+)":(-?[%d%.eE+-]+)') do t[k] = tonumber(v) end
+    for k, v in line:gmatch('"([%w_]+)":"([^"]*)"') do t[k] = v end
+    return t
+  end
+  for line in io.lines(log) do
+    if line:find('"event":"rollback"', 1, true) then events[#events + 1] = fields(line)
+    elseif line:find("%S") then last.line = line; epochs[#epochs + 1] = fields(line) end
+  end
   for k, v in (last.line or ""):gmatch('"([%w_]+)":(-?[%d%.eE+-]+)') do last[k] = tonumber(v) end
+  local marks = {}
+  for _, e in ipairs(events) do
+    local before, x = { epoch = 0, step = 0 }, nil
+    for _, l in ipairs(epochs) do
+      if l.step and l.epoch then
+        if e.step <= l.step then x = before.epoch + (e.step - before.step) / math.max(l.step - before.step, 1); break end
+        before = l
+      end
+    end
+    e.x = x or before.epoch
+    marks[#marks + 1] = e.x
+  end
+  local mark_options = #marks > 0 and { marks = marks, mark_label = "guard rollback" } or {}
+  local function with_marks(o) for k, v in pairs(mark_options) do o[k] = v end return o end
+  metrics.rollbacks = events
   figure("training_loss.png", function(path)
-    joule.plot.run_log(log, path, { keys = { "loss", "px", "pyx" }, x = "epoch", title = "Training loss per epoch",
+    joule.plot.run_log(log, path, with_marks { keys = { "loss", "px", "pyx" }, x = "epoch", title = "Training loss per epoch",
                                    ylabel = "loss (lower is better)",
                                    names = { loss = "total loss = px + pyx", px = "px: generative part",
                                              pyx = "pyx: classifier (cross-entropy)" } })
   end)
   figure("training_accuracy.png", function(path)
-    joule.plot.run_log(log, path, { keys = { "train_acc", "val_acc" }, x = "epoch", title = "Classification accuracy",
+    joule.plot.run_log(log, path, with_marks { keys = { "train_acc", "val_acc" }, x = "epoch", title = "Classification accuracy",
                                    ylabel = "fraction correct", yrange = { 0, 1 },
                                    names = { train_acc = "training batches", val_acc = "validation split" } })
   end)
   figure("training_energy.png", function(path)
-    joule.plot.run_log(log, path, { keys = { "energy_real", "energy_sampled" }, x = "epoch",
+    joule.plot.run_log(log, path, with_marks { keys = { "energy_real", "energy_sampled" }, x = "epoch",
                                    title = "Energy of real images and of SGLD samples", ylabel = "mean energy E(x)",
                                    names = { energy_real = "real images", energy_sampled = "SGLD samples" } })
   end)
@@ -336,6 +363,19 @@ if log then
   say("images the model cannot tell from real ones; a growing gap means the samples lag behind.")
   say("")
   img("training_energy.png", "energies during training")
+  if #metrics.rollbacks > 0 then
+    say("**Rollbacks.** The divergence guard undid training %d time%s (dashed red lines above): each time a check",
+        #metrics.rollbacks, #metrics.rollbacks == 1 and "" or "s")
+    say("fired it went back to the last good state, reseeded the sampler and went on with the changes listed.")
+    say("")
+    say("| step | check | value | back to step | learning rate | SGLD steps |")
+    say("| --- | --- | --- | --- | --- | --- |")
+    for _, e in ipairs(metrics.rollbacks) do
+      say("| %d | %s | %s = %.4g | %d | %.3g → %.3g | %d → %d |", e.step, e.check, e.quantity, e.value or 0 / 0, e.rolled_back_to,
+          e.lr_before, e.lr_after, e.sgld_steps_before, e.sgld_steps_after)
+    end
+    say("")
+  end
 end
 say("## What the model draws")
 say("")

@@ -8,9 +8,18 @@
 -- Writes into the run folder: log.jsonl (one line per epoch), best/ (the checkpoint with the best
 -- validation accuracy) and last/ (the latest), each holding model.safetensors (weights, PyTorch
 -- names) and state.safetensors (optimizer, schedule, replay buffer, generators).
+-- Every tb_every epochs (and after the last) it adds to the run's TensorBoard events (tensorboard
+-- --logdir runs) a grid of class-conditional samples, an SGLD chain, and the energy histograms of
+-- real, sampled, noise and OOD images; joule.log's numbers become TensorBoard curves by themselves.
 -- -p resume=DIR continues a run from its last/ checkpoint (DIR: the run folder or a checkpoint
 -- folder) and ends with the same numbers as a run that never stopped. Ctrl-C finishes the current
 -- step, saves last/ and exits with status 130.
+-- The divergence guard (-p guard=false turns it off) checks every step for a non-finite loss,
+-- energies beyond guard_energy_max or a runaway gap between sampled and real energies (mean over
+-- guard_window steps beyond guard_gap_max); it then rolls back to the last good state (kept every
+-- guard_every steps), reseeds the sampler, multiplies the learning rate by guard_lr_factor, adds
+-- guard_extra_steps SGLD steps, and logs { event = "rollback", ... } in log.jsonl. After
+-- guard_max_rollbacks rollbacks in a row it stops with an error; last/ keeps the last good epoch.
 local p = joule.params{
   data = "data/glyphs",
   epochs = 10,
@@ -27,6 +36,10 @@ local p = joule.params{
   seed = 1,
   resume = "",
   progress = true,
+  guard = true,
+  guard_every = 50, guard_energy_max = 1000.0, guard_gap_max = 100.0, guard_window = 20,
+  guard_lr_factor = 0.5, guard_extra_steps = 0, guard_max_rollbacks = 4,
+  tb_every = 5,             -- TensorBoard pictures every this many epochs and after the last; 0: none
 }
 
 joule.seed(p.seed)
@@ -55,6 +68,9 @@ local sampler = joule.ebm.SGLD{
 local jem = joule.ebm.JEM{
   model = model, sampler = sampler, alpha = p.alpha, lambda = ebm and 0 or p.lambda,
   lr = p.lr, lr_step = p.lr_step, lr_gamma = p.lr_gamma, clip = p.clip,
+  guard = p.guard and { every = p.guard_every, energy_max = p.guard_energy_max, gap_max = p.guard_gap_max,
+                        window = p.guard_window, lr_factor = p.guard_lr_factor, extra_steps = p.guard_extra_steps,
+                        max_rollbacks = p.guard_max_rollbacks },
 }
 
 local run = joule.run_dir()
@@ -72,11 +88,39 @@ local function info(epoch)
   return { script = "train_jem.lua", data = p.data, epoch = epoch, best_metric = best, best_epoch = best_epoch }
 end
 
+-- TensorBoard pictures, as the UvA tutorial's callbacks draw them. They come from a sampler of their
+-- own (own generator, chains from noise), so drawing them changes nothing in the training run.
+local tb_sampler = p.tb_every > 0 and joule.ebm.SGLD{
+  model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
+  conditional = p.conditional and not ebm, buffer_per_class = 1, image_size = train.images:size(3),
+  seed = p.seed + 7919,
+}
+local ood_file = p.data .. "/ood_ta.npy"
+local ood = p.tb_every > 0 and io.open(ood_file) and joule.data.load_split(ood_file)
+local function first(t, n) return t:size(1) > n and t:slice(1, n) or t end
+
+local function tensorboard()
+  local step, n, k = jem:steps(), 16, 32
+  local labels, names = {}, {}
+  for i = 1, n do labels[i] = (i - 1) * classes // n; names[i] = tostring(labels[i]) end
+  local conditional = p.conditional and not ebm
+  local x, frames = tb_sampler:sample{ n = n, labels = conditional and labels or nil, steps = 256, keep_every = k }
+  joule.tb.image("samples/generated", x, { step = step, nrow = 8, scale = 2 })
+  if conditional then joule.tb.text("samples/classes", "row by row: classes " .. table.concat(names, ", "), { step = step }) end
+  local steps = {}
+  for i = 1, frames:size(1) do steps[i] = math.min((i - 1) * k, 256) end
+  joule.tb.image("samples/chain", joule.plot.chains(frames, { chains = { 1, 2, 3, 4 }, steps = steps }), { step = step })
+  joule.tb.histogram("energy/real", model:energy(first(val.images, 256)), { step = step })
+  joule.tb.histogram("energy/sampled", model:energy(x), { step = step })
+  joule.tb.histogram("energy/noise", model:energy(tb_sampler:sample{ n = 64, steps = 0 }), { step = step })
+  if ood then joule.tb.histogram("energy/ood_ta", model:energy(first(ood.images, 256)), { step = step }) end
+end
+
 local stopped = false
 for epoch = jem:epoch() + 1, p.epochs do
   local started = os.time()
   local lr = jem:lr()
-  local s = jem:fit_epoch(train, { batch_size = p.batch_size, progress = p.progress,
+  local s = jem:fit_epoch(train, { batch_size = p.batch_size, progress = p.progress, log = true,
                                    max_batches = p.max_batches > 0 and p.max_batches or nil })
   if s.interrupted then stopped = true; break end
   local v = jem:evaluate(val, { samples = p.eval_samples })
@@ -86,6 +130,7 @@ for epoch = jem:epoch() + 1, p.epochs do
   joule.log{ epoch = epoch, step = jem:steps(), lr = lr, loss = s.loss, px = s.px, pyx = s.pyx,
              train_acc = s.accuracy, val_acc = v.accuracy, energy_real = v.energy_real,
              energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm }
+  if p.tb_every > 0 and (epoch % p.tb_every == 0 or epoch == p.epochs) then tensorboard() end
   if best_epoch == epoch then jem:save_checkpoint(run .. "/best", info(epoch)) end
   jem:save_checkpoint(run .. "/last", info(epoch))
   print(string.format("epoch %d done in %d s", epoch, os.difftime(os.time(), started)))

@@ -59,6 +59,8 @@ public final class JEM {
     public let config: Config
     public let optimizer: Adam
     public let scheduler: StepLR
+    /// Rolls training back when it diverges (see `DivergenceGuard`); nil: unguarded.
+    public var divergenceGuard: DivergenceGuard?
     public private(set) var epoch = 0
     public private(set) var step = 0
 
@@ -130,9 +132,13 @@ public final class JEM {
         let sampled = try sampler.sampleFromBuffer(count: b, labels: sampler.config.conditional ? labels : nil)
         let real = images.copy()
         if config.realNoise > 0 {
-            for i in 0..<real.count { real.data[i] += config.realNoise * sampler.rng.normal() }
+            // Noised and clamped back into the pixel range, as the course's template and the UvA
+            // tutorial do (`real.add_(noise).clamp_(-1, 1)`): sampled images never leave [−1, 1] either.
+            for i in 0..<real.count {
+                real.data[i] = Swift.min(Swift.max(real.data[i] + config.realNoise * sampler.rng.normal(), -1), 1)
+            }
         }
-        optimizer.lr = scheduler.lr(epoch: epoch)
+        optimizer.lr = learningRate
         let terms = try lossAndGradients(real: real, labels: labels, sampled: sampled)
         let accuracy = try Metrics.accuracy(predictions: realPredictions, labels: labels)
         let gradNorm = GradientClipping.clipGlobalNorm(model.parameters, maxNorm: config.clip)
@@ -142,6 +148,9 @@ public final class JEM {
         return StepStats(terms: terms, gradNorm: gradNorm, accuracy: Float(accuracy),
                          energyReal: Float(-meanF.real), energySampled: Float(-meanF.sampled))
     }
+
+    /// The learning rate of the next step: the schedule's, times the guard's factor from rollbacks.
+    public var learningRate: Float { scheduler.lr(epoch: epoch) * (divergenceGuard?.lrScale ?? 1) }
 
     /// Marks the end of an epoch (the learning-rate schedule counts epochs).
     public func endEpoch() { epoch += 1 }
@@ -197,9 +206,13 @@ public final class JEM {
     /// the whole shuffled split); `onBatch(done, total, stats)` reports progress. When `shouldStop`
     /// answers true after a batch, the epoch stops there, unfinished (see `epochInProgress`), and the
     /// stats so far are returned; the next call continues it (same split and batch size).
+    /// With a `divergenceGuard`, a step that fires one of its checks is undone with the steps since the
+    /// last good state, those batches are redone, and `onRollback` reports it; the stats returned are
+    /// those of the steps kept.
     public func fitEpoch(_ images: Tensor, labels: [Int], batchSize: Int = 32, maxBatches: Int? = nil, rng: RNG,
                          shouldStop: (() -> Bool)? = nil,
-                         onBatch: ((Int, Int, StepStats) -> Void)? = nil) throws -> [StepStats] {
+                         onBatch: ((Int, Int, StepStats) -> Void)? = nil,
+                         onRollback: ((DivergenceGuard.Event) -> Void)? = nil) throws -> [StepStats] {
         let n = images.shape.first ?? 0
         guard n > 0, labels.count == n else { throw JouleError("fit_epoch: \(labels.count) labels for \(n) images") }
         guard batchSize > 0 else { throw JouleError("fit_epoch: batch size must be positive") }
@@ -210,16 +223,30 @@ public final class JEM {
                 throw JouleError("fit_epoch: the unfinished epoch ran over \(p.order.count) images in batches of \(p.batchSize); continue it with the same split and batch size (got \(n) images, batches of \(batchSize))")
             }
             progress = p
+            // A training state saved without the guard's good state: the present one is good.
+            if let g = divergenceGuard, g.snapshot == nil { g.keep(self, batch: p.stats.count) }
         } else {
             // The last incomplete batch is dropped, as the course's loader does.
             let batches = Swift.min(n / batchSize, maxBatches ?? Int.max)
             guard batches > 0 else { throw JouleError("fit_epoch: \(n) images make no batch of \(batchSize)") }
             progress = EpochProgress(order: rng.permutation(n), batchSize: batchSize, batches: batches, stats: [])
+            divergenceGuard?.keep(self, batch: 0)
         }
         while progress.stats.count < progress.batches {
             let k = progress.stats.count
             let idx = Array(progress.order[(k * batchSize)..<((k + 1) * batchSize)])
             let stats = try step(try images.gather(idx), labels: idx.map { labels[$0] })
+            if let g = divergenceGuard {
+                if let fired = g.check(stats) {
+                    let event = try g.rollBack(self, firedBy: fired, at: step)
+                    progress.stats.removeLast(progress.stats.count - g.snapshot!.batch)
+                    epochInProgress = progress
+                    onRollback?(event)
+                    if shouldStop?() == true { return progress.stats }
+                    continue
+                }
+                if (k + 1) % g.config.every == 0 { g.keep(self, batch: k + 1) }
+            }
             progress.stats.append(stats)
             epochInProgress = progress
             onBatch?(k + 1, progress.batches, stats)

@@ -74,6 +74,7 @@ public enum TrainingCheckpoint {
             meta["epoch.batches"] = "\(e.batches)"
             meta["epoch.done"] = "\(e.stats.count)"
         }
+        jem.divergenceGuard?.save(jem, into: &tensors, &meta)
         try SafeTensors(tensors: tensors, metadata: meta).write(to: directory + "/" + stateFile)
         try model.save(to: directory + "/" + weightsFile,
                        metadata: metadata.merging(hyperparameters(jem)) { $1 }.merging(counters) { $1 })
@@ -166,6 +167,9 @@ public enum TrainingCheckpoint {
                                          gradNorm: r[5], accuracy: r[6], energyReal: r[7], energySampled: r[8])
                 })
         }
+        let restoreGuard = try jem.divergenceGuard?.restorer(
+            jem, tensors: state.tensors, meta: meta, batchesDone: progress?.stats.count,
+            step: step, optimizerStep: try int("optimizer.step"), fail: fail)
         do { try buffer.restore(storage: storage, counts: counts, heads: heads) } catch let e as JouleError { throw fail(e.message) }
         do { try model.load(stateDict: weights.tensors) } catch let e as JouleError { throw JouleError("\(weightsPath): \(e.message)") }
         for (k, (m, v)) in moments.enumerated() {
@@ -177,6 +181,7 @@ public enum TrainingCheckpoint {
         jem.epochInProgress = progress
         jem.sampler.rng.state = samplerState
         for (name, words) in rngStates { rngs[name]!.state = words }
+        restoreGuard?()
         return weights.metadata
     }
 

@@ -7,7 +7,8 @@ import Tensor
 enum JEMBinding {
     static let typeName = "JEM"
     static let options = ["model", "sampler", "alpha", "lambda", "real_noise", "lr", "lr_step", "lr_gamma",
-                          "clip", "beta1", "beta2", "seed"]
+                          "clip", "beta1", "beta2", "seed", "guard"]
+    static let guardOptions = ["every", "energy_max", "gap_max", "window", "lr_factor", "extra_steps", "max_rollbacks"]
 
     /// A JEM, the generator that shuffles its epochs, and the script's generator (`joule.seed`),
     /// which checkpoints save and restore with the rest.
@@ -21,7 +22,7 @@ enum JEMBinding {
     }
 
     static func install(_ lua: LuaState, _ context: JouleContext) {
-        lua.define(jemClass())
+        lua.define(jemClass(context))
         lua.setFunction("JEM", qualified: "joule.ebm.JEM") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
             let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
@@ -37,13 +38,60 @@ enum JEMBinding {
             c.clip = try float("clip", c.clip)
             c.beta1 = try float("beta1", c.beta1)
             c.beta2 = try float("beta2", c.beta2)
-            let trainer = Trainer(jem: try JEM(model: model, sampler: sampler, config: c), rng: try EngineBindings.rng(o, context),
-                                  scriptRNG: context.rng)
+            let jem = try JEM(model: model, sampler: sampler, config: c)
+            jem.divergenceGuard = try divergenceGuard(o)
+            let trainer = Trainer(jem: jem, rng: try EngineBindings.rng(o, context), scriptRNG: context.rng)
             call.push(object: trainer, type: typeName); return 1
         }
     }
 
     static func this(_ call: LuaCall) throws -> Trainer { try call.this(typeName) }
+
+    /// `guard = { every, energy_max, gap_max, window, lr_factor, extra_steps, max_rollbacks }` (any
+    /// subset; absent: the defaults) or `guard = false` (unguarded).
+    static func divergenceGuard(_ o: LuaTable) throws -> DivergenceGuard? {
+        let L = o.L
+        lua_pushstring(L, "guard"); lua_rawget(L, o.index)
+        defer { lua_settop(L, -2) }
+        let slot = lua_gettop(L)
+        var g = DivergenceGuard.Config()
+        switch lua_type(L, slot) {
+        case LUA_TNIL: break
+        case LUA_TBOOLEAN: if lua_toboolean(L, slot) == 0 { return nil }
+        case LUA_TTABLE:
+            let t = LuaTable(call: o.call, position: o.position, index: slot)
+            do { try t.rejectUnknownKeys(guardOptions) } catch let e as LuaArgumentError {
+                throw o.call.bad(o.position, message: "guard: \(e.message)")
+            }
+            g.every = try t.integer("every", 1...1_000_000, default: g.every)
+            g.energyMax = Float(try t.number("energy_max", default: Double(g.energyMax)))
+            g.gapMax = Float(try t.number("gap_max", default: Double(g.gapMax)))
+            g.window = try t.integer("window", 1...100_000, default: g.window)
+            g.lrFactor = Float(try t.number("lr_factor", default: Double(g.lrFactor)))
+            g.extraSteps = try t.integer("extra_steps", 0...100_000, default: g.extraSteps)
+            g.maxRollbacks = try t.integer("max_rollbacks", 1...1000, default: g.maxRollbacks)
+        default:
+            throw o.call.bad(o.position, message: "field 'guard': options table or false expected, got \(LuaCall.got(L, slot))")
+        }
+        return try DivergenceGuard(config: g)
+    }
+
+    /// The line a rollback prints, and its fields in the table fit_epoch returns (and train_jem.lua logs).
+    static func describe(_ e: DivergenceGuard.Event, lr: Float) -> String {
+        var s = String(format: "guard: step %d: %@ = %.4g (%@); rolled back to step %d", e.step, e.quantity, e.value,
+                       e.check, e.rolledBackTo)
+        if e.lrScale.after != e.lrScale.before { s += String(format: ", lr %.3g → %.3g", lr * e.lrScale.before, lr * e.lrScale.after) }
+        if e.sgldSteps.after != e.sgldSteps.before { s += ", SGLD steps \(e.sgldSteps.before) → \(e.sgldSteps.after)" }
+        return s + " (rollback \(e.inARow) in a row)"
+    }
+
+    static func set(_ t: LuaTableBuilder, _ e: DivergenceGuard.Event, lr: Float) {
+        t.set("event", "rollback"); t.set("step", e.step); t.set("rolled_back_to", e.rolledBackTo)
+        t.set("check", e.check); t.set("quantity", e.quantity); t.set("value", e.value)
+        t.set("lr_before", Double(lr * e.lrScale.before)); t.set("lr_after", Double(lr * e.lrScale.after))
+        t.set("sgld_steps_before", e.sgldSteps.before); t.set("sgld_steps_after", e.sgldSteps.after)
+        t.set("rollbacks", e.rollbacks); t.set("in_a_row", e.inARow)
+    }
 
     static func set(_ t: LuaTableBuilder, _ s: JEM.StepStats) {
         t.set("loss", Double(s.terms.total)); t.set("px", Double(s.terms.px)); t.set("pyx", Double(s.terms.pyx))
@@ -52,7 +100,7 @@ enum JEMBinding {
         t.set("energy_sampled", Double(s.energySampled))
     }
 
-    static func jemClass() -> LuaClass {
+    static func jemClass(_ context: JouleContext) -> LuaClass {
         var c = LuaClass(name: typeName)
         c.method("step") { call in
             // jem:step(images, labels) → { loss, px, pyx, reg, cdiv, grad_norm, accuracy, energy_real, energy_sampled }
@@ -63,26 +111,42 @@ enum JEMBinding {
             return 1
         }
         c.method("fit_epoch") { call in
-            // jem:fit_epoch(split [, { batch_size = 32, max_batches = n, progress = true, stop_on_interrupt = true }])
-            // → the epoch's mean stats, with `interrupted = true` when Ctrl-C stopped it after a step
-            // (the epoch stays unfinished: the next fit_epoch, also after a checkpoint and resume, continues it).
+            // jem:fit_epoch(split [, { batch_size = 32, max_batches = n, progress = true, stop_on_interrupt = true,
+            // log = false }]) → the epoch's mean stats, with `interrupted = true` when Ctrl-C stopped it after a step
+            // (the epoch stays unfinished: the next fit_epoch, also after a checkpoint and resume, continues it),
+            // and `rollbacks`, the guard's events (each printed when it happens; with `log`, also appended
+            // to the run's log.jsonl then, as { event = "rollback", ... }).
             let t = try this(call)
             let (images, labels) = try EngineBindings.split(call, 1, needLabels: true)
-            let o = try call.options(2, allowed: ["batch_size", "max_batches", "progress", "stop_on_interrupt"])
+            let o = try call.options(2, allowed: ["batch_size", "max_batches", "progress", "stop_on_interrupt", "log"])
             let batchSize = try o?.integer("batch_size", 1...Int.max) ?? 32
             let maxBatches = try o?.integer("max_batches", 1...Int.max)
             let showProgress = try o?.boolean("progress") ?? true
             let stopOnInterrupt = try o?.boolean("stop_on_interrupt") ?? true
+            let logEvents = try o?.boolean("log") ?? false
             let epoch = t.jem.epoch + 1
             var bar: ProgressBar?
             var sumLoss = 0.0, seen = 0
+            var rollbacks: [DivergenceGuard.Event] = []
+            var logFailure: Error?
+            // The schedule's rate this epoch: the guard's events say what its factor did to it.
+            let lr = t.jem.scheduler.lr(epoch: t.jem.epoch)
             let all = try t.jem.fitEpoch(images, labels: labels!, batchSize: batchSize, maxBatches: maxBatches, rng: t.rng,
-                                         shouldStop: stopOnInterrupt ? { LuaState.interruptRequested } : nil) { done, total, s in
+                                         shouldStop: stopOnInterrupt ? { LuaState.interruptRequested } : nil,
+                                         onBatch: { done, total, s in
                 sumLoss += Double(s.terms.total); seen += 1
                 guard showProgress else { return }
                 if bar == nil { bar = ProgressBar(total: total, label: "epoch \(epoch)") }
                 bar?.update(done, info: String(format: "loss=%.4g acc=%.3f", sumLoss / Double(seen), s.accuracy))
-            }
+            }, onRollback: { e in
+                rollbacks.append(e)
+                ProgressBar.print(describe(e, lr: lr))
+                guard logEvents else { return }
+                call.pushTable { set($0, e, lr: lr) }
+                defer { lua_settop(call.L, -2) }
+                do { _ = try LogBinding.append(call, lua_gettop(call.L), to: context) } catch { logFailure = logFailure ?? error }
+            })
+            if let logFailure { throw logFailure }
             let interrupted = t.jem.epochInProgress != nil
             bar?.done(info: interrupted ? "interrupted" : nil)
             let m = JEM.StepStats.mean(all)
@@ -93,6 +157,7 @@ enum JEMBinding {
                 r.set("accuracy", value { $0.accuracy }); r.set("energy_real", value { $0.energyReal })
                 r.set("energy_sampled", value { $0.energySampled }); r.set("batches", all.count)
                 r.set("interrupted", interrupted)
+                r.list("rollbacks", rollbacks) { set($0, $1, lr: lr) }
             }
             return 1
         }
@@ -130,10 +195,11 @@ enum JEMBinding {
             return 1
         }
         c.method("epoch") { call in call.push(try this(call).jem.epoch); return 1 }
+        c.method("rollbacks") { call in call.push(try this(call).jem.divergenceGuard?.rollbacks ?? 0); return 1 }
         c.method("steps") { call in call.push(try this(call).jem.step); return 1 }
         c.method("lr") { call in
             let j = try this(call).jem
-            call.push(Double(j.scheduler.lr(epoch: j.epoch))); return 1
+            call.push(Double(j.learningRate)); return 1
         }
         c.meta("__tostring") { call in
             let j = try call.object(1, typeName, as: Trainer.self).jem
@@ -172,5 +238,19 @@ enum JEMBinding {
                 else { t.set(k, v) }
             }
         }
+    }
+}
+
+extension LuaTableBuilder {
+    /// A field holding a list of tables, one per element, each filled by `fill`.
+    func list<T>(_ key: String, _ elements: [T], _ fill: (LuaTableBuilder, T) -> Void) {
+        lua_createtable(L, Int32(elements.count), 0)
+        let list = lua_gettop(L)
+        for (i, e) in elements.enumerated() {
+            lua_createtable(L, 0, 8)
+            fill(LuaTableBuilder(L: L, table: lua_gettop(L)), e)
+            lua_rawseti(L, list, lua_Integer(i + 1))
+        }
+        lua_setfield(L, table, key)
     }
 }

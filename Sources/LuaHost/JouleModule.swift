@@ -55,6 +55,7 @@ public enum JouleModule {
         ProgressBinding.install(lua)
         EngineBindings.install(lua, context)
         PlotBinding.install(lua, module: module)
+        TensorBoardBinding.install(lua, context, module: module)
 
         lua_pushvalue(L, module)
         lua.setGlobal("joule")

@@ -99,7 +99,7 @@ public enum PlotBinding {
             return try Figure.histogram(sets, options: h)
         }
 
-        let lineKeys = chartKeys + ["line_width", "markers"]
+        let lineKeys = chartKeys + ["line_width", "markers", "marks", "mark_label"]
         plot(lua, "lines", options: lineKeys) { call, o in
             // lines(series [, path] [, options]): {{ name = "loss", x = {...}, y = {...} }, ...}
             // (x optional: 1, 2, 3, …) or { loss = ys, acc = ys }.
@@ -373,6 +373,11 @@ public enum PlotBinding {
         l.chart = try chart(o, l.chart)
         l.lineWidth = try o.number("line_width") ?? l.lineWidth
         l.markers = try o.boolean("markers")
+        if o.has("marks") {
+            l.marks = try o.withField("marks") { try numbers(o.call, o.position, $0, "field 'marks'") }
+            guard l.marks.count <= 10_000 else { throw o.call.bad(o.position, message: "field 'marks': at most 10000 marks") }
+        }
+        l.markLabel = try o.string("mark_label") ?? l.markLabel
         return l
     }
 

@@ -7,6 +7,8 @@ import Tensor
 public final class RunFolder {
     private let chosen: String
     private var created = false
+    /// The run's TensorBoard event file and step (TensorBoardBinding.swift), opened on first use.
+    public private(set) lazy var events = RunEvents(folder: self)
 
     public init(explicit: String?, script: String?, now: Date = Date()) {
         if let explicit, !explicit.isEmpty {
@@ -182,22 +184,38 @@ enum LuaJSON {
 }
 
 enum LogBinding {
+    /// Appends the table at `index` (named values) as one JSON line to the run's `log.jsonl`, and
+    /// its numbers as TensorBoard scalars (RunEvents.log); returns it as `key=value` text for the terminal.
+    static func append(_ call: LuaCall, _ index: Int32, to context: JouleContext) throws -> String {
+        let L = call.L
+        let keys = try LuaJSON.tableKeys(L, index)
+        guard !keys.isEmpty else { throw call.bad(1, message: "table of named values expected") }
+        var json: [String] = [], text: [String] = []
+        var scalars: [(String, Double)] = [], step: Int64?, event: String?
+        for k in keys {
+            lua_pushstring(L, k)
+            lua_rawget(L, index)
+            defer { lua_settop(L, -2) }
+            json.append(LuaJSON.quote(k) + ":" + (try LuaJSON.encode(L, -1)))
+            text.append("\(k)=\(LuaJSON.short(L, -1))")
+            if k == "step", lua_isinteger(L, -1) != 0 {
+                step = Int64(lua_tointegerx(L, -1, nil))
+            } else if k == "event", lua_type(L, -1) == LUA_TSTRING {
+                event = LuaCall.stringValue(L, -1)
+            } else if let v = RunEvents.scalar(L, -1) {
+                scalars.append((k, v))
+            }
+        }
+        try context.run.appendLog("{" + json.joined(separator: ",") + "}")
+        // An event's line (the guard's { event = "rollback", ... }) keeps its numbers apart from the curves.
+        try context.run.events.log(event.map { e in scalars.map { (e + "/" + $0.0, $0.1) } } ?? scalars, step: step)
+        return text.joined(separator: "  ")
+    }
+
     static func install(_ lua: LuaState, _ context: JouleContext) {
         lua.setFunction("log", qualified: "joule.log") { call in
             let t = try call.table(1)
-            let L = call.L
-            let keys = try LuaJSON.tableKeys(L, t.index)
-            guard !keys.isEmpty else { throw call.bad(1, message: "table of named values expected") }
-            var json: [String] = [], text: [String] = []
-            for k in keys {
-                lua_pushstring(L, k)
-                lua_rawget(L, t.index)
-                defer { lua_settop(L, -2) }
-                json.append(LuaJSON.quote(k) + ":" + (try LuaJSON.encode(L, -1)))
-                text.append("\(k)=\(LuaJSON.short(L, -1))")
-            }
-            try context.run.appendLog("{" + json.joined(separator: ",") + "}")
-            ProgressBar.print(text.joined(separator: "  "))
+            ProgressBar.print(try append(call, t.index, to: context))
             return 0
         }
         lua.setFunction("save_json", qualified: "joule.save_json") { call in

@@ -57,6 +57,9 @@ public enum Palette {
     /// switch to dashed strokes (see `isDashed`).
     public static func color(_ index: Int) -> RGB { series[index % series.count] }
 
+    /// Event marks across a chart (rollbacks): a dark red none of the series has.
+    public static let mark = RGB(hex: 0x9E0031)
+
     /// Series past the first round of colours are dashed so they differ from the earlier ones.
     public static func isDashed(_ index: Int) -> Bool { (index / series.count) % 2 == 1 }
 

@@ -18,6 +18,10 @@ public struct LineOptions: Sendable {
     public var lineWidth = 2.0
     /// Dots at the data points; nil: only when a series has few points (a 3-epoch curve).
     public var markers: Bool?
+    /// Events along the x axis (a training run's rollbacks), drawn as dashed vertical lines and
+    /// named once in the legend by `markLabel`.
+    public var marks: [Double] = []
+    public var markLabel = "event"
 
     public init(chart: ChartOptions = ChartOptions(), lineWidth: Double = 2.0, markers: Bool? = nil) {
         self.chart = chart; self.lineWidth = lineWidth; self.markers = markers
@@ -41,7 +45,7 @@ extension Figure {
         }
         let pairs = series.flatMap { s in zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite } }
         guard !pairs.isEmpty else { throw JouleError("line chart: no point has finite x and y") }
-        let xr = options.chart.xRange ?? Ticks.padded(Ticks.dataRange(pairs.map(\.0))!, 0.02)
+        let xr = options.chart.xRange ?? Ticks.padded(Ticks.dataRange(pairs.map(\.0) + options.marks.filter(\.isFinite))!, 0.02)
         let yr = options.chart.yRange ?? Ticks.padded(Ticks.dataRange(pairs.map(\.1))!, 0.05)
 
         let font = try Font.standard()
@@ -61,10 +65,16 @@ extension Figure {
                     for p in pts { canvas.fillCircle(center: p, radius: options.lineWidth + 1.2, Palette.color(k)) }
                 }
             }
+            for x in options.marks where x.isFinite {
+                canvas.strokeLine(axes.point(x, yr.lowerBound), axes.point(x, yr.upperBound), width: 1.5, Palette.mark, dash: [5, 4])
+            }
         }
         axes.drawFrame()
-        let entries = series.enumerated().map { k, s in
+        var entries = series.enumerated().map { k, s in
             LegendEntry(label: s.name, color: Palette.color(k), swatch: .line(dashed: Palette.isDashed(k)))
+        }
+        if options.marks.contains(where: \.isFinite) {
+            entries.append(LegendEntry(label: options.markLabel, color: Palette.mark, swatch: .line(dashed: true)))
         }
         axes.drawLegend(entries, occupied: occupied)
         return Figure(canvas: canvas)

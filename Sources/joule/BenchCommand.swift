@@ -35,6 +35,8 @@ struct BenchCommand: ParsableCommand {
         // Peak memory of training (JEM and SGLD), before the other tests allocate more.
         var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMB = Double(usage.ru_maxrss) / 1024
+        let snapshotTime = try guardSnapshot(model: model)
+        let guardShare = snapshotTime / Double(DivergenceGuard.Config().every) / jemTime
         let luaTime = try Self.luaSGLD(chains: chains, steps: steps, runs: runs)
         let batch = Tensor(shape: [256, 1, 56, 56]); rng.fillUniform(batch, -1, 1)
         let forwardTime = try median { _ = try model.forwardLogits(batch) }
@@ -50,6 +52,7 @@ struct BenchCommand: ParsableCommand {
             "sgld_lua_s": luaTime, "sgld_lua_overhead": luaTime / sgldTime - 1,
             "forward_images_per_s": 256 / forwardTime, "forward_gflops": forwardFlops / forwardTime / 1e9,
             "startup_s": startup ?? NSNull(), "peak_rss_mb": peakMB,
+            "guard_snapshot_s": snapshotTime, "guard_overhead": guardShare,
             "gemm_peak_gflops": gemm, "blas_kernel": BLAS.coreName, "blas_threads": BLAS.threads,
             "chains": chains, "steps": steps, "runs": runs,
         ]
@@ -67,11 +70,24 @@ struct BenchCommand: ParsableCommand {
         print(row("JEM iteration (\(chains) × \(steps) + update)", jemTime, jemFlops))
         print(row("SGLD alone (\(chains) × \(steps))", sgldTime, sgldFlops))
         print(row("SGLD as a Lua loop over energy_grad", luaTime, sgldFlops) + String(format: "  %+.1f%% vs built-in", 100 * (luaTime / sgldTime - 1)))
+        print(label("divergence guard (per JEM step)") + String(format: "%9.4f s  %+.2f%% of a JEM iteration", snapshotTime / Double(DivergenceGuard.Config().every), 100 * guardShare))
         print(row("classifier forward (256 images)", forwardTime, forwardFlops) + String(format: "  %.0f images/s", 256 / forwardTime))
         if let startup { print(label("start-up + empty script") + String(format: "%9.4f s", startup)) }
         print(label("peak resident memory (training)") + String(format: "%9.1f MB", peakMB))
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(label("peak resident memory (all of bench)") + String(format: "%9.1f MB", Double(usage.ru_maxrss) / 1024))
+    }
+
+    /// Seconds the divergence guard takes to keep a good state of the course's trainer: weights, Adam,
+    /// and a full class-conditional replay buffer (42 pools of 128 images of 56×56), the biggest part.
+    private func guardSnapshot(model: ShallowCNN) throws -> Double {
+        var sc = SGLDSampler.Config(); sc.steps = 0
+        let sampler = try SGLDSampler(model: model, config: sc, rng: RNG(seed: 2))
+        let jem = try JEM(model: model, sampler: sampler)
+        let images = Tensor(shape: [sc.bufferPerClass, 1, 56, 56]); RNG(seed: 3).fillUniform(images, -1, 1)
+        for c in 0..<model.classes { sampler.buffer.store(images, pools: Array(repeating: c, count: sc.bufferPerClass)) }
+        let g = try DivergenceGuard()
+        return median { g.keep(jem, batch: 0) }
     }
 
     private func median(_ body: () throws -> Void) rethrows -> Double {

@@ -168,6 +168,19 @@ final class TrainingTests: LuaTestCase {
         XCTAssertTrue(message.contains(text), "\(message)\n does not contain\n\(text)", file: file, line: line)
     }
 
+    func testGuardOptionsAreChecked() {
+        let setup = "local m = joule.nn.ShallowCNN{ hidden = 2, classes = 2 }; local s = joule.ebm.SGLD{ model = m, image_size = 8 }; "
+        XCTAssertTrue(luaError(setup + "joule.ebm.JEM{ model = m, sampler = s, guard = { evry = 3 } }")
+            .contains("guard: unknown option 'evry' (did you mean 'every'?)"))
+        XCTAssertTrue(luaError(setup + "joule.ebm.JEM{ model = m, sampler = s, guard = 3 }")
+            .contains("field 'guard': options table or false expected, got 3"))
+        XCTAssertTrue(luaError(setup + "joule.ebm.JEM{ model = m, sampler = s, guard = { lr_factor = 2 } }")
+            .contains("guard: lr_factor must be in (0, 1], got 2.0"))
+        XCTAssertTrue(luaError(setup + "joule.ebm.JEM{ model = m, sampler = s, guard = { window = 0 } }")
+            .contains("field 'window': integer in 1...100000 expected, got 0"))
+        XCTAssertEqual(try lua(setup + "local j = joule.ebm.JEM{ model = m, sampler = s, guard = false }; return j:rollbacks()"), ["0"])
+    }
+
     func testCheckpointErrors() throws {
         let setup = """
             local function trainer(hidden, buffer)
@@ -324,6 +337,40 @@ final class TrainingTests: LuaTestCase {
         }
         let log = try String(contentsOf: directory.appendingPathComponent("cut/log.jsonl"), encoding: .utf8)
         XCTAssertEqual(log.split(separator: "\n").count, epochs)
+    }
+
+    /// A learning rate 5000 times the course's and no energy regularisation: without the guard the
+    /// loss explodes; with it train_jem.lua rolls back, logs each rollback, and ends with finite losses.
+    func testTrainScriptSurvivesDivergenceWithTheGuard() throws {
+        let data = try makeCourseFolder()
+        let wild = ["-p", "data=\(data)", "-p", "epochs=4", "-p", "lr=0.5", "-p", "alpha=0.0", "-p", "hidden=8",
+                    "-p", "steps=4", "-p", "batch_size=8", "-p", "eval_samples=4", "-p", "buffer_per_class=8",
+                    "-p", "progress=false"]
+        func losses(_ run: String) throws -> (epochs: [Double], events: [[String: Any]]) {
+            let text = try String(contentsOf: directory.appendingPathComponent("\(run)/log.jsonl"), encoding: .utf8)
+            let lines = try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            return (lines.compactMap { $0["event"] == nil ? (($0["loss"] as? Double) ?? .nan) : nil },
+                    lines.filter { $0["event"] as? String == "rollback" })
+        }
+        let off = try joule(["run", script("train_jem.lua"), "-p", "run=off", "-p", "guard=false"] + wild)
+        XCTAssertEqual(off.status, 0, off.stderr)
+        let unguarded = try losses("off")
+        XCTAssertTrue(unguarded.events.isEmpty)
+        XCTAssertTrue(unguarded.epochs.contains { !$0.isFinite || abs($0) > 1000 }, "without the guard the loss explodes: \(unguarded.epochs)")
+
+        let on = try joule(["run", script("train_jem.lua"), "-p", "run=on", "-p", "guard_every=1000", "-p", "guard_lr_factor=0.2"] + wild)
+        XCTAssertEqual(on.status, 0, on.stderr)
+        let guarded = try losses("on")
+        XCTAssertEqual(guarded.epochs.count, 4)
+        XCTAssertTrue(guarded.epochs.allSatisfy { $0.isFinite && abs($0) < 1000 }, "\(guarded.epochs)")
+        XCTAssertFalse(guarded.events.isEmpty, on.stdout)
+        for e in guarded.events {
+            XCTAssertNotNil(e["check"] as? String)
+            XCTAssertLessThan(e["rolled_back_to"] as! Int, e["step"] as! Int)
+            XCTAssertEqual(e["lr_after"] as! Double, (e["lr_before"] as! Double) * 0.2, accuracy: 1e-6 * (e["lr_before"] as! Double), "Float32 rates")
+        }
+        let printed = on.stdout.split(separator: "\n").filter { $0.hasPrefix("guard: step ") }
+        XCTAssertEqual(printed.count, guarded.events.count, on.stdout)
     }
 
     func testScriptsEndToEnd() throws {

@@ -18,6 +18,28 @@ final class LineChartTests: PlotTestCase {
         try assertDeterministic("lines") { try Figure.lines([loss, acc], options: o) }
     }
 
+    /// Rollback marks: one dashed vertical line per mark, in the mark colour, across the plot's height,
+    /// the x range widened to show a mark before the first point, and one legend entry.
+    func testMarksAreVerticalLinesInsideTheRange() throws {
+        let x = (1...6).map(Double.init)
+        var o = LineOptions(markers: false)
+        o.chart.grid = false
+        o.chart.legend = .none
+        let plain = try decoded(try Figure.lines([Series("loss", x: x, y: x.map { 1 / $0 })], options: o), "lines_unmarked")
+        XCTAssertTrue(columns(plain, near: Palette.mark).isEmpty)
+        o.marks = [0.5, 3.25]
+        let marked = try decoded(try Figure.lines([Series("loss", x: x, y: x.map { 1 / $0 })], options: o), "lines_marked")
+        let cols = columns(marked, near: Palette.mark)
+        let groups = cols.reduce(into: [[Int]]()) { g, c in if let l = g.last?.last, c - l <= 1 { g[g.count - 1].append(c) } else { g.append([c]) } }
+        XCTAssertEqual(groups.count, 2, "\(cols)")
+        let curve = columns(marked, near: Palette.color(0))
+        XCTAssertLessThan(groups[0].last!, curve.first!, "the mark before the first point widens the x range")
+        XCTAssertGreaterThan(rows(marked, near: Palette.mark).count, 200, "dashed, across the plot's height")
+        o.chart.legend = .auto
+        o.markLabel = "guard rollback"
+        try assertDeterministic("lines_marked_legend") { try Figure.lines([Series("loss", x: x, y: x.map { 1 / $0 })], options: o) }
+    }
+
     func testNaNBreaksTheLineAndInfinitiesDoNotStretchTheAxes() throws {
         let x = (0..<100).map(Double.init)
         var y = x.map { $0 / 100 }

@@ -1,9 +1,13 @@
 """papermill runs Joule notebooks with parameters through the kernel, with python/joule_papermill.py's
 Lua translator: the injected cell is there and tagged, the parameters take effect — as plain globals
-and through joule.params — exactly as with `joule notebook run -p`, and the output validates."""
+and through joule.params — exactly as with `joule notebook run -p`, and the output validates. With the
+package installed (`pip install ./python`), the plain `papermill` command and `papermill.execute_notebook`
+do all of it without naming joule_papermill."""
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import papermill
@@ -116,13 +120,51 @@ def test_command_line_entry(tmp_path, data_dir):
     assert "train     420 images" in "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 
 
+# The papermill command and a Python without python/ on its path: what `pip install ./python` gives a
+# user (scripts/test-jupyter installs it so), with the translator registered by the entry point alone.
+PAPERMILL = str(Path(sys.executable).parent / "papermill")
+INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+def test_entry_point_registers_the_translator_without_importing_joule_papermill(tmp_path):
+    r = subprocess.run([sys.executable, "-c", "import papermill.translators as t, sys; "
+                        "print(t.papermill_translators.find_translator('joule', 'lua').__name__, 'joule_papermill' in sys.modules)"],
+                       capture_output=True, text=True, cwd=tmp_path, env=INSTALLED)
+    assert r.returncode == 0 and r.stdout == "LuaTranslator True\n", r.stderr
+
+
+def test_plain_execute_notebook(tmp_path):
+    """papermill.execute_notebook in a program that never names joule_papermill."""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "joule", "language": "lua", "display_name": "Joule (Lua)"}})
+    nb.cells = [nbformat.v4.new_code_cell("epochs = 3", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print(epochs * 2)")]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    r = subprocess.run([sys.executable, "-c", "import papermill; papermill.execute_notebook('in.ipynb', 'out.ipynb', "
+                        "parameters={'epochs': 5}, kernel_name='joule', progress_bar=False)"],
+                       capture_output=True, text=True, cwd=tmp_path, env=INSTALLED)
+    assert r.returncode == 0, r.stderr
+    assert nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[-1].outputs[0].text == "10\n"
+
+
+def test_plain_help_notebook_lists_parameters():
+    nb = next(p for p in NOTEBOOKS if p.stem.startswith("04"))
+    r = subprocess.run([PAPERMILL, "--help-notebook", "-k", "joule", str(nb)], capture_output=True, text=True, env=INSTALLED)
+    assert r.returncode == 0, r.stderr
+    assert "Parameters inferred for notebook" in r.stdout, r.stdout
+    for name in ("data", "epochs", "seed"):
+        assert any(line.strip().startswith(name + ":") for line in r.stdout.splitlines()), (name, r.stdout)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_papermill_runs_each_notebook_like_joule_notebook_run(path, notebook_params, joule_run, tmp_path):
-    """The notebook finds its data only through the `data` parameter (it runs in an empty folder),
-    and with `seed` its numbers match those of `joule notebook run -p` with the same values."""
+def test_plain_papermill_runs_each_notebook_like_joule_notebook_run(path, notebook_params, joule_run, tmp_path):
+    """`papermill -k joule IN OUT -p data D -p seed 2`: the notebook finds its data only through the
+    `data` parameter (it runs in an empty folder), and with `seed` its numbers match those of
+    `joule notebook run -p` with the same values."""
     out = tmp_path / "pm.ipynb"
-    papermill.execute_notebook(str(path), str(out), parameters=notebook_params, kernel_name="joule",
-                               cwd=str(tmp_path), progress_bar=False)
+    args = [x for k, v in notebook_params.items() for x in ("-p", k, str(v))]
+    r = subprocess.run([PAPERMILL, "-k", "joule", str(path), str(out), *args, "--cwd", str(tmp_path), "--no-progress-bar"],
+                       capture_output=True, text=True, env=INSTALLED)
+    assert r.returncode == 0, r.stderr
     nb = nbformat.read(out, as_version=4)
     nbformat.validate(nb)
     cell = injected_cell_follows_parameters_cell(nb)

@@ -1,0 +1,133 @@
+import Data
+import EBM
+import Foundation
+import NN
+import Tensor
+import TestSupport
+import XCTest
+
+/// The divergence guard: a configuration that blows up without it (a learning rate 500 times the
+/// course's, no energy regularisation) finishes with it; it never fires on a healthy run (whose
+/// numbers it leaves as they are); and a run stopped and resumed across rollbacks equals one that
+/// never stopped.
+final class DivergenceGuardTests: XCTestCase {
+    struct Run {
+        let jem: JEM
+        let shuffle: RNG
+    }
+
+    /// The blob problem of the learning test, with `lr` and `alpha` to make it diverge.
+    func trainer(lr: Float, alpha: Float, guarded: DivergenceGuard.Config?, seed: UInt64 = 42) throws -> Run {
+        let rng = RNG(seed: seed)
+        let model = try ShallowCNN(hidden: 8, classes: 2, rng: rng)
+        var s = SGLDSampler.Config()
+        s.steps = 10; s.imageShape = [1, 16, 16]; s.bufferPerClass = 32; s.stepSize = 1; s.noise = 0.01
+        let sampler = try SGLDSampler(model: model, config: s, rng: RNG(seed: seed + 1))
+        var c = JEM.Config(); c.lr = lr; c.lrStep = 100; c.alpha = alpha
+        let jem = try JEM(model: model, sampler: sampler, config: c)
+        if let g = guarded { jem.divergenceGuard = try DivergenceGuard(config: g) }
+        return Run(jem: jem, shuffle: RNG(seed: seed + 2))
+    }
+
+    let train = BlobProblem.make(count: 256, rng: RNG(seed: 5))
+    let test = BlobProblem.make(count: 200, rng: RNG(seed: 6))
+
+    func accuracy(_ r: Run) throws -> Double {
+        try r.jem.evaluate(test.images, labels: test.labels, sampledCount: 0).accuracy
+    }
+
+    /// Good states at each epoch's start only (16 steps an epoch): a learning rate this high can
+    /// kill the network's units within a few steps, long before its energies blow up, and a state
+    /// taken then would be "good" but dead. The rate goes down fivefold at each rollback.
+    func guardConfig() -> DivergenceGuard.Config {
+        var g = DivergenceGuard.Config(); g.every = 100; g.lrFactor = 0.2; g.maxRollbacks = 6
+        return g
+    }
+
+    func testADivergingRunFinishesWithTheGuard() throws {
+        let wild = try trainer(lr: 0.2, alpha: 0, guarded: nil)
+        var worst: Float = 0
+        for _ in 0..<4 {
+            let stats = try wild.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: wild.shuffle)
+            for s in stats { worst = s.terms.total.isFinite ? Swift.max(worst, abs(s.terms.total)) : .infinity }
+        }
+        XCTAssertGreaterThan(worst, 1e4, "without the guard the loss explodes")
+
+        let tamed = try trainer(lr: 0.2, alpha: 0, guarded: guardConfig())
+        var events: [DivergenceGuard.Event] = []
+        var goodAccuracy: [Double] = []
+        for _ in 0..<4 {
+            let stats = try tamed.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: tamed.shuffle,
+                                               onRollback: { events.append($0) })
+            XCTAssertEqual(stats.count, 16, "every batch of the epoch is in its stats, redone ones once")
+            XCTAssertTrue(stats.allSatisfy { $0.terms.total.isFinite && abs($0.terms.total) < 1e4 }, "\(stats.map(\.terms.total))")
+            goodAccuracy.append(try accuracy(tamed))
+        }
+        XCTAssertFalse(events.isEmpty, "the guard fired")
+        XCTAssertTrue(events.allSatisfy { $0.rolledBackTo < $0.step && $0.lrScale.after == $0.lrScale.before * 0.2 }, "\(events)")
+        XCTAssertEqual(tamed.jem.divergenceGuard?.rollbacks, events.count)
+        let scale = events.reduce(Float(1)) { s, _ in s * 0.2 }
+        XCTAssertEqual(tamed.jem.learningRate, tamed.jem.scheduler.lr(epoch: tamed.jem.epoch) * scale)
+        XCTAssertGreaterThanOrEqual(goodAccuracy.last!, 0.9, "after its rollbacks the run learns the blobs: \(goodAccuracy)")
+    }
+
+    func testTheGuardNeverFiresOnAHealthyRunAndChangesNothing() throws {
+        let plain = try trainer(lr: 1e-3, alpha: 0.1, guarded: nil)
+        let guarded = try trainer(lr: 1e-3, alpha: 0.1, guarded: DivergenceGuard.Config())
+        for _ in 0..<4 {
+            let a = try plain.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: plain.shuffle)
+            let b = try guarded.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: guarded.shuffle,
+                                             onRollback: { XCTFail("the guard fired on a healthy run: \($0)") })
+            XCTAssertEqual(a.map(\.terms.total.bitPattern), b.map(\.terms.total.bitPattern))
+        }
+        for (p, q) in zip(plain.jem.model.parameters, guarded.jem.model.parameters) {
+            XCTAssertEqual(p.value.array.map(\.bitPattern), q.value.array.map(\.bitPattern))
+        }
+    }
+
+    func testGivingUpRestoresTheLastGoodStateAndSaysSo() throws {
+        var g = guardConfig(); g.every = 4; g.maxRollbacks = 1; g.lrFactor = 1
+        let r = try trainer(lr: 0.5, alpha: 0, guarded: g)
+        XCTAssertThrowsError(try {
+            for _ in 0..<4 { _ = try r.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: r.shuffle) }
+        }()) { e in
+            XCTAssertTrue("\(e)".contains("training diverged: 1 rollbacks in a row"), "\(e)")
+        }
+        XCTAssertTrue(r.jem.model.parameters.allSatisfy { $0.value.array.allSatisfy(\.isFinite) })
+    }
+
+    func testResumedAcrossRollbacksEqualsUninterrupted() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guard-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let epochs = 3
+        let straight = try trainer(lr: 0.2, alpha: 0, guarded: guardConfig())
+        var straightEvents: [DivergenceGuard.Event] = []
+        for _ in 0..<epochs {
+            _ = try straight.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: straight.shuffle,
+                                          onRollback: { straightEvents.append($0) })
+        }
+        XCTAssertFalse(straightEvents.isEmpty)
+
+        // Stop after every few steps, save, and go on in a new trainer each time.
+        var events: [DivergenceGuard.Event] = []
+        var current = try trainer(lr: 0.2, alpha: 0, guarded: guardConfig())
+        var stops = 0
+        while current.jem.epoch < epochs {
+            var calls = 0
+            _ = try current.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: current.shuffle,
+                                         shouldStop: { calls += 1; return calls == 3 }, onRollback: { events.append($0) })
+            try TrainingCheckpoint.save(current.jem, rngs: ["shuffle": current.shuffle], to: dir)
+            current = try trainer(lr: 0.2, alpha: 0, guarded: guardConfig(), seed: 99)
+            try TrainingCheckpoint.restore(current.jem, rngs: ["shuffle": current.shuffle], from: dir)
+            stops += 1
+        }
+        XCTAssertGreaterThan(stops, epochs)
+        XCTAssertEqual(events, straightEvents)
+        XCTAssertEqual(current.jem.step, straight.jem.step)
+        XCTAssertEqual(current.jem.learningRate, straight.jem.learningRate)
+        for (p, q) in zip(straight.jem.model.parameters, current.jem.model.parameters) {
+            XCTAssertEqual(p.value.array.map(\.bitPattern), q.value.array.map(\.bitPattern))
+        }
+        XCTAssertEqual(straight.jem.sampler.rng.state, current.jem.sampler.rng.state)
+    }
+}
