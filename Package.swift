@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),
         .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "Tensor"]),
         // Notebooks (.ipynb) and the Jupyter kernel (ZeroMQ, HMAC-SHA256 from swift-crypto).
-        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "Tensor",
+        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "Tensor", "Plot",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "joule",
@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost", "Tensor"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost", "Tensor", "Plot"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -376,7 +376,7 @@ public enum JouleDocs {
         ("joule.plot.histogram", "joule.plot.histogram(sets [, path] [, { bins = 40, density = true, style, title, xlabel, ylabel, width, height, ... }]) → Figure",
          "Overlaid histograms with a legend — the course's figure of ID and OOD energies. sets is {{ name = 'test', values = t }, ...}, { test = t, ood = u } (drawn in name order), or one list or tensor of values."),
         ("joule.plot.lines", "joule.plot.lines(series [, path] [, { title, xlabel, ylabel, width, height, ... }]) → Figure",
-         "A line chart: series is {{ name = 'loss', x = {...}, y = {...} }, ...} (x optional: 0, 1, 2, …) or { loss = ys, acc = ys }."),
+         "A line chart: series is {{ name = 'loss', x = {...}, y = {...} }, ...} (x optional: 1, 2, 3, …, the list's indices) or { loss = ys, acc = ys }."),
         ("joule.plot.run_log", "joule.plot.run_log(log_path [, path] [, { keys = {...}, x = 'epoch', names = {...}, title, ... }]) → Figure",
          "Curves of the numbers a run logged with joule.log (its log.jsonl): keys picks the series, x the key along the x axis, names = { key = 'legend text' } renames series."),
         ("joule.plot.roc", "joule.plot.roc(sets [, path] [, { title, ... }]) → Figure",

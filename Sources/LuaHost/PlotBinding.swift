@@ -119,7 +119,7 @@ public enum PlotBinding {
         let lineKeys = chartKeys + ["line_width", "markers", "marks", "mark_label"]
         plot(lua, "lines", options: lineKeys) { call, o in
             // lines(series [, path] [, options]): {{ name = "loss", x = {...}, y = {...} }, ...}
-            // (x optional: 0, 1, 2, …) or { loss = ys, acc = ys }.
+            // (x optional: 1, 2, 3, …) or { loss = ys, acc = ys }.
             let series = try namedSets(call, 1, fields: ["name", "x", "y"], primary: "y") { s -> Series in
                 let y = try s.numbers("y")
                 guard let x = try s.optionalNumbers("x") else { return Series(s.name, y: y) }
