@@ -1,6 +1,7 @@
 import Foundation
 import Notebook
 import Plot
+import Tensor
 import XCTest
 
 /// The parts of the kernel that need no sockets: header dates (for aborting queued requests),
