@@ -34,8 +34,11 @@ let package = Package(
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2"),
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
 
+        // bfloat16 GEMM tiles (AVX512-BF16 intrinsics, checked for at run time) for sampling in bf16.
+        .target(name: "CBF16"),
+
         // Layers, bottom to top: Tensor → Formats → NN → EBM → edges (Data, Plot, LuaHost, CLI).
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: tensor),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CBF16"], swiftSettings: tensor),
         // File formats (.npy, safetensors, training state) parse bytes from outside: compiled with
         // Swift's overflow and bounds checks in every build, so a size that slips past a check traps
         // instead of reading memory that is not the file's.
@@ -52,7 +55,7 @@ let package = Package(
         .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),
         .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "Tensor"]),
         // Notebooks (.ipynb) and the Jupyter kernel (ZeroMQ, HMAC-SHA256 from swift-crypto).
-        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "Tensor",
+        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "Tensor", "Plot",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "joule",
@@ -62,7 +65,7 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fast),
 
-        .target(name: "TestSupport", dependencies: ["Tensor", "Formats"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensor", "Formats", "NN", "EBM"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
@@ -73,7 +76,7 @@ let package = Package(
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor", "TestSupport"]),
-        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost", "Tensor", "Plot"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,11 +2,14 @@
 --
 --   joule run scripts/evaluate.lua -p checkpoint=RUN_OR_FILE [-p data=DIR] [-p out=FILE]
 --
+-- -p model=FILE.lua builds the network that file returns (scripts/models/) and loads the weights into
+-- it, for weights saved without their architecture (PyTorch's); by default the file rebuilds it.
 -- Writes JSON (default <run folder>/evaluate.json): accuracy, per_class_accuracy (list: entry k is
 -- class id k; null for a class absent from the split), confusion_matrix (rows: true class, columns:
 -- predicted), calibration_error (expected calibration error, 15 bins), mean_energy, n.
 local p = joule.params{
   checkpoint = "",
+  model = "",               -- a Lua file returning the network; "": the checkpoint's own
   data = "data/glyphs",
   split = "test",
   out = "",
@@ -14,7 +17,7 @@ local p = joule.params{
   bins = 15,
 }
 if p.checkpoint == "" then error("give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)") end
-local model = joule.nn.load(p.checkpoint)
+local model = joule.nn.load(p.checkpoint, p.model ~= "" and p.model or nil)
 local set = joule.data.load_split(p.data .. "/" .. p.split .. ".npy")
 if not set.labels then error(set.path .. ": no labels to evaluate against") end
 local classes = model:classes()

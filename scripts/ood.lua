@@ -4,10 +4,13 @@
 --
 --   joule run scripts/ood.lua -p checkpoint=RUN_OR_FILE [-p data=DIR] [-p out=FILE]
 --
+-- -p model=FILE.lua builds the network that file returns (scripts/models/) and loads the weights into
+-- it, for weights saved without their architecture (PyTorch's); by default the file rebuilds it.
 -- Writes JSON (default <run folder>/ood.json): auroc.<set>.<score>, auprc.<set>.<score> and
 -- mean_score.<set>.<score>, for sets ood_ta, ood_tb, noise and scores px, py, mass.
 local p = joule.params{
   checkpoint = "",
+  model = "",               -- a Lua file returning the network; "": the checkpoint's own
   data = "data/glyphs",
   out = "",
   noise_std = 1.0,          -- Gaussian noise images: N(0, noise_std^2) clamped to [-1, 1]
@@ -17,7 +20,7 @@ local p = joule.params{
 }
 if p.checkpoint == "" then error("give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)") end
 joule.seed(p.seed)
-local model = joule.nn.load(p.checkpoint)
+local model = joule.nn.load(p.checkpoint, p.model ~= "" and p.model or nil)
 
 local function images(name)
   local s = joule.data.load_split(p.data .. "/" .. name .. ".npy")

@@ -7,8 +7,11 @@
 -- scripts/train_jem.lua wrote itself. Writes RUNDIR/report/: report.md (start there), metrics.json
 -- and the PNGs it links — training curves, sample grids, sampling chains, energy traces, OOD
 -- histograms and ROC curves for each score, and a confusion matrix. Prints the report's path.
+-- -p model=FILE.lua builds the network that file returns (scripts/models/) and loads the weights into
+-- it, for weights saved without their architecture (PyTorch's); by default the file rebuilds it.
 local p = joule.params{
   checkpoint = "",          -- default: RUNDIR/train if it exists, else RUNDIR
+  model = "",               -- a Lua file returning the network; "": the checkpoint's own
   data = "data/glyphs",
   classes_shown = 8,        -- classes in the real-versus-sampled grid (spread over all classes)
   per_class = 4,            -- real images and samples per class in that grid
@@ -36,7 +39,7 @@ local function pick(...)
 end
 
 local checkpoint = p.checkpoint ~= "" and p.checkpoint or (isdir(run .. "/train") and run .. "/train" or run)
-local model = joule.nn.load(checkpoint)
+local model = joule.nn.load(checkpoint, p.model ~= "" and p.model or nil)
 local classes = model:classes()
 local conditional = classes > 1
 print(string.format("report on %s (%s, %d classes)", checkpoint, tostring(model), classes))
@@ -120,10 +123,10 @@ end
 
 -- 2. Samples and chains -------------------------------------------------------------------------
 local test = joule.data.load_split(p.data .. "/test.npy")
-local size = test.images:size(3)
+local size, channels = test.images:size(3), test.images:size(2)
 local function sampler(cond)
   return joule.ebm.SGLD{ model = model, steps = p.steps, step_size = p.step_size, noise = p.noise,
-                         grad_clip = p.grad_clip, conditional = cond, image_size = size }
+                         grad_clip = p.grad_clip, conditional = cond, shape = { channels, size, size } }
 end
 local steps_of = function(frames, every)
   local s = {}
@@ -143,7 +146,7 @@ end
 local function frame_energies(frames)
   local rows, n = {}, frames:size(2)
   for f = 1, frames:size(1) do
-    local x = frames:slice(f):reshape(n, 1, size, size)
+    local x = frames:slice(f):reshape(n, channels, size, size)
     rows[f] = model:energy(x):totable()
   end
   return rows

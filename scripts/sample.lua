@@ -3,30 +3,36 @@
 --   joule run scripts/sample.lua -p checkpoint=RUN_OR_FILE [-p steps=256] [-p step_size=5] ...
 --
 -- checkpoint: a model.safetensors file, or a run folder (its best/, else last/ checkpoint).
+-- -p model=FILE.lua builds the network that file returns (scripts/models/) and loads the weights into
+-- it, for weights saved without their architecture (PyTorch's); by default the file rebuilds it.
 -- Conditional sampling (default for a classifier) samples E(x, y) for the classes in turn
 -- (or only -p class=K); -p conditional=false samples the unconditional E(x).
--- Writes into the run folder: samples.npy (N, 1, H, W), labels.npy (the class of each chain; -1 when
+-- Writes into the run folder: samples.npy (N, C, H, W), labels.npy (the class of each chain; -1 when
 -- unconditional), energies.npy (E of each final sample), and with keep_every > 0 chain.npy
--- (frames, N, 1, H, W: the start, every keep_every-th step, the end).
+-- (frames, N, C, H, W: the start, every keep_every-th step, the end).
 local p = joule.params{
   checkpoint = "",
+  model = "",               -- a Lua file returning the network; "": the checkpoint's own
   n = 64,
   steps = 256,
   step_size = 10.0, step_decay = 1.0, noise = 0.005, grad_clip = 0.03,
+  precision = "fp32",       -- "bf16": the convolutions in bfloat16 with FP32 accumulation
   conditional = true,
   class = -1,               -- with conditional sampling: only this class id (0-based); -1: all in turn
   keep_every = 32,          -- keep the chain every k steps; 0: only the final samples
-  image_size = 56,
+  image_size = 56,          -- the side of the images sampled (the channels are the model's)
   seed = 1,
 }
 if p.checkpoint == "" then error("give the trained weights: -p checkpoint=FILE (a model.safetensors or a run folder)") end
 joule.seed(p.seed)
-local model = joule.nn.load(p.checkpoint)
+local model = joule.nn.load(p.checkpoint, p.model ~= "" and p.model or nil)
 local classes = model:classes()
 local conditional = p.conditional and classes > 1
+local declared = model:input_shape()
+local shape = declared and #declared == 1 and declared or { declared and declared[1] or 1, p.image_size, p.image_size }
 local sampler = joule.ebm.SGLD{
   model = model, steps = p.steps, step_size = p.step_size, step_decay = p.step_decay, noise = p.noise,
-  grad_clip = p.grad_clip, conditional = conditional, image_size = p.image_size,
+  grad_clip = p.grad_clip, conditional = conditional, shape = shape, precision = p.precision,
 }
 
 local labels

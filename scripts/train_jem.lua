@@ -1,6 +1,7 @@
 -- Trains a JEM (or, with classes=1, a plain EBM) on a folder in the course layout.
 --
 --   joule run scripts/train_jem.lua [-p data=DIR] [-p epochs=N] [-p run=DIR] [-p resume=DIR] ...
+--                                   [-p model=scripts/models/residual_ebm.lua]
 --
 -- Defaults are the course's: batch 32, Adam lr 1e-4 with betas (0, 0.999), StepLR(2, 0.97),
 -- alpha 0.1, lambda 1, gradient-norm clip 0.1; SGLD with 60 steps of size 10, noise 0.005,
@@ -14,6 +15,8 @@
 -- -p resume=DIR continues a run from its last/ checkpoint (DIR: the run folder or a checkpoint
 -- folder) and ends with the same numbers as a run that never stopped. Ctrl-C finishes the current
 -- step, saves last/ and exits with status 130.
+-- -p model=FILE.lua trains the network that file returns (see scripts/models/; a file returning a
+-- function gets { classes, channels, hidden }); by default the course's ShallowCNN.
 -- The divergence guard (-p guard=false turns it off) checks every step for a non-finite loss,
 -- energies beyond guard_energy_max or a runaway gap between sampled and real energies (mean over
 -- guard_window steps beyond guard_gap_max); it then rolls back to the last good state (kept every
@@ -27,11 +30,13 @@ local p = joule.params{
   max_batches = 0,          -- batches per epoch (drawn from the whole shuffled split); 0: all
   lr = 1e-4, lr_step = 2, lr_gamma = 0.97,
   alpha = 0.1, lambda = 1.0, clip = 0.1,
+  model = "",               -- a Lua file returning the network; "": joule.nn.ShallowCNN
   hidden = 32,
   classes = 0,              -- 0: from the labels (max + 1); 1: a plain EBM (labels ignored, px only)
   conditional = true,       -- class-conditional SGLD (one buffer per class); ignored for classes=1
   buffer_per_class = 128,
   steps = 60, step_size = 10.0, noise = 0.005, grad_clip = 0.03, fresh_fraction = 0.05,
+  precision = "fp32",       -- SGLD's passes: "bf16" runs the convolutions in bfloat16 (the update stays FP32)
   eval_samples = 32,        -- SGLD samples drawn per validation to measure their energy
   seed = 1,
   resume = "",
@@ -59,11 +64,23 @@ if ebm then
   val = { images = val.images, labels = zeros(val.n), n = val.n }
 end
 
-local model = joule.nn.ShallowCNN{ hidden = p.hidden, classes = classes }
+local shape = { train.images:size(2), train.images:size(3), train.images:size(4) }
+local model
+if p.model ~= "" then
+  model = joule.nn.from_file(p.model, { classes = classes, channels = shape[1], hidden = p.hidden })
+  if model:classes() ~= classes then
+    error(string.format("%s: the network gives %d logits, the data has %d classes", p.model, model:classes(), classes))
+  end
+else
+  if shape[1] ~= 1 then
+    error(string.format("%s: images of %d channels; the ShallowCNN reads one: give -p model=FILE.lua (e.g. scripts/models/residual_ebm.lua)", p.data, shape[1]))
+  end
+  model = joule.nn.ShallowCNN{ hidden = p.hidden, classes = classes }
+end
 local sampler = joule.ebm.SGLD{
   model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
   fresh_fraction = p.fresh_fraction, conditional = p.conditional and not ebm,
-  buffer_per_class = p.buffer_per_class, image_size = train.images:size(3),
+  buffer_per_class = p.buffer_per_class, shape = shape, precision = p.precision,
 }
 local jem = joule.ebm.JEM{
   model = model, sampler = sampler, alpha = p.alpha, lambda = ebm and 0 or p.lambda,
@@ -85,15 +102,17 @@ print(string.format("training %s on %s: %d images, %d classes, %s; run folder %s
 io.stdout:flush()
 
 local function info(epoch)
-  return { script = "train_jem.lua", data = p.data, epoch = epoch, best_metric = best, best_epoch = best_epoch }
+  -- hidden and channels: what a model file's function takes (joule.nn.load(path, file) passes them back).
+  return { script = "train_jem.lua", data = p.data, epoch = epoch, best_metric = best, best_epoch = best_epoch,
+           hidden = p.hidden, channels = shape[1] }
 end
 
 -- TensorBoard pictures, as the UvA tutorial's callbacks draw them. They come from a sampler of their
 -- own (own generator, chains from noise), so drawing them changes nothing in the training run.
 local tb_sampler = p.tb_every > 0 and joule.ebm.SGLD{
   model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
-  conditional = p.conditional and not ebm, buffer_per_class = 1, image_size = train.images:size(3),
-  seed = p.seed + 7919,
+  conditional = p.conditional and not ebm, buffer_per_class = 1, shape = shape,
+  seed = p.seed + 7919, precision = p.precision,
 }
 local ood_file = p.data .. "/ood_ta.npy"
 local ood = p.tb_every > 0 and io.open(ood_file) and joule.data.load_split(ood_file)

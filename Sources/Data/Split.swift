@@ -5,7 +5,7 @@ import Tensor
 /// One split of a data set in the course layout: transformed images and, when the file has
 /// them, their labels.
 public struct Split {
-    /// (N, 1, 56, 56) in [-1, 1], after the course transform.
+    /// (N, 1, 56, 56) in [-1, 1], after the course transform; C-channel images (N, C, H, W) as stored.
     public let images: Tensor
     /// One label per image; nil for a file that stores images only (OOD sets may).
     public let labels: [Int]?
@@ -27,8 +27,9 @@ public struct Split {
     }
 }
 
-/// Loads one split file: an image array (N, H, W) or (N, 1, H, W) of uint8, float32 or float64,
-/// optionally followed in the same file by an integer label array (N).
+/// Loads one split file: an image array (N, H, W) or (N, 1, H, W) of uint8, float32 or float64
+/// (through the course transform), or C-channel images (N, H, W, C) uint8 or (N, C, H, W) float (see
+/// `ChannelImages`), optionally followed in the same file by an integer label array (N).
 public func loadSplit(_ path: String) throws -> Split {
     let arrays = try Npy.read(path)
     func fail(_ problem: String) -> JouleError { JouleError("\(path): \(problem)") }
@@ -36,9 +37,11 @@ public func loadSplit(_ path: String) throws -> Split {
         throw fail("expected images and optionally labels, found \(arrays.count) arrays")
     }
     let images = arrays[0]
+    let multiChannel: Tensor?
+    do { multiChannel = try ChannelImages.images(images) } catch let e as JouleError { throw fail(e.message) }
     let images4 = images.shape.count == 4 && images.shape[1] == 1
-    guard images.shape.count == 3 || images4 else {
-        throw fail("images must have shape (N, H, W) or (N, 1, H, W), got \(images.shape)")
+    guard images.shape.count == 3 || images4 || multiChannel != nil else {
+        throw fail("images must have shape (N, H, W), (N, 1, H, W), (N, H, W, C) uint8 or (N, C, H, W) float, got \(images.shape)")
     }
     guard [.uint8, .float32, .float64].contains(images.dtype) else {
         throw fail("images must be uint8, float32 or float64, got \(images.dtype.name)")
@@ -55,6 +58,7 @@ public func loadSplit(_ path: String) throws -> Split {
         }
         do { labels = try l.ints() } catch let e as JouleError { throw fail("labels: " + e.message) }
     }
+    if let x = multiChannel { return Split(images: x, labels: labels, path: path) }
     let x: Tensor
     do { x = try CourseTransform.apply(images) } catch let e as JouleError { throw fail(e.message) }
     return Split(images: x, labels: labels, path: path)

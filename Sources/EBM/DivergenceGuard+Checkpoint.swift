@@ -91,7 +91,7 @@ extension DivergenceGuard {
             self.stepsAdded = added
             self.gaps = gaps
             self.snapshot = kept
-            jem.sampler.config.steps = Swift.min(jem.sampler.config.steps + added, 1_000_000)
+            jem.sampler.steps = Swift.min(jem.sampler.steps + added, 1_000_000)
         }
     }
 }

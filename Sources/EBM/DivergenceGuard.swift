@@ -144,12 +144,12 @@ public final class DivergenceGuard {
         // and the rollback count, so a resumed run draws the same one.
         let seed = s.samplerRNG.reduce(UInt64(rollbacks) &* 0x9E37_79B9_7F4A_7C15) { ($0 ^ $1) &* 0xBF58_476D_1CE4_E5B9 }
         jem.sampler.rng.reseed(seed)
-        let lr = lrScale, steps = jem.sampler.config.steps
+        let lr = lrScale, steps = jem.sampler.steps
         lrScale *= config.lrFactor
-        jem.sampler.config.steps = Swift.min(steps + config.extraSteps, 1_000_000)
-        stepsAdded += jem.sampler.config.steps - steps
+        jem.sampler.steps = Swift.min(steps + config.extraSteps, 1_000_000)
+        stepsAdded += jem.sampler.steps - steps
         return Event(step: step, rolledBackTo: s.step, check: fired.check, quantity: fired.quantity, value: fired.value,
-                     lrScale: (lr, lrScale), sgldSteps: (steps, jem.sampler.config.steps),
+                     lrScale: (lr, lrScale), sgldSteps: (steps, jem.sampler.steps),
                      rollbacks: rollbacks, inARow: inARow)
     }
 

@@ -54,8 +54,8 @@ public final class JEM {
         public var predictions: [Int]
     }
 
-    public let model: ShallowCNN
-    public let sampler: SGLDSampler
+    public let model: EnergyModel
+    public let sampler: ChainSampler
     public let config: Config
     public let optimizer: Adam
     public let scheduler: StepLR
@@ -71,7 +71,7 @@ public final class JEM {
     private var realPredictions: [Int] = []
     private var meanF = (real: 0.0, sampled: 0.0)
 
-    public init(model: ShallowCNN, sampler: SGLDSampler, config: Config = Config()) throws {
+    public init(model: EnergyModel, sampler: ChainSampler, config: Config = Config()) throws {
         guard sampler.model === model else { throw JouleError("JEM: the sampler must sample from the trained model") }
         guard config.alpha >= 0, config.lambda >= 0, config.lr > 0, config.clip > 0, config.lrStep > 0, config.realNoise >= 0 else {
             throw JouleError("JEM: alpha, lambda and real_noise must be ≥ 0; lr, clip and lr_step > 0")
@@ -129,7 +129,7 @@ public final class JEM {
     /// One training step on a batch: sample, loss, clip, Adam.
     public func step(_ images: Tensor, labels: [Int]) throws -> StepStats {
         let b = images.shape.first ?? 0
-        let sampled = try sampler.sampleFromBuffer(count: b, labels: sampler.config.conditional ? labels : nil)
+        let sampled = try sampler.sampleFromBuffer(count: b, labels: sampler.conditional ? labels : nil)
         let real = images.copy()
         if config.realNoise > 0 {
             // Noised and clamped back into the pixel range, as the course's template and the UvA
@@ -175,14 +175,14 @@ public final class JEM {
             let batch = try images.items(start..<min(start + batchSize, n))
             let logits = try model.forwardLogits(batch)
             predictions += try logits.argmaxRows()
-            try model.energies(of: logits, labels: nil, into: e, gradLogits: nil)
+            try Energies.compute(of: logits, labels: nil, into: e, gradLogits: nil, lse: lse, softmax: softmax)
             energySum += e.sumDouble()
         }
         let meanReal = energySum / Double(n)
         var meanSampled = Double.nan
         if sampledCount > 0 {
-            let labels = sampler.config.conditional ? (0..<sampledCount).map { _ in sampler.rng.int(model.classes) } : nil
-            let s = try sampler.sample(count: sampledCount, labels: labels).final
+            let labels = sampler.conditional ? (0..<sampledCount).map { _ in sampler.rng.int(model.classes) } : nil
+            let s = try sampler.sample(count: sampledCount, labels: labels, steps: nil, keepEvery: nil).final
             meanSampled = try model.energy(s).sumDouble() / Double(sampledCount)
         }
         return Evaluation(accuracy: try Metrics.accuracy(predictions: predictions, labels: labels),

@@ -12,7 +12,7 @@ public enum OODScore: String, CaseIterable {
 }
 
 public enum OOD {
-    public static func scores(_ model: ShallowCNN, images: Tensor, score: OODScore, batchSize: Int = 64) throws -> [Double] {
+    public static func scores(_ model: EnergyModel, images: Tensor, score: OODScore, batchSize: Int = 64) throws -> [Double] {
         let n = images.shape.first ?? 0
         guard n > 0 else { throw JouleError("OOD scores of an empty set") }
         guard batchSize > 0 else { throw JouleError("OOD: batch size must be positive") }

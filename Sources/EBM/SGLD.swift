@@ -4,7 +4,7 @@ import Tensor
 /// Stochastic gradient Langevin dynamics on a batch of chains, with the course's conventions:
 ///   x ← clamp(x + σ·ε, −1, 1);  g ← clamp(∂E/∂x, −c, c);  x ← clamp(x − η·g, −1, 1),
 /// η multiplied by `stepDecay` after every step.
-public final class SGLDSampler {
+public final class SGLDSampler: ChainSampler {
     public struct Config: Equatable {
         public var steps = 60
         public var stepSize: Float = 10
@@ -17,7 +17,11 @@ public final class SGLDSampler {
         /// Sample E(x, y) with one buffer per class; otherwise E(x) with a single buffer.
         public var conditional = true
         public var bufferPerClass = 128
-        public var imageShape = [1, 56, 56]
+        /// One chain's shape, (C, H, W) or (D); nil: the model's own (`EnergyModel.inputShape`).
+        public var imageShape: [Int]?
+        /// The arithmetic of the steps' energy gradients: bf16 runs the convolutions' GEMMs in
+        /// bfloat16 with FP32 accumulation where the CPU has AVX512-BF16 (elsewhere FP32, said once).
+        public var precision: Precision = .fp32
         public init() {}
     }
 
@@ -26,16 +30,21 @@ public final class SGLDSampler {
     public static let maxSteps = 1_000_000, maxChains = 100_000, maxBufferPerClass = 1_000_000
     public static let maxFloats = 1 << 31
 
-    public let model: ShallowCNN
+    public let model: EnergyModel
+    /// One chain's shape: the configured one, else the model's.
+    public let shape: [Int]
     public var config: Config
     public let rng: RNG
     public let buffer: ReplayBuffer
+
+    /// The model the steps run: `model` itself, or its replica in `config.precision`.
+    private var stepModel: EnergyModel?
 
     // Workspaces reused by every step.
     private let eps = Tensor(shape: [0])
     private let energy = Tensor(shape: [0])
 
-    public init(model: ShallowCNN, config: Config = Config(), rng: RNG) throws {
+    public init(model: EnergyModel, config: Config = Config(), rng: RNG) throws {
         let c = config
         guard c.steps >= 0, c.steps <= Self.maxSteps else { throw JouleError("SGLD: steps must be in 0...\(Self.maxSteps), got \(c.steps)") }
         guard c.stepSize.isFinite, c.stepSize >= 0 else { throw JouleError("SGLD: step_size must be a non-negative number, got \(c.stepSize)") }
@@ -43,22 +52,64 @@ public final class SGLDSampler {
         guard c.gradClip > 0 else { throw JouleError("SGLD: grad_clip must be positive, got \(c.gradClip)") }
         guard c.stepDecay > 0, c.stepDecay <= 1 else { throw JouleError("SGLD: step_decay must be in (0, 1], got \(c.stepDecay)") }
         guard (0...1).contains(c.freshFraction) else { throw JouleError("SGLD: fresh_fraction must be in [0, 1], got \(c.freshFraction)") }
-        guard c.imageShape.count == 3, c.imageShape[0] == 1, c.imageShape.allSatisfy({ $0 > 0 }) else {
-            throw JouleError("SGLD: image shape must be (1, H, W), got \(c.imageShape)")
+        guard let shape = c.imageShape ?? model.inputShape else {
+            throw JouleError("SGLD: the model declares no input shape: give the chains' shape (C, H, W) or (D)")
+        }
+        guard shape.count == 3 || shape.count == 1, shape.allSatisfy({ $0 > 0 && $0 <= 1 << 24 }), shape.reduce(1, *) <= 1 << 24 else {
+            throw JouleError("SGLD: the chains' shape must be (C, H, W) or (D), positive and at most \(1 << 24) values, got \(shape)")
+        }
+        if let s = model.inputShape, s.count != shape.count || s[0] != shape[0] {
+            throw JouleError("SGLD: chains of shape \(shape) do not fit the model's inputs \(s)")
         }
         guard (1...Self.maxBufferPerClass).contains(c.bufferPerClass) else {
             throw JouleError("SGLD: buffer_per_class must be in 1...\(Self.maxBufferPerClass), got \(c.bufferPerClass)")
         }
         let pools = c.conditional ? model.classes : 1
-        let floats = [pools, c.bufferPerClass].reduce(c.imageShape.reduce(1, *)) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        let floats = [pools, c.bufferPerClass].reduce(shape.reduce(1, *)) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
         guard floats <= Self.maxFloats else {
-            throw JouleError("SGLD: a replay buffer of \(pools) pools × \(c.bufferPerClass) images × \(c.imageShape.reduce(1, *)) values is too large (at most \(Self.maxFloats) values)")
+            throw JouleError("SGLD: a replay buffer of \(pools) pools × \(c.bufferPerClass) images × \(shape.reduce(1, *)) values is too large (at most \(Self.maxFloats) values)")
         }
         self.model = model
+        self.shape = shape
         self.config = c
         self.rng = rng
         buffer = try ReplayBuffer(pools: c.conditional ? model.classes : 1, capacity: c.bufferPerClass,
-                                  imageSize: c.imageShape.reduce(1, *))
+                                  imageSize: shape.reduce(1, *))
+    }
+
+    public var conditional: Bool { config.conditional }
+
+    /// The precision the steps really run in: bf16 only where the CPU has it.
+    public var precision: Precision { config.precision.available }
+
+    private var runningModel: EnergyModel {
+        if let m = stepModel, config.precision == lastPrecision { return m }
+        if config.precision == .bf16 && precision == .fp32 { Self.warnNoBF16() }
+        lastPrecision = config.precision
+        let m = model.sampling(in: config.precision)
+        stepModel = m
+        return m
+    }
+    private var lastPrecision: Precision?
+
+    nonisolated(unsafe) private static var warned = false
+    private static func warnNoBF16() {
+        guard !warned else { return }
+        warned = true
+        FileHandle.standardError.write(Data("SGLD: this CPU has no AVX512-BF16; precision bf16 runs in FP32\n".utf8))
+    }
+    public var steps: Int {
+        get { config.steps }
+        set { config.steps = newValue }
+    }
+
+    public var hyperparameters: [String: String] {
+        let s = config
+        return ["sgld.steps": "\(s.steps)", "sgld.step_size": "\(s.stepSize)", "sgld.step_decay": "\(s.stepDecay)",
+                "sgld.noise": "\(s.noise)", "sgld.grad_clip": "\(s.gradClip)",
+                "sgld.fresh_fraction": "\(s.freshFraction)", "sgld.conditional": "\(s.conditional)",
+                "sgld.buffer_per_class": "\(s.bufferPerClass)", "sgld.shape": shape.map(String.init).joined(separator: ","),
+                "sgld.precision": s.precision.rawValue]
     }
 
     /// One step on `x` in place, with the given standard-normal noise `eps`.
@@ -66,13 +117,13 @@ public final class SGLDSampler {
         try requireSameShape(x, eps, "SGLD noise")
         let (c, sigma, xs, e) = (config.gradClip, config.noise, x.data, eps.data)
         for i in 0..<x.count { xs[i] = Swift.min(Swift.max(xs[i] + sigma * e[i], -1), 1) }
-        let g = try model.energyGradient(x, labels: labels, energy: energy).data
+        let g = try runningModel.energyGradient(x, labels: labels, energy: energy).data
         for i in 0..<x.count { xs[i] = Swift.min(Swift.max(xs[i] - stepSize * Swift.min(Swift.max(g[i], -c), c), -1), 1) }
         x.touch()
     }
 
     /// Runs `steps` steps on `x` in place. With `keepEvery` k, returns the chain's frames
-    /// (the start, every k-th step, and the end) stacked as (frames, N, 1, H, W).
+    /// (the start, every k-th step, and the end) stacked as (frames, N, C, H, W) or (frames, N, D).
     /// Each chain draws its noise from its own generator, seeded from `rng`, so chains are
     /// reproducible however the batch is split over cores.
     @discardableResult
@@ -81,7 +132,9 @@ public final class SGLDSampler {
         let steps = steps ?? config.steps
         guard steps >= 0, steps <= Self.maxSteps else { throw JouleError("SGLD: steps must be in 0...\(Self.maxSteps), got \(steps)") }
         if let k = keepEvery, k <= 0 { throw JouleError("SGLD: keep_every must be positive, got \(k)") }
-        guard x.rank == 4, x.shape[1] == 1, x.shape[0] > 0 else { throw JouleError("SGLD: expected chains of shape (N, 1, H, W), got \(x.shape)") }
+        guard x.rank == 2 || x.rank == 4, x.shape[0] > 0 else {
+            throw JouleError("SGLD: expected chains of shape (N, C, H, W) or (N, D), got \(x.shape)")
+        }
         if let k = keepEvery {
             let frames = steps / k + 2
             guard !frames.multipliedReportingOverflow(by: x.count).overflow, frames * x.count <= Self.maxFloats else {
@@ -114,7 +167,7 @@ public final class SGLDSampler {
     /// the synthesized batch of a JEM step. `labels` choose the class pools when conditional.
     public func sampleFromBuffer(count: Int, labels: [Int]?) throws -> Tensor {
         let pools = try poolIndices(count: count, labels: labels)
-        let x = Tensor(shape: [count] + config.imageShape)
+        let x = Tensor(shape: [count] + shape)
         buffer.draw(into: x, pools: pools, freshFraction: config.freshFraction, initial: config.initial, rng: rng)
         try run(x, labels: config.conditional ? labels : nil)
         buffer.store(x, pools: pools)
@@ -128,7 +181,7 @@ public final class SGLDSampler {
             guard labels.count == count else { throw JouleError("SGLD: \(labels.count) labels for \(count) chains") }
             guard labels.allSatisfy({ $0 >= 0 && $0 < model.classes }) else { throw JouleError("SGLD: labels must lie in 0..<\(model.classes)") }
         }
-        let x = Tensor(shape: [count] + config.imageShape)
+        let x = Tensor(shape: [count] + shape)
         config.initial.fill(x.data, count: x.count, rng: rng)
         let frames = try run(x, labels: labels, steps: steps, keepEvery: keepEvery)
         return (x, frames)

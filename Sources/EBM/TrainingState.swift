@@ -6,7 +6,7 @@ import Tensor
 /// A training checkpoint: a folder with two safetensors files.
 ///
 /// - `model.safetensors`: the weights under their PyTorch names (they load into the course's
-///   `ShallowCNN` with `load_state_dict`), with the hyperparameters, epoch and step as metadata.
+///   model with `load_state_dict`), with the hyperparameters, epoch and step as metadata.
 /// - `state.safetensors`: everything else a run needs to continue exactly as if it had never
 ///   stopped: Adam's moments (`optimizer.exp_avg.<name>`, `optimizer.exp_avg_sq.<name>`) and step,
 ///   the epoch and step counters (the StepLR schedule follows the epoch), the replay buffer
@@ -70,14 +70,10 @@ public enum TrainingCheckpoint {
 
     /// The hyperparameters of the trainer and its sampler, under the names the Lua options use.
     public static func hyperparameters(_ jem: JEM) -> [String: String] {
-        let c = jem.config, s = jem.sampler.config
+        let c = jem.config
         return ["alpha": "\(c.alpha)", "lambda": "\(c.lambda)", "real_noise": "\(c.realNoise)", "lr": "\(c.lr)",
                 "lr_step": "\(c.lrStep)", "lr_gamma": "\(c.lrGamma)", "clip": "\(c.clip)",
-                "beta1": "\(c.beta1)", "beta2": "\(c.beta2)",
-                "sgld.steps": "\(s.steps)", "sgld.step_size": "\(s.stepSize)", "sgld.step_decay": "\(s.stepDecay)",
-                "sgld.noise": "\(s.noise)", "sgld.grad_clip": "\(s.gradClip)",
-                "sgld.fresh_fraction": "\(s.freshFraction)", "sgld.conditional": "\(s.conditional)",
-                "sgld.buffer_per_class": "\(s.bufferPerClass)"]
+                "beta1": "\(c.beta1)", "beta2": "\(c.beta2)"].merging(jem.sampler.hyperparameters) { $1 }
     }
 
     /// Restores weights and training state saved by `save` into `jem` (whose model, sampler and

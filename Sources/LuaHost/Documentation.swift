@@ -11,7 +11,11 @@ public enum JouleDocs {
     /// Name → (signature, text).
     public static let entries: [String: (signature: String, text: String)] = {
         var d: [String: (String, String)] = [:]
-        for (name, sig, text) in table { d[name] = (sig, text) }
+        for (name, sig, text) in table {
+            d[name] = (sig, text)
+            // Composed models have the preset's methods.
+            if name.hasPrefix("ShallowCNN:") { d["Model" + name.dropFirst("ShallowCNN".count)] = (sig, text) }
+        }
         return d
     }()
 
@@ -226,14 +230,34 @@ public enum JouleDocs {
         ("Tensor:save_npy", "t:save_npy(path)", "Writes the tensor as a float32 .npy file."),
 
         // joule.nn
-        ("joule.nn", "joule.nn", "Models: joule.nn.ShallowCNN (the course's energy network) and joule.nn.load (from a weights file); losses joule.nn.cross_entropy and joule.nn.logsumexp."),
+        ("joule.nn", "joule.nn", "Networks composed of modules with PyTorch's semantics and state_dict names — Conv2d, Linear, SiLU, ReLU, LeakyReLU, ELU, Tanh, Sigmoid, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d, Flatten, Sequential, Residual — any of which is an energy model; the preset joule.nn.ShallowCNN (the course's network); joule.nn.load (any of them from a weights file); losses joule.nn.cross_entropy and joule.nn.logsumexp."),
         ("joule.nn.ShallowCNN", "joule.nn.ShallowCNN{ hidden = 32, classes = 42, seed = n } → ShallowCNN",
-         "The course's CNN: five strided convolutions with Swish, global average pooling and a linear layer giving logits f(x) for `classes` classes; initialised as PyTorch does. Energies: E(x) = −logsumexp f(x), E(x, y) = −f(x)[y]; `classes = 1` is a plain EBM."),
-        ("joule.nn.load", "joule.nn.load(path) → ShallowCNN",
-         "A model from a safetensors weights file (PyTorch state_dict names), or from a folder holding one: a checkpoint, or a run folder (its best/, else its last/ checkpoint)."),
+         "The course's CNN: five strided convolutions with Swish, global average pooling and a linear layer giving logits f(x) for `classes` classes; initialised as PyTorch does. Energies: E(x) = −logsumexp f(x), E(x, y) = −f(x)[y]; `classes = 1` is a plain EBM. A preset of the joule.nn modules (scripts/models/shallow_cnn.lua writes it out), with the course's names cnn_layers.N.* and fc_layers.1.*."),
+        ("joule.nn.load", "joule.nn.load(path [, model_file]) → model",
+         "A model from a safetensors weights file, or from a folder holding one: a checkpoint, or a run folder (its best/, else its last/ checkpoint). Composed networks are rebuilt from the architecture Joule stores in the file's metadata; a ShallowCNN also from PyTorch's own files (by its parameter names). With `model_file` (a Lua file, see joule.nn.from_file), that file's network takes the weights; a function it returns gets the file's classes, hidden and channels metadata."),
+        ("joule.nn.from_file", "joule.nn.from_file(path [, options]) → model",
+         "The model a Lua file returns (scripts/models/ has some). A file may instead return a function of an options table, which is called with `options`; the scripts' `-p model=FILE.lua` passes { classes, channels, hidden }."),
+        ("joule.nn.Conv2d", "joule.nn.Conv2d(in, out, kernel [, { stride = 1, padding = 0, bias = true, seed }]) → Model",
+         "2-D convolution of (N, in, H, W) images to (N, out, Ho, Wo), as torch.nn.Conv2d with a square kernel; weights (out, in, k, k) and bias, initialised as PyTorch does (from joule.seed's generator unless `seed` is given)."),
+        ("joule.nn.Linear", "joule.nn.Linear(in, out [, { bias = true, seed }]) → Model", "y = x·Wᵀ + b for (N, in) inputs, as torch.nn.Linear; weight (out, in)."),
+        ("joule.nn.SiLU", "joule.nn.SiLU() → Model", "x·σ(x) (the course's Swish)."),
+        ("joule.nn.ReLU", "joule.nn.ReLU() → Model", "max(x, 0)."),
+        ("joule.nn.LeakyReLU", "joule.nn.LeakyReLU([negative_slope = 0.01]) → Model", "x for x > 0, else negative_slope·x."),
+        ("joule.nn.ELU", "joule.nn.ELU([alpha = 1]) → Model", "x for x > 0, else α·(eˣ − 1)."),
+        ("joule.nn.Tanh", "joule.nn.Tanh() → Model", "Elementwise hyperbolic tangent."),
+        ("joule.nn.Sigmoid", "joule.nn.Sigmoid() → Model", "Elementwise 1 / (1 + e⁻ˣ)."),
+        ("joule.nn.AvgPool2d", "joule.nn.AvgPool2d(kernel [, stride = kernel]) → Model", "Average over k×k windows (no padding), as torch.nn.AvgPool2d."),
+        ("joule.nn.MaxPool2d", "joule.nn.MaxPool2d(kernel [, stride = kernel]) → Model", "Maximum over k×k windows (no padding), as torch.nn.MaxPool2d."),
+        ("joule.nn.AdaptiveAvgPool2d", "joule.nn.AdaptiveAvgPool2d(1) → Model", "Global average pooling to (N, C, 1, 1); follow it with Flatten()."),
+        ("joule.nn.Flatten", "joule.nn.Flatten() → Model", "(N, C, H, W) → (N, C·H·W) in PyTorch's order, for a Linear layer after it."),
+        ("joule.nn.Sequential", "joule.nn.Sequential{ m1, m2, ... [, names = {...}] [, input_shape = {C, H, W} or {D}] } → Model",
+         "The modules in order; their parameters are named 0.weight, 1.bias, … as in PyTorch (or by `names`). A network that ends with (N, C) logits is an energy model: model:energy, SGLD, JEM, OOD scores, optimisers and checkpoints take it. `input_shape` declares the inputs (SGLD starts chains there); a network starting with Linear declares its own."),
+        ("joule.nn.Residual", "joule.nn.Residual(m) → Model", "x + m(x), a residual block; m's parameters are named body.*, as in PyTorch."),
+        ("Model", "Model",
+         "A network of joule.nn modules, usable as an energy model. Methods: logits, predict, energy, energy_grad, parameters, num_parameters, save, load, classes, input_shape, summary, zero_grad, backward, grads."),
         ("ShallowCNN", "ShallowCNN",
          "The energy model. Methods: logits, predict, energy, energy_grad, parameters, num_parameters, save, load, hidden, classes, zero_grad, backward, grads."),
-        ("ShallowCNN:logits", "model:logits(x) → Tensor (N, C)", "The logits f(x) for a batch of images x (N, 1, 56, 56)."),
+        ("ShallowCNN:logits", "model:logits(x) → Tensor (N, C)", "The logits f(x) for a batch of inputs x: images (N, C, H, W) (the ShallowCNN's are (N, 1, 56, 56)) or vectors (N, D)."),
         ("ShallowCNN:predict", "model:predict(x) → { class ids }", "The most likely class of each image (class ids from 0, as labels are)."),
         ("ShallowCNN:energy", "model:energy(x [, labels]) → Tensor (N)",
          "Energies of a batch: E(x) = −logsumexp_y f(x)[y], or with labels the class-conditional E(x, y) = −f(x)[y]. Lower energy means more likely."),
@@ -244,8 +268,10 @@ public enum JouleDocs {
         ("ShallowCNN:num_parameters", "model:num_parameters() → integer", "The number of trainable scalars."),
         ("ShallowCNN:save", "model:save(path [, metadata])",
          "Writes the weights as safetensors with PyTorch names (and hyperparameters plus `metadata` strings, numbers or booleans), atomically."),
-        ("ShallowCNN:load", "model:load(path) → model", "Loads weights from a safetensors file into this model; the shapes must match."),
-        ("ShallowCNN:hidden", "model:hidden() → integer", "The width h of the first convolution."),
+        ("ShallowCNN:load", "model:load(path) → model", "Loads weights from a safetensors file (or the folder of a checkpoint or run, as joule.nn.load) into this model; every parameter must be there with its shape, and the message names the first that is not."),
+        ("ShallowCNN:hidden", "model:hidden() → integer", "The width h of the first convolution (a ShallowCNN's only)."),
+        ("ShallowCNN:input_shape", "model:input_shape() → {C, H, W} or {D} or nil", "The shape of one input, when the model declares one."),
+        ("ShallowCNN:summary", "model:summary() → string", "The modules, one a line, with their names and arguments."),
         ("ShallowCNN:classes", "model:classes() → integer", "The number of classes C (logits per image)."),
         ("ShallowCNN:zero_grad", "model:zero_grad()", "Sets every parameter's gradient to zero, before accumulating a new step's."),
         ("ShallowCNN:backward", "model:backward(x, grad_logits)",
@@ -277,7 +303,7 @@ public enum JouleDocs {
         // joule.ebm
         ("joule.ebm", "joule.ebm", "Sampling and training: joule.ebm.SGLD (Langevin sampler with replay buffer) and joule.ebm.JEM (joint energy-based model training)."),
         ("joule.ebm.SGLD", "joule.ebm.SGLD{ model = m, steps = 60, step_size = 10, noise = 0.005, grad_clip = 0.03, ... } → SGLD",
-         "A stochastic-gradient Langevin sampler for `model` with a replay buffer. Each step: x ← clamp(x + noise·ε), g ← clamp(∂E/∂x, ±grad_clip), x ← clamp(x − step_size·g) in [−1, 1]. Other options: step_decay, fresh_fraction (0.05: chains restarted from noise), init ('uniform' or 'gaussian', init_std), conditional, buffer_per_class (128), image_size, seed."),
+         "A stochastic-gradient Langevin sampler for `model` with a replay buffer. Each step: x ← clamp(x + noise·ε), g ← clamp(∂E/∂x, ±grad_clip), x ← clamp(x − step_size·g) in [−1, 1]. Other options: step_decay, fresh_fraction (0.05: chains restarted from noise), init ('uniform' or 'gaussian', init_std), conditional, buffer_per_class (128), shape ({C, H, W} or {D}: one chain's shape; by default the model's input shape), image_size (s: shape {1, s, s}), precision ('fp32' or 'bf16': the steps' convolutions in bfloat16 with FP32 accumulation, where the CPU has AVX512-BF16; the model itself and its training stay FP32), seed."),
         ("SGLD", "SGLD", "A Langevin sampler with replay buffer. Methods: sample, run, step, sample_buffer, buffer_size, config."),
         ("SGLD:sample", "sampler:sample{ n = 8, labels = {...}, steps = 256, keep_every = 32 } → final [, frames]",
          "Draws `n` new samples from fresh noise (class-conditional when labels are given), running `steps` steps. With keep_every k it also returns the chain's frames (F, N, 1, H, W) every k steps and at the end, for joule.plot.chains."),
@@ -288,7 +314,7 @@ public enum JouleDocs {
         ("SGLD:sample_buffer", "sampler:sample_buffer(n [, labels]) → Tensor",
          "The synthesized batch of a JEM step: chains drawn from the replay buffer (a fraction fresh), run for `steps` steps and stored back."),
         ("SGLD:buffer_size", "sampler:buffer_size() → integer", "How many chains the replay buffer holds now."),
-        ("SGLD:config", "sampler:config() → table", "The sampler's settings: steps, step_size, step_decay, noise, grad_clip, fresh_fraction, conditional, buffer_per_class."),
+        ("SGLD:config", "sampler:config() → table", "The sampler's settings: steps, step_size, step_decay, noise, grad_clip, fresh_fraction, conditional, buffer_per_class, shape, precision (and running_precision: what this CPU runs)."),
         ("joule.ebm.JEM", "joule.ebm.JEM{ model = m, sampler = s, alpha = 0.1, lambda = 1, lr = 1e-4, lr_step = 2, lr_gamma = 0.97, clip = 0.1 } → JEM",
          "Joint energy-based model training: loss = px + λ·pyx with px = α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r) over real and sampled batches and pyx the cross-entropy; Adam (betas beta1 = 0, beta2 = 0.999), StepLR(lr_step, lr_gamma), global gradient-norm clipping. Other options: real_noise, seed, and guard = { every = 50, energy_max = 1000, gap_max = 100, window = 20, lr_factor = 0.5, extra_steps = 0, max_rollbacks = 4 } (the divergence guard, on by default; guard = false turns it off): fit_epoch checks each step for a non-finite loss, energy or gradient norm, |mean energy| above energy_max, or a mean |E(sampled) − E(real)| over `window` steps above gap_max, and then rolls back to the last good state (kept at each epoch's start and every `every` steps), reseeds the sampler, multiplies the learning rate by lr_factor and adds extra_steps SGLD steps; after max_rollbacks rollbacks in a row it raises an error."),
         ("JEM", "JEM", "A JEM trainer. Methods: step, fit_epoch, evaluate, save_checkpoint, load_checkpoint, epoch, steps, lr, rollbacks."),
@@ -341,6 +367,8 @@ public enum JouleDocs {
         // joule.plot
         ("joule.plot", "joule.plot",
          "Pictures as figures: grid, chains, histogram, lines, run_log, roc, pr, confusion, energy_trace. Each takes its data, an optional output path and an options table, and returns a Figure; fig:save(path) writes the PNG, and a notebook shows a figure inline when it is a cell's value or passed to joule.display."),
+        ("joule.plot.heatmap", "joule.plot.heatmap(values [, path] [, { xrange, yrange, points, title, xlabel, ylabel, width, height }]) → Figure",
+         "A function of the plane on a grid, in viridis (dark = low): values (rows, columns) over xrange × yrange (default [-1, 1]², row 1 at the bottom), e.g. the energy of a 2-D model on a meshgrid; points (N, 2) — SGLD samples — drawn on top."),
         ("joule.plot.grid", "joule.plot.grid(images [, path] [, { nrow, padding, range, row_labels, title, scale, blocks, levels }]) → Figure",
          "A grid of images from an (N, 1, H, W), (N, H, W) or (H, W) tensor, filled row by row (nrow per row), or the frames of sampler:sample{ keep_every = k } (F, N, 1, H, W), one chain after another. range: {lo, hi} (default {-1, 1}), 'auto' or 'per_image'."),
         ("joule.plot.chains", "joule.plot.chains(frames [, path] [, { steps, chains, title, range, row_labels, padding, scale }]) → Figure",
@@ -348,7 +376,7 @@ public enum JouleDocs {
         ("joule.plot.histogram", "joule.plot.histogram(sets [, path] [, { bins = 40, density = true, style, title, xlabel, ylabel, width, height, ... }]) → Figure",
          "Overlaid histograms with a legend — the course's figure of ID and OOD energies. sets is {{ name = 'test', values = t }, ...}, { test = t, ood = u } (drawn in name order), or one list or tensor of values."),
         ("joule.plot.lines", "joule.plot.lines(series [, path] [, { title, xlabel, ylabel, width, height, ... }]) → Figure",
-         "A line chart: series is {{ name = 'loss', x = {...}, y = {...} }, ...} (x optional: 0, 1, 2, …) or { loss = ys, acc = ys }."),
+         "A line chart: series is {{ name = 'loss', x = {...}, y = {...} }, ...} (x optional: 1, 2, 3, …, the list's indices) or { loss = ys, acc = ys }."),
         ("joule.plot.run_log", "joule.plot.run_log(log_path [, path] [, { keys = {...}, x = 'epoch', names = {...}, title, ... }]) → Figure",
          "Curves of the numbers a run logged with joule.log (its log.jsonl): keys picks the series, x the key along the x axis, names = { key = 'legend text' } renames series."),
         ("joule.plot.roc", "joule.plot.roc(sets [, path] [, { title, ... }]) → Figure",

@@ -25,7 +25,7 @@ enum JEMBinding {
         lua.define(jemClass(context))
         lua.setFunction("JEM", qualified: "joule.ebm.JEM") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
-            let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
+            let model = try ModelBinding.model(o, required: "model").net()
             let sampler = try o.object(required: "sampler", SamplerBinding.typeName, as: SGLDSampler.self)
             var c = JEM.Config()
             func float(_ key: String, _ d: Float) throws -> Float { Float(try o.number(key, default: Double(d))) }

@@ -2,26 +2,68 @@ import Formats
 import CLua
 import EBM
 import Foundation
+import NN
 import Tensor
 
+/// A network as Lua holds it: a module (`joule.nn.Conv2d(...)`, `joule.nn.Sequential{...}`, a
+/// preset) and, once it is used as an energy model, the `EnergyNet` around it. Pieces of a
+/// network (a lone SiLU) are modules too; only a whole network needs to give logits.
+final class LuaModel {
+    let module: Module
+    let inputShape: [Int]?
+    private var built: EnergyNet?
+
+    init(_ module: Module, inputShape: [Int]? = nil) { self.module = module; self.inputShape = inputShape }
+    init(_ net: EnergyNet) { module = net.root; inputShape = net.inputShape; built = net }
+
+    /// The energy model of this network (made on first use).
+    func net() throws -> EnergyNet {
+        if let built { return built }
+        let n = try EnergyNet(module, inputShape: inputShape)
+        built = n
+        return n
+    }
+}
+
+/// The model object of joule.nn (logits, energy, energy_grad, parameters, save, load, …),
 /// joule.nn.ShallowCNN{ hidden = 32, classes = 42, seed = n } and joule.nn.load(path).
+/// The preset's objects are of type "ShallowCNN", other networks' of type "Model"; both have the
+/// same methods and go wherever a model is asked for.
 enum ModelBinding {
-    static let typeName = "ShallowCNN"
+    static let presetType = "ShallowCNN"
+    static let typeName = "Model"
 
     static func install(_ lua: LuaState, _ context: JouleContext) {
-        lua.define(modelClass())
+        lua.define(modelClass(presetType))
+        lua.define(modelClass(typeName))
         lua.setFunction("ShallowCNN", qualified: "joule.nn.ShallowCNN") { call in
             let o = try call.options(1, allowed: ["hidden", "classes", "seed"])
             let model = try ShallowCNN(hidden: try o?.integer("hidden", 1...4096) ?? 32,
                                        classes: try o?.integer("classes", 1...100_000) ?? 42,
                                        rng: try EngineBindings.rng(o, context))
-            call.push(object: model, type: typeName); return 1
+            push(call, model); return 1
         }
         lua.setFunction("load", qualified: "joule.nn.load") { call in
             // A weights file, or a folder holding one: a checkpoint folder, or a run folder (its
-            // best/, else its last/ checkpoint).
-            call.push(object: try ShallowCNN.load(from: weightsFile(try call.string(1))), type: typeName); return 1
+            // best/, else its last/ checkpoint). With a model file, the network that file makes
+            // (given the file's numeric metadata: classes, hidden, channels) takes the weights.
+            let path = weightsFile(try call.string(1))
+            guard !call.isNil(2) else { push(call, try EnergyNets.load(from: path)); return 1 }
+            let file = try SafeTensors.read(path)
+            try LayerBinding.modelFromFile(call, try call.string(2)) {
+                call.pushTable { t in
+                    for key in ["classes", "hidden", "channels"] { if let v = file.metadata[key].flatMap({ Int($0) }) { t.set(key, v) } }
+                }
+            }
+            let model = try ModelBinding.model(call.L, -1)!.net()
+            do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
+            return 1
         }
+        LayerBinding.install(lua, context)
+    }
+
+    static func push(_ call: LuaCall, _ net: EnergyNet) {
+        call.push(object: LuaModel(net), type: net is ShallowCNN ? presetType : typeName)
     }
 
     /// The weights file `path` names (see joule.nn.load).
@@ -34,20 +76,42 @@ enum ModelBinding {
         return "\(path)/\(file)"
     }
 
-    static func this(_ call: LuaCall) throws -> ShallowCNN { try call.this(typeName) }
+    /// The model at stack slot `slot`, if it holds one.
+    static func model(_ L: OpaquePointer, _ slot: Int32) -> LuaModel? {
+        LuaObjects.get(L, slot, type: presetType, as: LuaModel.self) ?? LuaObjects.get(L, slot, type: typeName, as: LuaModel.self)
+    }
 
-    static func modelClass() -> LuaClass {
-        var c = LuaClass(name: typeName)
-        c.method("logits") { call in call.push(try this(call).logits(try call.tensor(1))); return 1 }
+    /// The model argument `n` of a call.
+    static func model(_ call: LuaCall, _ n: Int) throws -> LuaModel {
+        guard let m = model(call.L, call.index(n)) else { throw call.bad(n, typeName) }
+        return m
+    }
+
+    /// The model in field `key` of an options table.
+    static func model(_ o: LuaTable, required key: String) throws -> LuaModel {
+        if let m = try? o.object(key, presetType, as: LuaModel.self) { return m }
+        return try o.object(required: key, typeName, as: LuaModel.self)
+    }
+
+    static func this(_ call: LuaCall) throws -> LuaModel {
+        guard let m = model(call.L, 1) else { throw LuaArgumentError(position: 0, message: "\(typeName) expected, got \(LuaCall.got(call.L, 1))") }
+        return m
+    }
+
+    static func net(_ call: LuaCall) throws -> EnergyNet { try this(call).net() }
+
+    static func modelClass(_ name: String) -> LuaClass {
+        var c = LuaClass(name: name)
+        c.method("logits") { call in call.push(try net(call).logits(try call.tensor(1))); return 1 }
         c.method("predict") { call in
             // Class ids (0-based, as labels are), not positions.
-            call.push(try this(call).logits(try call.tensor(1)).argmaxRows()); return 1
+            call.push(try net(call).logits(try call.tensor(1)).argmaxRows()); return 1
         }
         c.method("energy") { call in
-            call.push(try this(call).energy(try call.tensor(1), labels: try EngineBindings.labels(call, 2))); return 1
+            call.push(try net(call).energy(try call.tensor(1), labels: try EngineBindings.labels(call, 2))); return 1
         }
         c.method("energy_grad") { call in
-            let model = try this(call)
+            let model = try net(call)
             let energy = Tensor(shape: [0])
             // The model reuses its gradient tensor on the next call: Lua gets its own copy.
             let grad = try model.energyGradient(try call.tensor(1), labels: try EngineBindings.labels(call, 2), energy: energy)
@@ -57,13 +121,13 @@ enum ModelBinding {
         }
         c.method("parameters") { call in
             // The live parameter tensors under their PyTorch names: changing one changes the model.
-            let model = try this(call)
-            call.pushTable { t in for (name, p) in model.namedParameters { t.set(name, p.value) } }
+            let module = try this(call).module
+            call.pushTable { t in for (name, p) in module.namedParameters { t.set(name, p.value) } }
             return 1
         }
-        c.method("num_parameters") { call in call.push(try this(call).parameters.reduce(0) { $0 + $1.value.count }); return 1 }
+        c.method("num_parameters") { call in call.push(try this(call).module.parameters.reduce(0) { $0 + $1.value.count }); return 1 }
         c.method("save") { call in
-            let model = try this(call)
+            let model = try net(call)
             let path = try call.string(1)
             var metadata: [String: String] = [:]
             if !call.isNil(2) {
@@ -82,27 +146,40 @@ enum ModelBinding {
         }
         c.method("load") { call in
             // Weights into this model (shapes must match); joule.nn.load makes a model from a file.
-            let model = try this(call)
-            let path = try call.string(1)
+            // A folder stands for the weights file in it (as for joule.nn.load).
+            let model = try net(call)
+            let path = weightsFile(try call.string(1))
             let shapes = model.namedParameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
             let file = try SafeTensors.read(path) { header in
-                // Names and shapes checked before a tensor is allocated.
+                // Names and shapes checked before a tensor is allocated, in the model's order, so
+                // that the message names the first parameter where file and model differ.
                 for (name, shape) in shapes {
-                    guard let e = header.entries[name] else { throw JouleError("missing weight '\(name)'") }
+                    guard let e = header.entries[name] else { throw JouleError("missing weight '\(name)' (the checkpoint is of another architecture)") }
                     guard e.shape == shape else { throw JouleError("weight '\(name)' has shape \(e.shape), the model needs \(shape)") }
                 }
                 if let extra = header.entries.keys.sorted().first(where: { name in !shapes.contains { $0.name == name } }) {
-                    throw JouleError("unknown weight '\(extra.prefix(80))' for ShallowCNN(hidden \(model.hidden), classes \(model.classes))")
+                    throw JouleError("unknown weight '\(extra.prefix(80))' for this model")
                 }
             }
             do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
             call.pushSelf(); return 1
         }
-        c.method("hidden") { call in call.push(try this(call).hidden); return 1 }
-        c.method("classes") { call in call.push(try this(call).classes); return 1 }
+        c.method("hidden") { call in
+            guard let m = try net(call) as? ShallowCNN else { throw JouleError("hidden(): only a ShallowCNN has a hidden width") }
+            call.push(m.hidden); return 1
+        }
+        c.method("classes") { call in call.push(try net(call).classes); return 1 }
+        c.method("input_shape") { call in
+            let m = try this(call)
+            guard let s = m.inputShape ?? (try? m.net())?.inputShape else { lua_pushnil(call.L); return 1 }
+            call.push(s); return 1
+        }
+        c.method("summary") { call in call.push(Architecture.describe(try this(call).module)); return 1 }
         c.meta("__tostring") { call in
-            let m = try call.object(1, typeName, as: ShallowCNN.self)
-            call.push("ShallowCNN(hidden \(m.hidden), classes \(m.classes))"); return 1
+            guard let m = model(call.L, 1) else { call.push(name); return 1 }
+            if let s = try? m.net() as? ShallowCNN { call.push("ShallowCNN(hidden \(s.hidden), classes \(s.classes))"); return 1 }
+            let count = m.module.parameters.reduce(0) { $0 + $1.value.count }
+            call.push("\(m.module.summary) (\(count) parameters)"); return 1
         }
         OptimBinding.addModelMethods(&c)
         return c

@@ -24,7 +24,7 @@ enum OptimBinding {
         lua.setFunction("Adam", qualified: "joule.optim.Adam") { call in
             // joule.optim.Adam{ model = m, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 }
             guard let o = try call.options(1, allowed: ["model", "lr", "beta1", "beta2", "eps"]) else { throw call.bad(1, "options table") }
-            let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
+            let model = try ModelBinding.model(o, required: "model").module
             let lr = try o.number("lr", default: 1e-3), b1 = try o.number("beta1", default: 0.9)
             let b2 = try o.number("beta2", default: 0.999), eps = try o.number("eps", default: 1e-8)
             guard lr > 0, (0..<1).contains(b1), (0..<1).contains(b2), eps > 0 else {
@@ -45,7 +45,7 @@ enum OptimBinding {
         }
         lua.setFunction("clip_grad_norm", qualified: "joule.optim.clip_grad_norm") { call in
             // joule.optim.clip_grad_norm(model, max_norm) → the norm before clipping.
-            let model = try call.object(1, ModelBinding.typeName, as: ShallowCNN.self)
+            let model = try ModelBinding.model(call, 1).module
             let maxNorm = try call.number(2)
             guard maxNorm > 0, maxNorm.isFinite else { throw call.bad(2, message: "positive number expected, got \(maxNorm)") }
             call.push(Double(GradientClipping.clipGlobalNorm(model.parameters, maxNorm: Float(maxNorm)))); return 1
@@ -74,14 +74,14 @@ enum OptimBinding {
 
     /// model:zero_grad(), model:backward(x, grad_logits), model:grads().
     static func addModelMethods(_ c: inout LuaClass) {
-        c.method("zero_grad") { call in try ModelBinding.this(call).zeroGradients(); return 0 }
+        c.method("zero_grad") { call in try ModelBinding.this(call).module.zeroGradients(); return 0 }
         c.method("backward") { call in
             // Accumulates every parameter's gradient of a loss whose gradient to logits(x) is grad_logits.
-            try ModelBinding.this(call).accumulateGradients(try call.tensor(1), gradLogits: try call.tensor(2)); return 0
+            try ModelBinding.net(call).accumulateGradients(try call.tensor(1), gradLogits: try call.tensor(2)); return 0
         }
         c.method("grads") { call in
             // The live gradient tensors under the parameters' PyTorch names.
-            let model = try ModelBinding.this(call)
+            let model = try ModelBinding.this(call).module
             call.pushTable { t in for (name, p) in model.namedParameters { t.set(name, p.grad) } }
             return 1
         }

@@ -99,10 +99,27 @@ public enum PlotBinding {
             return try Figure.histogram(sets, options: h)
         }
 
+        plot(lua, "heatmap", options: ["title", "xlabel", "ylabel", "width", "height", "xrange", "yrange", "points"]) { call, o in
+            // heatmap(values [, path] [, options]): values (rows, columns) of a function on a grid over
+            // xrange × yrange (default [-1, 1]²; row 1 at the bottom), e.g. model:energy of a meshgrid;
+            // points = Tensor (N, 2) of (x, y) drawn on top (SGLD samples).
+            var h = HeatmapOptions()
+            if let o {
+                h.chart = try chart(o, h.chart)
+                if let pts = try o.tensor("points") {
+                    guard pts.rank == 2, pts.shape[1] == 2 else {
+                        throw call.bad(o.position, message: "field 'points': (N, 2) tensor expected, got shape \(pts.shape)")
+                    }
+                    h.points = (0..<pts.shape[0]).map { (Double(pts.data[2 * $0]), Double(pts.data[2 * $0 + 1])) }
+                }
+            }
+            return try Figure.heatmap(try call.tensor(1), options: h)
+        }
+
         let lineKeys = chartKeys + ["line_width", "markers", "marks", "mark_label"]
         plot(lua, "lines", options: lineKeys) { call, o in
             // lines(series [, path] [, options]): {{ name = "loss", x = {...}, y = {...} }, ...}
-            // (x optional: 0, 1, 2, …) or { loss = ys, acc = ys }.
+            // (x optional: 1, 2, 3, …) or { loss = ys, acc = ys }.
             let series = try namedSets(call, 1, fields: ["name", "x", "y"], primary: "y") { s -> Series in
                 let y = try s.numbers("y")
                 guard let x = try s.optionalNumbers("x") else { return Series(s.name, y: y) }

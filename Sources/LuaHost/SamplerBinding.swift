@@ -7,13 +7,13 @@ import Tensor
 enum SamplerBinding {
     static let typeName = "SGLD"
     static let options = ["model", "steps", "step_size", "step_decay", "noise", "grad_clip", "fresh_fraction",
-                          "init", "init_std", "conditional", "buffer_per_class", "image_size", "seed"]
+                          "init", "init_std", "conditional", "buffer_per_class", "image_size", "shape", "precision", "seed"]
 
     static func install(_ lua: LuaState, _ context: JouleContext) {
         lua.define(samplerClass())
         lua.setFunction("SGLD", qualified: "joule.ebm.SGLD") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
-            let model = try o.object(required: "model", ModelBinding.typeName, as: ShallowCNN.self)
+            let model = try ModelBinding.model(o, required: "model").net()
             var c = SGLDSampler.Config()
             c.steps = try o.integer("steps", 0...SGLDSampler.maxSteps, default: c.steps)
             c.stepSize = Float(try o.number("step_size", default: Double(c.stepSize)))
@@ -29,7 +29,15 @@ enum SamplerBinding {
             }
             c.conditional = try o.boolean("conditional") ?? c.conditional
             c.bufferPerClass = try o.integer("buffer_per_class", 1...SGLDSampler.maxBufferPerClass, default: c.bufferPerClass)
+            // The chains' shape: {C, H, W} or {D}; image_size = s is {1, s, s}; by default the model's.
             if let side = try o.integer("image_size", 1...4096) { c.imageShape = [1, side, side] }
+            if let shape = try o.integers("shape", 1...(1 << 24)) { c.imageShape = shape }
+            if let name = try o.string("precision") {
+                guard let p = Precision(rawValue: name) else {
+                    throw call.bad(1, message: "field 'precision': 'fp32' or 'bf16' expected, got '\(name)'")
+                }
+                c.precision = p
+            }
             let sampler = try SGLDSampler(model: model, config: c, rng: try EngineBindings.rng(o, context))
             call.push(object: sampler, type: typeName); return 1
         }
@@ -80,18 +88,22 @@ enum SamplerBinding {
         }
         c.method("buffer_size") { call in call.push(try this(call).buffer.totalCount); return 1 }
         c.method("config") { call in
-            let cfg = try this(call).config
+            let s = try this(call), cfg = s.config
             call.pushTable { t in
                 t.set("steps", cfg.steps); t.set("step_size", Double(cfg.stepSize)); t.set("step_decay", Double(cfg.stepDecay))
                 t.set("noise", Double(cfg.noise)); t.set("grad_clip", Double(cfg.gradClip))
                 t.set("fresh_fraction", Double(cfg.freshFraction)); t.set("conditional", cfg.conditional)
                 t.set("buffer_per_class", cfg.bufferPerClass)
+                t.set("shape", s.shape.map(Double.init))
+                t.set("precision", cfg.precision.rawValue)
+                // What runs: bf16 only where the CPU has AVX512-BF16.
+                t.set("running_precision", s.precision.rawValue)
             }
             return 1
         }
         c.meta("__tostring") { call in
             let cfg = try call.object(1, typeName, as: SGLDSampler.self).config
-            call.push("SGLD(steps \(cfg.steps), step_size \(cfg.stepSize), noise \(cfg.noise), grad_clip \(cfg.gradClip))"); return 1
+            call.push("SGLD(steps \(cfg.steps), step_size \(cfg.stepSize), noise \(cfg.noise), grad_clip \(cfg.gradClip)\(cfg.precision == .bf16 ? ", bf16" : ""))"); return 1
         }
         return c
     }

@@ -1,7 +1,7 @@
 import Tensor
 
-/// Global average pooling, AdaptiveAvgPool2d(1) followed by flattening:
-/// channels-last (N, H, W, C) → (N, C), ready for a Linear layer.
+/// Global average pooling, AdaptiveAvgPool2d(1): channels-last (N, H, W, C) → (N, 1, 1, C), which
+/// `Flatten` turns into (N, C) for a Linear layer, as in PyTorch.
 public final class AdaptiveAvgPool2d: Module {
     private var inputShape: [Int] = []
     private let output = Tensor(shape: [0])
@@ -9,12 +9,13 @@ public final class AdaptiveAvgPool2d: Module {
 
     public init() {}
     public func replica() -> Module { AdaptiveAvgPool2d() }
+    public var architecture: JSON { .object(["type": .string("AdaptiveAvgPool2d"), "output_size": .int(1)]) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 4 else { throw JouleError("AdaptiveAvgPool2d: expected (N, H, W, C), got \(input.shape)") }
+        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shape)") }
         inputShape = input.shape
         let (n, hw, c) = (input.shape[0], input.shape[1] * input.shape[2], input.shape[3])
-        output.resize([n, c])
+        output.resize([n, 1, 1, c])
         output.zero()
         for i in 0..<n {
             let out = output.data + i * c

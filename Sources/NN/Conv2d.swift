@@ -13,7 +13,9 @@ import Tensor
 public final class Conv2d: Module {
     public let inChannels, outChannels, kernel, stride, padding: Int
     public let weight: Parameter
+    /// An empty tensor when the layer has no bias (`bias = false`, as PyTorch's option).
     public let bias: Parameter
+    public var hasBias: Bool { bias.value.count > 0 }
 
     /// Unfolded positions per tile: enough floats to fill a good part of L2, and never so few rows
     /// that packing the weights for each tile's GEMM costs more than the tile's multiply-adds.
@@ -28,21 +30,25 @@ public final class Conv2d: Module {
     /// The input of the latest forward, for the weight gradient (see `Module`).
     private var input: Tensor?
     private let packedWeight = Tensor(shape: [0])
-    /// The weights as `PanelGEMM` panels: Wᵀ for the forward pass, W for the input gradient; empty
-    /// where that GEMM goes to BLAS instead.
-    private let forwardPanels = Tensor(shape: [0]), backwardPanels = Tensor(shape: [0])
+    /// Who multiplies: chosen for this layer's shape and precision in one place (`ConvolutionKernels`).
+    private var gemms: ConvolutionGEMMs
+    /// The arithmetic of its GEMMs; a replica that samples may run bf16 (see `run(in:)`).
+    public private(set) var precision: Precision = .fp32
     private var packedGrads: [Tensor] = []
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
     /// The weight tensor's version when it was last packed.
     private var packedVersion: UInt64?
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, rng: RNG) {
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true,
+                rng: RNG) {
+        precondition(inChannels > 0 && outChannels > 0 && kernel > 0 && stride > 0 && padding >= 0, "Conv2d: bad geometry")
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding
         let fanIn = inChannels * kernel * kernel
         weight = Parameter(Init.kaimingUniform(shape: [outChannels, inChannels, kernel, kernel], fanIn: fanIn, rng: rng))
-        bias = Parameter(Init.biasUniform(count: outChannels, fanIn: fanIn, rng: rng))
+        self.bias = Parameter(bias ? Init.biasUniform(count: outChannels, fanIn: fanIn, rng: rng) : Tensor(shape: [0]))
+        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: fanIn)
     }
 
     private init(sharing other: Conv2d) {
@@ -50,39 +56,50 @@ public final class Conv2d: Module {
         kernel = other.kernel; stride = other.stride; padding = other.padding
         weight = other.weight; bias = other.bias
         tileFloats = other.tileFloats; minTileRows = other.minTileRows
+        precision = other.precision
+        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
+                                        precision: precision)
     }
 
     public func replica() -> Module { Conv2d(sharing: self) }
 
-    public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+    /// Runs this layer's GEMMs in `precision` from now on (its weights are packed again for them).
+    public func run(in precision: Precision) {
+        guard precision != self.precision else { return }
+        self.precision = precision
+        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
+                                        precision: precision)
+        packedVersion = nil
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        hasBias ? [("weight", weight), ("bias", bias)] : [("weight", weight)]
+    }
+    public var summary: String { "Conv2d \(inChannels)→\(outChannels)" }
+    public var architecture: JSON {
+        .object(["type": .string("Conv2d"), "in": .int(inChannels), "out": .int(outChannels), "kernel": .int(kernel),
+                 "stride": .int(stride), "padding": .int(padding), "bias": .bool(hasBias)])
+    }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 4, input.shape[3] == inChannels else {
-            throw JouleError("Conv2d(\(inChannels)→\(outChannels)): expected input (N, H, W, C=\(inChannels)), got \(input.shape)")
+        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shape)") }
+        guard input.shape[3] == inChannels else {
+            throw JouleError("expected \(inChannels) input channels, got \(input.shape[3])")
         }
         let g = ConvGeometry(channels: inChannels, batch: input.shape[0], height: input.shape[1], width: input.shape[2],
                              kernel: kernel, stride: stride, padding: padding)
-        guard g.outHeight > 0, g.outWidth > 0 else {
-            throw JouleError("Conv2d: input \(g.height)×\(g.width) too small for kernel \(kernel)")
+        guard g.height + 2 * padding >= kernel, g.width + 2 * padding >= kernel, g.batch > 0 else {
+            throw JouleError("input \(g.height)×\(g.width) too small for kernel \(kernel) with padding \(padding)")
         }
         geometry = g
         self.input = input
         if packedVersion != weight.value.version { packWeight() }
         output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
-        let (x, out, w, b, o) = (input.data, output.data, packedWeight.data, bias.value.data, outChannels)
+        let (x, out, o) = (input.data, output.data, outChannels)
+        let b: UnsafeMutablePointer<Float>? = hasBias ? bias.value.data : nil
         forEachTile(g) { _, rows, col, phases in
-            let c = out + rows.lowerBound * o
             Self.unfold(g, x, rows, into: col, phases: phases)
-            if forwardPanels.count > 0 {
-                // One-channel patches lie transposed: a column per position.
-                PanelGEMM.multiply(m: rows.count, n: o, k: g.patchSize, a: col, lda: phases == nil ? g.patchSize : rows.count,
-                                   layout: phases == nil ? .rowMajor : .columnMajor, panels: forwardPanels.data,
-                                   bias: b, c: c, ldc: o, accumulate: false)
-            } else {
-                // Start from the bias, then accumulate col · Wᵀ on top of it (beta = 1).
-                for r in 0..<rows.count { Runs.copy(c + r * o, from: b, count: o) }
-                BLAS.gemm(transA: phases != nil, transB: true, m: rows.count, n: o, k: g.patchSize, a: col, b: w, beta: 1, c: c)
-            }
+            gemms.forward(rows: rows.count, patches: col, transposed: phases != nil, bias: b, output: out + rows.lowerBound * o)
         }
         return output
     }
@@ -90,23 +107,17 @@ public final class Conv2d: Module {
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let g = try checkedGeometry(gradOutput)
         gradInput.resize([g.batch, g.height, g.width, inChannels])
-        let (gy, gx, w, o) = (gradOutput.data, gradInput.data, packedWeight.data, outChannels)
+        let (gy, gx, o) = (gradOutput.data, gradInput.data, outChannels)
         let perImage = g.outHeight * g.outWidth, imageSize = g.height * g.width * inChannels
         forEachTile(g) { _, rows, dcol, phases in
+            gemms.inputGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, transposed: phases != nil, patches: dcol)
             if let phases {
-                BLAS.gemm(transA: true, transB: true, m: g.patchSize, n: rows.count, k: o, a: w, b: gy + rows.lowerBound * o, c: dcol)
                 Convolution.col2imSingleChannel(g, colT: dcol, rows: rows, phases: phases, input: gx)
                 return
             }
             // Zero the images that start in this tile; earlier tiles of this part zeroed the rest.
             let first = (rows.lowerBound + perImage - 1) / perImage, end = (rows.upperBound + perImage - 1) / perImage
             if first < end { (gx + first * imageSize).update(repeating: 0, count: (end - first) * imageSize) }
-            if backwardPanels.count > 0 {
-                PanelGEMM.multiply(m: rows.count, n: g.patchSize, k: o, a: gy + rows.lowerBound * o, lda: o,
-                                   panels: backwardPanels.data, c: dcol, ldc: g.patchSize, accumulate: false)
-            } else {
-                BLAS.gemm(m: rows.count, n: g.patchSize, k: o, a: gy + rows.lowerBound * o, b: w, c: dcol)
-            }
             Convolution.col2imAdding(g, col: dcol, rows: rows, input: gx)
         }
         return gradInput
@@ -120,8 +131,8 @@ public final class Conv2d: Module {
         for p in packedGrads { p.resize([o, g.patchSize]); p.zero() }
         forEachTile(g) { part, rows, col, phases in
             Self.unfold(g, x, rows, into: col, phases: phases)
-            BLAS.gemm(transA: true, transB: phases != nil, m: o, n: g.patchSize, k: rows.count, a: gy + rows.lowerBound * o,
-                      b: col, beta: 1, c: packedGrads[part].data)
+            gemms.accumulateWeightGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, patches: col,
+                                           transposed: phases != nil, into: packedGrads[part].data)
         }
         let (c, kk) = (inChannels, kernel * kernel)
         for partial in packedGrads {
@@ -131,7 +142,7 @@ public final class Conv2d: Module {
                 }
             }
         }
-        for p in 0..<g.positions {
+        for p in 0..<g.positions where hasBias {
             let row = gy + p * o
             for oc in 0..<o { bias.grad.data[oc] += row[oc] }
         }
@@ -175,7 +186,7 @@ public final class Conv2d: Module {
         }
     }
 
-    /// (O, C, k, k) → (O, k, k, C), and the panels, redone only when the weights have changed.
+    /// (O, C, k, k) → (O, k, k, C), handed to the kernels, redone only when the weights have changed.
     private func packWeight() {
         packedVersion = weight.value.version
         let (c, kk) = (inChannels, kernel * kernel)
@@ -186,24 +197,13 @@ public final class Conv2d: Module {
                 for t in 0..<kk { packedWeight.data[(o * kk + t) * c + ch] = weight.value.data[(o * c + ch) * kk + t] }
             }
         }
-        // One-channel input folds transposed patch gradients (see `forEachTile`): BLAS serves that GEMM.
-        let w = PanelGEMM.width
-        let forward = PanelGEMM.isAvailable && outChannels % w == 0
-        let backward = PanelGEMM.isAvailable && inChannels > 1 && patch % w == 0
-        forwardPanels.resize([forward ? PanelGEMM.packedCount(k: patch, n: outChannels) : 0])
-        if forward {
-            PanelGEMM.pack(packedWeight.data, k: patch, n: outChannels, rowStride: 1, columnStride: patch, into: forwardPanels.data)
-        }
-        backwardPanels.resize([backward ? PanelGEMM.packedCount(k: outChannels, n: patch) : 0])
-        if backward {
-            PanelGEMM.pack(packedWeight.data, k: outChannels, n: patch, rowStride: patch, columnStride: 1, into: backwardPanels.data)
-        }
+        gemms.prepare(weights: packedWeight.data)
     }
 
     private func checkedGeometry(_ gradOutput: Tensor) throws -> ConvGeometry {
         guard let g = geometry else { throw JouleError("Conv2d: backward before forward") }
         guard gradOutput.shape == [g.batch, g.outHeight, g.outWidth, outChannels] else {
-            throw JouleError("Conv2d: gradient shape \(gradOutput.shape) does not match output \(output.shape)")
+            throw JouleError("Conv2d: gradient shape \(gradOutput.shape) does not match output \([g.batch, g.outHeight, g.outWidth, outChannels])")
         }
         return g
     }

@@ -4,15 +4,18 @@ import Tensor
 public final class Linear: Module {
     public let inFeatures, outFeatures: Int
     public let weight: Parameter
+    /// An empty tensor when the layer has no bias (`bias = false`, as PyTorch's option).
     public let bias: Parameter
+    public var hasBias: Bool { bias.value.count > 0 }
     private var input: Tensor?
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
 
-    public init(_ inFeatures: Int, _ outFeatures: Int, rng: RNG) {
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: RNG) {
+        precondition(inFeatures > 0 && outFeatures > 0, "Linear: feature counts must be positive")
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
         weight = Parameter(Init.kaimingUniform(shape: [outFeatures, inFeatures], fanIn: inFeatures, rng: rng))
-        bias = Parameter(Init.biasUniform(count: outFeatures, fanIn: inFeatures, rng: rng))
+        self.bias = Parameter(bias ? Init.biasUniform(count: outFeatures, fanIn: inFeatures, rng: rng) : Tensor(shape: [0]))
     }
 
     private init(sharing other: Linear) {
@@ -22,17 +25,27 @@ public final class Linear: Module {
 
     public func replica() -> Module { Linear(sharing: self) }
 
-    public var namedParameters: [(name: String, parameter: Parameter)] { [("weight", weight), ("bias", bias)] }
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        hasBias ? [("weight", weight), ("bias", bias)] : [("weight", weight)]
+    }
+    public var summary: String { "Linear \(inFeatures)→\(outFeatures)" }
+    public var architecture: JSON {
+        .object(["type": .string("Linear"), "in": .int(inFeatures), "out": .int(outFeatures), "bias": .bool(hasBias)])
+    }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 2, input.shape[1] == inFeatures else {
-            throw JouleError("Linear(\(inFeatures)→\(outFeatures)): expected input (N, \(inFeatures)), got \(input.shape)")
+            throw JouleError("expected input (N, \(inFeatures)), got \(input.shape)"
+                             + (input.rank == 4 ? " (images: put Flatten() before a Linear layer)" : ""))
         }
         self.input = input
         let n = input.shape[0]
         output.resize([n, outFeatures])
-        for i in 0..<n { (output.data + i * outFeatures).update(from: bias.value.data, count: outFeatures) }
-        BLAS.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: input.data, b: weight.value.data, beta: 1, c: output.data)
+        if hasBias {
+            for i in 0..<n { (output.data + i * outFeatures).update(from: bias.value.data, count: outFeatures) }
+        }
+        BLAS.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: input.data, b: weight.value.data,
+                  beta: hasBias ? 1 : 0, c: output.data)
         return output
     }
 
@@ -46,6 +59,7 @@ public final class Linear: Module {
     public func accumulateWeightGradients(_ gradOutput: Tensor) throws {
         let n = try checkedBatch(gradOutput)
         BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: gradOutput.data, b: input!.data, beta: 1, c: weight.grad.data)
+        guard hasBias else { return }
         for i in 0..<n { for o in 0..<outFeatures { bias.grad.data[o] += gradOutput.data[i * outFeatures + o] } }
     }
 

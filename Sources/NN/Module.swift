@@ -17,6 +17,11 @@ public final class Parameter {
 /// A module owns its output and input-gradient tensors and returns the same objects on every call
 /// (resized when the batch changes): callers copy what they need to keep. `backwardInput` and
 /// `accumulateWeightGradients` refer to the input of the latest `forward`.
+///
+/// Images travel between modules channels-last, (N, H, W, C), the layout the convolutions' GEMMs
+/// read and write directly (see `Convolution`); vectors are (N, D). Parameters keep PyTorch's shapes
+/// and names, so weights move both ways unchanged; the energy model at the top turns PyTorch's
+/// (N, C, H, W) into channels-last and back (one copy when C = 1, the same bytes).
 public protocol Module: AnyObject {
     func forward(_ input: Tensor) throws -> Tensor
     func backwardInput(_ gradOutput: Tensor) throws -> Tensor
@@ -26,11 +31,28 @@ public protocol Module: AnyObject {
     /// A copy that shares this module's parameters but has workspaces of its own (Torch7's
     /// `clone('weight', 'bias')`), so that several threads can run it on different batches.
     func replica() -> Module
+    /// Weight gradients and, when asked, the gradient to the input, in one sweep: containers pass
+    /// it on so that each layer's input gradient is computed once.
+    func backward(_ gradOutput: Tensor, needInputGradient: Bool) throws -> Tensor?
+    /// The layer as messages name it: "Conv2d 16→32", "SiLU".
+    var summary: String { get }
+    /// Its constructor and arguments (see `Architecture`), from which a checkpoint rebuilds it.
+    var architecture: JSON { get }
+    /// Modules inside this one (containers).
+    var children: [Module] { get }
 }
 
 extension Module {
     public func accumulateWeightGradients(_ gradOutput: Tensor) throws {}
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
+    public func backward(_ gradOutput: Tensor, needInputGradient: Bool) throws -> Tensor? {
+        try accumulateWeightGradients(gradOutput)
+        return needInputGradient ? try backwardInput(gradOutput) : nil
+    }
+    public var summary: String { architecture["type"]?.string ?? "\(type(of: self))" }
+    public var children: [Module] { [] }
+    /// This module and every module inside it, depth first.
+    public var allModules: [Module] { [self] + children.flatMap(\.allModules) }
     public var parameters: [Parameter] { namedParameters.map(\.parameter) }
     public func zeroGradients() { for p in parameters { p.grad.zero() } }
 }

@@ -1,20 +1,47 @@
 import Tensor
 
-/// Modules applied in order; parameter names are the module's index, as in PyTorch ("0.weight").
+/// Modules applied in order; parameter names start with the module's name, by default its index as
+/// in PyTorch ("0.weight"); `names` gives others (PyTorch's OrderedDict form: "cnn_layers").
 public final class Sequential: Module {
     public let modules: [Module]
-    public init(_ modules: [Module]) { self.modules = modules }
-    public func replica() -> Module { Sequential(modules.map { $0.replica() }) }
+    public let names: [String]
+
+    public init(_ modules: [Module], names: [String]? = nil) {
+        precondition(names == nil || names!.count == modules.count, "Sequential: one name per module")
+        self.modules = modules
+        self.names = names ?? modules.indices.map(String.init)
+        Self.chooseInPlace(modules)
+    }
+    public func replica() -> Module { Sequential(modules.map { $0.replica() }, names: names) }
+    public var children: [Module] { modules }
+    public var summary: String { "Sequential" }
+    public var architecture: JSON {
+        var o: [String: JSON] = ["type": .string("Sequential"), "modules": .array(modules.map(\.architecture))]
+        if names != modules.indices.map(String.init) { o["names"] = .array(names.map(JSON.string)) }
+        return .object(o)
+    }
+
+    /// An activation right after a convolution or linear layer, with a module after it, runs in
+    /// place: nothing else reads that layer's output, and the next module's input gradient is its
+    /// own and no longer needed once returned. (A first or last activation may share its tensors
+    /// with the container's caller, a residual block's skip path among them, so it keeps its own.)
+    static func chooseInPlace(_ modules: [Module]) {
+        guard modules.count > 2 else { return }
+        for i in 1..<(modules.count - 1) where modules[i - 1] is Conv2d || modules[i - 1] is Linear {
+            if let s = modules[i] as? Swish { s.inPlace = true }
+            if let a = modules[i] as? Activation { a.inPlace = true }
+        }
+    }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         var x = input
-        for m in modules { x = try m.forward(x) }
+        for (i, m) in modules.enumerated() { x = try LayerError.locate(names[i], m) { try m.forward(x) } }
         return x
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         var g = gradOutput
-        for m in modules.reversed() { g = try m.backwardInput(g) }
+        for (i, m) in modules.enumerated().reversed() { g = try LayerError.locate(names[i], m) { try m.backwardInput(g) } }
         return g
     }
 
@@ -26,13 +53,89 @@ public final class Sequential: Module {
     public func backward(_ gradOutput: Tensor, needInputGradient: Bool) throws -> Tensor? {
         var g = gradOutput
         for (i, m) in modules.enumerated().reversed() {
-            try m.accumulateWeightGradients(g)
-            if i > 0 || needInputGradient { g = try m.backwardInput(g) }
+            let need = i > 0 || needInputGradient
+            let next = try LayerError.locate(names[i], m) { try m.backward(g, needInputGradient: need) }
+            if need, let next { g = next }
         }
         return needInputGradient ? g : nil
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] {
-        modules.enumerated().flatMap { i, m in m.namedParameters.map { ("\(i).\($0.name)", $0.parameter) } }
+        modules.enumerated().flatMap { i, m in m.namedParameters.map { ("\(names[i]).\($0.name)", $0.parameter) } }
+    }
+}
+
+/// x + body(x), a residual block; the body's parameters are named under "body." as in PyTorch.
+public final class Residual: Module {
+    public let body: Module
+    private let output = Tensor(shape: [0])
+    private let gradInput = Tensor(shape: [0])
+
+    public init(_ body: Module) { self.body = body }
+    public func replica() -> Module { Residual(body.replica()) }
+    public var children: [Module] { [body] }
+    public var summary: String { "Residual" }
+    public var architecture: JSON { .object(["type": .string("Residual"), "body": body.architecture]) }
+    public var namedParameters: [(name: String, parameter: Parameter)] {
+        body.namedParameters.map { ("body.\($0.name)", $0.parameter) }
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        let y = try LayerError.locate("body", body) { try body.forward(input) }
+        guard y.shape == input.shape else {
+            throw JouleError("the body maps \(input.shape) to \(y.shape); a residual block needs the same shape")
+        }
+        output.resize(input.shape)
+        let (x, b, o) = (input.data, y.data, output.data)
+        for i in 0..<input.count { o[i] = x[i] + b[i] }
+        return output
+    }
+
+    public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
+        try backward(gradOutput, weights: false)
+    }
+
+    public func accumulateWeightGradients(_ gradOutput: Tensor) throws {
+        _ = try LayerError.locate("body", body) { try body.backward(gradOutput, needInputGradient: false) }
+    }
+
+    public func backward(_ gradOutput: Tensor, needInputGradient: Bool) throws -> Tensor? {
+        guard needInputGradient else { try accumulateWeightGradients(gradOutput); return nil }
+        return try backward(gradOutput, weights: true)
+    }
+
+    private func backward(_ gradOutput: Tensor, weights: Bool) throws -> Tensor {
+        try requireSameShape(gradOutput, output, "Residual backward")
+        // The skip path's gradient is gradOutput itself: it is copied out before the body runs,
+        // whose modules may not change their gradient arguments but need not keep them.
+        gradInput.assign(gradOutput)
+        let gb = try LayerError.locate("body", body) {
+            weights ? try body.backward(gradOutput, needInputGradient: true)! : try body.backwardInput(gradOutput)
+        }
+        let (g, d) = (gradInput.data, gb.data)
+        for i in 0..<gradInput.count { g[i] += d[i] }
+        return gradInput
+    }
+}
+
+/// An error inside a container, with the path of the layer that raised it: messages read
+/// "layer 4 (Conv2d 16→32): expected 16 input channels, got 8" (nested: "layer 2.body.0 (…)").
+public struct LayerError: Error, CustomStringConvertible {
+    public var path: [String]
+    public let layer: String
+    public let message: String
+    public var description: String { "layer \(path.joined(separator: ".")) (\(layer)): \(message)" }
+
+    /// Runs `body` for the child `name`, adding the child to the path of any error it throws.
+    @inline(__always)
+    static func locate<T>(_ name: String, _ module: Module, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch var e as LayerError {
+            e.path.insert(name, at: 0)
+            throw e
+        } catch let e as JouleError {
+            throw LayerError(path: [name], layer: module.summary, message: e.message)
+        }
     }
 }

@@ -1,19 +1,21 @@
 import Tensor
 
-/// y = x · σ(x). The forward pass also keeps the slope dy/dx = σ + y · (1 − σ), so the backward
+/// y = x · σ(x), PyTorch's SiLU (the course's Swish). The forward pass also keeps the slope dy/dx = σ + y · (1 − σ), so the backward
 /// pass is one multiply and reads one tensor besides the gradient.
 ///
 /// In place (Torch7's `inplace`), the output overwrites the input and the input gradient overwrites
 /// the output gradient: a network saves two activations' worth of memory per Swish, for callers
-/// that no longer need those tensors (as a convolution's output and input gradient are not).
+/// that no longer need those tensors (as a convolution's output and input gradient are not);
+/// `Sequential` decides that (see `Sequential.chooseInPlace`).
 public final class Swish: Module {
-    public let inPlace: Bool
+    public var inPlace: Bool
     private let slope = Tensor(shape: [0])
     private var output = Tensor(shape: [0])
     private var gradInput = Tensor(shape: [0])
 
     public init(inPlace: Bool = false) { self.inPlace = inPlace }
     public func replica() -> Module { Swish(inPlace: inPlace) }
+    public var architecture: JSON { .object(["type": .string("SiLU")]) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         slope.resize(input.shape)

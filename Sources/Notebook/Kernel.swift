@@ -9,6 +9,17 @@ import Tensor
 /// answers while a cell runs; the heartbeat echoes on a third. Every incoming message's HMAC
 /// signature is checked first: a message with a wrong one is dropped and logged, and nothing in it
 /// runs.
+///
+/// libzmq sockets are not thread-safe, so each socket has one owner that alone uses and closes it:
+/// the main thread shell and stdin, the control thread control, the heartbeat thread heartbeat.
+/// IOPub is written from several threads (cells' output comes from a capture thread), so it is
+/// only touched under `iopubLock` — the full fence libzmq requires for moving a socket between
+/// threads — and closed under it too. The context is terminated after every owner closed its
+/// socket (closing one while another thread sat in it was the restart crash: libzmq's
+/// `pfd.revents & POLLIN` assertion).
+///
+/// After a cell fails or is interrupted, the execute requests already queued are answered
+/// `aborted` (ipykernel's semantics, which Run All relies on), unless it asked `stop_on_error = false`.
 public final class JupyterKernel {
     public struct Connection {
         public var transport = "tcp"
@@ -50,6 +61,8 @@ public final class JupyterKernel {
     private let context: UnsafeMutableRawPointer
     private let shell, iopub, stdin, control, heartbeat: ZMQSocket
     private let iopubLock = NSLock()
+    /// False once IOPub is closed (a late write from the capture thread is dropped).
+    private var iopubOpen = true
     /// The kernel's own log (the original standard error: cells capture descriptor 2).
     private let logFD: Int32
     private var executionCount = 0
@@ -59,6 +72,9 @@ public final class JupyterKernel {
     private var running = false
     /// The request now executing (for io.read's input_request and outputs' parent header).
     private var current: WireMessage?
+    /// When a cell failed with stop_on_error, just before its reply left (set on the main thread):
+    /// the queue is aborted next.
+    private var abortPending: Date?
 
     public init(connection: Connection) throws {
         self.connection = connection
@@ -90,25 +106,42 @@ public final class JupyterKernel {
     public func serve() {
         let sink = Sink(kernel: self)
         session.sink = sink
-        let hb = Thread { [heartbeat] in
-            while let frames = heartbeat.receive() { heartbeat.send(frames) }
-        }
-        hb.start()
-        let ctl = Thread { [self] in controlLoop() }
-        ctl.start()
+        let heartbeatDone = DispatchSemaphore(value: 0), controlDone = DispatchSemaphore(value: 0)
+        Thread { [self] in heartbeatLoop(); heartbeatDone.signal() }.start()
+        Thread { [self] in controlLoop(); controlDone.signal() }.start()
         publish("status", ["execution_state": .string("starting")], parent: nil)
         while !isShuttingDown {
-            guard !ZMQSocket.poll([shell], timeout: 100).isEmpty, let frames = shell.receive() else { continue }
-            guard let msg = decode(frames, on: "shell") else { continue }
+            guard let msg = nextShellMessage(timeout: 100) else { continue }
             handle(msg, on: shell)
+            while let failedAt = abortPending { abortPending = nil; abortQueuedExecutes(failedAt: failedAt) }
         }
-        // Let the last replies leave, then close everything (the threads end with the context).
-        usleep(100_000)
-        for s in [shell, control, stdin, iopub, heartbeat] { s.close() }
+        // The replies sent so far leave within microseconds (the I/O thread writes them); with
+        // linger 0 a close would drop what is still queued, so give them a moment.
+        usleep(50_000)
+        shell.close()
+        stdin.close()
+        iopubLock.lock(); iopubOpen = false; iopub.close(); iopubLock.unlock()
+        // Both threads see the flag within one poll (100 ms) and close their own sockets.
+        _ = heartbeatDone.wait(timeout: .now() + 1)
+        _ = controlDone.wait(timeout: .now() + 1)
         zmq_ctx_term(context)
     }
 
     private var isShuttingDown: Bool { state.lock(); defer { state.unlock() }; return shuttingDown }
+
+    /// The next well-formed, correctly signed shell request, or nil after `timeout` ms.
+    private func nextShellMessage(timeout: Int) -> WireMessage? {
+        guard !ZMQSocket.poll([shell], timeout: timeout).isEmpty, let frames = shell.receive() else { return nil }
+        return decode(frames, on: "shell")
+    }
+
+    private func heartbeatLoop() {
+        while !isShuttingDown {
+            guard !ZMQSocket.poll([heartbeat], timeout: 100).isEmpty, let frames = heartbeat.receive() else { continue }
+            heartbeat.send(frames)
+        }
+        heartbeat.close()
+    }
 
     private func controlLoop() {
         while !isShuttingDown {
@@ -121,6 +154,64 @@ public final class JupyterKernel {
             }
             handle(msg, on: control)
         }
+        usleep(50_000)  // the shutdown reply leaves first (see serve)
+        control.close()
+    }
+
+    /// After a shutdown request the process is gone within a second: a cell stopped by the
+    /// interrupt ends the main loop at once, but one inside a long call that does not poll the
+    /// interrupt flag would keep it, so past 0.8 s the process ends without waiting for it.
+    private func startShutdownWatchdog(cellRunning: Bool) {
+        Thread { [self] in
+            usleep(800_000)
+            log(cellRunning ? "the running cell did not stop within 0.8 s of the shutdown request: exiting without it"
+                            : "shutdown took over 0.8 s: exiting")
+            _exit(0)
+        }.start()
+    }
+
+    /// Answers the execute requests queued behind a failed cell with `aborted`, and the other
+    /// requests as usual, until none arrives for `abortWindow` ms. Queued means made, by the
+    /// header's date, before the failure's reply left: Run All's requests can still be in flight
+    /// when a quick cell fails, while a request sent after the client saw the error is run however
+    /// soon it comes. (This trusts the front end's clock to within the time between making a request
+    /// and the failure; a request without a readable date counts as queued when it was already
+    /// waiting, as ipykernel decides.)
+    private func abortQueuedExecutes(failedAt: Date) {
+        var waiting = true
+        while !isShuttingDown {
+            guard let msg = nextShellMessage(timeout: waiting ? 0 : JupyterKernel.abortWindow) else {
+                if waiting { waiting = false; continue }
+                return
+            }
+            let made = (msg.header["date"]?.string).flatMap(JupyterKernel.headerDate)
+            guard msg.type == "execute_request", made.map({ $0 <= failedAt }) ?? waiting else {
+                handle(msg, on: shell)
+                // A request made after the failure ran and failed in turn: abort from there on.
+                if abortPending != nil { return }
+                continue
+            }
+            publish("status", ["execution_state": .string("busy")], parent: msg)
+            reply(msg, on: shell, "execute_reply", ["status": .string("aborted")], metadata: ["status": .string("aborted")])
+            publish("status", ["execution_state": .string("idle")], parent: msg)
+        }
+    }
+
+    /// How long the kernel keeps aborting after the last queued request.
+    static let abortWindow = 50
+
+    /// A header's date ("2024-05-01T12:00:00.123456Z", or with an offset; Jupyter's ISO 8601).
+    public static func headerDate(_ text: String) -> Date? {
+        let chars = Array(text)
+        guard chars.count >= 19 else { return nil }
+        var k = 19, fraction = 0.0, scale = 0.1
+        if k < chars.count, chars[k] == "." {
+            k += 1
+            while k < chars.count, let d = chars[k].wholeNumberValue { fraction += Double(d) * scale; scale /= 10; k += 1 }
+        }
+        let zone = k < chars.count ? String(chars[k...]) : "Z"
+        guard let base = ISO8601DateFormatter().date(from: String(chars[0..<19]) + zone) else { return nil }
+        return base.addingTimeInterval(fraction)
     }
 
     private func decode(_ frames: [Data], on channel: String) -> WireMessage? {
@@ -136,9 +227,10 @@ public final class JupyterKernel {
 
     // MARK: messages
 
-    private func reply(_ request: WireMessage, on socket: ZMQSocket, _ type: String, _ content: [String: JSON]) {
+    private func reply(_ request: WireMessage, on socket: ZMQSocket, _ type: String, _ content: [String: JSON],
+                       metadata: [String: JSON] = [:]) {
         let msg = WireMessage(identities: request.identities, header: WireMessage.header(type: type, session: sessionID),
-                              parent: request.header, content: .object(content))
+                              parent: request.header, metadata: .object(metadata), content: .object(content))
         socket.send(msg.encode(signer: signer))
     }
 
@@ -147,7 +239,7 @@ public final class JupyterKernel {
                               header: WireMessage.header(type: type, session: sessionID),
                               parent: parent?.header ?? .object([:]), content: .object(content))
         iopubLock.lock(); defer { iopubLock.unlock() }
-        iopub.send(msg.encode(signer: signer))
+        if iopubOpen { iopub.send(msg.encode(signer: signer)) }
     }
 
     private func handle(_ msg: WireMessage, on socket: ZMQSocket) {
@@ -174,7 +266,7 @@ public final class JupyterKernel {
             let doc = JupyterKernel.inspect(session.lua, code: code, cursor: cursor)
             reply(msg, on: socket, "inspect_reply", [
                 "status": .string("ok"), "found": .bool(doc != nil),
-                "data": .object(doc.map { ["text/plain": .string($0)] } ?? [:]), "metadata": .object([:]),
+                "data": .object(doc.map(JupyterKernel.inspectData) ?? [:]), "metadata": .object([:]),
             ])
         case "is_complete_request":
             var content: [String: JSON]
@@ -195,9 +287,11 @@ public final class JupyterKernel {
             break
         case "shutdown_request":
             let restart = c["restart"]?.bool ?? false
-            state.lock(); shuttingDown = true; let busy = running; state.unlock()
-            if busy { interrupt() }
+            // The interrupt first (it needs `running`), then the flag that ends every loop.
+            interrupt()
+            state.lock(); let busy = running; shuttingDown = true; state.unlock()
             reply(msg, on: socket, "shutdown_reply", ["status": .string("ok"), "restart": .bool(restart)])
+            startShutdownWatchdog(cellRunning: busy)
         case "interrupt_request":
             interrupt()
             reply(msg, on: socket, "interrupt_reply", ["status": .string("ok")])
@@ -207,11 +301,25 @@ public final class JupyterKernel {
     }
 
     var kernelInfo: [String: JSON] {
-        ["status": .string("ok"), "protocol_version": .string(JupyterKernel.protocolVersion),
-         "implementation": .string("joule"), "implementation_version": .string(JouleModule.version),
-         "language_info": NotebookFile.languageInfo,
-         "banner": .string("Joule \(JouleModule.version) — \(LuaState.release) with the joule module (energy-based models)"),
-         "help_links": .array([]), "debugger": .bool(false)]
+        var language = NotebookFile.languageInfo.object ?? [:]
+        // "Lua 5.4.6" → "5.4.6": the exact release in the about box, not just the language version.
+        if let v = LuaState.release.split(separator: " ").last { language["version"] = .string(String(v)) }
+        return ["status": .string("ok"), "protocol_version": .string(JupyterKernel.protocolVersion),
+                "implementation": .string("joule"), "implementation_version": .string(JouleModule.version),
+                "language_info": .object(language),
+                "banner": .string("Joule \(JouleModule.version) — \(LuaState.release) with the joule module (energy-based models)"),
+                "help_links": .array(KernelSpec.helpLinks.map { .object(["text": .string($0.text), "url": .string($0.url)]) }),
+                "debugger": .bool(false)]
+    }
+
+    /// Documentation as the inspect reply carries it: the text as it is, and Markdown with the
+    /// signature as a Lua code block (the descriptions' `backticks` render as code).
+    public static func inspectData(_ doc: String) -> [String: JSON] {
+        var markdown = doc
+        if let r = doc.range(of: "\n\n") {
+            markdown = "```lua\n" + doc[..<r.lowerBound] + "\n```\n\n" + doc[r.upperBound...]
+        }
+        return ["text/plain": .string(doc), "text/markdown": .string(markdown)]
     }
 
     /// Interrupts the running cell: the first interrupt raises the flag a training loop polls, the
@@ -233,8 +341,7 @@ public final class JupyterKernel {
         if !silent { publish("execute_input", ["code": .string(code), "execution_count": .int(count)], parent: msg) }
         if storeHistory { history.append((count, code)) }
         state.lock(); running = true; current = msg; state.unlock()
-        (session.sink as? Sink)?.silent = silent
-        (session.sink as? Sink)?.allowStdin = c["allow_stdin"]?.bool ?? false
+        (session.sink as? Sink)?.begin(silent: silent, allowStdin: c["allow_stdin"]?.bool ?? false)
         let outcome = session.execute(code, name: "cell[\(count)]")
         state.lock(); running = false; current = nil; state.unlock()
         var content: [String: JSON] = ["execution_count": .int(count)]
@@ -244,6 +351,7 @@ public final class JupyterKernel {
             if !silent { publish("error", err, parent: msg) }
             content.merge(err) { $1 }
             content["status"] = .string("error")
+            if !silent && (c["stop_on_error"]?.bool ?? true) { abortPending = Date() }
         } else {
             if let result = outcome.result, !silent {
                 publish("execute_result", ["execution_count": .int(count), "data": .object(result), "metadata": .object([:])], parent: msg)
@@ -335,11 +443,28 @@ public final class JupyterKernel {
         unowned let kernel: JupyterKernel
         var silent = false
         var allowStdin = false
+        /// The cell's standard output since its last newline (written by the capture thread): what
+        /// `io.write("name? ")` put before an `io.read`, shown as the input box's prompt.
+        private var openLine = ""
+        private let lineLock = NSLock()
         init(kernel: JupyterKernel) { self.kernel = kernel }
+
+        /// A new cell: no open line yet.
+        func begin(silent: Bool, allowStdin: Bool) {
+            self.silent = silent
+            self.allowStdin = allowStdin
+            lineLock.lock(); openLine = ""; lineLock.unlock()
+        }
 
         private var parent: WireMessage? { kernel.state.lock(); defer { kernel.state.unlock() }; return kernel.current }
 
         func stream(name: String, text: String) {
+            if name == "stdout" {
+                lineLock.lock()
+                if let nl = text.lastIndex(of: "\n") { openLine = String(text[text.index(after: nl)...]) } else { openLine += text }
+                if openLine.count > 200 { openLine = String(openLine.suffix(200)) }
+                lineLock.unlock()
+            }
             guard !silent else { return }
             kernel.publish("stream", ["name": .string(name), "text": .string(text)], parent: parent)
         }
@@ -360,8 +485,13 @@ public final class JupyterKernel {
             guard allowStdin, let request = parent else {
                 throw JouleError("io.read: this front end does not take input (allow_stdin is false)")
             }
+            lineLock.lock()
+            let before = openLine.trimmingCharacters(in: .whitespaces)
+            openLine = ""  // the typed line ends it
+            lineLock.unlock()
+            let shown = !prompt.isEmpty ? prompt : before.isEmpty ? "input" : before
             let ask = WireMessage(identities: request.identities, header: WireMessage.header(type: "input_request", session: kernel.sessionID),
-                                  parent: request.header, content: .object(["prompt": .string(prompt), "password": .bool(password)]))
+                                  parent: request.header, content: .object(["prompt": .string(shown), "password": .bool(password)]))
             kernel.stdin.send(ask.encode(signer: kernel.signer))
             while true {
                 if LuaState.interruptCount() > 0 { throw JouleError("io.read: interrupted") }

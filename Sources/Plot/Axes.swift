@@ -24,6 +24,9 @@ final class Axes {
     let y: AxisSpec
     private var xTicks: [Tick] = []
     private var yTicks: [Tick] = []
+    /// The offsets tick labels are relative to (drawn at the axes' ends), if any.
+    private var xOffset: String?
+    private var yOffset: String?
 
     static let tickLength = 5
     static let pad = 6
@@ -40,13 +43,23 @@ final class Axes {
         let tickH = font.lineHeight(size: TextSize.tick)
         let labelH = font.lineHeight(size: TextSize.label)
         let titleH = font.lineHeight(size: TextSize.title, bold: true)
-        let top = Self.pad + (options.title != nil ? titleH + Self.pad : 6)
-        let bottom = Self.pad + Self.tickLength + 3 + tickH + (options.xLabel != nil ? labelH + 4 : 0)
+        // An offset line above the frame (y) or below the tick labels (x) when labels need one: the
+        // x one is reserved when the densest x ticks would need it (their count is chosen later).
+        let yNeedsOffset = y.ticks == nil && Ticks.nice(y.range, target: 8, integer: y.integer).offset != nil
+        let xNeedsOffset = x.ticks == nil && Ticks.nice(x.range, target: 9, integer: x.integer).offset != nil
+        let top = Self.pad + (options.title != nil ? titleH + Self.pad : 6) + (yNeedsOffset ? tickH + 2 : 0)
+        let bottom = Self.pad + Self.tickLength + 3 + tickH + (options.xLabel != nil ? labelH + 4 : 0) + (xNeedsOffset ? tickH + 2 : 0)
         let plotHeight = canvas.height - top - bottom
         guard plotHeight >= 40 else { throw JouleError("plot: figure height \(canvas.height) leaves no room for the plot") }
 
         // y ticks depend only on the height; their widest label sets the left margin.
-        yTicks = y.ticks ?? Ticks.nice(y.range, target: max(3, min(8, plotHeight / 55)), integer: y.integer)
+        if let given = y.ticks {
+            yTicks = given
+        } else {
+            let set = Ticks.nice(y.range, target: max(3, min(8, plotHeight / 55)), integer: y.integer)
+            yTicks = set.ticks
+            yOffset = yNeedsOffset ? set.offset : nil
+        }
         let yLabelW = yTicks.map { font.width($0.label, size: TextSize.tick) }.max() ?? 0
         let left = Self.pad + (options.yLabel != nil ? labelH + Self.pad : 0) + yLabelW + Self.tickLength + 4
         // Half of the last x tick label may hang past the frame: keep room for it.
@@ -61,7 +74,9 @@ final class Axes {
             // Fewer ticks until their labels no longer touch.
             var target = max(3, min(9, plotWidth / 70))
             while true {
-                xTicks = Ticks.nice(x.range, target: target, integer: x.integer)
+                let set = Ticks.nice(x.range, target: target, integer: x.integer)
+                xTicks = set.ticks
+                xOffset = xNeedsOffset ? set.offset : nil
                 let widest = xTicks.map { font.width($0.label, size: TextSize.tick) }.max() ?? 0
                 let spacing = xTicks.count > 1 ? Double(plotWidth) / Double(xTicks.count - 1) * 0.98 : .infinity
                 if Double(widest + 8) <= spacing || target <= 2 { break }
@@ -136,6 +151,14 @@ final class Axes {
                                 color: .ink, h: .right, v: .top)
                 lastTop = top
             }
+        }
+        // Offsets: the y one above the frame's left end, the x one under the last tick label.
+        if let o = yOffset {
+            canvas.drawText(o, font: font, size: TextSize.tick, at: rect.x - 1, rect.y - 3, color: .ink, v: .bottom)
+        }
+        if let o = xOffset {
+            canvas.drawText(o, font: font, size: TextSize.tick, at: min(canvas.width - 2, rect.maxX + 1),
+                            rect.maxY + 1 + Self.tickLength + 3 + tickH + 2, color: .ink, h: .right, v: .top)
         }
         if let xl = options.xLabel {
             let text = font.fitting(xl, maxWidth: canvas.width - 8, size: TextSize.label)

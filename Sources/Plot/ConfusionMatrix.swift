@@ -64,7 +64,7 @@ extension Figure {
         var ySpec = spec; ySpec.inverted = true
         var chart = ChartOptions(title: options.title, xLabel: "predicted class", yLabel: "true class", grid: false)
         chart.legend = .none
-        let barTicks = Ticks.nice(0...vmax, target: 6)
+        let barTicks = Ticks.nice(0...vmax, target: 6).ticks  // counts or fractions: never an offset
         let barLabelW = barTicks.map { font.width($0.label, size: TextSize.tick) }.max() ?? 0
         let reserve = 18 + 16 + 6 + barLabelW + 6
 

@@ -8,8 +8,9 @@ public struct Series: Sendable {
     public var y: [Double]
 
     public init(_ name: String, x: [Double], y: [Double]) { self.name = name; self.x = x; self.y = y }
-    /// y against 0, 1, 2, …
-    public init(_ name: String, y: [Double]) { self.init(name, x: y.indices.map(Double.init), y: y) }
+    /// y against 1, 2, 3, …: a Lua list's indices, so entry k of a per-epoch history sits at epoch k
+    /// (and the axis starts where the data does, not at 0).
+    public init(_ name: String, y: [Double]) { self.init(name, x: y.indices.map { Double($0 + 1) }, y: y) }
 }
 
 public struct LineOptions: Sendable {

@@ -26,15 +26,26 @@ struct BenchCommand: ParsableCommand {
         let flops = Flops(model: model, height: 56, width: 56)
 
         _ = try jem.step(real, labels: labels)                      // warm-up: workspaces, buffer
-        let jemTime = try median { _ = try jem.step(real, labels: labels) }
         let chainsX = Tensor(shape: [chains, 1, 56, 56])
-        let sgldTime = try median {
+        func sgld(_ s: SGLDSampler) throws {
             rng.fillUniform(chainsX, -1, 1)
-            try sampler.run(chainsX, labels: nil, steps: steps)
+            try s.run(chainsX, labels: nil, steps: steps)
         }
-        // Peak memory of training (JEM and SGLD), before the other tests allocate more.
+        try sgld(sampler)
+        // Peak memory of FP32 training (JEM and SGLD), before the bf16 trainer and the other tests allocate more.
         var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMB = Double(usage.ru_maxrss) / 1024
+        // The same iteration with bf16 sampling (the update stays FP32), on the same weights; its
+        // rounds alternate with FP32's so that both see the same machine.
+        var sc16 = sc; sc16.precision = .bf16
+        let sampler16 = try SGLDSampler(model: model, config: sc16, rng: RNG(seed: 1))
+        let jem16 = try JEM(model: model, sampler: sampler16)
+        let bf16 = sampler16.precision == .bf16
+        if bf16 { _ = try jem16.step(real, labels: labels) }
+        let times = try interleavedMedians([{ _ = try jem.step(real, labels: labels) }, { try sgld(sampler) }]
+            + (bf16 ? [{ _ = try jem16.step(real, labels: labels) }, { try sgld(sampler16) }] : []))
+        let (jemTime, sgldTime) = (times[0], times[1])
+        let (jem16Time, sgld16Time): (Double?, Double?) = bf16 ? (times[2], times[3]) : (nil, nil)
         let snapshotTime = try guardSnapshot(model: model)
         let guardShare = snapshotTime / Double(DivergenceGuard.Config().every) / jemTime
         let luaTime = try Self.luaSGLD(chains: chains, steps: steps, runs: runs)
@@ -53,6 +64,8 @@ struct BenchCommand: ParsableCommand {
             "forward_images_per_s": 256 / forwardTime, "forward_gflops": forwardFlops / forwardTime / 1e9,
             "startup_s": startup ?? NSNull(), "peak_rss_mb": peakMB,
             "guard_snapshot_s": snapshotTime, "guard_overhead": guardShare,
+            "jem_iteration_bf16_s": jem16Time ?? NSNull(), "sgld_bf16_s": sgld16Time ?? NSNull(),
+            "bf16": bf16,
             "gemm_peak_gflops": gemm, "blas_kernel": BLAS.coreName, "blas_threads": BLAS.threads,
             "chains": chains, "steps": steps, "runs": runs,
         ]
@@ -69,6 +82,12 @@ struct BenchCommand: ParsableCommand {
         print(label("GEMM peak (sgemm 2048³)") + String(format: "%9.1f GFLOP/s", gemm))
         print(row("JEM iteration (\(chains) × \(steps) + update)", jemTime, jemFlops))
         print(row("SGLD alone (\(chains) × \(steps))", sgldTime, sgldFlops))
+        if let jem16Time, let sgld16Time {
+            print(row("JEM iteration, bf16 sampling", jem16Time, jemFlops) + String(format: "  %.2f× FP32", jemTime / jem16Time))
+            print(row("SGLD alone, bf16", sgld16Time, sgldFlops) + String(format: "  %.2f× FP32", sgldTime / sgld16Time))
+        } else {
+            print(label("bf16 sampling") + "  not measured: this CPU has no AVX512-BF16")
+        }
         print(row("SGLD as a Lua loop over energy_grad", luaTime, sgldFlops) + String(format: "  %+.1f%% vs built-in", 100 * (luaTime / sgldTime - 1)))
         print(label("divergence guard (per JEM step)") + String(format: "%9.4f s  %+.2f%% of a JEM iteration", snapshotTime / Double(DivergenceGuard.Config().every), 100 * guardShare))
         print(row("classifier forward (256 images)", forwardTime, forwardFlops) + String(format: "  %.0f images/s", 256 / forwardTime))
@@ -88,6 +107,19 @@ struct BenchCommand: ParsableCommand {
         for c in 0..<model.classes { sampler.buffer.store(images, pools: Array(repeating: c, count: sc.bufferPerClass)) }
         let g = try DivergenceGuard()
         return median { g.keep(jem, batch: 0) }
+    }
+
+    /// Medians of `bodies`' times over `runs` rounds, each round running every body once in turn.
+    private func interleavedMedians(_ bodies: [() throws -> Void]) throws -> [Double] {
+        var times = bodies.map { _ in [Double]() }
+        for _ in 0..<max(runs, 1) {
+            for (k, body) in bodies.enumerated() {
+                let t = DispatchTime.now().uptimeNanoseconds
+                try body()
+                times[k].append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+            }
+        }
+        return times.map { $0.sorted()[$0.count / 2] }
     }
 
     private func median(_ body: () throws -> Void) rethrows -> Double {

@@ -66,6 +66,29 @@ final class SplitTests: XCTestCase {
         assertThrowsMessage("unsupported dtype '<f2'") { _ = try loadSplit(unsupported) }
     }
 
+    /// (N, H, W, C) uint8 and (N, C, H, W) float load as C-channel images in [-1, 1], not resized.
+    func testChannelImages() throws {
+        let hwc = file("hwc.npy")
+        // Two 2×3 images of 3 channels; pixel p of image i, channel c holds 10·i + 3·p + c (×4 for range).
+        var values: [UInt8] = []
+        for i in 0..<2 { for p in 0..<6 { for c in 0..<3 { values.append(UInt8(4 * (10 * i + 3 * p + c))) } } }
+        try Npy.write([NpyArray(uint8: values, shape: [2, 2, 3, 3]), NpyArray(ints: [1, 0])], to: hwc)
+        let split = try loadSplit(hwc)
+        XCTAssertEqual(split.images.shape, [2, 3, 2, 3])
+        XCTAssertEqual(split.labels, [1, 0])
+        for i in 0..<2 { for c in 0..<3 { for p in 0..<6 {
+            let stored = Float(4 * (10 * i + 3 * p + c))
+            XCTAssertEqual(split.images[(i * 3 + c) * 6 + p], stored / 127.5 - 1)
+        } } }
+        let chw = file("chw.npy")
+        let t = try Tensor(shape: [2, 3, 4, 5], values: (0..<120).map { Float($0) / 60 - 1 })
+        try Npy.write([NpyArray(t)], to: chw)
+        XCTAssertEqual(try loadSplit(chw).images.array, t.array)
+        let outside = file("outside.npy")
+        try Npy.write([NpyArray(try Tensor(shape: [1, 2, 1, 1], values: [0, 255]))], to: outside)
+        assertThrowsMessage("must lie in [-1, 1]") { _ = try loadSplit(outside) }
+    }
+
     func testWrongRank() throws {
         let path = file("rank2.npy")
         try Npy.write([NpyArray(uint8: [UInt8](repeating: 1, count: 64), shape: [8, 8])], to: path)

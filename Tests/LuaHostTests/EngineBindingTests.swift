@@ -89,7 +89,7 @@ final class EngineBindingTests: LuaTestCase {
                    s:buffer_size(), stats.loss == stats.loss, ev.accuracy >= 0 and ev.accuracy <= 1, #ev.predictions
             """)
         XCTAssertEqual(r, ["4x1x56x56", "3x4x1x56x56", "true", "2", "1", "4", "true", "true", "4"])
-        XCTAssertTrue(luaError("joule.ebm.SGLD{ steps = 3 }").contains("field 'model': ShallowCNN expected, got nil"))
+        XCTAssertTrue(luaError("joule.ebm.SGLD{ steps = 3 }").contains("field 'model': Model expected, got nil"))
         XCTAssertTrue(luaError("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 3 }; joule.ebm.SGLD{ model = m, stepsize = 3 }").contains("did you mean 'step_size'?"))
         XCTAssertTrue(luaError("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 3 }; joule.ebm.SGLD{ model = m, noise = 'big' }").contains("field 'noise': number expected, got string"))
         XCTAssertTrue(luaError("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 3 }; joule.ebm.SGLD{ model = m, grad_clip = -1 }").contains("grad_clip must be positive"))
@@ -165,5 +165,18 @@ final class EngineBindingTests: LuaTestCase {
         XCTAssertTrue(luaError("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 3 }; joule.ood.scores(m, joule.tensor.rand(1, 1, 8, 8), 'energy')").contains("bad argument #3 to 'joule.ood.scores' ('px', 'py' or 'mass' expected, got 'energy')"))
         XCTAssertTrue(luaError("joule.metrics.auroc({1, 'a'}, {0, 1})").contains("element 2: number expected, got string"))
         XCTAssertTrue(luaError("joule.metrics.auroc({1, 2}, {0, 0})").contains("AUROC needs both positive and negative labels"))
+    }
+
+    /// `precision = "bf16"` reaches the sampler (and what runs is bf16 only where the CPU has it);
+    /// a misspelt precision is an error naming both choices.
+    func testSamplerPrecisionOption() throws {
+        let setup = "local m = joule.nn.ShallowCNN{ hidden = 4, classes = 3 }; "
+        let out = try lua(setup + "local s = joule.ebm.SGLD{ model = m, image_size = 16, precision = 'bf16' }; local c = s:config(); return c.precision, c.running_precision, tostring(s)")
+        XCTAssertEqual(out[0], "bf16")
+        XCTAssertEqual(out[1], BF16GEMM.isAvailable ? "bf16" : "fp32")
+        XCTAssertTrue(out[2].hasSuffix(", bf16)"), out[2])
+        XCTAssertEqual(try lua(setup + "return joule.ebm.SGLD{ model = m, image_size = 16 }:config().precision"), ["fp32"])
+        XCTAssertTrue(luaError(setup + "joule.ebm.SGLD{ model = m, image_size = 16, precision = 'bf8' }")
+            .contains("field 'precision': 'fp32' or 'bf16' expected, got 'bf8'"))
     }
 }

@@ -436,6 +436,52 @@ final class TrainingTests: LuaTestCase {
         XCTAssertTrue(noCheckpoint.stderr.contains("-p checkpoint=FILE"), noCheckpoint.stderr)
     }
 
+    /// A network from a Lua file trains, samples, scores OOD and reports through the same scripts.
+    func testScriptsWithAComposedModel() throws {
+        let data = try makeCourseFolder()
+        let model = Self.scripts.appendingPathComponent("models/residual_ebm.lua").path
+        let train = try joule(["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=res", "-p", "epochs=1",
+                               "-p", "max_batches=2", "-p", "model=\(model)"] + Self.tiny)
+        XCTAssertEqual(train.status, 0, train.stderr)
+        XCTAssertTrue(train.stdout.contains("Sequential"), train.stdout)
+        let w = try SafeTensors.read(directory.appendingPathComponent("res/last/model.safetensors").path)
+        XCTAssertNotNil(w.tensors["2.body.0.weight"])
+        XCTAssertNotNil(w.metadata["architecture"])
+        // The checkpoint rebuilds its network; -p model= builds it from the file instead.
+        let sample = try joule(["run", script("sample.lua"), "-p", "checkpoint=res", "-p", "run=s", "-p", "n=3", "-p", "steps=3"])
+        XCTAssertEqual(sample.status, 0, sample.stderr)
+        XCTAssertEqual(try Npy.read(directory.appendingPathComponent("s/samples.npy").path)[0].shape, [3, 1, 56, 56])
+        let ood = try joule(["run", script("ood.lua"), "-p", "checkpoint=res", "-p", "data=\(data)", "-p", "out=o.json",
+                             "-p", "model=\(model)", "-p", "max_images=8"])
+        XCTAssertEqual(ood.status, 0, ood.stderr)
+        let wrong = try joule(["run", script("evaluate.lua"), "-p", "checkpoint=res", "-p", "data=\(data)",
+                               "-p", "model=\(Self.scripts.appendingPathComponent("models/shallow_cnn.lua").path)"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stderr.contains("missing weight 'cnn_layers.0.weight'"), wrong.stderr)
+    }
+
+    /// Colour images as NumPy stores them, (N, H, W, 3) uint8, train a network that reads 3 channels.
+    func testThreeChannelImagesTrainAComposedModel() throws {
+        let dir = directory.appendingPathComponent("rgb")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let rng = RNG(seed: 3)
+        for (split, n) in [("train", 32), ("val", 8), ("test", 8), ("ood_ta", 8), ("ood_tb", 8)] {
+            let pixels = (0..<(n * 12 * 12 * 3)).map { _ in UInt8(rng.int(256)) }
+            var arrays = [NpyArray(uint8: pixels, shape: [n, 12, 12, 3])]
+            if !split.hasPrefix("ood") { arrays.append(NpyArray(ints: (0..<n).map { $0 % 2 })) }
+            try Npy.write(arrays, to: dir.appendingPathComponent("\(split).npy").path)
+        }
+        let model = Self.scripts.appendingPathComponent("models/residual_ebm.lua").path
+        let train = try joule(["run", script("train_jem.lua"), "-p", "data=\(dir.path)", "-p", "run=rgb-run", "-p", "epochs=1",
+                               "-p", "model=\(model)"] + Self.tiny)
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let w = try SafeTensors.read(directory.appendingPathComponent("rgb-run/last/model.safetensors").path)
+        XCTAssertEqual(w.tensors["0.weight"]?.shape, [3, 3, 3, 3])
+        let preset = try joule(["run", script("train_jem.lua"), "-p", "data=\(dir.path)", "-p", "epochs=1"] + Self.tiny)
+        XCTAssertEqual(preset.status, 1)
+        XCTAssertTrue(preset.stderr.contains("images of 3 channels; the ShallowCNN reads one"), preset.stderr)
+    }
+
     func testPlainEBMWithOneClass() throws {
         let data = try makeCourseFolder()
         let train = try joule(["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=ebm", "-p", "epochs=1",

@@ -167,7 +167,7 @@ final class GradientCheckTests: XCTestCase {
     func testSequential() throws {
         try check(Sequential([Conv2d(1, 2, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
                               Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(), AdaptiveAvgPool2d(),
-                              Linear(3, 4, rng: rng)]), input: [3, 9, 9, 1])
+                              Flatten(), Linear(3, 4, rng: rng)]), input: [3, 9, 9, 1])
         XCTAssertEqual(Sequential([Linear(2, 2, rng: rng), Swish(), Linear(2, 1, rng: rng)]).namedParameters.map(\.name),
                        ["0.weight", "0.bias", "2.weight", "2.bias"])
     }
@@ -187,10 +187,95 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testShapeErrorsAreClear() {
-        assertThrowsMessage("expected input (N, H, W, C=2)") { _ = try Conv2d(2, 3, kernel: 3, rng: rng).forward(Tensor(shape: [1, 5, 5, 1])) }
+        assertThrowsMessage("expected 2 input channels, got 1") { _ = try Conv2d(2, 3, kernel: 3, rng: rng).forward(Tensor(shape: [1, 5, 5, 1])) }
         assertThrowsMessage("too small") { _ = try Conv2d(1, 1, kernel: 5, rng: rng).forward(Tensor(shape: [1, 3, 3, 1])) }
         assertThrowsMessage("expected input (N, 5)") { _ = try Linear(5, 3, rng: rng).forward(Tensor(shape: [2, 4])) }
         assertThrowsMessage("backward before forward") { _ = try Linear(5, 3, rng: rng).backwardInput(Tensor(shape: [2, 3])) }
         assertThrowsMessage("labels must lie") { _ = try Losses.crossEntropy(Tensor(shape: [1, 3]), labels: [3]) }
+    }
+
+    // MARK: The composed modules (images channels-last, as modules see them)
+
+    func testConv2dWithoutBias() throws {
+        let conv = Conv2d(3, 4, kernel: 3, stride: 2, padding: 1, bias: false, rng: rng)
+        XCTAssertEqual(conv.namedParameters.map(\.name), ["weight"])
+        try check(conv, input: [2, 7, 6, 3])
+    }
+
+    func testConv2dOddGeometriesLeavingPixelsUnread() throws {
+        // Strides larger than the kernel, and windows that stop short of the last rows and columns.
+        try check(Conv2d(2, 3, kernel: 4, stride: 3, padding: 1, rng: rng), input: [2, 9, 10, 2])
+        try check(Conv2d(3, 2, kernel: 2, stride: 3, rng: rng), input: [2, 8, 7, 3])
+        try check(Conv2d(1, 3, kernel: 7, stride: 3, padding: 2, rng: rng), input: [2, 11, 12, 1])
+        try check(Conv2d(4, 5, kernel: 3, stride: 2, padding: 3, bias: false, rng: rng), input: [1, 5, 6, 4])
+    }
+
+    func testLinearWithoutBias() throws {
+        let l = Linear(5, 3, bias: false, rng: rng)
+        XCTAssertEqual(l.namedParameters.map(\.name), ["weight"])
+        try check(l, input: [4, 5])
+    }
+
+    func testActivations() throws {
+        for f in [Activation.Function.relu, .leakyReLU(slope: 0.2), .elu(alpha: 1.3), .tanh, .sigmoid] {
+            try check(Activation(f), input: [2, 3, 4, 5])
+            try check(Activation(f), input: [3, 7])
+        }
+    }
+
+    func testActivationsInPlaceAgree() throws {
+        for f in [Activation.Function.relu, .leakyReLU(slope: 0.2), .elu(alpha: 1), .tanh, .sigmoid] {
+            let x = Tensor(shape: [2, 9]); rng.fillNormal(x)
+            let g = Tensor(shape: x.shape); rng.fillNormal(g)
+            let plain = Activation(f), inPlace = Activation(f, inPlace: true)
+            let y = try plain.forward(x).copy(), dx = try plain.backwardInput(g).copy()
+            let (x2, g2) = (x.copy(), g.copy())
+            XCTAssertEqual(try inPlace.forward(x2).array, y.array, "\(f)")
+            XCTAssertEqual(try inPlace.backwardInput(g2).array, dx.array, "\(f)")
+        }
+    }
+
+    func testPooling() throws {
+        // Odd sizes: the last row and column (and for stride 3 more) are read by no window.
+        try check(Pool2d(.average, kernel: 2), input: [2, 5, 7, 3])
+        try check(Pool2d(.average, kernel: 3, stride: 2), input: [2, 8, 7, 2])
+        try check(Pool2d(.max, kernel: 2), input: [2, 5, 7, 3])
+        try check(Pool2d(.max, kernel: 2, stride: 3), input: [2, 8, 9, 2])
+        XCTAssertEqual(try Pool2d(.max, kernel: 2, stride: 3).forward(Tensor(shape: [1, 8, 9, 2])).shape, [1, 3, 3, 2])
+    }
+
+    func testMaxPoolPicksTheLargestAndSendsItsGradientThere() throws {
+        let x = try Tensor(shape: [1, 2, 2, 1], values: [1, 4, 4, -2])
+        let pool = Pool2d(.max, kernel: 2)
+        XCTAssertEqual(try pool.forward(x).array, [4])
+        // A tie goes to the first largest, as in PyTorch.
+        XCTAssertEqual(try pool.backwardInput(try Tensor(shape: [1, 1, 1, 1], values: [3])).array, [0, 3, 0, 0])
+    }
+
+    func testFlattenUsesPyTorchsOrder() throws {
+        // Channels-last (1, H 2, W 3, C 2) in; PyTorch's (C, H, W) order out.
+        let x = try Tensor(shape: [1, 2, 3, 2], values: (0..<12).map(Float.init))
+        XCTAssertEqual(try Flatten().forward(x).array, [0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11])
+        try check(Flatten(), input: [2, 3, 2, 4])
+        try check(Flatten(), input: [3, 5])
+    }
+
+    func testResidual() throws {
+        let block = Residual(Sequential([Conv2d(3, 3, kernel: 3, padding: 1, rng: rng), Swish(), Conv2d(3, 3, kernel: 3, padding: 1, rng: rng)]))
+        XCTAssertEqual(block.namedParameters.map(\.name), ["body.0.weight", "body.0.bias", "body.2.weight", "body.2.bias"])
+        try check(block, input: [2, 5, 4, 3])
+        try check(Sequential([Linear(4, 4, rng: rng), Residual(Sequential([Linear(4, 4, rng: rng), Activation(.tanh), Linear(4, 4, rng: rng)])),
+                              Activation(.elu(alpha: 1)), Linear(4, 2, rng: rng)]), input: [3, 4])
+    }
+
+    func testSequentialNamesAndArchitectureRoundTrip() throws {
+        let net = Sequential([Sequential([Conv2d(1, 2, kernel: 3, rng: rng), Swish(), AdaptiveAvgPool2d()]),
+                              Sequential([Flatten(), Linear(2, 3, bias: false, rng: rng)])], names: ["features", "head"])
+        XCTAssertEqual(net.namedParameters.map(\.name), ["features.0.weight", "features.0.bias", "head.1.weight"])
+        let rebuilt = try Architecture.build(try JSON.parse(net.architecture.serialized()), rng: rng)
+        XCTAssertEqual(rebuilt.architecture, net.architecture)
+        XCTAssertEqual(rebuilt.namedParameters.map(\.name), net.namedParameters.map(\.name))
+        XCTAssertEqual(rebuilt.namedParameters.map(\.parameter.value.shape), net.namedParameters.map(\.parameter.value.shape))
+        try check(net, input: [2, 6, 5, 1])
     }
 }

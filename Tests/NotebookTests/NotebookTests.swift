@@ -3,6 +3,7 @@ import Foundation
 import LuaHost
 import XCTest
 import Notebook
+import Tensor
 
 final class JSONTests: XCTestCase {
     func testRoundTripKeepsTypesAndEscapes() throws {

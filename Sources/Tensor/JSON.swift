@@ -1,8 +1,8 @@
 import Foundation
-import Tensor
 
-/// A JSON value with a parser and a deterministic writer (sorted keys), for notebooks and
-/// Jupyter messages. Integers stay integers; object key order is not kept (both formats ignore it).
+/// A JSON value with a parser and a deterministic writer (sorted keys), for notebooks, Jupyter
+/// messages and the architectures in model checkpoints. Integers stay integers; object key order is
+/// not kept (none of these formats relies on it: a list keeps order).
 public enum JSON: Equatable, CustomStringConvertible {
     case null
     case bool(Bool)

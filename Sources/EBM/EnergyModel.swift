@@ -1,0 +1,91 @@
+import Formats
+import Foundation
+import NN
+import Tensor
+
+/// What the sampler, the JEM trainer, OOD scoring and checkpoints need from an energy network:
+/// logits f(x) ∈ R^C of a batch, energies E(x) = −logsumexp_y f(x)[y] and E(x, y) = −f(x)[y] with
+/// their input gradients, the gradient of any loss of the logits to every parameter, and the
+/// parameters under their PyTorch `state_dict` names. A plain EBM is the C = 1 case.
+/// Inputs are PyTorch's: images (N, C, H, W) or vectors (N, D).
+public protocol EnergyModel: AnyObject {
+    /// Logits per input (C).
+    var classes: Int { get }
+    /// The shape of one input, (C, H, W) or (D), when the model declares one (samplers start there).
+    var inputShape: [Int]? { get }
+    /// Logits (N, C) of a batch, in a tensor the model reuses on the next call.
+    func forwardLogits(_ x: Tensor) throws -> Tensor
+    /// Gradient of a loss to the inputs of the latest `forwardLogits`, given its gradient to their
+    /// logits; with `weights`, accumulates every parameter's gradient instead (and returns nil).
+    func backward(_ gradLogits: Tensor, weights: Bool) throws -> Tensor?
+    /// Energies into `energy` (N) and ∂E/∂x in a tensor the model reuses on the next call; each
+    /// input's gradient is that of its own energy. Splits large batches over per-core replicas.
+    func energyGradient(_ x: Tensor, labels: [Int]?, energy: Tensor) throws -> Tensor
+    var namedParameters: [(name: String, parameter: Parameter)] { get }
+    /// What a checkpoint's metadata records to rebuild the model (see `EnergyNets.load`).
+    var hyperparameters: [String: String] { get }
+    /// Copies weights in; every name must be present with the right shape, and no unknown names.
+    func load(stateDict: [String: Tensor]) throws
+    /// A model sharing these parameters whose energy gradients run in `precision` (what a sampler
+    /// in bf16 calls); `self` when that is already the case or the model cannot.
+    func sampling(in precision: Precision) -> EnergyModel
+}
+
+extension EnergyModel {
+    public func sampling(in precision: Precision) -> EnergyModel { self }
+    public var parameters: [Parameter] { namedParameters.map(\.parameter) }
+    public func zeroGradients() { for p in parameters { p.grad.zero() } }
+
+    public func stateDict() -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: namedParameters.map { ($0.name, $0.parameter.value) })
+    }
+
+    public func logits(_ x: Tensor) throws -> Tensor { try forwardLogits(x).copy() }
+
+    /// E(x) (unconditional, labels nil) or E(x, y), one per input.
+    public func energy(_ x: Tensor, labels: [Int]? = nil) throws -> Tensor {
+        let e = Tensor(shape: [x.shape.first ?? 0])
+        try Energies.compute(of: try forwardLogits(x), labels: labels, into: e, gradLogits: nil)
+        return e
+    }
+
+    /// Accumulates every parameter's gradient of a loss whose gradient to the logits of `x` is
+    /// `gradLogits` (for training steps written outside the engine, e.g. in Lua).
+    public func accumulateGradients(_ x: Tensor, gradLogits: Tensor) throws {
+        let logits = try forwardLogits(x)
+        guard gradLogits.shape == logits.shape else {
+            throw JouleError("gradient to the logits has shape \(gradLogits.shape), the logits have \(logits.shape)")
+        }
+        _ = try backward(gradLogits, weights: true)
+    }
+
+    /// The weights under their PyTorch names, with `hyperparameters` and `metadata` as metadata.
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
+        try SafeTensors(tensors: stateDict(), metadata: hyperparameters.merging(metadata) { $1 }).write(to: path)
+    }
+}
+
+/// Energies of logits, the one definition every caller uses.
+public enum Energies {
+    /// E (N) of (N, C) logits into `energy`, and ∂E/∂logits into `gradLogits` when given; `lse`
+    /// and `softmax` are workspaces.
+    public static func compute(of logits: Tensor, labels: [Int]?, into energy: Tensor, gradLogits: Tensor?,
+                               lse: Tensor = Tensor(shape: [0]), softmax: Tensor = Tensor(shape: [0])) throws {
+        let (n, c) = (logits.shape[0], logits.shape[1])
+        energy.resize([n])
+        gradLogits?.resize(logits.shape)
+        if let labels {
+            guard labels.count == n else { throw JouleError("\(labels.count) labels for \(n) inputs") }
+            gradLogits?.zero()
+            for (i, y) in labels.enumerated() {
+                guard y >= 0 && y < c else { throw JouleError("label \(y) out of range 0..<\(c)") }
+                energy.data[i] = -logits.data[i * c + y]
+                gradLogits?.data[i * c + y] = -1
+            }
+        } else {
+            try Losses.logsumexp(logits, into: lse, softmax: gradLogits == nil ? nil : softmax)
+            for i in 0..<n { energy.data[i] = -lse.data[i] }
+            if let g = gradLogits { for i in 0..<g.count { g.data[i] = -softmax.data[i] } }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+import Formats
+import Foundation
+import NN
+import Tensor
+
+/// An energy model composed of modules (`Sequential`, `Conv2d`, `Linear`, …): logits f(x) = net(x).
+///
+/// Inputs are PyTorch's (N, C, H, W) images or (N, D) vectors; images go through the modules
+/// channels-last (see `Module`), turned at the entrance and, for the input gradient, at the exit
+/// (one copy when C = 1: the same bytes). Parameter names are the modules' PyTorch names, and the
+/// architecture goes into checkpoints as JSON, so `EnergyNets.load` rebuilds any such model.
+public class EnergyNet: EnergyModel {
+    public let root: Module
+    public let inputShape: [Int]?
+    public private(set) var classes = 0
+    /// The arithmetic of its convolutions (FP32 unless this is a sampler's bf16 replica).
+    public private(set) var precision: Precision = .fp32
+
+    // Workspaces reused on every call.
+    private let input = Tensor(shape: [0])
+    private let lse = Tensor(shape: [0])
+    private let softmax = Tensor(shape: [0])
+    private let gradLogits = Tensor(shape: [0])
+    private let inputGradient = Tensor(shape: [0])
+    /// The shape of the latest forward pass's input, (N, C, H, W) or (N, D).
+    private var forwardShape: [Int] = []
+
+    /// `inputShape` is the shape of one input, (C, H, W) or (D); for a network that starts with a
+    /// Linear layer it defaults to (in features). The number of classes is the last Linear layer's
+    /// outputs, or found by running one input of `inputShape`.
+    public init(_ root: Module, inputShape: [Int]? = nil) throws {
+        var seen = Set<ObjectIdentifier>()
+        for m in root.allModules where !seen.insert(ObjectIdentifier(m)).inserted {
+            throw JouleError("the same \(m.summary) module appears twice in the network: each place needs a module of its own")
+        }
+        if let s = inputShape {
+            guard s.count == 1 || s.count == 3, s.allSatisfy({ $0 > 0 && $0 <= 1 << 24 }), s.reduce(1, *) <= 1 << 24 else {
+                throw JouleError("input shape must be (C, H, W) or (D), positive and at most \(1 << 24) values, got \(s)")
+            }
+        }
+        self.root = root
+        self.inputShape = inputShape ?? (Self.firstLeaf(root) as? Linear).map { [$0.inFeatures] }
+        shareConvolutionWorkspace()
+        if let out = Self.lastLinear(root) {
+            classes = out.outFeatures
+        } else if let s = self.inputShape {
+            classes = try forwardLogits(Tensor(shape: [1] + s)).shape[1]
+        } else {
+            throw JouleError("cannot tell how many logits this network gives: end it with a Linear layer or give its input shape")
+        }
+    }
+
+    /// A model sharing `other`'s parameters, with workspaces of its own.
+    private init(sharing other: EnergyNet) {
+        root = other.root.replica()
+        inputShape = other.inputShape
+        classes = other.classes
+        precision = other.precision
+        shareConvolutionWorkspace()
+    }
+
+    /// A replica whose convolutions run in `precision` (and whose per-core helpers do too): the
+    /// model a sampler in bf16 runs, while this one trains in FP32 on the same parameters.
+    public func sampling(in precision: Precision) -> EnergyModel {
+        guard precision.available != self.precision else { return self }
+        let r = replica()
+        r.precision = precision.available
+        for case let conv as Conv2d in r.root.allModules { conv.run(in: r.precision) }
+        return r
+    }
+
+    /// A model that shares this one's parameters with workspaces of its own, for running
+    /// independent batches (groups of SGLD chains) on several threads.
+    public func replica() -> EnergyNet { EnergyNet(sharing: self) }
+
+    private static func firstLeaf(_ m: Module) -> Module {
+        if let s = m as? Sequential, let first = s.modules.first { return firstLeaf(first) }
+        return m
+    }
+
+    private static func lastLinear(_ m: Module) -> Linear? {
+        if let s = m as? Sequential, let last = s.modules.last { return lastLinear(last) }
+        return m as? Linear
+    }
+
+    /// One set of patch tiles for all convolutions of this network (they use them only inside a call).
+    private func shareConvolutionWorkspace() {
+        let workspace = ConvolutionWorkspace()
+        for case let conv as Conv2d in root.allModules { conv.workspace = workspace }
+    }
+
+    public var namedParameters: [(name: String, parameter: Parameter)] { root.namedParameters }
+
+    // MARK: Forward and backward
+
+    public func forwardLogits(_ x: Tensor) throws -> Tensor {
+        guard (x.rank == 2 || x.rank == 4), x.shape[0] > 0 else {
+            throw JouleError("expected images (N, C, H, W) or vectors (N, D), got shape \(x.shape)")
+        }
+        if let s = inputShape, x.rank != s.count + 1 || x.shape[1] != s[0] {
+            throw JouleError(s.count == 3 ? "expected images of shape (N, \(s[0]), H, W), got \(x.shape)"
+                                          : "expected inputs of shape (N, \(s[0])), got \(x.shape)")
+        }
+        forwardShape = x.shape
+        if x.rank == 4 {
+            let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+            input.resize([n, x.shape[2], x.shape[3], c])
+            Self.transpose(x.data, into: input.data, items: n, rows: c, columns: hw)
+        } else {
+            input.assign(x)
+        }
+        let y = try located { try root.forward(input) }
+        guard y.rank == 2 else {
+            throw JouleError("the network gives outputs of shape \(y.shape), not (N, C) logits: end it with Flatten and Linear")
+        }
+        return y
+    }
+
+    public func backward(_ gradLogits: Tensor, weights: Bool) throws -> Tensor? {
+        if weights {
+            _ = try located { try root.backward(gradLogits, needInputGradient: false) }
+            return nil
+        }
+        let g = try located { try root.backwardInput(gradLogits) }
+        inputGradient.resize(forwardShape)
+        if forwardShape.count == 4 {
+            let (n, c, hw) = (forwardShape[0], forwardShape[1], forwardShape[2] * forwardShape[3])
+            Self.transpose(g.data, into: inputGradient.data, items: n, rows: hw, columns: c)
+        } else {
+            inputGradient.data.update(from: g.data, count: g.count)
+        }
+        return inputGradient
+    }
+
+    /// (items, rows, columns) → (items, columns, rows): NCHW ↔ NHWC; a plain copy when either is 1.
+    private static func transpose(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, items: Int, rows: Int, columns: Int) {
+        guard rows > 1, columns > 1 else { dst.update(from: src, count: items * rows * columns); return }
+        let size = rows * columns
+        for i in 0..<items {
+            let (s, d) = (src + i * size, dst + i * size)
+            for r in 0..<rows { for c in 0..<columns { d[c * rows + r] = s[r * columns + c] } }
+        }
+    }
+
+    /// Errors of the layers as users read them: "layer 4 (Conv2d 16→32): …".
+    private func located<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as LayerError { throw JouleError(e.description) }
+    }
+
+    public func energyGradient(_ x: Tensor, labels: [Int]? = nil, energy: Tensor) throws -> Tensor {
+        let n = x.shape.first ?? 0
+        let parts = Swift.min(Parallel.cores, n / Self.minItemsPerCore)
+        guard parts > 1 else { return try wholeEnergyGradient(x, labels: labels, energy: energy) }
+        if let labels, labels.count != n { throw JouleError("\(labels.count) labels for \(n) inputs") }
+        if helpers.isEmpty { helpers = (0..<Parallel.cores).map { _ in Helper(model: replica()) } }
+        energy.resize([n])
+        inputGradient.resize(x.shape)
+        let d = x.itemSize
+        let failure = FirstError()
+        Parallel.split(n, parts: parts) { part, rows in
+            let h = helpers[part]
+            do {
+                h.x.resize([rows.count] + x.shape.dropFirst())
+                h.x.data.update(from: x.data + rows.lowerBound * d, count: h.x.count)
+                let g = try h.model.wholeEnergyGradient(h.x, labels: labels.map { Array($0[rows]) }, energy: h.energy)
+                (energy.data + rows.lowerBound).update(from: h.energy.data, count: rows.count)
+                (inputGradient.data + rows.lowerBound * d).update(from: g.data, count: g.count)
+            } catch {
+                failure.record(error)
+            }
+        }
+        try failure.rethrow()
+        return inputGradient
+    }
+
+    /// Below this many inputs per core a batch is not split.
+    static let minItemsPerCore = 4
+
+    /// A replica and its share of a split batch.
+    private final class Helper {
+        let model: EnergyNet
+        let x = Tensor(shape: [0]), energy = Tensor(shape: [0])
+        init(model: EnergyNet) { self.model = model }
+    }
+    private var helpers: [Helper] = []
+
+    private func wholeEnergyGradient(_ x: Tensor, labels: [Int]?, energy: Tensor) throws -> Tensor {
+        try Energies.compute(of: try forwardLogits(x), labels: labels, into: energy, gradLogits: gradLogits, lse: lse, softmax: softmax)
+        return try backward(gradLogits, weights: false)!
+    }
+
+    // MARK: Checkpoints
+
+    public var hyperparameters: [String: String] {
+        var h = ["model": "composed", "classes": "\(classes)", "architecture": root.architecture.serialized()]
+        if let s = inputShape { h["input_shape"] = s.map(String.init).joined(separator: ",") }
+        return h
+    }
+
+    public func load(stateDict: [String: Tensor]) throws {
+        let mine = namedParameters
+        // Check everything before copying anything, in the parameters' order, so that the message
+        // names the first parameter where checkpoint and model differ.
+        for (name, p) in mine {
+            guard let t = stateDict[name] else { throw JouleError("missing weight '\(name)' (the checkpoint is of another architecture)") }
+            guard t.shape == p.value.shape else {
+                throw JouleError("weight '\(name)' has shape \(t.shape), the model needs \(p.value.shape)")
+            }
+        }
+        let known = Set(mine.map(\.name))
+        if let extra = stateDict.keys.sorted().first(where: { !known.contains($0) }) {
+            throw JouleError("unknown weight '\(extra)' for this model (its parameters: \(mine.prefix(4).map(\.name).joined(separator: ", "))\(mine.count > 4 ? ", …" : ""))")
+        }
+        for (name, p) in mine {
+            let t = stateDict[name]!
+            p.value.data.update(from: t.data, count: t.count)
+            p.value.touch()
+        }
+    }
+}
+
+/// Models from checkpoint files.
+public enum EnergyNets {
+    /// The model a weights file holds: a ShallowCNN (by its metadata or, for files PyTorch wrote,
+    /// its parameter names), or any composed model from the architecture in its metadata.
+    /// The file's header is checked against the model it describes before any tensor is read.
+    public static func load(from path: String) throws -> EnergyNet {
+        var shallow: (hidden: Int, classes: Int)?
+        var composed: EnergyNet?
+        let file = try SafeTensors.read(path) { header in
+            let meta = header.metadata
+            if meta["model"] == "ShallowCNN" || (meta["architecture"] == nil && header.entries["cnn_layers.0.weight"] != nil) {
+                shallow = try ShallowCNN.check(header)
+                return
+            }
+            guard let text = meta["architecture"] else {
+                throw JouleError("no architecture in its metadata (and not a ShallowCNN): build the model in Lua and load the weights with model:load(path)")
+            }
+            let model = try build(architecture: text, inputShape: meta["input_shape"])
+            // Names and shapes before the tensors: the first that differs is named.
+            for (name, p) in model.namedParameters where header.entries[name]?.shape != p.value.shape {
+                throw JouleError(header.entries[name] == nil ? "missing weight '\(name)' (the checkpoint is of another architecture)"
+                                                              : "weight '\(name)' has shape \(header.entries[name]!.shape), the model needs \(p.value.shape)")
+            }
+            composed = model
+        }
+        if let shallow { return try ShallowCNN.load(file, shallow, path: path) }
+        do {
+            try composed!.load(stateDict: file.tensors)
+            return composed!
+        } catch let e as JouleError {
+            throw JouleError("\(path): \(e.message)")
+        }
+    }
+
+    /// A composed model from the architecture JSON and input shape of a checkpoint's metadata.
+    static func build(architecture text: String, inputShape: String?) throws -> EnergyNet {
+        do {
+            let root = try Architecture.build(try JSON.parse(text), rng: RNG(seed: 0))
+            var shape: [Int]?
+            if let s = inputShape {
+                let dims = s.split(separator: ",").compactMap { Int($0) }
+                guard !dims.isEmpty, dims.count == s.split(separator: ",").count else { throw JouleError("metadata 'input_shape' is malformed") }
+                shape = dims
+            }
+            return try EnergyNet(root, inputShape: shape)
+        } catch let e as JSON.ParseError {
+            throw JouleError("metadata 'architecture' is not valid JSON (\(e))")
+        }
+    }
+}

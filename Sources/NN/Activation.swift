@@ -1,0 +1,75 @@
+import Foundation
+import Tensor
+
+/// Elementwise activations besides SiLU (see `Swish`), with PyTorch's definitions:
+/// ReLU, LeakyReLU(negative_slope), ELU(alpha) = x > 0 ? x : α·(eˣ − 1), Tanh, Sigmoid.
+/// The forward pass keeps the slope dy/dx, so the backward pass is one multiply; in place it works
+/// as `Swish` does.
+public final class Activation: Module {
+    public enum Function: Equatable {
+        case relu
+        case leakyReLU(slope: Float)
+        case elu(alpha: Float)
+        case tanh
+        case sigmoid
+    }
+
+    public let function: Function
+    public var inPlace: Bool
+    private let slope = Tensor(shape: [0])
+    private var output = Tensor(shape: [0])
+    private var gradInput = Tensor(shape: [0])
+
+    public init(_ function: Function, inPlace: Bool = false) { self.function = function; self.inPlace = inPlace }
+    public func replica() -> Module { Activation(function, inPlace: inPlace) }
+
+    public var architecture: JSON {
+        switch function {
+        case .relu: return .object(["type": .string("ReLU")])
+        case .leakyReLU(let s): return .object(["type": .string("LeakyReLU"), "negative_slope": .double(Double("\(s)") ?? Double(s))])
+        case .elu(let a): return .object(["type": .string("ELU"), "alpha": .double(Double("\(a)") ?? Double(a))])
+        case .tanh: return .object(["type": .string("Tanh")])
+        case .sigmoid: return .object(["type": .string("Sigmoid")])
+        }
+    }
+
+    public func forward(_ input: Tensor) throws -> Tensor {
+        slope.resize(input.shape)
+        if inPlace { output = input } else { output.resize(input.shape) }
+        switch function {
+        case .relu: apply(input) { x in x > 0 ? (x, 1) : (0, 0) }
+        case .leakyReLU(let a): apply(input) { x in x > 0 ? (x, 1) : (a * x, a) }
+        case .elu(let a):
+            apply(input) { x in
+                if x > 0 { return (x, 1) }
+                let y = a * Foundation.expm1(x)
+                return (y, y + a)
+            }
+        case .tanh:
+            apply(input) { x in
+                let y = Foundation.tanh(x)
+                return (y, 1 - y * y)
+            }
+        case .sigmoid:
+            apply(input) { x in
+                let y = 1 / (1 + Foundation.exp(-x))
+                return (y, y * (1 - y))
+            }
+        }
+        return output
+    }
+
+    @inline(__always)
+    private func apply(_ input: Tensor, _ f: (Float) -> (Float, Float)) {
+        let (x, d, y) = (input.data, slope.data, output.data)
+        Parallel.chunks(input.count, minChunk: 16384) { r in for i in r { (y[i], d[i]) = f(x[i]) } }
+    }
+
+    public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
+        try requireSameShape(gradOutput, slope, "\(summary) backward")
+        if inPlace { gradInput = gradOutput } else { gradInput.resize(gradOutput.shape) }
+        let (g, d, dx) = (gradOutput.data, slope.data, gradInput.data)
+        Parallel.chunks(gradOutput.count, minChunk: 16384) { r in for i in r { dx[i] = g[i] * d[i] } }
+        return gradInput
+    }
+}

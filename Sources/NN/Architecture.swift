@@ -1,0 +1,112 @@
+import Tensor
+
+/// Networks rebuilt from the JSON their modules describe themselves with (`Module.architecture`),
+/// as checkpoints store it: `{"type": "Sequential", "modules": [{"type": "Conv2d", "in": 3, ...}, ...]}`.
+/// The JSON comes from files, so every number is range-checked and the size of the network bounded
+/// before anything is allocated.
+public enum Architecture {
+    /// At most this many parameters (4 GiB of Float32) and this deep a nesting.
+    public static let maxParameters = 1 << 30
+    static let maxDepth = 64
+
+    /// The modules, one line each, indented by nesting, as PyTorch prints a network:
+    /// `(0) Conv2d(bias true, in 3, kernel 3, out 16, padding 1, stride 1)`.
+    public static func describe(_ m: Module) -> String {
+        func lines(_ m: Module, _ name: String, _ depth: Int) -> [String] {
+            let pad = String(repeating: "  ", count: depth)
+            let arch = m.architecture.object ?? [:]
+            let args = arch.keys.sorted().filter { !["type", "modules", "names", "body"].contains($0) }
+                .map { "\($0) \(arch[$0]!)" }.joined(separator: ", ")
+            let head = pad + (name.isEmpty ? "" : "(\(name)) ") + (arch["type"]?.string ?? m.summary) + (args.isEmpty ? "" : "(\(args))")
+            if let s = m as? Sequential { return [head] + zip(s.names, s.modules).flatMap { lines($1, $0, depth + 1) } }
+            if let r = m as? Residual { return [head] + lines(r.body, "body", depth + 1) }
+            return [head]
+        }
+        return lines(m, "", 0).joined(separator: "\n")
+    }
+
+    public static func build(_ json: JSON, rng: RNG) throws -> Module {
+        var budget = maxParameters
+        return try build(json, rng: rng, depth: 0, budget: &budget)
+    }
+
+    private static func build(_ json: JSON, rng: RNG, depth: Int, budget: inout Int) throws -> Module {
+        guard depth < maxDepth else { throw JouleError("architecture nested more than \(maxDepth) deep") }
+        guard let o = json.object, let type = o["type"]?.string else { throw JouleError("architecture: a module without a \"type\"") }
+        func int(_ key: String, _ range: ClosedRange<Int>, default d: Int? = nil) throws -> Int {
+            guard let v = o[key] else {
+                if let d { return d }
+                throw JouleError("architecture: \(type) needs \"\(key)\"")
+            }
+            guard let i = v.int, range.contains(i) else { throw JouleError("architecture: \(type) \"\(key)\" must be an integer in \(range)") }
+            return i
+        }
+        func number(_ key: String, default d: Float) throws -> Float {
+            guard let v = o[key] else { return d }
+            let x: Double
+            switch v {
+            case .int(let i): x = Double(i)
+            case .double(let f): x = f
+            default: throw JouleError("architecture: \(type) \"\(key)\" must be a number")
+            }
+            guard x.isFinite, abs(x) < 1e30 else { throw JouleError("architecture: \(type) \"\(key)\" must be finite") }
+            return Float(x)
+        }
+        func bias() throws -> Bool {
+            guard let v = o["bias"] else { return true }
+            guard let b = v.bool else { throw JouleError("architecture: \(type) \"bias\" must be true or false") }
+            return b
+        }
+        func spend(_ counts: [Int]) throws {
+            var n = 1
+            for c in counts {
+                let (p, overflow) = n.multipliedReportingOverflow(by: c)
+                guard !overflow else { throw JouleError("architecture: too many parameters") }
+                n = p
+            }
+            guard n <= budget else { throw JouleError("architecture: more than \(maxParameters) parameters") }
+            budget -= n
+        }
+        let dim = 1...(1 << 20), size = 1...1024
+        switch type {
+        case "Conv2d":
+            let (i, out, k) = (try int("in", dim), try int("out", dim), try int("kernel", size))
+            try spend([out, i, k, k])
+            return Conv2d(i, out, kernel: k, stride: try int("stride", size, default: 1), padding: try int("padding", 0...1024, default: 0),
+                          bias: try bias(), rng: rng)
+        case "Linear":
+            let (i, out) = (try int("in", dim), try int("out", dim))
+            try spend([out, i])
+            return Linear(i, out, bias: try bias(), rng: rng)
+        case "SiLU": return Swish()
+        case "ReLU": return Activation(.relu)
+        case "LeakyReLU": return Activation(.leakyReLU(slope: try number("negative_slope", default: 0.01)))
+        case "ELU": return Activation(.elu(alpha: try number("alpha", default: 1)))
+        case "Tanh": return Activation(.tanh)
+        case "Sigmoid": return Activation(.sigmoid)
+        case "AvgPool2d", "MaxPool2d":
+            let k = try int("kernel", size)
+            return Pool2d(type == "AvgPool2d" ? .average : .max, kernel: k, stride: try int("stride", size, default: k))
+        case "AdaptiveAvgPool2d":
+            guard try int("output_size", 1...1, default: 1) == 1 else { throw JouleError("unreachable") }
+            return AdaptiveAvgPool2d()
+        case "Flatten": return Flatten()
+        case "Residual":
+            guard let body = o["body"] else { throw JouleError("architecture: Residual needs \"body\"") }
+            return Residual(try build(body, rng: rng, depth: depth + 1, budget: &budget))
+        case "Sequential":
+            guard let list = o["modules"]?.array, list.count <= 100_000 else { throw JouleError("architecture: Sequential needs a \"modules\" list") }
+            let modules = try list.map { try build($0, rng: rng, depth: depth + 1, budget: &budget) }
+            var names: [String]?
+            if let n = o["names"] {
+                guard let a = n.array?.compactMap(\.string), a.count == modules.count, Set(a).count == a.count else {
+                    throw JouleError("architecture: Sequential \"names\" must be one distinct string per module")
+                }
+                names = a
+            }
+            return Sequential(modules, names: names)
+        default:
+            throw JouleError("architecture: unknown module type '\(type)'")
+        }
+    }
+}
