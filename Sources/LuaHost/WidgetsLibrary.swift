@@ -131,20 +131,22 @@ public enum WidgetsLibrary {
     function Widget:clear() I.backend.clear(rawget(self, "id")) end
 
     -- Image: a PNG file's path, a figure, or a tensor of images (shown as a grid).
-    function Widget:set(x)
-      local png
+    local function to_png(x, level)
       if type(x) == "string" then
+        if x:sub(1, 8) == "\137PNG\r\n\26\n" then return x end
         local f = io.open(x, "rb")
-        if not f then error("Image:set: cannot read " .. x, 2) end
-        png = f:read("a"); f:close()
-      elseif type(x) == "userdata" and tostring(getmetatable(x) and getmetatable(x).__name) == "Figure" then
-        png = x:png()
-      elseif type(x) == "userdata" and getmetatable(x) and getmetatable(x).__name == "Tensor" then
-        png = joule.plot.grid(x):png()
-      else
-        error("Image:set: expected a PNG file's path, a figure or a tensor, got " .. type(x), 2)
+        if not f then error("Image: cannot read " .. x, level + 1) end
+        local png = f:read("a"); f:close()
+        return png
       end
-      I.backend.set_bytes(rawget(self, "id"), "value", png)
+      local name = type(x) == "userdata" and getmetatable(x) and getmetatable(x).__name
+      if name == "Figure" then return x:png() end
+      if name == "Tensor" then return joule.plot.grid(x):png() end
+      error("Image: expected a PNG file's path, a figure or a tensor, got " .. type(x), level + 1)
+    end
+
+    function Widget:set(x)
+      I.backend.set_bytes(rawget(self, "id"), "value", to_png(x, 2))
     end
 
     local function make(kind, props)
@@ -176,14 +178,12 @@ public enum WidgetsLibrary {
         for i, c in ipairs(children) do refs[i] = "IPY_MODEL_" .. rawget(c, "id") end
         p.children = refs
       end
-      local png = nil
-      if kind == "Image" and p.value ~= nil then png = p.value; p.value = nil end
+      if kind == "Image" then p.value = p.value ~= nil and to_png(p.value, 3) or "" end
       local ok, id = pcall(I.backend.create, kind, p)
       if not ok then error(id, 3) end
       local w = setmetatable({ id = id, kind = kind, callbacks = {}, clicks = {} }, mt)
       for k, v in pairs(extra) do rawset(w, k, v) end
       objects[id] = w
-      if png ~= nil then w:set(png) end
       return w
     end
 

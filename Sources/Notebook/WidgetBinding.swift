@@ -17,8 +17,9 @@ final class WidgetBinding {
     let registry = WidgetRegistry()
     weak var channel: WidgetChannel?
     unowned let session: LuaSession
-    /// Sinks replaced by Output captures (innermost last).
-    private var saved: [CellOutputSink?] = []
+    /// Output captures under way (innermost last): the sink each replaced, and its own (held
+    /// here: the session holds its sink weakly).
+    private var captures: [(saved: CellOutputSink?, sink: OutputWidgetSink)] = []
     private var changedRef: Int32 = LUA_NOREF, clickedRef: Int32 = LUA_NOREF
 
     init(session: LuaSession) { self.session = session }
@@ -51,7 +52,7 @@ final class WidgetBinding {
             let m = WidgetModel(id: WidgetRegistry.newID(), kind: kind, state: WidgetSpec.state(kind, layout: layout.id, style: style?.id)!)
             // The options first: a mistyped one is refused before any model exists.
             var change: [String: JSON] = [:]
-            for key in try WidgetBinding.keys(call.L, call.index(2)) {
+            for key in try WidgetBinding.keys(call.L, call.index(2)) where !(kind == "Image" && key == "value") {
                 lua_getfield(call.L, call.index(2), key)
                 defer { lua_settop(call.L, -2) }
                 guard let old = m.state[key], !WidgetSpec.isHeader(key), key != "layout", key != "style" else {
@@ -61,6 +62,12 @@ final class WidgetBinding {
             }
             try m.validate(change)
             m.state.merge(change) { $1 }
+            if kind == "Image" {
+                // The PNG (bytes, or empty) travels as a buffer, as ipywidgets sends bytes.
+                lua_getfield(call.L, call.index(2), "value")
+                m.buffers["value"] = LuaSession.bytes(call.L, -1) ?? Data()
+                lua_settop(call.L, -2)
+            }
             for x in [layout, style, m].compactMap({ $0 }) {
                 registry.add(x)
                 channel?.open(x)
@@ -101,8 +108,9 @@ final class WidgetBinding {
             let m = try model(call)
             guard m.kind == "Output" else { throw JouleError("capture: \(m.kind) is not an Output") }
             session.syncOutput()
-            saved.append(session.sink)
-            session.sink = OutputWidgetSink(model: m, binding: self)
+            let sink = OutputWidgetSink(model: m, binding: self)
+            captures.append((session.sink, sink))
+            session.sink = sink
             return 0
         }
         set("capture_end") { [unowned self] call in
@@ -115,7 +123,7 @@ final class WidgetBinding {
                 session.sink?.error(CellError(ename: "LuaError", evalue: lines[0], traceback: lines))
             }
             _ = m
-            if let s = saved.popLast() { session.sink = s }
+            if let c = captures.popLast() { session.sink = c.saved }
             return 0
         }
         set("clear") { [unowned self] call in

@@ -189,9 +189,10 @@ def test_comm_info_lists_open_comms(kernel):
     kc.comm_info(target_name="other.target")
     assert kc.get_shell_msg(timeout=TIMEOUT)["content"]["comms"] == {}
     # A comm the front end closes is gone from the list.
-    send_comm(kc, "comm_close", {"comm_id": widget_id(kc, "a"), "data": {}})
+    aid = widget_id(kc, "a")
+    send_comm(kc, "comm_close", {"comm_id": aid, "data": {}})
     kc.comm_info(target_name="jupyter.widget")
-    assert widget_id(kc, "a") not in kc.get_shell_msg(timeout=TIMEOUT)["content"]["comms"]
+    assert aid not in kc.get_shell_msg(timeout=TIMEOUT)["content"]["comms"]
 
 
 def test_button_clicks_run_on_click(kernel):
