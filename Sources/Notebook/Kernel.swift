@@ -242,10 +242,10 @@ public final class JupyterKernel {
         socket.send(msg.encode(signer: signer))
     }
 
-    func publish(_ type: String, _ content: [String: JSON], parent: WireMessage?, buffers: [Data] = []) {
+    func publish(_ type: String, _ content: [String: JSON], parent: WireMessage?, metadata: [String: JSON] = [:], buffers: [Data] = []) {
         let msg = WireMessage(identities: [Data("kernel.\(sessionID).\(type)".utf8)],
                               header: WireMessage.header(type: type, session: sessionID),
-                              parent: parent?.header ?? .object([:]), content: .object(content), buffers: buffers)
+                              parent: parent?.header ?? .object([:]), metadata: .object(metadata), content: .object(content), buffers: buffers)
         iopubLock.lock(); defer { iopubLock.unlock() }
         if iopubOpen { iopub.send(msg.encode(signer: signer)) }
     }
@@ -318,6 +318,8 @@ public final class JupyterKernel {
     // MARK: comms (ipywidgets)
 
     static let widgetTarget = "jupyter.widget"
+    /// The front end's comm for fetching every model's state at once (ipywidgets 8, on reload).
+    static let controlTarget = "jupyter.widget.control"
 
     /// The open comms, of `target` only when given: comm_info_reply's `comms`.
     private func comms(target: String?) -> [String: JSON] {
@@ -341,8 +343,9 @@ public final class JupyterKernel {
     private func commOpen(_ msg: WireMessage) {
         guard let id = msg.content["comm_id"]?.string, !id.isEmpty else { return commError(msg, "comm_open without a comm_id") }
         let target = msg.content["target_name"]?.string ?? ""
-        guard target == JupyterKernel.widgetTarget, session.widgets.models[id] == nil, frontEndComms[id] == nil else {
-            if !target.hasPrefix(JupyterKernel.widgetTarget) { log("no comm target '\(target)': closed comm \(id)") }
+        guard target == JupyterKernel.widgetTarget || target == JupyterKernel.controlTarget,
+              session.widgets.models[id] == nil, frontEndComms[id] == nil else {
+            log("no comm target '\(target)': closed comm \(id)")
             publish("comm_close", ["comm_id": .string(id), "data": .object([:])], parent: msg)
             return
         }
@@ -352,6 +355,9 @@ public final class JupyterKernel {
     private func commMessage(_ msg: WireMessage) {
         let c = msg.content
         let id = c["comm_id"]?.string ?? ""
+        if frontEndComms[id] == JupyterKernel.controlTarget, c["data"]?["method"]?.string == "request_states" {
+            return sendStates(msg, to: id)
+        }
         guard !closedComms.contains(id), let model = session.widgets.models[id] else {
             if frontEndComms[id] != nil { return log("ignored a message to comm \(id) (\(frontEndComms[id]!)): nothing handles it") }
             return commError(msg, "comm_msg for an unknown comm '\(id)'")
@@ -387,6 +393,21 @@ public final class JupyterKernel {
         case let m:
             commError(msg, "comm_msg for widget \(id): unknown method '\(m)'")
         }
+    }
+
+    /// Every open model's state on the control comm (`update_states`), buffers by
+    /// [model id, "state", key] paths, as ipywidgets answers `request_states`.
+    private func sendStates(_ msg: WireMessage, to comm: String) {
+        var states: [String: JSON] = [:], paths: [JSON] = [], buffers: [Data] = []
+        for id in session.widgets.order where !closedComms.contains(id) {
+            let m = session.widgets.models[id]!
+            let w = m.wire()
+            states[id] = .object(["model_name": m.state["_model_name"] ?? .null, "model_module": m.state["_model_module"] ?? .null,
+                                  "model_module_version": m.state["_model_module_version"] ?? .null, "state": .object(w.state)])
+            for (p, b) in zip(w.paths, w.buffers) { paths.append(.array([.string(id), .string("state")] + (p.array ?? []))); buffers.append(b) }
+        }
+        publish("comm_msg", ["comm_id": .string(comm), "data": .object(["method": .string("update_states"), "states": .object(states),
+                                                                         "buffer_paths": .array(paths)])], parent: msg, buffers: buffers)
     }
 
     /// Whether an update of the same keys of widget `id` is already queued behind `msg`: then its
@@ -619,10 +640,11 @@ extension JupyterKernel: WidgetChannel {
 
     public func open(_ model: WidgetModel) {
         let w = model.wire()
+        // The protocol version goes in the message's metadata (where ipywidgets puts it and the
+        // front end's widget manager checks it).
         publish("comm_open", ["comm_id": .string(model.id), "target_name": .string(JupyterKernel.widgetTarget),
-                              "data": .object(["state": .object(w.state), "buffer_paths": .array(w.paths)]),
-                              "metadata": .object(["version": .string(WidgetSpec.protocolVersion)])],
-                parent: parentRequest, buffers: w.buffers)
+                              "data": .object(["state": .object(w.state), "buffer_paths": .array(w.paths)])],
+                parent: parentRequest, metadata: ["version": .string(WidgetSpec.protocolVersion)], buffers: w.buffers)
     }
 
     public func update(_ model: WidgetModel, keys: [String]?) {

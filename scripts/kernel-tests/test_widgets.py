@@ -67,7 +67,8 @@ def update(kc, comm_id, state):
 
 def opened(msgs):
     """comm_id → (comm_open content, buffers) of the kernel's comm_opens."""
-    return {m["content"]["comm_id"]: (m["content"], m["buffers"]) for m in msgs if m["msg_type"] == "comm_open"}
+    return {m["content"]["comm_id"]: (dict(m["content"], metadata=m["metadata"]), m["buffers"])
+            for m in msgs if m["msg_type"] == "comm_open"}
 
 
 def widget_id(kc, name):
