@@ -260,3 +260,57 @@ def test_interact_reruns_and_shows_the_figure_in_its_output(kernel):
     first = last_png(msgs)
     second = last_png(update(kc, widget_id(kc, "ui.controls.n"), {"value": 8}))
     assert first != second
+
+
+def test_control_comm_sends_every_state(kernel):
+    """On reload, JupyterLab's widget manager asks for all models at once on a jupyter.widget.control comm."""
+    kc = kernel
+    run(kc, "img = joule.widgets.Image{ value = joule.plot.grid(joule.tensor.zeros{ 1, 1, 4, 4 }) }")
+    iid = widget_id(kc, "img")
+    assert not [m for m in send_comm(kc, "comm_open", {"comm_id": "ctl", "target_name": "jupyter.widget.control", "data": {}})
+                if m["msg_type"] == "comm_close"]
+    msgs = send_comm(kc, "comm_msg", {"comm_id": "ctl", "data": {"method": "request_states"}})
+    [r] = [m for m in msgs if m["msg_type"] == "comm_msg"]
+    data = r["content"]["data"]
+    assert data["method"] == "update_states"
+    assert {s["model_name"] for s in data["states"].values()} == {"ImageModel", "LayoutModel"}
+    assert data["buffer_paths"] == [[iid, "state", "value"]] and bytes(r["buffers"][0]).startswith(PNG)
+    # An unknown target is closed at once.
+    msgs = send_comm(kc, "comm_open", {"comm_id": "x", "target_name": "no.such.target", "data": {}})
+    assert [m["content"]["comm_id"] for m in msgs if m["msg_type"] == "comm_close"] == ["x"]
+
+
+def test_notebook_run_saves_the_widget_state_as_nbclient_does(joule_run, notebook_params, tmp_path):
+    """`joule notebook run` of notebook 08 writes the widget-state metadata and widget-view outputs
+    that nbclient (store_widget_state) writes for the same notebook through the kernel."""
+    import nbclient
+    import nbformat
+    from conftest import ROOT
+    from test_notebooks import inject
+    path = ROOT / "notebooks/08-interactive-sampling.ipynb"
+    a = joule_run(path)
+    nb = inject(nbformat.read(path, as_version=4), notebook_params)
+    nbclient.NotebookClient(nb, kernel_name="joule", timeout=120, store_widget_state=True,
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for out in (a, nb):
+        meta = out.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
+        assert (meta["version_major"], meta["version_minor"]) == (2, 0)
+        state = meta["state"]
+        views = [o.data["application/vnd.jupyter.widget-view+json"] for c in out.cells if c.cell_type == "code"
+                 for o in c.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        assert len(views) == 2 and all(v["model_id"] in state and v["version_major"] == 2 for v in views)
+        # Every IPY_MODEL reference resolves.
+        for s in state.values():
+            for v in s["state"].values():
+                for ref in (v if isinstance(v, list) else [v]):
+                    if isinstance(ref, str) and ref.startswith("IPY_MODEL_"):
+                        assert ref[10:] in state
+    models = lambda out: sorted(s["model_name"] for s in out.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"].values())
+    assert models(a) == models(nb)
+    # The last values: the step size a later cell set, and the sampler's picture as a PNG buffer.
+    import base64
+    state = a.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    [log_slider] = [s["state"] for s in state.values() if s["model_name"] == "FloatLogSliderModel"]
+    assert log_slider["value"] == 3.0 and log_slider["description"] == "step size"
+    [image] = [s for s in state.values() if s["model_name"] == "ImageModel"]
+    assert base64.b64decode(image["buffers"][0]["data"]).startswith(PNG)
