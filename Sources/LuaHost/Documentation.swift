@@ -386,6 +386,8 @@ public enum JouleDocs {
         ("joule.widgets.interact", "joule.widgets.interact(function(values) ... end, { name = {min, max [, step]} | {'a', 'b', ...} | boolean | widget, ... }) → VBox",
          "A control per name (sorted by name: integer ranges give an IntSlider, other ranges a FloatSlider, lists of strings a Dropdown, booleans a Checkbox; or pass a widget) above an Output area, shown at once. The function runs now and after every change with a table of the controls' values; the figure (or other value) it returns is shown in the area, and its error too. box.controls[name] and box.output are the parts."),
         ("joule.widgets.is_widget", "joule.widgets.is_widget(value) → boolean", "Whether a value is a widget."),
+        ("joule.widgets.superseded", "joule.widgets.superseded() → boolean",
+         "Inside a widget's callback: true when a newer change of that widget is already waiting (a long callback can return early; the newer change runs it again). False elsewhere and outside the kernel."),
         ("joule.clear_output", "joule.clear_output([wait])",
          "In a notebook, clears the current cell's outputs (with wait = true, only when the next output arrives: for a picture that updates in place). Does nothing outside a notebook."),
     ]

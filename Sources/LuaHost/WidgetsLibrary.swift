@@ -8,7 +8,7 @@ import Foundation
 /// prints a short text form (the console, `joule run`, where nothing can show a slider).
 ///
 /// Backend functions: create(kind, props) → id, get(id, key), set(id, key, value),
-/// set_bytes(id, key, bytes), capture_begin(id), capture_end(id, error), clear(id). The
+/// set_bytes(id, key, bytes), capture_begin(id), capture_end(id, error), clear(id), pending(id). The
 /// internals (registry field `joule.widgets.internal`) hold `backend`, and `changed(id, key, value)`
 /// and `clicked(id)`, which the backend calls for the front end's changes.
 public enum WidgetsLibrary {
@@ -38,6 +38,7 @@ public enum WidgetsLibrary {
       function text.capture_begin() end
       function text.capture_end() end
       function text.clear() end
+      function text.pending() return false end
     end
     I.backend = text
 
@@ -79,8 +80,21 @@ public enum WidgetsLibrary {
       return I.backend.get(id, key)
     end
 
+    local running = nil         -- the widget whose callbacks run now
     local function notify(w, value)
-      for _, f in ipairs(rawget(w, "callbacks")) do f(value, w) end
+      local outer = running
+      running = w
+      for _, f in ipairs(rawget(w, "callbacks")) do
+        local ok, err = xpcall(f, debug.traceback, value, w)
+        if not ok then running = outer; error(err, 0) end
+      end
+      running = outer
+    end
+
+    -- Inside a callback: whether a newer change of its widget waits (a long callback can return
+    -- early; that change runs it again).
+    function W.superseded()
+      return running ~= nil and I.backend.pending(rawget(running, "id")) or false
     end
 
     mt.__newindex = function(w, key, value)

@@ -365,6 +365,8 @@ public final class JupyterKernel {
         guard let data = c["data"]?.object else { return commError(msg, "comm_msg for \(id) without data") }
         state.lock(); running = true; current = msg; state.unlock()
         defer { state.lock(); running = false; current = nil; state.unlock() }
+        // Callbacks' output is shown (a silent execute before must not hide it); no stdin here.
+        (session.sink as? Sink)?.begin(silent: false, allowStdin: false)
         switch data["method"]?.string ?? "" {
         case "update":
             guard let changes = data["state"]?.object else { return commError(msg, "update for widget \(id) without a state object") }
@@ -412,11 +414,11 @@ public final class JupyterKernel {
 
     /// Whether an update of the same keys of widget `id` is already queued behind `msg`: then its
     /// callbacks run for that one only (a slider dragged past several values runs once, on the last).
-    private func superseded(_ msg: WireMessage, id: String, keys: Set<String>) -> Bool {
+    private func superseded(_ msg: WireMessage, id: String, keys: Set<String>?) -> Bool {
         while let next = nextShellMessageFromSocket() { backlog.append(next) }
         return backlog.contains { m in
             m.type == "comm_msg" && m.content["comm_id"]?.string == id && m.content["data"]?["method"]?.string == "update"
-                && keys.isSubset(of: Set(m.content["data"]?["state"]?.object?.keys.map { $0 } ?? []))
+                && keys.map { $0.isSubset(of: Set(m.content["data"]?["state"]?.object?.keys.map { $0 } ?? [])) } ?? true
         }
     }
 
@@ -645,6 +647,12 @@ extension JupyterKernel: WidgetChannel {
         publish("comm_open", ["comm_id": .string(model.id), "target_name": .string(JupyterKernel.widgetTarget),
                               "data": .object(["state": .object(w.state), "buffer_paths": .array(w.paths)])],
                 parent: parentRequest, metadata: ["version": .string(WidgetSpec.protocolVersion)], buffers: w.buffers)
+    }
+
+    /// Reads ahead on the shell socket (the main thread's, which runs the callback asking).
+    public func pendingUpdate(_ id: String) -> Bool {
+        guard let msg = parentRequest else { return false }
+        return superseded(msg, id: id, keys: nil)
     }
 
     public func update(_ model: WidgetModel, keys: [String]?) {

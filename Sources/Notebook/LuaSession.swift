@@ -74,6 +74,9 @@ public final class LuaSession {
     /// for the sink, as a cell's are.
     public func withCapturedOutput(_ body: () -> Void) {
         guard capture == nil else { return body() }
+        // As for a cell: an interrupt that came after the last one ended must not stop this.
+        lua_sethook(lua.L, nil, 0, 0)
+        lua.catchInterrupts()
         let c = OutputCapture { [weak self] stream, text in self?.sink?.stream(name: stream, text: text) }
         do { try c.begin() } catch { return body() }
         capture = c

@@ -9,6 +9,8 @@ public protocol WidgetChannel: AnyObject {
     func open(_ model: WidgetModel)
     /// `keys` changed on the kernel's side (nil: all of them).
     func update(_ model: WidgetModel, keys: [String]?)
+    /// Whether the front end's next change of `id` already waits (joule.widgets.superseded).
+    func pendingUpdate(_ id: String) -> Bool
 }
 
 /// The notebook backend of `joule.widgets` (LuaHost/WidgetsLibrary): ipywidgets models in a
@@ -125,6 +127,10 @@ final class WidgetBinding {
             _ = m
             if let c = captures.popLast() { session.sink = c.saved }
             return 0
+        }
+        set("pending") { [unowned self] call in
+            call.push(channel?.pendingUpdate(try call.string(1)) ?? false)
+            return 1
         }
         set("clear") { [unowned self] call in
             let m = try model(call)
@@ -263,12 +269,14 @@ final class OutputWidgetSink: CellOutputSink {
     private static let lock = NSLock()
     init(model: WidgetModel, binding: WidgetBinding) { self.model = model; self.binding = binding }
 
+    /// Changes the outputs and sends them, under the lock throughout (the capture thread's
+    /// streams and the main thread's pictures may meet here).
     private func change(_ f: (inout [JSON]) -> Void) {
         OutputWidgetSink.lock.lock()
+        defer { OutputWidgetSink.lock.unlock() }
         var outputs = model.state["outputs"]?.array ?? []
         f(&outputs)
         model.state["outputs"] = .array(outputs)
-        OutputWidgetSink.lock.unlock()
         binding.channel?.update(model, keys: ["outputs"])
     }
 

@@ -13,6 +13,7 @@ final class WidgetTests: XCTestCase {
         var updates: [(String, [String]?)] = []
         func open(_ model: WidgetModel) { opened.append(model) }
         func update(_ model: WidgetModel, keys: [String]?) { updates.append((model.id, keys)) }
+        func pendingUpdate(_ id: String) -> Bool { false }
     }
 
     final class Recorder: CellOutputSink {

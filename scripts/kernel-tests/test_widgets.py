@@ -314,3 +314,22 @@ def test_notebook_run_saves_the_widget_state_as_nbclient_does(joule_run, noteboo
     assert log_slider["value"] == 3.0 and log_slider["description"] == "step size"
     [image] = [s for s in state.values() if s["model_name"] == "ImageModel"]
     assert base64.b64decode(image["buffers"][0]["data"]).startswith(PNG)
+
+
+def test_a_running_callback_sees_it_is_superseded(kernel):
+    """A long callback polling joule.widgets.superseded() stops when the next change arrives; that one runs."""
+    import time
+    kc = kernel
+    run(kc, "s = joule.widgets.IntSlider{ max = 9 }\nstopped, done = {}, {}\n"
+            "s:on_change(function(v) local t = os.clock() while os.clock() - t < 3 do"
+            " if joule.widgets.superseded() then stopped[#stopped + 1] = v return end end done[#done + 1] = v end)")
+    sid = widget_id(kc, "s")
+    ids = []
+    for v in (1, 2):
+        msg = kc.session.msg("comm_msg", {"comm_id": sid, "data": {"method": "update", "state": {"value": v}, "buffer_paths": []}})
+        kc.session.send(kc.shell_channel.socket, msg)
+        ids.append(msg["header"]["msg_id"])
+        time.sleep(0.5)  # the first callback is running (it would for 3 s)
+    for i in ids:
+        iopub_until_idle(kc, i)
+    assert value(kc, "table.concat(stopped, ',') .. '|' .. table.concat(done, ',')") == "1|2"
