@@ -85,6 +85,9 @@ def test_moving_the_step_size_slider_redraws_the_samples(lab, page):
     assert not page.js("return document.querySelectorAll('.jp-OutputArea-output[data-mime-type*=\"stderr\"], .jp-RenderedText[data-mime-type*=\"error\"]').length")
     # The picture for the README: the controls and the samples.
     page.js("""
-        const s = document.querySelector('.jp-OutputArea .widget-slider');
-        s.closest('.jp-Cell').scrollIntoView({block: 'start'});""")
+        const box = document.querySelector('.jp-OutputArea .widget-slider').closest('.widget-vbox');
+        box.scrollIntoView({block: 'start'});
+        const scroller = box.closest('.jp-WindowedPanel-outer');
+        if (scroller) scroller.scrollTop -= 160;  // the end of the cell's code too""")
+    page.wait("the scrolled page to settle", lambda p: p.js("return new Promise(r => requestAnimationFrame(() => r(true)))"))
     page.screenshot("widgets")
