@@ -1,7 +1,8 @@
 """Live widgets in JupyterLab (ipywidgets 8 from PyPI in this environment): notebook 08 as it is, run
 all; the step-size slider moved with the keyboard reruns the sampler, and the Image widget under it
-shows other bytes, with no error anywhere. The screenshot (widgets.png in the output folder) is the
-README's."""
+shows other bytes, with no error anywhere; saved and reopened, the page shows the same picture again
+(the models' state fetched back from the kernel). The screenshot (widgets.png in the output folder)
+is the README's."""
 import hashlib
 import shutil
 import subprocess
@@ -91,3 +92,14 @@ def test_moving_the_step_size_slider_redraws_the_samples(lab, page):
         if (scroller) scroller.scrollTop -= 160;  // the end of the cell's code too""")
     page.wait("the scrolled page to settle", lambda p: p.js("return new Promise(r => requestAnimationFrame(() => r(true)))"))
     page.screenshot("widgets")
+
+    # Saved and reloaded, the page gets every model's state back from the kernel (the control
+    # comm's request_states): the same picture, not "Error displaying widget".
+    page.driver.execute_async_script(page.PANEL + "panel.context.save().then(() => arguments[arguments.length - 1](true));")
+    page.open(NOTEBOOK)
+    page.js(page.PANEL + """
+        const i = panel.content.widgets.findIndex(c => c.model.sharedModel.getSource().includes('function resample'));
+        panel.content.activeCellIndex = i; panel.content.scrollToItem(i);""")
+    page.wait("the widgets again", lambda p: image_hash(p) == after, timeout=60)
+    assert "Error displaying widget" not in page.js("return document.body.innerText")
+    assert slider_readout(page, "step size") not in (None, readout)
