@@ -116,7 +116,7 @@ final class WidgetBinding {
             return 0
         }
         set("capture_end") { [unowned self] call in
-            let m = try model(call)
+            _ = try model(call)
             session.syncOutput()
             if !call.isNil(2) {
                 // The error of the captured code, shown in the area.
@@ -124,7 +124,6 @@ final class WidgetBinding {
                 let lines = text.components(separatedBy: "\n")
                 session.sink?.error(CellError(ename: "LuaError", evalue: lines[0], traceback: lines))
             }
-            _ = m
             if let c = captures.popLast() { session.sink = c.saved }
             return 0
         }

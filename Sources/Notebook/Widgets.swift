@@ -27,7 +27,7 @@ public enum WidgetSpec {
 
     static let description: [String: JSON] = ["description": .string(""), "description_allow_html": .bool(false)]
 
-    static func slider(_ kind: String, value: JSON, min: JSON, max: JSON, step: JSON, format: String) -> [String: JSON] {
+    static func slider(value: JSON, min: JSON, max: JSON, step: JSON, format: String) -> [String: JSON] {
         description.merging(["behavior": .string("drag-tap"), "continuous_update": .bool(true), "disabled": .bool(false),
                              "orientation": .string("horizontal"), "readout": .bool(true), "readout_format": .string(format),
                              "min": min, "max": max, "step": step, "value": value]) { $1 }
@@ -36,10 +36,10 @@ public enum WidgetSpec {
     /// The control's own keys (besides header, DOM keys, layout and style) and its style model.
     static func definition(_ kind: String) -> (keys: [String: JSON], style: String?)? {
         switch kind {
-        case "IntSlider": return (slider(kind, value: .int(0), min: .int(0), max: .int(100), step: .int(1), format: "d"), "SliderStyleModel")
-        case "FloatSlider": return (slider(kind, value: .double(0), min: .double(0), max: .double(100), step: .double(0.1), format: ".2f"), "SliderStyleModel")
+        case "IntSlider": return (slider(value: .int(0), min: .int(0), max: .int(100), step: .int(1), format: "d"), "SliderStyleModel")
+        case "FloatSlider": return (slider(value: .double(0), min: .double(0), max: .double(100), step: .double(0.1), format: ".2f"), "SliderStyleModel")
         case "FloatLogSlider":
-            var k = slider(kind, value: .double(1), min: .double(0), max: .double(4), step: .double(0.1), format: ".3g")
+            var k = slider(value: .double(1), min: .double(0), max: .double(4), step: .double(0.1), format: ".3g")
             k["base"] = .double(10)
             return (k, "SliderStyleModel")
         case "Dropdown":
