@@ -8,7 +8,7 @@ import Foundation
 /// prints a short text form (the console, `joule run`, where nothing can show a slider).
 ///
 /// Backend functions: create(kind, props) → id, get(id, key), set(id, key, value),
-/// set_bytes(id, key, bytes), capture_begin(id), capture_end(id, error), clear(id), pending(id). The
+/// set_bytes(id, key, bytes), capture_begin(id), capture_end(id, error), clear(id), pending(id), close(id). The
 /// internals (registry field `joule.widgets.internal`) hold `backend`, and `changed(id, key, value)`
 /// and `clicked(id)`, which the backend calls for the front end's changes.
 public enum WidgetsLibrary {
@@ -39,6 +39,7 @@ public enum WidgetsLibrary {
       function text.capture_end() end
       function text.clear() end
       function text.pending() return false end
+      function text.close() end
     end
     I.backend = text
 
@@ -143,6 +144,13 @@ public enum WidgetsLibrary {
     end
 
     function Widget:clear() I.backend.clear(rawget(self, "id")) end
+
+    -- Removes the widget from the page (its comm closed); its object stays but shows nothing.
+    function Widget:close()
+      local id = rawget(self, "id")
+      I.backend.close(id)
+      objects[id] = nil
+    end
 
     -- Image: a PNG file's path, a figure, or a tensor of images (shown as a grid).
     local function to_png(x, level)

@@ -655,6 +655,10 @@ extension JupyterKernel: WidgetChannel {
         return superseded(msg, id: id, keys: nil)
     }
 
+    public func close(_ model: WidgetModel) {
+        publish("comm_close", ["comm_id": .string(model.id), "data": .object([:])], parent: parentRequest)
+    }
+
     public func update(_ model: WidgetModel, keys: [String]?) {
         let w = model.wire(keys)
         publish("comm_msg", ["comm_id": .string(model.id), "data": .object(["method": .string("update"), "state": .object(w.state),

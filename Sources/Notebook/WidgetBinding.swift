@@ -11,6 +11,8 @@ public protocol WidgetChannel: AnyObject {
     func update(_ model: WidgetModel, keys: [String]?)
     /// Whether the front end's next change of `id` already waits (joule.widgets.superseded).
     func pendingUpdate(_ id: String) -> Bool
+    /// The kernel closes the model's comm (`w:close()`).
+    func close(_ model: WidgetModel)
 }
 
 /// The notebook backend of `joule.widgets` (LuaHost/WidgetsLibrary): ipywidgets models in a
@@ -130,6 +132,12 @@ final class WidgetBinding {
         set("pending") { [unowned self] call in
             call.push(channel?.pendingUpdate(try call.string(1)) ?? false)
             return 1
+        }
+        set("close") { [unowned self] call in
+            let m = try model(call)
+            registry.remove(m.id)
+            channel?.close(m)
+            return 0
         }
         set("clear") { [unowned self] call in
             let m = try model(call)

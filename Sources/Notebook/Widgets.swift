@@ -166,6 +166,9 @@ public final class WidgetRegistry {
 
     public func add(_ m: WidgetModel) { models[m.id] = m; order.append(m.id) }
 
+    /// A closed model: no longer synced, listed or saved.
+    public func remove(_ id: String) { models[id] = nil; order.removeAll { $0 == id } }
+
     /// The notebook metadata `widgets` entry (nil when the session made none).
     public var metadata: JSON? {
         guard !order.isEmpty else { return nil }

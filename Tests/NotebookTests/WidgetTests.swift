@@ -14,6 +14,8 @@ final class WidgetTests: XCTestCase {
         func open(_ model: WidgetModel) { opened.append(model) }
         func update(_ model: WidgetModel, keys: [String]?) { updates.append((model.id, keys)) }
         func pendingUpdate(_ id: String) -> Bool { false }
+        var closed: [String] = []
+        func close(_ model: WidgetModel) { closed.append(model.id) }
     }
 
     final class Recorder: CellOutputSink {
@@ -160,6 +162,18 @@ final class WidgetTests: XCTestCase {
         XCTAssertEqual(output.state["outputs"]?.array?.first?["text"], .string("4\tx\ttrue\n"))
         XCTAssertTrue(s.execute("ui.controls.k.value = 'y'").ok)
         XCTAssertEqual(output.state["outputs"]?.array?.first?["text"], .string("4\ty\ttrue\n"))
+    }
+
+    func testClosedWidgetsAreNeitherSyncedNorSaved() throws {
+        let (s, c, _) = try session()
+        XCTAssertTrue(s.execute("a = joule.widgets.Checkbox{}\nb = joule.widgets.Label{ value = 'kept' }\na:close()").ok)
+        let a = c.opened.first { $0.kind == "Checkbox" }!, b = c.opened.first { $0.kind == "Label" }!
+        XCTAssertEqual(c.closed, [a.id])
+        XCTAssertThrowsError(try s.widgetUpdate(a.id, state: ["value": .bool(true)], buffers: [:]))
+        let saved = s.widgets.metadata?["application/vnd.jupyter.widget-state+json"]?["state"]?.object ?? [:]
+        XCTAssertNil(saved[a.id])
+        XCTAssertNotNil(saved[b.id])
+        XCTAssertNotNil(s.execute("a.value = true").error, "a closed widget has no state to set")
     }
 
     func testOutsideANotebookWidgetsPrintATextForm() throws {

@@ -196,6 +196,17 @@ def test_comm_info_lists_open_comms(kernel):
     assert aid not in kc.get_shell_msg(timeout=TIMEOUT)["content"]["comms"]
 
 
+def test_a_widget_closed_by_the_kernel_is_gone(kernel):
+    kc = kernel
+    run(kc, "c = joule.widgets.Checkbox{}")
+    cid = widget_id(kc, "c")
+    content, msgs = run(kc, "c:close()")
+    assert [m["content"]["comm_id"] for m in msgs if m["msg_type"] == "comm_close"] == [cid]
+    kc.comm_info()
+    assert cid not in kc.get_shell_msg(timeout=TIMEOUT)["content"]["comms"]
+    assert "unknown comm" in stderr_text(update(kc, cid, {"value": True}))
+
+
 def test_button_clicks_run_on_click(kernel):
     kc = kernel
     run(kc, "b = joule.widgets.Button{ description = 'go' }\nclicks = 0\nb:on_click(function() clicks = clicks + 1 end)")
