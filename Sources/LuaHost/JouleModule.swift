@@ -67,5 +67,6 @@ public enum JouleModule {
         lua_pushvalue(L, module)
         lua_setfield(L, -2, "joule")
         lua_settop(L, module - 1)
+        WidgetsLibrary.install(lua)
     }
 }

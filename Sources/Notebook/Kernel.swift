@@ -75,6 +75,12 @@ public final class JupyterKernel {
     /// When a cell failed with stop_on_error, just before its reply left (set on the main thread):
     /// the queue is aborted next.
     private var abortPending: Date?
+    /// Shell requests read ahead while looking for a widget update that supersedes the one at hand.
+    private var backlog: [WireMessage] = []
+    /// Comms the front end opened (id → target name); the kernel's own are its widget models.
+    private var frontEndComms: [String: String] = [:]
+    /// Comms closed by the front end: messages to them are refused.
+    private var closedComms = Set<String>()
 
     public init(connection: Connection) throws {
         self.connection = connection
@@ -91,6 +97,7 @@ public final class JupyterKernel {
             try s.bind(connection.endpoint(n))
         }
         session = try LuaSession()
+        session.widgetChannel = self
         // From now on SIGINT interrupts cells instead of ending the kernel.
         session.lua.catchInterrupts()
     }
@@ -131,6 +138,7 @@ public final class JupyterKernel {
 
     /// The next well-formed, correctly signed shell request, or nil after `timeout` ms.
     private func nextShellMessage(timeout: Int) -> WireMessage? {
+        if !backlog.isEmpty { return backlog.removeFirst() }
         guard !ZMQSocket.poll([shell], timeout: timeout).isEmpty, let frames = shell.receive() else { return nil }
         return decode(frames, on: "shell")
     }
@@ -234,10 +242,10 @@ public final class JupyterKernel {
         socket.send(msg.encode(signer: signer))
     }
 
-    func publish(_ type: String, _ content: [String: JSON], parent: WireMessage?) {
+    func publish(_ type: String, _ content: [String: JSON], parent: WireMessage?, metadata: [String: JSON] = [:], buffers: [Data] = []) {
         let msg = WireMessage(identities: [Data("kernel.\(sessionID).\(type)".utf8)],
                               header: WireMessage.header(type: type, session: sessionID),
-                              parent: parent?.header ?? .object([:]), content: .object(content))
+                              parent: parent?.header ?? .object([:]), metadata: .object(metadata), content: .object(content), buffers: buffers)
         iopubLock.lock(); defer { iopubLock.unlock() }
         if iopubOpen { iopub.send(msg.encode(signer: signer)) }
     }
@@ -279,12 +287,19 @@ public final class JupyterKernel {
         case "history_request":
             reply(msg, on: socket, "history_reply", historyReply(c))
         case "comm_info_request":
-            reply(msg, on: socket, "comm_info_reply", ["status": .string("ok"), "comms": .object([:])])
+            reply(msg, on: socket, "comm_info_reply", ["status": .string("ok"), "comms": .object(comms(target: c["target_name"]?.string))])
         case "comm_open":
-            // No comm targets: close it at once, as Jupyter kernels do for unknown targets.
-            if let id = c["comm_id"] { publish("comm_close", ["comm_id": id, "data": .object([:])], parent: msg) }
-        case "comm_msg", "comm_close":
-            break
+            commOpen(msg)
+        case "comm_msg":
+            commMessage(msg)
+        case "comm_close":
+            let id = c["comm_id"]?.string ?? ""
+            if session.widgets.models[id] == nil && frontEndComms[id] == nil || closedComms.contains(id) {
+                commError(msg, "comm_close for an unknown comm '\(id)'")
+            } else {
+                closedComms.insert(id)
+                frontEndComms[id] = nil
+            }
         case "shutdown_request":
             let restart = c["restart"]?.bool ?? false
             // The interrupt first (it needs `running`), then the flag that ends every loop.
@@ -298,6 +313,118 @@ public final class JupyterKernel {
         default:
             log("ignored a \(type.isEmpty ? "message without a type" : "'\(type)'") request")
         }
+    }
+
+    // MARK: comms (ipywidgets)
+
+    static let widgetTarget = "jupyter.widget"
+    /// The front end's comm for fetching every model's state at once (ipywidgets 8, on reload).
+    static let controlTarget = "jupyter.widget.control"
+
+    /// The open comms, of `target` only when given: comm_info_reply's `comms`.
+    private func comms(target: String?) -> [String: JSON] {
+        var out: [String: JSON] = [:]
+        for id in session.widgets.order where !closedComms.contains(id) {
+            out[id] = .object(["target_name": .string(JupyterKernel.widgetTarget)])
+        }
+        for (id, t) in frontEndComms { out[id] = .object(["target_name": .string(t)]) }
+        return target.map { t in out.filter { $0.value["target_name"]?.string == t } } ?? out
+    }
+
+    /// A bad comm message changes nothing: it is logged and answered on IOPub with an error on
+    /// standard error (comm messages have no reply), parented to it.
+    private func commError(_ msg: WireMessage, _ text: String) {
+        log(text)
+        publish("stream", ["name": .string("stderr"), "text": .string("joule kernel: \(text)\n")], parent: msg)
+    }
+
+    /// The front end opens a comm: to a widget target it is kept (listed and closable); any other
+    /// target has nothing behind it here, so it is closed at once, as Jupyter kernels do.
+    private func commOpen(_ msg: WireMessage) {
+        guard let id = msg.content["comm_id"]?.string, !id.isEmpty else { return commError(msg, "comm_open without a comm_id") }
+        let target = msg.content["target_name"]?.string ?? ""
+        guard target == JupyterKernel.widgetTarget || target == JupyterKernel.controlTarget,
+              session.widgets.models[id] == nil, frontEndComms[id] == nil else {
+            log("no comm target '\(target)': closed comm \(id)")
+            publish("comm_close", ["comm_id": .string(id), "data": .object([:])], parent: msg)
+            return
+        }
+        frontEndComms[id] = target
+    }
+
+    private func commMessage(_ msg: WireMessage) {
+        let c = msg.content
+        let id = c["comm_id"]?.string ?? ""
+        if frontEndComms[id] == JupyterKernel.controlTarget, c["data"]?["method"]?.string == "request_states" {
+            return sendStates(msg, to: id)
+        }
+        guard !closedComms.contains(id), let model = session.widgets.models[id] else {
+            if frontEndComms[id] != nil { return log("ignored a message to comm \(id) (\(frontEndComms[id]!)): nothing handles it") }
+            return commError(msg, "comm_msg for an unknown comm '\(id)'")
+        }
+        guard let data = c["data"]?.object else { return commError(msg, "comm_msg for \(id) without data") }
+        state.lock(); running = true; current = msg; state.unlock()
+        defer { state.lock(); running = false; current = nil; state.unlock() }
+        // Callbacks' output is shown (a silent execute before must not hide it); no stdin here.
+        (session.sink as? Sink)?.begin(silent: false, allowStdin: false)
+        switch data["method"]?.string ?? "" {
+        case "update":
+            guard let changes = data["state"]?.object else { return commError(msg, "update for widget \(id) without a state object") }
+            var buffers: [String: Data] = [:]
+            for (k, path) in (data["buffer_paths"]?.array ?? []).enumerated() {
+                guard let key = path.array?.first?.string, path.array?.count == 1, k < msg.buffers.count else {
+                    return commError(msg, "update for widget \(id): buffer path \(path.serialized()) has no buffer or is nested")
+                }
+                buffers[key] = msg.buffers[k]
+            }
+            let changed: [String]
+            do { changed = try session.widgetUpdate(id, state: changes, buffers: buffers) } catch {
+                return commError(msg, "update for widget \(id) refused: \(error)")
+            }
+            // Echo the accepted state back (ipywidgets 8: the front ends then agree on it).
+            let echo = model.wire(Array(changes.keys))
+            publish("comm_msg", ["comm_id": .string(id), "data": .object(["method": .string("echo_update"), "state": .object(echo.state),
+                                                                           "buffer_paths": .array(echo.paths)])], parent: msg, buffers: echo.buffers)
+            if !superseded(msg, id: id, keys: Set(changes.keys)) { session.widgetNotify(id, keys: changed) }
+        case "request_state":
+            let w = model.wire()
+            publish("comm_msg", ["comm_id": .string(id), "data": .object(["method": .string("update"), "state": .object(w.state),
+                                                                           "buffer_paths": .array(w.paths)])], parent: msg, buffers: w.buffers)
+        case "custom":
+            do { try session.widgetCustom(id, content: data["content"] ?? .null) } catch { commError(msg, "\(error)") }
+        case let m:
+            commError(msg, "comm_msg for widget \(id): unknown method '\(m)'")
+        }
+    }
+
+    /// Every open model's state on the control comm (`update_states`), buffers by
+    /// [model id, "state", key] paths, as ipywidgets answers `request_states`.
+    private func sendStates(_ msg: WireMessage, to comm: String) {
+        var states: [String: JSON] = [:], paths: [JSON] = [], buffers: [Data] = []
+        for id in session.widgets.order where !closedComms.contains(id) {
+            let m = session.widgets.models[id]!
+            let w = m.wire()
+            states[id] = .object(["model_name": m.state["_model_name"] ?? .null, "model_module": m.state["_model_module"] ?? .null,
+                                  "model_module_version": m.state["_model_module_version"] ?? .null, "state": .object(w.state)])
+            for (p, b) in zip(w.paths, w.buffers) { paths.append(.array([.string(id), .string("state")] + (p.array ?? []))); buffers.append(b) }
+        }
+        publish("comm_msg", ["comm_id": .string(comm), "data": .object(["method": .string("update_states"), "states": .object(states),
+                                                                         "buffer_paths": .array(paths)])], parent: msg, buffers: buffers)
+    }
+
+    /// Whether an update of the same keys of widget `id` is already queued behind `msg`: then its
+    /// callbacks run for that one only (a slider dragged past several values runs once, on the last).
+    private func superseded(_ msg: WireMessage, id: String, keys: Set<String>?) -> Bool {
+        while let next = nextShellMessageFromSocket() { backlog.append(next) }
+        return backlog.contains { m in
+            m.type == "comm_msg" && m.content["comm_id"]?.string == id && m.content["data"]?["method"]?.string == "update"
+                && keys.map { $0.isSubset(of: Set(m.content["data"]?["state"]?.object?.keys.map { $0 } ?? [])) } ?? true
+        }
+    }
+
+    private func nextShellMessageFromSocket() -> WireMessage? {
+        guard !ZMQSocket.poll([shell], timeout: 0).isEmpty, let frames = shell.receive() else { return nil }
+        return decode(frames, on: "shell")
     }
 
     var kernelInfo: [String: JSON] {
@@ -479,6 +606,12 @@ public final class JupyterKernel {
             kernel.publish("clear_output", ["wait": .bool(wait)], parent: parent)
         }
 
+        func error(_ e: CellError) {
+            guard !silent else { return }
+            kernel.publish("error", ["ename": .string(e.ename), "evalue": .string(e.evalue),
+                                     "traceback": .array(e.traceback.map(JSON.string))], parent: parent)
+        }
+
         /// Asks the front end on the stdin channel and waits for its input_reply (an interrupt
         /// stops the wait).
         func input(prompt: String, password: Bool) throws -> String {
@@ -501,5 +634,35 @@ public final class JupyterKernel {
                 return reply.content["value"]?.string ?? ""
             }
         }
+    }
+}
+
+extension JupyterKernel: WidgetChannel {
+    private var parentRequest: WireMessage? { state.lock(); defer { state.unlock() }; return current }
+
+    public func open(_ model: WidgetModel) {
+        let w = model.wire()
+        // The protocol version goes in the message's metadata (where ipywidgets puts it and the
+        // front end's widget manager checks it).
+        publish("comm_open", ["comm_id": .string(model.id), "target_name": .string(JupyterKernel.widgetTarget),
+                              "data": .object(["state": .object(w.state), "buffer_paths": .array(w.paths)])],
+                parent: parentRequest, metadata: ["version": .string(WidgetSpec.protocolVersion)], buffers: w.buffers)
+    }
+
+    /// Reads ahead on the shell socket (the main thread's, which runs the callback asking).
+    public func pendingUpdate(_ id: String) -> Bool {
+        guard let msg = parentRequest else { return false }
+        return superseded(msg, id: id, keys: nil)
+    }
+
+    public func close(_ model: WidgetModel) {
+        publish("comm_close", ["comm_id": .string(model.id), "data": .object([:])], parent: parentRequest)
+    }
+
+    public func update(_ model: WidgetModel, keys: [String]?) {
+        let w = model.wire(keys)
+        publish("comm_msg", ["comm_id": .string(model.id), "data": .object(["method": .string("update"), "state": .object(w.state),
+                                                                             "buffer_paths": .array(w.paths)])],
+                parent: parentRequest, buffers: w.buffers)
     }
 }

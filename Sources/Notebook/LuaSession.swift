@@ -12,6 +12,8 @@ public protocol CellOutputSink: AnyObject {
     func display(data: [String: JSON])
     /// `joule.clear_output(wait)`.
     func clearOutput(wait: Bool)
+    /// An error that is not the cell's own (a widget callback's).
+    func error(_ e: CellError)
     /// A line typed by the user for `io.read`; throws when there is nobody to ask.
     func input(prompt: String, password: Bool) throws -> String
 }
@@ -41,12 +43,67 @@ public final class LuaSession {
     /// Set while a cell runs (for `joule.display` to order its pictures after earlier text).
     private var capture: OutputCapture?
     private var reprRef: Int32 = LUA_NOREF
+    /// `joule.widgets`' models (the notebook backend).
+    public private(set) var widgets: WidgetRegistry!
+    var widgetBinding: WidgetBinding!
+    /// Where widget models are opened and synced (the kernel); nil in `joule notebook run`.
+    public var widgetChannel: WidgetChannel? {
+        get { widgetBinding.channel }
+        set { widgetBinding.channel = newValue }
+    }
     private var declaredRef: Int32 = LUA_NOREF
 
     /// `parameters` are `key=value` texts as `-p` gives them (seen by `joule.params`).
     public init(parameters: [String] = [], notebookPath: String? = nil) throws {
         host = try ScriptHost(script: notebookPath, parameters: parameters)
         try installHelpers()
+        widgetBinding = WidgetBinding(session: self)
+        widgets = widgetBinding.registry
+        try widgetBinding.install()
+    }
+
+    /// Hands on the output captured so far (before a picture or an Output area's switch).
+    func syncOutput() { capture?.sync() }
+
+    func displayData(_ data: [String: JSON]) {
+        capture?.sync()
+        sink?.display(data: data)
+    }
+
+    /// Runs `body` (a widget callback between cells) with standard output and error captured
+    /// for the sink, as a cell's are.
+    public func withCapturedOutput(_ body: () -> Void) {
+        guard capture == nil else { return body() }
+        // As for a cell: an interrupt that came after the last one ended must not stop this.
+        lua_sethook(lua.L, nil, 0, 0)
+        lua.catchInterrupts()
+        let c = OutputCapture { [weak self] stream, text in self?.sink?.stream(name: stream, text: text) }
+        do { try c.begin() } catch { return body() }
+        capture = c
+        body()
+        c.end()
+        capture = nil
+    }
+
+    /// A front end's change of widget `id`: applied (or refused whole), the keys that changed.
+    public func widgetUpdate(_ id: String, state: [String: JSON], buffers: [String: Data]) throws -> [String] {
+        guard let m = widgets.models[id] else { throw NotebookError("no widget '\(id)'") }
+        return try widgetBinding.apply(m, state: state, buffers: buffers)
+    }
+
+    /// Runs the callbacks for a change of widget `id` (their output captured as a cell's).
+    public func widgetNotify(_ id: String, keys: [String]) {
+        guard let m = widgets.models[id] else { return }
+        withCapturedOutput { widgetBinding.notify(m, keys: keys) }
+    }
+
+    /// A front end's custom message for widget `id` (a button's click).
+    public func widgetCustom(_ id: String, content: JSON) throws {
+        guard let m = widgets.models[id] else { throw NotebookError("no widget '\(id)'") }
+        guard content["event"]?.string == "click", m.kind == "Button" else {
+            throw NotebookError("widget \(id) (\(m.kind)): unknown custom message \(content.serialized())")
+        }
+        withCapturedOutput { widgetBinding.clicked(m) }
     }
 
     // MARK: running cells
@@ -91,7 +148,7 @@ public final class LuaSession {
             for i in (top + 1)...(top + n) {
                 let data = represent(i)
                 if data.isEmpty { continue }
-                if data["image/png"] != nil { sink?.display(data: data) } else { texts.append(data["text/plain"]?.string ?? "") }
+                if data["image/png"] != nil || data["application/vnd.jupyter.widget-view+json"] != nil { sink?.display(data: data) } else { texts.append(data["text/plain"]?.string ?? "") }
             }
             if !texts.isEmpty { result = ["text/plain": .string(texts.joined(separator: "\t"))] }
         }
@@ -166,7 +223,11 @@ public final class LuaSession {
         var data: [String: JSON] = [:]
         lua_rawgeti(L, joule_registry_index(), lua_Integer(reprRef))
         lua_pushvalue(L, i)
-        if joule_pcall(L, 1, 2) == LUA_OK {
+        if joule_pcall(L, 1, 3) == LUA_OK {
+            if let id = LuaSession.string(L, -1) {
+                return WidgetRegistry.viewData(id, text: LuaSession.string(L, -3) ?? "widget")
+            }
+            lua_settop(L, -2)
             if let s = LuaSession.string(L, -2) { data["text/plain"] = .string(s) }
             if lua_type(L, -1) == LUA_TSTRING, let png = LuaSession.bytes(L, -1) {
                 data["image/png"] = .string(png.base64EncodedString())
@@ -276,6 +337,7 @@ public final class LuaSession {
       if type(v) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "Figure" then
         return tostring(v), v:png()
       end
+      if joule.widgets.is_widget(v) then return tostring(v), nil, rawget(v, "id") end
       if type(v) == "string" then return v, nil end
       return repr(v, 0, {}), nil
     end

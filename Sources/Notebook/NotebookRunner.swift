@@ -92,6 +92,9 @@ public final class NotebookRunner {
         var meta = nb.json["metadata"]?.object ?? [:]
         meta["kernelspec"] = NotebookFile.kernelspec
         meta["language_info"] = NotebookFile.languageInfo
+        // The widgets' last state, as nbclient's store_widget_state saves it: the notebook shows
+        // them when opened.
+        meta["widgets"] = session.widgets.metadata
         nb.json["metadata"] = .object(meta)
         return Report(notebook: nb, failure: failure.map { (cell: $0.0, error: $0.1) }, executed: count)
     }
@@ -233,6 +236,12 @@ public final class NotebookRunner {
         func clearOutput(wait: Bool) {
             lock.lock(); defer { lock.unlock() }
             if wait { clearPending = true } else { outputs = [] }
+        }
+
+        func error(_ e: CellError) {
+            lock.lock(); defer { lock.unlock() }
+            add(.object(["output_type": .string("error"), "ename": .string(e.ename), "evalue": .string(e.evalue),
+                         "traceback": .array(e.traceback.map(JSON.string))]))
         }
 
         func input(prompt: String, password: Bool) throws -> String {

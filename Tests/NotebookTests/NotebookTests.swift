@@ -147,7 +147,9 @@ final class SessionTests: XCTestCase {
         var displays: [[String: JSON]] = []
         func stream(name: String, text: String) { streams += (name == last ? "" : "[\(name)]") + text; last = name }
         func display(data: [String: JSON]) { displays.append(data) }
+        var errors: [CellError] = []
         func clearOutput(wait: Bool) { displays.removeAll() }
+        func error(_ e: CellError) { errors.append(e) }
         func input(prompt: String, password: Bool) throws -> String { "typed 42" }
     }
 
