@@ -1,5 +1,6 @@
 import Foundation
 import LuaHost
+import Tensor
 import XCTest
 import Notebook
 
