@@ -71,6 +71,26 @@ final class DivergenceGuardTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(goodAccuracy.last!, 0.9, "after its rollbacks the run learns the blobs: \(goodAccuracy)")
     }
 
+    /// `extra_steps` lengthens the chains at each rollback, and a resumed trainer (built with the
+    /// configured steps) gets the added steps back from the checkpoint.
+    func testRollbacksAddSGLDStepsAndResumeKeepsThem() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guard-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var g = guardConfig(); g.extraSteps = 5
+        let r = try trainer(lr: 0.2, alpha: 0, guarded: g)
+        var events: [DivergenceGuard.Event] = []
+        _ = try r.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: r.shuffle, onRollback: { events.append($0) })
+        XCTAssertFalse(events.isEmpty)
+        XCTAssertTrue(events.allSatisfy { $0.sgldSteps.after == $0.sgldSteps.before + 5 }, "\(events)")
+        XCTAssertEqual(r.jem.sampler.steps, 10 + 5 * events.count)
+        try TrainingCheckpoint.save(r.jem, rngs: ["shuffle": r.shuffle], to: dir)
+        let resumed = try trainer(lr: 0.2, alpha: 0, guarded: g, seed: 7)
+        XCTAssertEqual(resumed.jem.sampler.steps, 10)
+        try TrainingCheckpoint.restore(resumed.jem, rngs: ["shuffle": resumed.shuffle], from: dir)
+        XCTAssertEqual(resumed.jem.sampler.steps, r.jem.sampler.steps)
+        XCTAssertEqual(resumed.jem.learningRate, r.jem.learningRate)
+    }
+
     func testTheGuardNeverFiresOnAHealthyRunAndChangesNothing() throws {
         let plain = try trainer(lr: 1e-3, alpha: 0.1, guarded: nil)
         let guarded = try trainer(lr: 1e-3, alpha: 0.1, guarded: DivergenceGuard.Config())
