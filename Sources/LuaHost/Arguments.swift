@@ -237,6 +237,17 @@ public struct LuaTableBuilder {
         try fill(LuaTableBuilder(L: L, table: lua_gettop(L)))
         lua_setfield(L, table, key)
     }
+    /// A field holding a list of tables, one per element, each filled by `fill`.
+    public func list<T>(_ key: String, _ elements: [T], _ fill: (LuaTableBuilder, T) -> Void) {
+        lua_createtable(L, Int32(elements.count), 0)
+        let list = lua_gettop(L)
+        for (i, e) in elements.enumerated() {
+            lua_createtable(L, 0, 8)
+            fill(LuaTableBuilder(L: L, table: lua_gettop(L)), e)
+            lua_rawseti(L, list, lua_Integer(i + 1))
+        }
+        lua_setfield(L, table, key)
+    }
 }
 
 /// A Lua table passed as an argument; fields are read raw (no metamethods run).
@@ -248,6 +259,9 @@ public struct LuaTable {
 
     /// Length of the array part (raw).
     public var length: Int { Int(lua_rawlen(L, index)) }
+
+    /// Runs `body` with field `key` pushed (its stack slot), for fields read in several ways.
+    func withField<R>(_ key: String, _ body: (Int32) throws -> R) rethrows -> R { try with(key, body) }
 
     /// Pushes field `key` for the duration of `body`.
     private func with<R>(_ key: String, _ body: (Int32) throws -> R) rethrows -> R {

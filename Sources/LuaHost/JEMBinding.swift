@@ -50,30 +50,30 @@ enum JEMBinding {
     /// `guard = { every, energy_max, gap_max, window, lr_factor, extra_steps, max_rollbacks }` (any
     /// subset; absent: the defaults) or `guard = false` (unguarded).
     static func divergenceGuard(_ o: LuaTable) throws -> DivergenceGuard? {
-        let L = o.L
-        lua_pushstring(L, "guard"); lua_rawget(L, o.index)
-        defer { lua_settop(L, -2) }
-        let slot = lua_gettop(L)
         var g = DivergenceGuard.Config()
-        switch lua_type(L, slot) {
-        case LUA_TNIL: break
-        case LUA_TBOOLEAN: if lua_toboolean(L, slot) == 0 { return nil }
-        case LUA_TTABLE:
-            let t = LuaTable(call: o.call, position: o.position, index: slot)
-            do { try t.rejectUnknownKeys(guardOptions) } catch let e as LuaArgumentError {
-                throw o.call.bad(o.position, message: "guard: \(e.message)")
+        let on = try o.withField("guard") { slot -> Bool in
+            let L = o.L
+            switch lua_type(L, slot) {
+            case LUA_TNIL: return true
+            case LUA_TBOOLEAN: return lua_toboolean(L, slot) != 0
+            case LUA_TTABLE:
+                let t = LuaTable(call: o.call, position: o.position, index: slot)
+                do { try t.rejectUnknownKeys(guardOptions) } catch let e as LuaArgumentError {
+                    throw o.call.bad(o.position, message: "guard: \(e.message)")
+                }
+                g.every = try t.integer("every", 1...1_000_000, default: g.every)
+                g.energyMax = Float(try t.number("energy_max", default: Double(g.energyMax)))
+                g.gapMax = Float(try t.number("gap_max", default: Double(g.gapMax)))
+                g.window = try t.integer("window", 1...100_000, default: g.window)
+                g.lrFactor = Float(try t.number("lr_factor", default: Double(g.lrFactor)))
+                g.extraSteps = try t.integer("extra_steps", 0...100_000, default: g.extraSteps)
+                g.maxRollbacks = try t.integer("max_rollbacks", 1...1000, default: g.maxRollbacks)
+                return true
+            default:
+                throw o.call.bad(o.position, message: "field 'guard': options table or false expected, got \(LuaCall.got(L, slot))")
             }
-            g.every = try t.integer("every", 1...1_000_000, default: g.every)
-            g.energyMax = Float(try t.number("energy_max", default: Double(g.energyMax)))
-            g.gapMax = Float(try t.number("gap_max", default: Double(g.gapMax)))
-            g.window = try t.integer("window", 1...100_000, default: g.window)
-            g.lrFactor = Float(try t.number("lr_factor", default: Double(g.lrFactor)))
-            g.extraSteps = try t.integer("extra_steps", 0...100_000, default: g.extraSteps)
-            g.maxRollbacks = try t.integer("max_rollbacks", 1...1000, default: g.maxRollbacks)
-        default:
-            throw o.call.bad(o.position, message: "field 'guard': options table or false expected, got \(LuaCall.got(L, slot))")
         }
-        return try DivergenceGuard(config: g)
+        return on ? try DivergenceGuard(config: g) : nil
     }
 
     /// The line a rollback prints, and its fields in the table fit_epoch returns (and train_jem.lua logs).
@@ -249,19 +249,5 @@ enum JEMBinding {
                 else { t.set(k, v) }
             }
         }
-    }
-}
-
-extension LuaTableBuilder {
-    /// A field holding a list of tables, one per element, each filled by `fill`.
-    func list<T>(_ key: String, _ elements: [T], _ fill: (LuaTableBuilder, T) -> Void) {
-        lua_createtable(L, Int32(elements.count), 0)
-        let list = lua_gettop(L)
-        for (i, e) in elements.enumerated() {
-            lua_createtable(L, 0, 8)
-            fill(LuaTableBuilder(L: L, table: lua_gettop(L)), e)
-            lua_rawseti(L, list, lua_Integer(i + 1))
-        }
-        lua_setfield(L, table, key)
     }
 }

@@ -33,14 +33,11 @@ public enum PlotBinding {
             let images = try call.tensor(1)
             var g = GridOptions()
             if let o {
-                g.nrow = try o.integer("nrow", 1...Int.max)
-                g.padding = try o.integer("padding", 0...64, default: g.padding)
-                g.scale = try o.integer("scale", 1...32)
+                try readLayout(o, into: &g)
                 g.rowLabels = try strings(o, "row_labels")
                 g.title = try o.string("title")
                 g.blocks = try o.integer("blocks", 1...Int.max, default: 1)
                 g.levels = try o.integer("levels", 2...256, default: 256)
-                g.range = try valueRange(o)
             }
             guard images.rank == 5 else { return try Figure.imageGrid(images, options: g) }
             let (f, n) = (images.shape[0], images.shape[1])
@@ -384,6 +381,15 @@ public enum PlotBinding {
         return c
     }
 
+    /// The layout options of an image grid (nrow, padding, scale, range), for joule.plot.grid and
+    /// joule.tb.image alike.
+    static func readLayout(_ o: LuaTable, into g: inout GridOptions) throws {
+        g.nrow = try o.integer("nrow", 1...Int.max)
+        g.padding = try o.integer("padding", 0...64, default: g.padding)
+        g.scale = try o.integer("scale", 1...32) ?? g.scale
+        g.range = try valueRange(o)
+    }
+
     static func lineOptions(_ o: LuaTable?) throws -> LineOptions {
         var l = LineOptions()
         guard let o else { return l }
@@ -552,15 +558,5 @@ public enum PlotBinding {
             }
             return ScoredSet(s.name, inDistribution: inside, outOfDistribution: outside)
         }
-    }
-}
-
-extension LuaTable {
-    /// Runs `body` with field `key` pushed (its stack slot).
-    func withField<R>(_ key: String, _ body: (Int32) throws -> R) rethrows -> R {
-        lua_pushstring(L, key)
-        lua_rawget(L, index)
-        defer { lua_settop(L, -2) }
-        return try body(lua_gettop(L))
     }
 }

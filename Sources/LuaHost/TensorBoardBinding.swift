@@ -78,12 +78,7 @@ enum TensorBoardBinding {
                 if images.rank == 2 { images = images.copy(); try images.reshape([1] + images.shape) }
                 let single = images.rank == 3 || (images.rank == 4 && images.shape[0] == 1)
                 var g = GridOptions(padding: single ? 0 : 2, scale: 1)
-                if let o {
-                    g.nrow = try o.integer("nrow", 1...Int.max)
-                    g.padding = try o.integer("padding", 0...64, default: g.padding)
-                    g.scale = try o.integer("scale", 1...32, default: 1)
-                    g.range = try PlotBinding.valueRange(o)
-                }
+                if let o { try PlotBinding.readLayout(o, into: &g) }
                 figure = try Figure.imageGrid(images, options: g)
             }
             let png = try figure.pngData()
