@@ -37,8 +37,9 @@ public final class SGLDSampler: ChainSampler {
     public let rng: RNG
     public let buffer: ReplayBuffer
 
-    /// The model the steps run: `model` itself, or its replica in `config.precision`.
-    private var stepModel: EnergyModel?
+    /// The model the steps run, for the precision it was made for: `model` itself, or its replica
+    /// in `config.precision` (made again if the configuration changes).
+    private var stepModel: (precision: Precision, model: EnergyModel)?
 
     // Workspaces reused by every step.
     private let eps = Tensor(shape: [0])
@@ -83,14 +84,12 @@ public final class SGLDSampler: ChainSampler {
     public var precision: Precision { config.precision.available }
 
     private var runningModel: EnergyModel {
-        if let m = stepModel, config.precision == lastPrecision { return m }
+        if let m = stepModel, m.precision == config.precision { return m.model }
         if config.precision == .bf16 && precision == .fp32 { Self.warnNoBF16() }
-        lastPrecision = config.precision
         let m = model.sampling(in: config.precision)
-        stepModel = m
+        stepModel = (config.precision, m)
         return m
     }
-    private var lastPrecision: Precision?
 
     nonisolated(unsafe) private static var warned = false
     private static func warnNoBF16() {

@@ -36,20 +36,21 @@ public final class BF16Convolution: BLASConvolution {
         }
     }
 
+    // Patches lie transposed only for one-channel layers, which this family does not serve (`serves`).
     public override func forward(rows: Int, patches: UnsafePointer<Float>, transposed: Bool, bias: UnsafePointer<Float>?,
                                  output: UnsafeMutablePointer<Float>) {
+        precondition(!transposed, "BF16Convolution serves layers of several input channels only")
         scratch.with(count: BF16GEMM.rowsCount(m: rows, k: patch)) { a in
             forwardPanels.withUnsafeBufferPointer { panels in
-                // One-channel patches lie transposed: a column per position.
-                BF16GEMM.multiply(m: rows, n: outChannels, k: patch, a: patches, lda: transposed ? rows : patch,
-                                  layout: transposed ? .columnMajor : .rowMajor, panels: panels.baseAddress!,
+                BF16GEMM.multiply(m: rows, n: outChannels, k: patch, a: patches, lda: patch, panels: panels.baseAddress!,
                                   bias: bias, c: output, ldc: outChannels, accumulate: false, scratch: a)
             }
         }
     }
 
     public override func inputGradient(rows: Int, gradOutput: UnsafePointer<Float>, transposed: Bool, patches: UnsafeMutablePointer<Float>) {
-        guard let backward = backwardPanels, !transposed else {
+        precondition(!transposed, "BF16Convolution serves layers of several input channels only")
+        guard let backward = backwardPanels else {
             return super.inputGradient(rows: rows, gradOutput: gradOutput, transposed: transposed, patches: patches)
         }
         scratch.with(count: BF16GEMM.rowsCount(m: rows, k: outChannels)) { a in

@@ -106,7 +106,7 @@ struct BenchCommand: ParsableCommand {
         let images = Tensor(shape: [sc.bufferPerClass, 1, 56, 56]); RNG(seed: 3).fillUniform(images, -1, 1)
         for c in 0..<model.classes { sampler.buffer.store(images, pools: Array(repeating: c, count: sc.bufferPerClass)) }
         let g = try DivergenceGuard()
-        return median { g.keep(jem, batch: 0) }
+        return try median { g.keep(jem, batch: 0) }
     }
 
     /// Medians of `bodies`' times over `runs` rounds, each round running every body once in turn.
@@ -122,15 +122,7 @@ struct BenchCommand: ParsableCommand {
         return times.map { $0.sorted()[$0.count / 2] }
     }
 
-    private func median(_ body: () throws -> Void) rethrows -> Double {
-        var times: [Double] = []
-        for _ in 0..<max(runs, 1) {
-            let t = DispatchTime.now().uptimeNanoseconds
-            try body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
-        }
-        return times.sorted()[times.count / 2]
-    }
+    private func median(_ body: @escaping () throws -> Void) throws -> Double { try interleavedMedians([body])[0] }
 
     /// The same SGLD written in Lua over `model:energy_grad`, as a user would write their own
     /// sampler: median seconds per run of `steps` steps on `chains` chains.
