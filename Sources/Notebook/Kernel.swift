@@ -75,6 +75,8 @@ public final class JupyterKernel {
     /// When a cell failed with stop_on_error, just before its reply left (set on the main thread):
     /// the queue is aborted next.
     private var abortPending: Date?
+    /// The latest such failure: requests made before it are queued behind it, however late they arrive.
+    private var lastFailure: Date?
     /// Shell requests read ahead while looking for a widget update that supersedes the one at hand.
     private var backlog: [WireMessage] = []
     /// Comms the front end opened (id → target name); the kernel's own are its widget models.
@@ -119,6 +121,7 @@ public final class JupyterKernel {
         publish("status", ["execution_state": .string("starting")], parent: nil)
         while !isShuttingDown {
             guard let msg = nextShellMessage(timeout: 100) else { continue }
+            if madeBeforeLastFailure(msg) { abort(msg); continue }
             handle(msg, on: shell)
             while let failedAt = abortPending { abortPending = nil; abortQueuedExecutes(failedAt: failedAt) }
         }
@@ -199,14 +202,32 @@ public final class JupyterKernel {
                 if abortPending != nil { return }
                 continue
             }
-            publish("status", ["execution_state": .string("busy")], parent: msg)
-            reply(msg, on: shell, "execute_reply", ["status": .string("aborted")], metadata: ["status": .string("aborted")])
-            publish("status", ["execution_state": .string("idle")], parent: msg)
+            abort(msg)
         }
+    }
+
+    private func abort(_ msg: WireMessage) {
+        publish("status", ["execution_state": .string("busy")], parent: msg)
+        reply(msg, on: shell, "execute_reply", ["status": .string("aborted")], metadata: ["status": .string("aborted")])
+        publish("status", ["execution_state": .string("idle")], parent: msg)
+    }
+
+    /// An execute request made, by its header's date, before the latest failure, arriving after the
+    /// abort window closed: a busy server can forward Run All's later requests more than
+    /// `abortWindow` ms after a cell fails, and they are queued behind it all the same. Only for a
+    /// few seconds after the failure, so that a front end whose clock lags behind the kernel's
+    /// does not see its new requests refused for long.
+    private func madeBeforeLastFailure(_ msg: WireMessage) -> Bool {
+        guard msg.type == "execute_request", let failedAt = lastFailure,
+              Date().timeIntervalSince(failedAt) < JupyterKernel.lateAbortSeconds,
+              let made = (msg.header["date"]?.string).flatMap(JupyterKernel.headerDate) else { return false }
+        return made <= failedAt
     }
 
     /// How long the kernel keeps aborting after the last queued request.
     static let abortWindow = 50
+    /// How long after a failure a late request made before it is still aborted.
+    static let lateAbortSeconds = 5.0
 
     /// A header's date ("2024-05-01T12:00:00.123456Z", or with an offset; Jupyter's ISO 8601).
     public static func headerDate(_ text: String) -> Date? {
@@ -478,7 +499,7 @@ public final class JupyterKernel {
             if !silent { publish("error", err, parent: msg) }
             content.merge(err) { $1 }
             content["status"] = .string("error")
-            if !silent && (c["stop_on_error"]?.bool ?? true) { abortPending = Date() }
+            if !silent && (c["stop_on_error"]?.bool ?? true) { abortPending = Date(); lastFailure = abortPending }
         } else {
             if let result = outcome.result, !silent {
                 publish("execute_result", ["execution_count": .int(count), "data": .object(result), "metadata": .object([:])], parent: msg)
