@@ -87,7 +87,12 @@ def test_run_all_renders_figures_and_completion_and_help_work(lab, page, corpus)
 
 
 def test_run_all_stops_at_the_failing_cell(lab, page):
-    page.open(lab.write_notebook("error-stops.ipynb", ["print('one')", "error('two fails')", "print('three')"]))
+    # JupyterLab makes Run All's requests a few milliseconds apart; a cell that fails within a
+    # millisecond can fail before the next request is even made, and a request made after the
+    # failure is not queued behind it (the kernel runs it, as ipykernel would). The failing cell
+    # takes 0.2 s, as a real one does, so that the third request is queued when it fails.
+    slow_error = "local t = os.clock() while os.clock() - t < 0.2 do end error('two fails')"
+    page.open(lab.write_notebook("error-stops.ipynb", ["print('one')", slow_error, "print('three')"]))
     page.run_all()
     page.wait("the error", lambda p: any(o["type"] == "error" for o in p.cells()[1]["outputs"]))
     page.wait_kernel("idle")
