@@ -104,11 +104,9 @@ final class SlurmBackend {
             throw JouleError("sbatch failed (exit \(submit.status)): \(submit.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         console.line("submitted Slurm job \(job): \(todo.count) task\(todo.count == 1 ? "" : "s") (\(scriptPath))")
-        for run in todo {
-            var s = RunStatus(run: run, state: .queued, backend: "slurm")
-            s.slurmJob = job
-            try? s.write(run)
-        }
+        // From here on a run's status.json belongs to its task (which records its job id itself):
+        // a task can start, run and end before sbatch has even returned, so a status written
+        // here now could overwrite the task's outcome with "queued".
 
         let squeue = findTool("squeue") ?? "squeue"
         var reported = Set<String>()
@@ -153,7 +151,7 @@ final class SlurmBackend {
         let accounting = sacctStates(job)
         for (i, run) in todo.enumerated() where !reported.contains(run.key) {
             var s = RunStatus.read(run) ?? RunStatus(run: run, state: .failed, backend: "slurm")
-            s.slurmJob = job
+            s.slurmJob = s.slurmJob ?? "\(job)_\(i)"
             let out = outPattern.replacingOccurrences(of: "%a", with: String(i))
             if stopping {
                 s.state = .interrupted

@@ -48,4 +48,49 @@ final class SlurmTests: SweepTestCase {
         guard rows.count == 2 else { return }
         XCTAssertTrue(rows[1]["error"]!.contains("x=2, y=2 is bad"), rows[1]["error"]!)
     }
+
+    /// A Slurm that starts tasks at once can finish them before `sbatch` has returned (CI saw it:
+    /// allocated 3 ms after submission, done 50 ms later). Their outcomes must survive. Real Slurm
+    /// gives that order only sometimes, so here an `sbatch` on PATH runs the array's tasks itself,
+    /// as Slurm would (same script, same variables), before printing the job id.
+    func testTasksEndingBeforeSbatchReturnsKeepTheirOutcome() throws {
+        let bin = directory.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let tools = [
+            "sbatch": #"""
+                #!/bin/bash
+                # sbatch --parsable SCRIPT: runs every task of SCRIPT's --array now, then prints the job id.
+                script=${@: -1}
+                last=$(sed -n 's/^#SBATCH --array=0-\([0-9]*\).*/\1/p' "$script")
+                dir=$(sed -n 's/^#SBATCH --chdir=//p' "$script")
+                for i in $(seq 0 "$last"); do
+                  (cd "$dir" && SLURM_ARRAY_JOB_ID=77 SLURM_ARRAY_TASK_ID=$i SLURM_JOB_ID=$((78 + i)) bash "$script" >/dev/null 2>&1)
+                done
+                echo 77
+                """#,
+            "squeue": "#!/bin/bash\nexit 0\n",                          // the job has left the queue
+            "sacct": "#!/bin/bash\necho 'no accounting' >&2; exit 1\n",   // as on a bare Slurm
+        ]
+        for (name, text) in tools {
+            let url = bin.appendingPathComponent(name)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: url.path)
+        }
+        let oldPath = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        setenv("PATH", bin.path + ":" + oldPath, 1)
+        defer { setenv("PATH", oldPath, 1) }
+
+        try write("quick.lua", quick)
+        try write("s.lua", "return { script = 'quick.lua', grid = { x = {1, 2} }, params = { y = 2.0 }, output = 'out', metric = 'score', slurm = { poll = 0.1 } }")
+        let r = try joule(["sweep", "s.lua", "--backend", "slurm"], seconds: 60)
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("submitted Slurm job 77"), r.stdout)
+        let rows = summary("out")
+        XCTAssertEqual(rows.map { $0["status"]! }, ["finished", "failed"], r.stdout + r.stderr)
+        XCTAssertEqual(completions(), ["1 2"])
+        guard rows.count == 2 else { return }
+        XCTAssertEqual(rows[0]["score"], "2")
+        XCTAssertTrue(rows[1]["error"]!.contains("x=2, y=2 is bad"), rows[1]["error"]!)
+        XCTAssertTrue(read("out/runs/" + rows[0]["run"]! + "/status.json").contains("\"slurm_job\" : \"77_0\""))
+    }
 }
