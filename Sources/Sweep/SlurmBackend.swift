@@ -147,6 +147,7 @@ final class SlurmBackend {
         }
         // Tasks write their status as they end; give the file system a moment to show the last ones.
         for _ in 0..<20 where reported.count < todo.count { report(); usleep(100_000) }
+        report()
 
         let accounting = sacctStates(job)
         for (i, run) in todo.enumerated() where !reported.contains(run.key) {
