@@ -72,8 +72,8 @@ public enum Energies {
     public static func compute(of logits: Tensor, labels: [Int]?, into energy: Tensor, gradLogits: Tensor?,
                                lse: Tensor = Tensor(shape: [0]), softmax: Tensor = Tensor(shape: [0])) throws {
         let (n, c) = (logits.shape[0], logits.shape[1])
-        energy.resize([n])
-        gradLogits?.resize(logits.shape)
+        try energy.resize([n])
+        try gradLogits?.resize(logits.shape)
         if let labels {
             guard labels.count == n else { throw JouleError("\(labels.count) labels for \(n) inputs") }
             gradLogits?.zero()

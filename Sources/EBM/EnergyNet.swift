@@ -104,10 +104,10 @@ public class EnergyNet: EnergyModel {
         forwardShape = x.shape
         if x.rank == 4 {
             let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-            input.resize([n, x.shape[2], x.shape[3], c])
+            try input.resize([n, x.shape[2], x.shape[3], c])
             Self.transpose(x.data, into: input.data, items: n, rows: c, columns: hw)
         } else {
-            input.assign(x)
+            try input.assign(x)
         }
         let y = try located { try root.forward(input) }
         guard y.rank == 2 else {
@@ -122,7 +122,7 @@ public class EnergyNet: EnergyModel {
             return nil
         }
         let g = try located { try root.backwardInput(gradLogits) }
-        inputGradient.resize(forwardShape)
+        try inputGradient.resize(forwardShape)
         if forwardShape.count == 4 {
             let (n, c, hw) = (forwardShape[0], forwardShape[1], forwardShape[2] * forwardShape[3])
             Self.transpose(g.data, into: inputGradient.data, items: n, rows: hw, columns: c)
@@ -153,14 +153,14 @@ public class EnergyNet: EnergyModel {
         guard parts > 1 else { return try wholeEnergyGradient(x, labels: labels, energy: energy) }
         if let labels, labels.count != n { throw JouleError("\(labels.count) labels for \(n) inputs") }
         if helpers.isEmpty { helpers = (0..<Parallel.cores).map { _ in Helper(model: replica()) } }
-        energy.resize([n])
-        inputGradient.resize(x.shape)
+        try energy.resize([n])
+        try inputGradient.resize(x.shape)
         let d = x.itemSize
         let failure = FirstError()
         Parallel.split(n, parts: parts) { part, rows in
             let h = helpers[part]
             do {
-                h.x.resize([rows.count] + x.shape.dropFirst())
+                try h.x.resize([rows.count] + x.shape.dropFirst())
                 h.x.data.update(from: x.data + rows.lowerBound * d, count: h.x.count)
                 let g = try h.model.wholeEnergyGradient(h.x, labels: labels.map { Array($0[rows]) }, energy: h.energy)
                 (energy.data + rows.lowerBound).update(from: h.energy.data, count: rows.count)

@@ -101,7 +101,7 @@ public final class JEM {
         for isReal in [true, false] {
             let logits = try model.forwardLogits(isReal ? real : sampled)
             try Losses.logsumexp(logits, into: lse, softmax: softmax)
-            gradLogits.resize(logits.shape)
+            try gradLogits.resize(logits.shape)
             var sumF = 0.0
             for i in 0..<b {
                 let f = lse.data[i]

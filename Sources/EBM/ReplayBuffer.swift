@@ -55,9 +55,9 @@ public final class ReplayBuffer {
     }
 
     /// Adds finished chains, row i to pool `pools[i]`, replacing the pool's oldest once it is full.
-    public func store(_ x: Tensor, pools: [Int]) {
+    public func store(_ x: Tensor, pools: [Int]) throws {
         for (i, p) in pools.enumerated() {
-            if storage[p].count == 0 { storage[p].resize([capacity, imageSize]) }
+            if storage[p].count == 0 { try storage[p].resize([capacity, imageSize]) }
             (storage[p].data + heads[p] * imageSize).update(from: x.data + i * imageSize, count: imageSize)
             heads[p] = (heads[p] + 1) % capacity
             counts[p] = Swift.min(counts[p] + 1, capacity)

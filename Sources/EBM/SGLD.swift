@@ -143,7 +143,7 @@ public final class SGLDSampler: ChainSampler {
         let n = x.shape[0], d = x.itemSize
         if let labels, labels.count != n { throw JouleError("SGLD: \(labels.count) labels for \(n) chains") }
         let chainRNGs = (0..<n).map { _ in RNG(seed: rng.next()) }
-        eps.resize(x.shape)
+        try eps.resize(x.shape)
         var frames: [Tensor] = keepEvery == nil ? [] : [x.copy()]
         var eta = config.stepSize
         for s in stride(from: 1, through: steps, by: 1) {
@@ -169,7 +169,7 @@ public final class SGLDSampler: ChainSampler {
         let x = Tensor(shape: [count] + shape)
         buffer.draw(into: x, pools: pools, freshFraction: config.freshFraction, initial: config.initial, rng: rng)
         try run(x, labels: config.conditional ? labels : nil)
-        buffer.store(x, pools: pools)
+        try buffer.store(x, pools: pools)
         return x
     }
 

@@ -34,8 +34,8 @@ public final class Activation: Module {
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        slope.resize(input.shape)
-        if inPlace { output = input } else { output.resize(input.shape) }
+        try slope.resize(input.shape)
+        if inPlace { output = input } else { try output.resize(input.shape) }
         switch function {
         case .relu: apply(input) { x in x > 0 ? (x, 1) : (0, 0) }
         case .leakyReLU(let a): apply(input) { x in x > 0 ? (x, 1) : (a * x, a) }
@@ -67,7 +67,7 @@ public final class Activation: Module {
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         try requireSameShape(gradOutput, slope, "\(summary) backward")
-        if inPlace { gradInput = gradOutput } else { gradInput.resize(gradOutput.shape) }
+        if inPlace { gradInput = gradOutput } else { try gradInput.resize(gradOutput.shape) }
         let (g, d, dx) = (gradOutput.data, slope.data, gradInput.data)
         Parallel.chunks(gradOutput.count, minChunk: 16384) { r in for i in r { dx[i] = g[i] * d[i] } }
         return gradInput

@@ -15,7 +15,7 @@ public final class AdaptiveAvgPool2d: Module {
         guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shape)") }
         inputShape = input.shape
         let (n, hw, c) = (input.shape[0], input.shape[1] * input.shape[2], input.shape[3])
-        output.resize([n, 1, 1, c])
+        try output.resize([n, 1, 1, c])
         output.zero()
         for i in 0..<n {
             let out = output.data + i * c
@@ -31,7 +31,7 @@ public final class AdaptiveAvgPool2d: Module {
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         try requireSameShape(gradOutput, output, "AdaptiveAvgPool2d backward")
         let (n, hw, c) = (inputShape[0], inputShape[1] * inputShape[2], inputShape[3])
-        gradInput.resize(inputShape)
+        try gradInput.resize(inputShape)
         for i in 0..<n {
             let g = gradOutput.data + i * c
             for p in 0..<hw {

@@ -93,11 +93,11 @@ public final class Conv2d: Module {
         }
         geometry = g
         self.input = input
-        if packedVersion != weight.value.version { packWeight() }
-        output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
+        if packedVersion != weight.value.version { try packWeight() }
+        try output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
         let (x, out, o) = (input.data, output.data, outChannels)
         let b: UnsafeMutablePointer<Float>? = hasBias ? bias.value.data : nil
-        forEachTile(g) { _, rows, col, phases in
+        try forEachTile(g) { _, rows, col, phases in
             Self.unfold(g, x, rows, into: col, phases: phases)
             gemms.forward(rows: rows.count, patches: col, transposed: phases != nil, bias: b, output: out + rows.lowerBound * o)
         }
@@ -106,10 +106,10 @@ public final class Conv2d: Module {
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let g = try checkedGeometry(gradOutput)
-        gradInput.resize([g.batch, g.height, g.width, inChannels])
+        try gradInput.resize([g.batch, g.height, g.width, inChannels])
         let (gy, gx, o) = (gradOutput.data, gradInput.data, outChannels)
         let perImage = g.outHeight * g.outWidth, imageSize = g.height * g.width * inChannels
-        forEachTile(g) { _, rows, dcol, phases in
+        try forEachTile(g) { _, rows, dcol, phases in
             gemms.inputGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, transposed: phases != nil, patches: dcol)
             if let phases {
                 Convolution.col2imSingleChannel(g, colT: dcol, rows: rows, phases: phases, input: gx)
@@ -128,8 +128,8 @@ public final class Conv2d: Module {
         guard let input else { throw JouleError("Conv2d: backward before forward") }
         let (gy, x, o) = (gradOutput.data, input.data, outChannels)
         while packedGrads.count < Parallel.cores { packedGrads.append(Tensor(shape: [0])) }
-        for p in packedGrads { p.resize([o, g.patchSize]); p.zero() }
-        forEachTile(g) { part, rows, col, phases in
+        for p in packedGrads { try p.resize([o, g.patchSize]); p.zero() }
+        try forEachTile(g) { part, rows, col, phases in
             Self.unfold(g, x, rows, into: col, phases: phases)
             gemms.accumulateWeightGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, patches: col,
                                            transposed: phases != nil, into: packedGrads[part].data)
@@ -154,7 +154,7 @@ public final class Conv2d: Module {
     /// input unfolds transposed (see `Convolution.im2colSingleChannel`): its tiles hold whole images
     /// and `phases` is room for one image's column phases; otherwise `phases` is nil.
     private func forEachTile(_ g: ConvGeometry,
-                             _ body: (Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) -> Void) {
+                             _ body: (Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) -> Void) throws {
         let perImage = g.outHeight * g.outWidth
         let singleChannel = inChannels == 1
         let rowsPerTile = singleChannel ? perImage * Swift.max(1, tileFloats / (perImage * g.patchSize))
@@ -162,7 +162,7 @@ public final class Conv2d: Module {
         let tileFloats = Swift.min(rowsPerTile, g.positions) * g.patchSize
         let phaseFloats = singleChannel ? Convolution.phaseFloats(g) : 0
         let parts = Swift.min(Parallel.cores, g.batch)
-        let buffers = workspace.buffers(parts, floats: tileFloats + phaseFloats)
+        let buffers = try workspace.buffers(parts, floats: tileFloats + phaseFloats)
         Parallel.split(g.batch, parts: parts) { part, images in
             var start = images.lowerBound * perImage
             let end = images.upperBound * perImage
@@ -187,11 +187,11 @@ public final class Conv2d: Module {
     }
 
     /// (O, C, k, k) → (O, k, k, C), handed to the kernels, redone only when the weights have changed.
-    private func packWeight() {
+    private func packWeight() throws {
         packedVersion = weight.value.version
         let (c, kk) = (inChannels, kernel * kernel)
         let patch = kk * c
-        packedWeight.resize([outChannels, patch])
+        try packedWeight.resize([outChannels, patch])
         for o in 0..<outChannels {
             for ch in 0..<c {
                 for t in 0..<kk { packedWeight.data[(o * kk + t) * c + ch] = weight.value.data[(o * c + ch) * kk + t] }
@@ -214,9 +214,9 @@ public final class ConvolutionWorkspace {
     private var tiles: [Tensor] = []
     public init() {}
 
-    func buffers(_ parts: Int, floats: Int) -> [Tensor] {
+    func buffers(_ parts: Int, floats: Int) throws -> [Tensor] {
         while tiles.count < parts { tiles.append(Tensor(shape: [0])) }
-        for t in tiles.prefix(parts) where t.count < floats { t.resize([floats]) }
+        for t in tiles.prefix(parts) where t.count < floats { try t.resize([floats]) }
         return tiles
     }
 }

@@ -17,14 +17,14 @@ public final class Flatten: Module {
         guard input.rank == 2 || input.rank == 4 else { throw JouleError("expected (N, C, H, W) or (N, D), got shape \(input.shape)") }
         inputShape = input.shape
         let n = input.shape[0]
-        output.resize([n, input.itemSize])
+        try output.resize([n, input.itemSize])
         permute(input.data, output.data, toPyTorch: true)
         return output
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         try requireSameShape(gradOutput, output, "Flatten backward")
-        gradInput.resize(inputShape)
+        try gradInput.resize(inputShape)
         permute(gradOutput.data, gradInput.data, toPyTorch: false)
         return gradInput
     }

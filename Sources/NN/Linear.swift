@@ -40,7 +40,7 @@ public final class Linear: Module {
         }
         self.input = input
         let n = input.shape[0]
-        output.resize([n, outFeatures])
+        try output.resize([n, outFeatures])
         if hasBias {
             for i in 0..<n { (output.data + i * outFeatures).update(from: bias.value.data, count: outFeatures) }
         }
@@ -51,7 +51,7 @@ public final class Linear: Module {
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let n = try checkedBatch(gradOutput)
-        gradInput.resize([n, inFeatures])
+        try gradInput.resize([n, inFeatures])
         BLAS.gemm(m: n, n: inFeatures, k: outFeatures, a: gradOutput.data, b: weight.value.data, c: gradInput.data)
         return gradInput
     }

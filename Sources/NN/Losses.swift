@@ -8,8 +8,8 @@ public enum Losses {
     public static func logsumexp(_ logits: Tensor, into lse: Tensor, softmax: Tensor? = nil) throws {
         guard logits.rank == 2, logits.shape[1] > 0 else { throw JouleError("logsumexp expects (N, C) logits, got \(logits.shape)") }
         let (n, c) = (logits.shape[0], logits.shape[1])
-        lse.resize([n])
-        softmax?.resize(logits.shape)
+        try lse.resize([n])
+        try softmax?.resize(logits.shape)
         for i in 0..<n {
             let row = logits.data + i * c
             var m = -Float.infinity

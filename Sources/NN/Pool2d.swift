@@ -28,7 +28,7 @@ public final class Pool2d: Module {
         guard h >= kernel, w >= kernel else { throw JouleError("input \(h)×\(w) too small for kernel \(kernel)") }
         let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1)
         inputShape = input.shape
-        output.resize([n, oh, ow, c])
+        try output.resize([n, oh, ow, c])
         if kind == .max { argmax = [Int](repeating: 0, count: output.count) }
         let (x, y, k, s) = (input.data, output.data, kernel, stride)
         let scale = 1 / Float(k * k)
@@ -60,7 +60,7 @@ public final class Pool2d: Module {
         try requireSameShape(gradOutput, output, "\(summary) backward")
         let (h, w, c) = (inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow) = (output.shape[1], output.shape[2])
-        gradInput.resize(inputShape)
+        try gradInput.resize(inputShape)
         gradInput.zero()
         let (g, dx, k, s) = (gradOutput.data, gradInput.data, kernel, stride)
         if kind == .max {

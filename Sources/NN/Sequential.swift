@@ -85,7 +85,7 @@ public final class Residual: Module {
         guard y.shape == input.shape else {
             throw JouleError("the body maps \(input.shape) to \(y.shape); a residual block needs the same shape")
         }
-        output.resize(input.shape)
+        try output.resize(input.shape)
         let (x, b, o) = (input.data, y.data, output.data)
         for i in 0..<input.count { o[i] = x[i] + b[i] }
         return output
@@ -108,7 +108,7 @@ public final class Residual: Module {
         try requireSameShape(gradOutput, output, "Residual backward")
         // The skip path's gradient is gradOutput itself: it is copied out before the body runs,
         // whose modules may not change their gradient arguments but need not keep them.
-        gradInput.assign(gradOutput)
+        try gradInput.assign(gradOutput)
         let gb = try LayerError.locate("body", body) {
             weights ? try body.backward(gradOutput, needInputGradient: true)! : try body.backwardInput(gradOutput)
         }

@@ -18,8 +18,8 @@ public final class Swish: Module {
     public var architecture: JSON { .object(["type": .string("SiLU")]) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        slope.resize(input.shape)
-        if inPlace { output = input } else { output.resize(input.shape) }
+        try slope.resize(input.shape)
+        if inPlace { output = input } else { try output.resize(input.shape) }
         let (x, d, y) = (input.data, slope.data, output.data)
         // In place, the loop names one pointer for input and output: the compiler would not
         // vectorise a loop through two pointers it finds overlapping.
@@ -32,7 +32,7 @@ public final class Swish: Module {
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         try requireSameShape(gradOutput, slope, "Swish backward")
-        if inPlace { gradInput = gradOutput } else { gradInput.resize(gradOutput.shape) }
+        if inPlace { gradInput = gradOutput } else { try gradInput.resize(gradOutput.shape) }
         let (g, d, dx) = (gradOutput.data, slope.data, gradInput.data)
         Parallel.chunks(gradOutput.count, minChunk: 16384) { r in
             if inPlace { for i in r { g[i] *= d[i] } } else { for i in r { dx[i] = g[i] * d[i] } }

@@ -42,14 +42,27 @@ public final class Tensor {
     /// arithmetic, and memory that cannot be had an error naming the size instead of a crash.
     /// `zeroed: false` leaves the values garbage for a caller that writes every one.
     public convenience init(checkedShape shape: [Int], zeroed: Bool = true) throws {
-        guard let n = Tensor.elementCount(shape), !n.multipliedReportingOverflow(by: MemoryLayout<Float>.stride).overflow else {
-            throw JouleError("tensor of shape \(shape) is too large (its size overflows)")
-        }
-        guard let data = Tensor.allocateIfPossible(Swift.max(n, 1)) else {
-            throw JouleError("cannot allocate a tensor of shape \(shape): \(Swift.max(n, 1) * MemoryLayout<Float>.stride) bytes are not available")
-        }
+        let n = try Tensor.checkedCount(shape)
+        let data = try Tensor.checkedAllocate(Swift.max(n, 1), for: shape)
         self.init(shape: shape, count: n, storage: data)
         if zeroed { data.initialize(repeating: 0, count: Swift.max(n, 1)) }
+    }
+
+    /// The element count of a shape that may come from a user, or an error naming it.
+    private static func checkedCount(_ shape: [Int]) throws -> Int {
+        guard let n = elementCount(shape), !n.multipliedReportingOverflow(by: MemoryLayout<Float>.stride).overflow else {
+            throw JouleError("tensor of shape \(shape) is too large (its size overflows)")
+        }
+        return n
+    }
+
+    /// Storage for `n` floats, or an error saying how much memory the shape wanted.
+    private static func checkedAllocate(_ n: Int, for shape: [Int]) throws -> UnsafeMutablePointer<Float> {
+        guard let p = allocateIfPossible(n) else {
+            let bytes = n * MemoryLayout<Float>.stride   // no overflow: checkedCount saw to it
+            throw JouleError("out of memory: cannot allocate a tensor of shape \(shape): \(bytes) bytes (\(String(format: "%.1f", Double(bytes) / Double(1 << 30))) GiB) are not available")
+        }
+        return p
     }
 
     private init(shape: [Int], count: Int, storage: UnsafeMutablePointer<Float>) {
@@ -112,16 +125,22 @@ public final class Tensor {
 
     /// Gives the tensor a new shape, reusing its storage when it is large enough.
     /// Contents are unspecified afterwards unless the element count is unchanged.
-    public func resize(_ newShape: [Int]) {
+    ///
+    /// Layers size their outputs from the input, and a network composed in Lua can ask for far
+    /// more than the machine has (a wide convolution left unpooled: 64×26×26×1M floats is 170 GiB).
+    /// That throws, naming the shape, and leaves the tensor as it was, so the error reaches the
+    /// script's line instead of stopping the process.
+    public func resize(_ newShape: [Int]) throws {
         if newShape == shape { return }
-        touch()
-        let n = newShape.reduce(1, *)
+        let n = try Tensor.checkedCount(newShape)
         if n > capacity {
+            let fresh = try Tensor.checkedAllocate(n, for: newShape)
             free(data)
+            data = fresh
             capacity = n
-            data = Tensor.allocate(n)
             data.initialize(repeating: 0, count: n)
         }
+        touch()
         shape = newShape
         count = n
     }
@@ -148,8 +167,8 @@ public final class Tensor {
     }
 
     /// Copies `source` into this tensor, taking its shape.
-    public func assign(_ source: Tensor) {
-        resize(source.shape)
+    public func assign(_ source: Tensor) throws {
+        try resize(source.shape)
         data.update(from: source.data, count: count)
         touch()
     }

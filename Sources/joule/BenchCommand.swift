@@ -104,7 +104,7 @@ struct BenchCommand: ParsableCommand {
         let sampler = try SGLDSampler(model: model, config: sc, rng: RNG(seed: 2))
         let jem = try JEM(model: model, sampler: sampler)
         let images = Tensor(shape: [sc.bufferPerClass, 1, 56, 56]); RNG(seed: 3).fillUniform(images, -1, 1)
-        for c in 0..<model.classes { sampler.buffer.store(images, pools: Array(repeating: c, count: sc.bufferPerClass)) }
+        for c in 0..<model.classes { try sampler.buffer.store(images, pools: Array(repeating: c, count: sc.bufferPerClass)) }
         let g = try DivergenceGuard()
         return try median { g.keep(jem, batch: 0) }
     }

@@ -29,7 +29,7 @@ final class SamplerTests: XCTestCase {
         let buffer = try ReplayBuffer(pools: 3, capacity: 2, imageSize: 4)
         let rng = RNG(seed: 2)
         let stored = try Tensor(shape: [3, 4], values: [0, 0, 0, 0, 0.1, 0.1, 0.1, 0.1, 0.2, 0.2, 0.2, 0.2])
-        buffer.store(stored, pools: [0, 1, 2])
+        try buffer.store(stored, pools: [0, 1, 2])
         let x = Tensor(shape: [6, 4])
         buffer.draw(into: x, pools: [2, 1, 2, 0, 1, 2], freshFraction: 0, initial: .uniform, rng: rng)
         for (row, pool) in [2, 1, 2, 0, 1, 2].enumerated() {
@@ -40,7 +40,7 @@ final class SamplerTests: XCTestCase {
         XCTAssertLessThan(x.buffer.map(abs).max()!, 0.1)
         // A full pool replaces its oldest image first.
         let newer = Tensor(shape: [3, 4], repeating: 0.5)
-        buffer.store(newer, pools: [0, 0, 0])
+        try buffer.store(newer, pools: [0, 0, 0])
         XCTAssertEqual(buffer.counts, [2, 1, 1])
         buffer.draw(into: x, pools: [0, 0, 0, 0, 0, 0], freshFraction: 0, initial: .uniform, rng: rng)
         XCTAssertEqual(Set(x.array), [0.5], "the first image of pool 0 has been pushed out")

@@ -43,11 +43,36 @@ final class HostileArgumentTests: LuaTestCase {
 
     /// Under a memory limit a tensor that cannot be had is a Lua error naming its size.
     func testTensorBeyondMemoryIsALuaErrorNamingTheSize() throws {
+        let (status, e) = try runUnderMemoryLimit("local t = joule.tensor.zeros(1 << 30)\n")
+        XCTAssertEqual(status, 1, e)
+        XCTAssertTrue(e.contains("big.lua:1: ") && e.contains("cannot allocate a tensor of shape [1073741824]: 4294967296 bytes"), e)
+    }
+
+    /// A composed network whose activations outgrow memory (a wide convolution over a large batch:
+    /// 512×26×26×4096 floats, 5.3 GiB) fails at the script's line naming the layer, and leaves the
+    /// model usable on a batch that fits.
+    func testLayerOutputBeyondMemoryIsALuaErrorNamingTheLayer() throws {
+        let (status, e) = try runUnderMemoryLimit("""
+            local nn = joule.nn
+            local m = nn.Sequential{ nn.Conv2d(1, 4096, 3), nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4096, 1) }
+            local ok, err = pcall(function() return m:logits(joule.tensor.zeros{512, 1, 28, 28}) end)
+            io.stderr:write("first: ", tostring(err), "\\n")
+            io.stderr:write("small: ", m:logits(joule.tensor.zeros{2, 1, 28, 28}):size(1), "\\n")
+            m:energy_grad(joule.tensor.zeros{512, 1, 28, 28})
+            """)
+        XCTAssertEqual(status, 1, e)
+        XCTAssertTrue(e.contains("first: big.lua:3: layer 0 (Conv2d 1→4096): out of memory: cannot allocate a tensor of shape [512, 26, 26, 4096]"), e)
+        XCTAssertTrue(e.contains("small: 2\n"), e)
+        XCTAssertTrue(e.contains("big.lua:6: layer 0 (Conv2d 1→4096): out of memory"), e)
+    }
+
+    /// Runs `script` as big.lua under 3 GiB of address space (enough to start, not for 4 GiB of
+    /// tensor); returns the exit status (after checking it was an exit, not a crash) and stderr.
+    private func runUnderMemoryLimit(_ script: String) throws -> (Int32, String) {
         let s = directory.appendingPathComponent("big.lua").path
-        try "local t = joule.tensor.zeros(1 << 30)\n".write(toFile: s, atomically: true, encoding: .utf8)
+        try script.write(toFile: s, atomically: true, encoding: .utf8)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        // 3 GiB of address space: enough to start, not for a 4 GiB tensor.
         p.arguments = ["-c", "ulimit -v 3145728 && exec \"$0\" run big.lua", try jouleExecutable().path]
         p.currentDirectoryURL = directory
         let err = Pipe()
@@ -58,8 +83,7 @@ final class HostileArgumentTests: LuaTestCase {
         let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationReason, .exit, e)
-        XCTAssertEqual(p.terminationStatus, 1, e)
-        XCTAssertTrue(e.contains("big.lua:1: ") && e.contains("cannot allocate a tensor of shape [1073741824]: 4294967296 bytes"), e)
+        return (p.terminationStatus, e)
     }
 
     /// Starts `joule` with `arguments`, waits for "ready" on stdout, sends one SIGINT (a second

@@ -142,7 +142,7 @@ final class GradientCheckTests: XCTestCase {
         try conv.weight.value.add(conv.weight.value, scaled: 1)   // doubled through Tensor's own method
         let doubled = try conv.forward(x).array
         let fresh = Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)
-        fresh.weight.value.assign(conv.weight.value); fresh.bias.value.assign(conv.bias.value)
+        try fresh.weight.value.assign(conv.weight.value); try fresh.bias.value.assign(conv.bias.value)
         XCTAssertEqual(try fresh.forward(x).array, doubled)
     }
 
