@@ -251,7 +251,7 @@ public enum JouleDocs {
         ("joule.nn.AdaptiveAvgPool2d", "joule.nn.AdaptiveAvgPool2d(1) → Model", "Global average pooling to (N, C, 1, 1); follow it with Flatten()."),
         ("joule.nn.Flatten", "joule.nn.Flatten() → Model", "(N, C, H, W) → (N, C·H·W) in PyTorch's order, for a Linear layer after it."),
         ("joule.nn.Sequential", "joule.nn.Sequential{ m1, m2, ... [, names = {...}] [, input_shape = {C, H, W} or {D}] } → Model",
-         "The modules in order; their parameters are named 0.weight, 1.bias, … as in PyTorch (or by `names`). A network that ends with (N, C) logits is an energy model: model:energy, SGLD, JEM, OOD scores, optimisers and checkpoints take it. `input_shape` declares the inputs (SGLD starts chains there); a network starting with Linear declares its own."),
+         "The modules in order; their parameters are named 0.weight, 1.bias, … as in PyTorch (or by `names`). A network that ends with (N, C) logits is an energy model: model:energy, SGLD, JEM, OOD scores, optimisers and checkpoints take it. `input_shape` declares the inputs (SGLD starts chains there); a network starting with Linear declares its own. A module object stands in one place of a network (make another for a second layer; weights are not shared), and networks nest at most 64 levels deep."),
         ("joule.nn.Residual", "joule.nn.Residual(m) → Model", "x + m(x), a residual block; m's parameters are named body.*, as in PyTorch."),
         ("Model", "Model",
          "A network of joule.nn modules, usable as an energy model. Methods: logits, predict, energy, energy_grad, parameters, num_parameters, save, load, classes, input_shape, summary, zero_grad, backward, grads."),

@@ -49,7 +49,11 @@ enum LayerBinding {
             return AdaptiveAvgPool2d()
         }
         define("Flatten") { _ in Flatten() }
-        define("Residual") { call in Residual(try ModelBinding.model(call, 1).module) }
+        define("Residual") { call in
+            let body = try ModelBinding.model(call, 1).module
+            try checkNesting(call, [body])
+            return Residual(body)
+        }
         lua.setFunction("from_file", qualified: "joule.nn.from_file") { call in
             // from_file(path [, options]): the model a Lua file returns; a file that returns a
             // function is called with `options` (scripts pass { classes, channels, hidden }).
@@ -88,6 +92,14 @@ enum LayerBinding {
         }
     }
 
+    /// A container over `children` may nest as deep as a checkpoint can hold.
+    private static func checkNesting(_ call: LuaCall, _ children: [Module]) throws {
+        let height = 1 + (children.map(Architecture.height).max() ?? 0)
+        guard height <= Architecture.maxDepth else {
+            throw call.bad(1, message: "the network would be \(height) levels deep; at most \(Architecture.maxDepth), as deep as a checkpoint holds")
+        }
+    }
+
     /// Sequential{ m1, m2, …, names = { … }, input_shape = { C, H, W } }: the modules in order.
     private static func sequential(_ call: LuaCall) throws -> ([Module], [String]?, [Int]?) {
         let t = try call.table(1)
@@ -111,6 +123,10 @@ enum LayerBinding {
                 throw call.bad(1, message: "element \(i): a joule.nn module expected, got \(LuaCall.got(L, -1))")
             }
             return m.module
+        }
+        try checkNesting(call, modules)
+        if let (i, first, m) = Architecture.repeatedModule(in: modules) {
+            throw call.bad(1, message: "element \(i + 1) holds the \(m.summary) that element \(first + 1) holds already: a module can stand in one place of a network (it keeps its own input and output); make another for the second place")
         }
         var names: [String]?
         if let list = try PlotBinding.strings(t, "names") {

@@ -7,7 +7,7 @@ import Tensor
 public enum Architecture {
     /// At most this many parameters (4 GiB of Float32) and this deep a nesting.
     public static let maxParameters = 1 << 30
-    static let maxDepth = 64
+    public static let maxDepth = 64
 
     /// The modules, one line each, indented by nesting, as PyTorch prints a network:
     /// `(0) Conv2d(bias true, in 3, kernel 3, out 16, padding 1, stride 1)`.
@@ -23,6 +23,26 @@ public enum Architecture {
             return [head]
         }
         return lines(m, "", 0).joined(separator: "\n")
+    }
+
+    /// Nesting levels of a network, counting the module itself: 1 for a layer. At most `maxDepth`
+    /// in a checkpoint, so composition keeps to that too (and deeper trees would run Swift's stack
+    /// out in the recursive forward).
+    public static func height(_ m: Module) -> Int { 1 + (m.children.map(height).max() ?? 0) }
+
+    /// The first module object that two of `children` share: (later child, earlier child, module).
+    /// A module keeps its latest input and output (Module's contract), so one object can stand in
+    /// only one place in a network: a second place would make its output its own input and leave
+    /// the first place's backward the wrong input. Children checked this way hold no repeats
+    /// themselves, so the walk is linear in the network's size.
+    public static func repeatedModule(in children: [Module]) -> (Int, Int, Module)? {
+        var seen: [ObjectIdentifier: Int] = [:]
+        for (i, child) in children.enumerated() {
+            for m in child.allModules {
+                if let first = seen.updateValue(i, forKey: ObjectIdentifier(m)) { return (i, first, m) }
+            }
+        }
+        return nil
     }
 
     public static func build(_ json: JSON, rng: RNG) throws -> Module {

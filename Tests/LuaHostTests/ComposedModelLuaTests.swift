@@ -177,4 +177,36 @@ final class ComposedModelLuaTests: LuaTestCase {
             .contains("the model declares no input shape"))
         XCTAssertTrue(error("nn.from_file(DIR .. '/none.lua')").contains("none.lua"))
     }
+
+    /// A module keeps its latest input and output, so one object in two places of a network
+    /// would read its own output as input: refused, naming both places. Two networks may share
+    /// a layer. Nesting stops where checkpoints stop (64 levels), not in a crash of Swift's stack.
+    func testAModuleStandsInOnePlaceAndNestingIsBounded() throws {
+        func error(_ code: String) -> String { luaError("local nn = joule.nn; " + code) }
+        XCTAssertTrue(error("local l = nn.Linear(2, 3); nn.Sequential{ l, l }")
+            .contains("snippet.lua:1: bad argument #1 to 'joule.nn.Sequential' (element 2 holds the Linear 2→3 that element 1 holds already"))
+        XCTAssertTrue(error("local l = nn.Linear(3, 3); nn.Sequential{ nn.Sequential{ l }, nn.SiLU(), nn.Residual(nn.Sequential{ l }) }")
+            .contains("element 3 holds the Linear 3→3 that element 1 holds already"))
+
+        let r = try lua("""
+            local nn = joule.nn
+            local l = nn.Linear(2, 1)
+            local a, b = nn.Sequential{ l }, nn.Sequential{ nn.Tanh(), l }
+            local x = joule.tensor.rand(3, 2)
+            local t = x:copy()
+            for i = 1, 3 do for j = 1, 2 do t:set(i, j, math.tanh(x:get(i, j))) end end
+            -- 63 containers around a layer: 64 levels, the most a checkpoint holds; it saves and loads.
+            local deep = nn.Linear(2, 2)
+            for i = 1, 63 do deep = nn.Sequential{ deep } end
+            deep:save(DIR .. '/deep.safetensors')
+            local back = nn.load(DIR .. '/deep.safetensors')
+            local ok, err = pcall(function() return nn.Sequential{ deep } end)
+            local ok2, err2 = pcall(function() return nn.Residual(deep) end)
+            return a:logits(t):get(1, 1) == b:logits(x):get(1, 1), back:logits(x):get(2, 2) == deep:logits(x):get(2, 2),
+                   ok, err, ok2
+            """)
+        XCTAssertEqual(r[0..<3], ["true", "true", "false"])
+        XCTAssertTrue(r[3].contains("the network would be 65 levels deep; at most 64"), r[3])
+        XCTAssertEqual(r[4], "false")
+    }
 }
