@@ -26,8 +26,8 @@ public class EnergyNet: EnergyModel {
     private var forwardShape: [Int] = []
 
     /// `inputShape` is the shape of one input, (C, H, W) or (D); for a network that starts with a
-    /// Linear layer it defaults to (in features). The number of classes is the last Linear layer's
-    /// outputs, or found by running one input of `inputShape`.
+    /// Linear layer it defaults to (in features). The number of classes is found by running one
+    /// input of `inputShape`, or without one is the last Linear layer's outputs.
     public init(_ root: Module, inputShape: [Int]? = nil) throws {
         var seen = Set<ObjectIdentifier>()
         for m in root.allModules where !seen.insert(ObjectIdentifier(m)).inserted {
@@ -41,10 +41,13 @@ public class EnergyNet: EnergyModel {
         self.root = root
         self.inputShape = inputShape ?? (Self.firstLeaf(root) as? Linear).map { [$0.inFeatures] }
         shareConvolutionWorkspace()
-        if let out = Self.lastLinear(root) {
-            classes = out.outFeatures
-        } else if let s = self.inputShape {
+        if let s = self.inputShape {
+            // One input through the network: layers that do not fit the input shape (a Flatten
+            // feeding a Linear of the wrong width) fail here, naming the layer, not at the first
+            // step of sampling.
             classes = try forwardLogits(Tensor(shape: [1] + s)).shape[1]
+        } else if let out = Self.lastLinear(root) {
+            classes = out.outFeatures
         } else {
             throw JouleError("cannot tell how many logits this network gives: end it with a Linear layer or give its input shape")
         }

@@ -125,9 +125,6 @@ enum LayerBinding {
             return m.module
         }
         try checkNesting(call, modules)
-        if let (i, first, m) = Architecture.repeatedModule(in: modules) {
-            throw call.bad(1, message: "element \(i + 1) holds the \(m.summary) that element \(first + 1) holds already: a module can stand in one place of a network (it keeps its own input and output); make another for the second place")
-        }
         var names: [String]?
         if let list = try PlotBinding.strings(t, "names") {
             guard list.count == n, Set(list).count == n, list.allSatisfy({ !$0.isEmpty && !$0.contains(".") }) else {

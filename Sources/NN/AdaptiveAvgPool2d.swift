@@ -12,7 +12,7 @@ public final class AdaptiveAvgPool2d: Module {
     public var architecture: JSON { .object(["type": .string("AdaptiveAvgPool2d"), "output_size": .int(1)]) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shape)") }
+        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shapeText)") }
         inputShape = input.shape
         let (n, hw, c) = (input.shape[0], input.shape[1] * input.shape[2], input.shape[3])
         try output.resize([n, 1, 1, c])

@@ -30,21 +30,6 @@ public enum Architecture {
     /// out in the recursive forward).
     public static func height(_ m: Module) -> Int { 1 + (m.children.map(height).max() ?? 0) }
 
-    /// The first module object that two of `children` share: (later child, earlier child, module).
-    /// A module keeps its latest input and output (Module's contract), so one object can stand in
-    /// only one place in a network: a second place would make its output its own input and leave
-    /// the first place's backward the wrong input. Children checked this way hold no repeats
-    /// themselves, so the walk is linear in the network's size.
-    public static func repeatedModule(in children: [Module]) -> (Int, Int, Module)? {
-        var seen: [ObjectIdentifier: Int] = [:]
-        for (i, child) in children.enumerated() {
-            for m in child.allModules {
-                if let first = seen.updateValue(i, forKey: ObjectIdentifier(m)) { return (i, first, m) }
-            }
-        }
-        return nil
-    }
-
     public static func build(_ json: JSON, rng: RNG) throws -> Module {
         var budget = maxParameters
         return try build(json, rng: rng, depth: 0, budget: &budget)

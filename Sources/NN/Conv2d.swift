@@ -82,7 +82,7 @@ public final class Conv2d: Module {
     }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shape)") }
+        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shapeText)") }
         guard input.shape[3] == inChannels else {
             throw JouleError("expected \(inChannels) input channels, got \(input.shape[3])")
         }

@@ -14,7 +14,7 @@ public final class Flatten: Module {
     public var architecture: JSON { .object(["type": .string("Flatten")]) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 2 || input.rank == 4 else { throw JouleError("expected (N, C, H, W) or (N, D), got shape \(input.shape)") }
+        guard input.rank == 2 || input.rank == 4 else { throw JouleError("expected (N, C, H, W) or (N, D), got shape \(input.shapeText)") }
         inputShape = input.shape
         let n = input.shape[0]
         try output.resize([n, input.itemSize])

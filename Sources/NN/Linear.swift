@@ -35,7 +35,7 @@ public final class Linear: Module {
 
     public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 2, input.shape[1] == inFeatures else {
-            throw JouleError("expected input (N, \(inFeatures)), got \(input.shape)"
+            throw JouleError("expected input (N, \(inFeatures)), got \(input.shapeText)"
                              + (input.rank == 4 ? " (images: put Flatten() before a Linear layer)" : ""))
         }
         self.input = input

@@ -23,7 +23,7 @@ public final class Pool2d: Module {
     public var architecture: JSON { .object(["type": .string(kind.rawValue), "kernel": .int(kernel), "stride": .int(stride)]) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
-        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shape)") }
+        guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shapeText)") }
         let (n, h, w, c) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         guard h >= kernel, w >= kernel else { throw JouleError("input \(h)×\(w) too small for kernel \(kernel)") }
         let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1)

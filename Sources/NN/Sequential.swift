@@ -83,7 +83,7 @@ public final class Residual: Module {
     public func forward(_ input: Tensor) throws -> Tensor {
         let y = try LayerError.locate("body", body) { try body.forward(input) }
         guard y.shape == input.shape else {
-            throw JouleError("the body maps \(input.shape) to \(y.shape); a residual block needs the same shape")
+            throw JouleError("the body maps \(input.shapeText) to \(y.shapeText); a residual block needs the same shape")
         }
         try output.resize(input.shape)
         let (x, b, o) = (input.data, y.data, output.data)

@@ -98,7 +98,13 @@ final class ComposedModelTests: XCTestCase {
                                             Flatten(), Linear(4, 2, rng: rng)]))
         assertThrowsMessage("layer 1.body.2 (Conv2d 5→4): expected 5 input channels, got 4") { _ = try res.logits(Tensor(shape: [2, 1, 3, 3])) }
         let flat = try EnergyNet(Sequential([Conv2d(1, 4, kernel: 3, rng: rng), Flatten(), Linear(4, 2, rng: rng)]))
-        assertThrowsMessage("layer 2 (Linear 4→2): expected input (N, 4), got [2, 36]") { _ = try flat.logits(Tensor(shape: [2, 1, 5, 5])) }
+        assertThrowsMessage("layer 2 (Linear 4→2): expected input (N, 4), got (2, 36)") { _ = try flat.logits(Tensor(shape: [2, 1, 5, 5])) }
+        // Shapes in messages are in the order the user wrote them, (N, C, H, W), not the layers' channels-last.
+        let shrink = try EnergyNet(Sequential([Residual(Conv2d(1, 2, kernel: 3, rng: rng)), Flatten(), Linear(72, 2, rng: rng)]))
+        assertThrowsMessage("layer 0 (Residual): the body maps (1, 1, 8, 8) to (1, 2, 6, 6); a residual block needs the same shape") {
+            _ = try shrink.logits(Tensor(shape: [1, 1, 8, 8]))
+        }
+        assertThrowsMessage("layer 0 (Conv2d 1→4): expected images (N, C, H, W), got shape (2, 9)") { _ = try flat.logits(Tensor(shape: [2, 9])) }
         assertThrowsMessage("appears twice") { let c = Conv2d(1, 1, kernel: 1, rng: rng); _ = try EnergyNet(Sequential([c, c, Flatten(), Linear(1, 1, rng: rng)])) }
         assertThrowsMessage("end it with a Linear layer or give its input shape") { _ = try EnergyNet(Sequential([Conv2d(1, 1, kernel: 1, rng: rng), Flatten()])) }
         assertThrowsMessage("expected inputs of shape (N, 2)") { _ = try reference("mlp2d").logits(Tensor(shape: [3, 3])) }

@@ -179,14 +179,15 @@ final class ComposedModelLuaTests: LuaTestCase {
     }
 
     /// A module keeps its latest input and output, so one object in two places of a network
-    /// would read its own output as input: refused, naming both places. Two networks may share
+    /// would read its own output as input: refused when the network runs. Two networks may share
     /// a layer. Nesting stops where checkpoints stop (64 levels), not in a crash of Swift's stack.
+    /// A declared input shape the layers do not fit fails at once, naming the layer.
     func testAModuleStandsInOnePlaceAndNestingIsBounded() throws {
         func error(_ code: String) -> String { luaError("local nn = joule.nn; " + code) }
-        XCTAssertTrue(error("local l = nn.Linear(2, 3); nn.Sequential{ l, l }")
-            .contains("snippet.lua:1: bad argument #1 to 'joule.nn.Sequential' (element 2 holds the Linear 2→3 that element 1 holds already"))
-        XCTAssertTrue(error("local l = nn.Linear(3, 3); nn.Sequential{ nn.Sequential{ l }, nn.SiLU(), nn.Residual(nn.Sequential{ l }) }")
-            .contains("element 3 holds the Linear 3→3 that element 1 holds already"))
+        XCTAssertTrue(error("local l = nn.Linear(3, 3); nn.Sequential{ nn.Sequential{ l }, nn.SiLU(), nn.Residual(nn.Sequential{ l }) }:logits(joule.tensor.zeros(1, 3))")
+            .contains("snippet.lua:1: the same Linear 3→3 module appears twice in the network"))
+        XCTAssertTrue(error("nn.Sequential{ nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(9, 1), input_shape = { 1, 5, 5 } }")
+            .contains("snippet.lua:1: layer 2 (Linear 9→1): "))
 
         let r = try lua("""
             local nn = joule.nn
