@@ -29,10 +29,7 @@ public class EnergyNet: EnergyModel {
     /// Linear layer it defaults to (in features). The number of classes is found by running one
     /// input of `inputShape`, or without one is the last Linear layer's outputs.
     public init(_ root: Module, inputShape: [Int]? = nil) throws {
-        var seen = Set<ObjectIdentifier>()
-        for m in root.allModules where !seen.insert(ObjectIdentifier(m)).inserted {
-            throw JouleError("the same \(m.summary) module appears twice in the network: each place needs a module of its own")
-        }
+        try Architecture.check(root)
         if let s = inputShape {
             guard s.count == 1 || s.count == 3, s.allSatisfy({ $0 > 0 && $0 <= 1 << 24 }), s.reduce(1, *) <= 1 << 24 else {
                 throw JouleError("input shape must be (C, H, W) or (D), positive and at most \(1 << 24) values, got \(s)")

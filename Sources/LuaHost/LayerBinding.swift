@@ -50,9 +50,9 @@ enum LayerBinding {
         }
         define("Flatten") { _ in Flatten() }
         define("Residual") { call in
-            let body = try ModelBinding.model(call, 1).module
-            try checkNesting(call, [body])
-            return Residual(body)
+            let r = Residual(try ModelBinding.model(call, 1).module)
+            try Architecture.check(r)
+            return r
         }
         lua.setFunction("from_file", qualified: "joule.nn.from_file") { call in
             // from_file(path [, options]): the model a Lua file returns; a file that returns a
@@ -65,7 +65,9 @@ enum LayerBinding {
         }
         lua.setFunction("Sequential", qualified: "joule.nn.Sequential") { call in
             let (modules, names, shape) = try sequential(call)
-            let m = LuaModel(Sequential(modules, names: names), inputShape: shape)
+            let s = Sequential(modules, names: names)
+            try Architecture.check(s)
+            let m = LuaModel(s, inputShape: shape)
             if shape != nil { _ = try m.net() }   // a declared shape is checked now, by running one input
             call.push(object: m, type: ModelBinding.typeName); return 1
         }
@@ -89,14 +91,6 @@ enum LayerBinding {
         }
         guard ModelBinding.model(L, -1) != nil else {
             throw JouleError("\(path) returned \(LuaCall.got(L, -1)), not a joule.nn model (or a function making one)")
-        }
-    }
-
-    /// A container over `children` may nest as deep as a checkpoint can hold.
-    private static func checkNesting(_ call: LuaCall, _ children: [Module]) throws {
-        let height = 1 + (children.map(Architecture.height).max() ?? 0)
-        guard height <= Architecture.maxDepth else {
-            throw call.bad(1, message: "the network would be \(height) levels deep; at most \(Architecture.maxDepth), as deep as a checkpoint holds")
         }
     }
 
@@ -124,7 +118,6 @@ enum LayerBinding {
             }
             return m.module
         }
-        try checkNesting(call, modules)
         var names: [String]?
         if let list = try PlotBinding.strings(t, "names") {
             guard list.count == n, Set(list).count == n, list.allSatisfy({ !$0.isEmpty && !$0.contains(".") }) else {

@@ -25,10 +25,25 @@ public enum Architecture {
         return lines(m, "", 0).joined(separator: "\n")
     }
 
-    /// Nesting levels of a network, counting the module itself: 1 for a layer. At most `maxDepth`
-    /// in a checkpoint, so composition keeps to that too (and deeper trees would run Swift's stack
-    /// out in the recursive forward).
-    public static func height(_ m: Module) -> Int { 1 + (m.children.map(height).max() ?? 0) }
+    /// Checks that `network` is a tree of distinct module objects at most `maxDepth` levels deep.
+    /// A module keeps its latest input and output (Module's contract), so one object in two places
+    /// would read its own output as input and give the first place's backward the wrong input; and
+    /// checkpoints hold `maxDepth` levels (deeper trees would also run Swift's stack out in the
+    /// recursive forward). Checked as each container is made, so every walk over a network (this
+    /// one included: it stops at the first repeat) is linear in its size.
+    public static func check(_ network: Module) throws {
+        var seen = Set<ObjectIdentifier>()
+        func visit(_ m: Module, level: Int) throws {
+            guard level <= maxDepth else {
+                throw JouleError("the network is more than \(maxDepth) levels deep (as deep as a checkpoint holds)")
+            }
+            guard seen.insert(ObjectIdentifier(m)).inserted else {
+                throw JouleError("the same \(m.summary) module appears twice in the network: each place needs a module of its own")
+            }
+            for c in m.children { try visit(c, level: level + 1) }
+        }
+        try visit(network, level: 1)
+    }
 
     public static func build(_ json: JSON, rng: RNG) throws -> Module {
         var budget = maxParameters
