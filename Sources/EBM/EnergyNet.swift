@@ -236,7 +236,10 @@ public enum EnergyNets {
             guard let text = meta["architecture"] else {
                 throw JouleError("no architecture in its metadata (and not a ShallowCNN): build the model in Lua and load the weights with model:load(path)")
             }
-            let model = try build(architecture: text, inputShape: meta["input_shape"])
+            // The architecture's parameters cannot outnumber the file's values: a crafted header
+            // asks for no more memory than the file could fill.
+            let values = header.entries.values.reduce(0) { $0 + $1.count }
+            let model = try build(architecture: text, inputShape: meta["input_shape"], parameterBudget: values)
             // Names and shapes before the tensors: the first that differs is named.
             for (name, p) in model.namedParameters where header.entries[name]?.shape != p.value.shape {
                 throw JouleError(header.entries[name] == nil ? "missing weight '\(name)' (the checkpoint is of another architecture)"
@@ -254,9 +257,9 @@ public enum EnergyNets {
     }
 
     /// A composed model from the architecture JSON and input shape of a checkpoint's metadata.
-    static func build(architecture text: String, inputShape: String?) throws -> EnergyNet {
+    static func build(architecture text: String, inputShape: String?, parameterBudget: Int = Architecture.maxParameters) throws -> EnergyNet {
         do {
-            let root = try Architecture.build(try JSON.parse(text), rng: RNG(seed: 0))
+            let root = try Architecture.build(try JSON.parse(text), rng: RNG(seed: 0), parameterBudget: parameterBudget)
             var shape: [Int]?
             if let s = inputShape {
                 let dims = s.split(separator: ",").compactMap { Int($0) }

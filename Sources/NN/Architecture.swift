@@ -45,10 +45,18 @@ public enum Architecture {
         try visit(network, level: 1)
     }
 
-    public static func build(_ json: JSON, rng: RNG) throws -> Module {
-        var budget = maxParameters
-        return try build(json, rng: rng, depth: 0, budget: &budget)
+    /// `parameterBudget` below `maxParameters`: the most the network may have, as when it comes
+    /// with a file of weights that holds no more values (nothing larger is then allocated).
+    public static func build(_ json: JSON, rng: RNG, parameterBudget: Int = maxParameters) throws -> Module {
+        var budget = Swift.min(parameterBudget, maxParameters)
+        let limit = budget
+        do {
+            return try build(json, rng: rng, depth: 0, budget: &budget)
+        } catch is ParameterBudgetExceeded {
+            throw JouleError("architecture: more than \(limit) parameters" + (limit < maxParameters ? ", the values its weights file holds" : ""))
+        }
     }
+    private struct ParameterBudgetExceeded: Error {}
 
     private static func build(_ json: JSON, rng: RNG, depth: Int, budget: inout Int) throws -> Module {
         guard depth < maxDepth else { throw JouleError("architecture nested more than \(maxDepth) deep") }
@@ -84,7 +92,7 @@ public enum Architecture {
                 guard !overflow else { throw JouleError("architecture: too many parameters") }
                 n = p
             }
-            guard n <= budget else { throw JouleError("architecture: more than \(maxParameters) parameters") }
+            guard n <= budget else { throw ParameterBudgetExceeded() }
             budget -= n
         }
         let dim = 1...(1 << 20), size = 1...1024

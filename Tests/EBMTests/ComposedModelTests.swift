@@ -124,5 +124,13 @@ final class ComposedModelTests: XCTestCase {
         var deep = #"{"type": "ReLU"}"#
         for _ in 0..<100 { deep = #"{"type": "Residual", "body": "# + deep + "}" }
         assertThrowsMessage("nested more than") { _ = try Architecture.build(try JSON.parse(deep), rng: RNG(seed: 0)) }
+
+        // A weights file whose metadata describes a network of 2^30 parameters (4 GiB) over three
+        // values: refused from the header, before the network is built.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("big-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try EnergyNet(Sequential([Linear(2, 1, rng: RNG(seed: 1))]))
+            .save(to: path, metadata: ["architecture": #"{"type": "Linear", "in": 65536, "out": 16384, "bias": false}"#])
+        assertThrowsMessage("architecture: more than 3 parameters, the values its weights file holds") { _ = try EnergyNets.load(from: path) }
     }
 }
