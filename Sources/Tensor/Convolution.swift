@@ -29,7 +29,11 @@ public enum Convolution {
     @inline(__always)
     static func validTaps(_ g: ConvGeometry, x: Int) -> Range<Int> {
         let start = x * g.stride - g.padding
-        return Swift.max(0, -start)..<Swift.min(g.kernel, g.width - start)
+        // Padding of a kernel's width or more leaves whole kernel rows outside the image (in
+        // PyTorch too, which allows any padding): then no tap is valid, an empty range, never an
+        // inverted one (whose negative count would copy out of bounds).
+        let first = Swift.max(0, -start)
+        return first..<Swift.max(first, Swift.min(g.kernel, g.width - start))
     }
 
     /// Unfolds the output positions `rows` into `col`, one patch row each (zeros for the padding).

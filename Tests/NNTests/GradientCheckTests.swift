@@ -96,7 +96,9 @@ final class GradientCheckTests: XCTestCase {
         // The last three multiply through PanelGEMM where the CPU has it (32 or 64 outputs; the one-channel
         // case forward only, from transposed patches).
         for (c, o, k, s, p, h, w) in [(1, 3, 5, 2, 4, 9, 10), (1, 3, 3, 2, 0, 6, 7), (1, 3, 3, 3, 1, 8, 9), (3, 3, 3, 2, 1, 7, 6),
-                                      (2, 3, 2, 3, 0, 8, 8), (32, 32, 3, 2, 1, 7, 6), (16, 64, 2, 1, 0, 4, 5), (1, 32, 5, 2, 4, 9, 10)] {
+                                      (2, 3, 2, 3, 0, 8, 8), (32, 32, 3, 2, 1, 7, 6), (16, 64, 2, 1, 0, 4, 5), (1, 32, 5, 2, 4, 9, 10),
+                                      // Padding of the kernel's width or more: outputs whose whole window is padding.
+                                      (2, 4, 1, 1, 2, 7, 7), (3, 2, 2, 1, 3, 5, 4), (1, 3, 1, 2, 3, 6, 5), (2, 3, 3, 4, 5, 6, 7)] {
             let n = 3
             let conv = Conv2d(c, o, kernel: k, stride: s, padding: p, rng: rng)
             let x = Tensor(shape: [n, h, w, c]); rng.fillNormal(x)
@@ -208,6 +210,9 @@ final class GradientCheckTests: XCTestCase {
         try check(Conv2d(3, 2, kernel: 2, stride: 3, rng: rng), input: [2, 8, 7, 3])
         try check(Conv2d(1, 3, kernel: 7, stride: 3, padding: 2, rng: rng), input: [2, 11, 12, 1])
         try check(Conv2d(4, 5, kernel: 3, stride: 2, padding: 3, bias: false, rng: rng), input: [1, 5, 6, 4])
+        // Padding past the kernel (found by the architecture fuzzer: an inverted tap range).
+        try check(Conv2d(2, 3, kernel: 1, padding: 2, rng: rng), input: [2, 5, 4, 2])
+        try check(Conv2d(1, 2, kernel: 2, stride: 2, padding: 3, rng: rng), input: [2, 5, 6, 1])
     }
 
     func testLinearWithoutBias() throws {
