@@ -69,21 +69,10 @@ final class HostileArgumentTests: LuaTestCase {
     /// Runs `script` as big.lua under 3 GiB of address space (enough to start, not for 4 GiB of
     /// tensor); returns the exit status (after checking it was an exit, not a crash) and stderr.
     private func runUnderMemoryLimit(_ script: String) throws -> (Int32, String) {
-        let s = directory.appendingPathComponent("big.lua").path
-        try script.write(toFile: s, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "ulimit -v 3145728 && exec \"$0\" run big.lua", try jouleExecutable().path]
-        p.currentDirectoryURL = directory
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        watchdog(p, seconds: 60)
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationReason, .exit, e)
-        return (p.terminationStatus, e)
+        try script.write(toFile: directory.appendingPathComponent("big.lua").path, atomically: true, encoding: .utf8)
+        let r = try joule(["run", "big.lua"], timeout: 60, shell: "ulimit -v 3145728")
+        XCTAssertTrue(r.exited, r.stderr)
+        return (r.status, r.stderr)
     }
 
     /// Starts `joule` with `arguments`, waits for "ready" on stdout, sends one SIGINT (a second
