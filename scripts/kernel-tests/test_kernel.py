@@ -83,6 +83,20 @@ class JouleKernelExtras(unittest.TestCase):
         cls.kc.stop_channels()
         cls.km.shutdown_kernel(now=False)
 
+    def interrupted(self, code, after):
+        """The reply to `code`, interrupted `after` seconds into it (an error), and how long the
+        kernel took to answer the interrupt; IOPub is drained."""
+        msg_id = self.kc.execute(code)
+        time.sleep(after)
+        t0 = time.time()
+        self.km.interrupt_kernel()
+        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+        answered = time.time() - t0
+        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
+        self.assertEqual(reply["content"]["status"], "error")
+        _drain_iopub(self.kc, msg_id)
+        return reply, answered
+
     def execute(self, code, **kw):
         msg_id = self.kc.execute(code, **kw)
         reply = self.kc.get_shell_msg(timeout=TIMEOUT)
@@ -122,14 +136,8 @@ class JouleKernelExtras(unittest.TestCase):
         self.assertEqual(results, ["yes"])
 
     def test_interrupt_stops_a_long_cell_and_the_kernel_stays_usable(self):
-        msg_id = self.kc.execute("n = 0\nwhile true do n = n + 1 end")
-        time.sleep(1.0)
-        self.km.interrupt_kernel()
-        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
-        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
-        self.assertEqual(reply["content"]["status"], "error")
+        reply, _ = self.interrupted("n = 0\nwhile true do n = n + 1 end", after=1.0)
         self.assertEqual(reply["content"]["ename"], "Interrupted")
-        _drain_iopub(self.kc, msg_id)
         reply, out = self.execute("n > 0")
         self.assertEqual(reply["content"]["status"], "ok")
         self.assertEqual([m["content"]["data"]["text/plain"] for m in out if m["msg_type"] == "execute_result"], ["true"])
@@ -141,30 +149,18 @@ class JouleKernelExtras(unittest.TestCase):
                 "local x = joule.tensor.rand(64, 1, 56, 56) * 2 - 1\n"
                 "local y = {} for i = 1, 64 do y[i] = i % 2 end\n"
                 "for epoch = 1, 10000 do j:fit_epoch({ images = x, labels = y }, { batch_size = 8, progress = false }) end")
-        msg_id = self.kc.execute(code)
-        time.sleep(2.0)
-        t0 = time.time()
-        self.km.interrupt_kernel()
-        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
-        self.assertLess(time.time() - t0, 30)
-        self.assertEqual(reply["content"]["status"], "error")
-        _drain_iopub(self.kc, msg_id)
+        _, answered = self.interrupted(code, after=2.0)
+        self.assertLess(answered, 30)
         reply, _ = self.execute("1 + 1")
         self.assertEqual(reply["content"]["status"], "ok")
 
     def test_interrupt_stops_a_long_swift_call(self):
         # One SGLD call of a million steps (minutes): it polls the interrupt between steps, so the
         # reply comes well within TIMEOUT.
-        msg_id = self.kc.execute("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 2, seed = 1 }\n"
-                                 "local s = joule.ebm.SGLD{ model = m }\n"
-                                 "s:sample{ n = 8, steps = 1000000 }")
-        time.sleep(1.0)
-        self.km.interrupt_kernel()
-        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
-        self.assertEqual(reply["parent_header"]["msg_id"], msg_id)
-        self.assertEqual(reply["content"]["status"], "error")
+        reply, _ = self.interrupted("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 2, seed = 1 }\n"
+                                    "local s = joule.ebm.SGLD{ model = m }\n"
+                                    "s:sample{ n = 8, steps = 1000000 }", after=1.0)
         self.assertEqual(reply["content"]["ename"], "Interrupted")
-        _drain_iopub(self.kc, msg_id)
 
     def test_io_read_asks_the_front_end(self):
         msg_id = self.kc.execute("local a = io.read()\nlocal b = io.read('n')\nreturn a .. '|' .. (b * 2)", allow_stdin=True)
