@@ -48,6 +48,10 @@ local p = joule.params{
 }
 
 joule.seed(p.seed)
+local found = io.open(p.data .. "/train.npy")
+if found then found:close() elseif p.data == "data/glyphs" then
+  error("data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs` (scripts/demo does), or pass -p data=DIR")
+end
 local train = joule.data.load_split(p.data .. "/train.npy")
 local val = joule.data.load_split(p.data .. "/val.npy")
 if not (train.labels and val.labels) then error(p.data .. ": train.npy and val.npy need labels") end

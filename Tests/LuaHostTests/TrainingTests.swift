@@ -520,4 +520,11 @@ final class TrainingTests: LuaTestCase {
             return jem:load_checkpoint(DIR .. '/ck').step
             """), ["0"])
     }
+
+    /// A newcomer who trains before making the built-in corpus is told how to make it.
+    func testMissingBuiltInCorpusSaysHowToMakeIt() throws {
+        let r = try joule(["run", script("train_jem.lua"), "-p", "epochs=1"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("train_jem.lua:53: data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
+    }
 }
