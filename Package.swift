@@ -37,8 +37,12 @@ let package = Package(
         // bfloat16 GEMM tiles (AVX512-BF16 intrinsics, checked for at run time) for sampling in bf16.
         .target(name: "CBF16"),
 
-        // Layers, bottom to top: Tensor → Formats → NN → EBM → edges (Data, Plot, LuaHost, CLI).
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CBF16"], swiftSettings: tensor),
+        // Layers, bottom to top: JouleCore → Tensor → Formats → NN → EBM → edges (Data, Plot, LuaHost, CLI).
+        // What every layer uses — errors, the one JSON reader and writer, atomic files, progress,
+        // interruption, suggestions. It reads outside bytes (notebooks, connection files, checkpoint
+        // metadata, logs), so it keeps Swift's checks in every build.
+        .target(name: "JouleCore"),
+        .target(name: "Tensor", dependencies: ["JouleCore", "COpenBLAS", "CBF16"], swiftSettings: tensor),
         // File formats (.npy, safetensors, training state) parse bytes from outside: compiled with
         // Swift's overflow and bounds checks in every build, so a size that slips past a check traps
         // instead of reading memory that is not the file's.
@@ -48,14 +52,14 @@ let package = Package(
         .target(name: "Data", dependencies: ["Tensor", "Formats", "CFreeType"], swiftSettings: fast),
         .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
         // TensorBoard's event files (TFRecord framing, masked CRC-32C, the Event protocol buffers).
-        .target(name: "TensorBoard", dependencies: ["Tensor"]),
+        .target(name: "TensorBoard", dependencies: ["JouleCore"]),
         .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "Formats", "NN", "EBM", "Data", "Plot", "TensorBoard"], swiftSettings: fast),
         // The interactive console (`joule`, `joule repl`): libedit line editing and Ctrl-C handling in C.
         .target(name: "CConsole", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),
-        .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "Tensor"]),
+        .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "JouleCore"]),
         // Notebooks (.ipynb) and the Jupyter kernel (ZeroMQ, HMAC-SHA256 from swift-crypto).
-        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "Tensor", "Plot",
+        .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "JouleCore", "Plot",
                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "joule",
@@ -73,7 +77,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Formats", "Data", "Tensor", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Formats", "Plot", "Tensor", "TestSupport"]),
         .testTarget(name: "LuaHostTests", dependencies: ["Formats", "LuaHost", "Tensor", "EBM", "Data", "Plot", "TensorBoard", "TestSupport"]),
-        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "JouleCore"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "LuaHost", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "LuaHost", "Tensor", "TestSupport"]),
         .testTarget(name: "NotebookTests", dependencies: ["Notebook", "LuaHost", "Tensor", "Plot"]),

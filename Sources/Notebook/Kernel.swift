@@ -2,7 +2,7 @@ import CLua
 import CZMQ
 import Foundation
 import LuaHost
-import Tensor
+import JouleCore
 
 /// The Jupyter kernel: messaging protocol 5.3 over ZeroMQ. Shell requests run on the main thread
 /// in one `LuaSession`; the control channel (shutdown, interrupt) has its own thread so that it

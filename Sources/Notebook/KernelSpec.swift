@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// The kernelspec Jupyter reads to start `joule kernel`.
 public enum KernelSpec {

@@ -1,7 +1,7 @@
 import CLua
 import Foundation
 import LuaHost
-import Tensor
+import JouleCore
 
 /// Where a running cell's outputs go: the notebook runner collects them into the cell, the kernel
 /// publishes them on IOPub.

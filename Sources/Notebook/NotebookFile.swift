@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// An .ipynb notebook (nbformat 4), kept as its JSON so that fields Joule does not know survive a
 /// run unchanged. Reading checks the structure and says clearly what is wrong; writing gives

@@ -1,6 +1,6 @@
 import Foundation
 import LuaHost
-import Tensor
+import JouleCore
 
 /// Runs a notebook's Lua code cells in order in one `LuaSession` (`joule notebook run`), with
 /// papermill's conventions for parameters.

@@ -1,7 +1,7 @@
 import CLua
 import Foundation
 import LuaHost
-import Tensor
+import JouleCore
 
 /// Where a session's widget models go: the kernel opens a comm per model and sends its changes;
 /// `joule notebook run` has nobody to send to (it saves the registry's state at the end).

@@ -1,6 +1,6 @@
 import Foundation
 import LuaHost
-import Tensor
+import JouleCore
 
 /// Widget models as ipywidgets 8 defines them (widget protocol 2.1.0): each control's state keys
 /// and defaults, copied from ipywidgets 8.1's `get_state()`, and its layout and style as separate

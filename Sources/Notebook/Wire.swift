@@ -1,7 +1,7 @@
 import CZMQ
 import Crypto
 import Foundation
-import Tensor
+import JouleCore
 
 /// HMAC-SHA256 signatures of Jupyter messages (the connection file's `key`; an empty key turns
 /// signing off, as the protocol says).

@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// How a run's process is started: the same `joule` binary, `run SCRIPT -p ... -p run=DIR -- args`,
 /// or for a notebook `notebook run NB -o DIR/notebook.ipynb -p ... -p run=DIR` (the executed

@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// Runs a sweep's runs as child processes on this machine, `jobs` at a time.
 final class LocalBackend {

@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// One run of a sweep: its parameters and the folder it owns.
 public struct RunSpec: Sendable, Equatable {

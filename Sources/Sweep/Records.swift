@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// What happened to one run, kept in its folder as `status.json`.
 public struct RunStatus: Codable, Sendable, Equatable {

@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// What a Slurm array task needs to run entry `i`: written next to the job script.
 struct TaskManifest: Codable {

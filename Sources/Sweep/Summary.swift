@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// One line of the summary: a run, what happened to it and what it reported.
 public struct SummaryRow: Sendable {

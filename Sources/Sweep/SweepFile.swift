@@ -1,7 +1,7 @@
 import CLua
 import Foundation
 import LuaHost
-import Tensor
+import JouleCore
 
 /// Evaluates sweep files in a plain Lua state (no `joule` module: a sweep file only describes).
 public enum SweepFile {

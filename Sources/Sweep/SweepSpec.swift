@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// One parameter value of a run, as a sweep file gives it. Its `text` is what `-p name=text` passes.
 public enum ParamValue: Hashable, Sendable {
@@ -105,7 +105,7 @@ public struct SweepSpec: Sendable {
         guard case .table(_, let f) = value else { throw JouleError("\(file): a sweep file must return a table") }
         func fail(_ message: String) -> JouleError { JouleError("\(file): \(message)") }
         for k in f.keys.sorted() where !SweepSpec.knownKeys.contains(k) {
-            throw fail("unknown field '\(k)'\(hint(k, SweepSpec.knownKeys))")
+            throw fail("unknown field '\(k)'\(suggestion(for: k, among: SweepSpec.knownKeys))")
         }
         func string(_ key: String) throws -> String? {
             guard let v = f[key] else { return nil }
@@ -209,7 +209,7 @@ public struct SweepSpec: Sendable {
         case nil: break
         case .string(let x)?: plotX = x
         case .table(let l, let fields)? where l.isEmpty:
-            for k in fields.keys where !["x", "series"].contains(k) { throw fail("unknown field plot.\(k)\(hint(k, ["x", "series"]))") }
+            for k in fields.keys where !["x", "series"].contains(k) { throw fail("unknown field plot.\(k)\(suggestion(for: k, among: ["x", "series"]))") }
             if case .string(let x)? = fields["x"] { plotX = x } else { throw fail("plot.x must name a parameter") }
             if let s = fields["series"] {
                 guard case .string(let name) = s else { throw fail("plot.series must name a parameter") }
@@ -224,7 +224,7 @@ public struct SweepSpec: Sendable {
         if let s = f["slurm"] {
             guard case .table(let l, let fields) = s, l.isEmpty else { throw fail("'slurm' must be a table of options") }
             let known = ["partition", "time", "cpus_per_task", "mem", "extra", "poll"]
-            for k in fields.keys.sorted() where !known.contains(k) { throw fail("unknown field slurm.\(k)\(hint(k, known))") }
+            for k in fields.keys.sorted() where !known.contains(k) { throw fail("unknown field slurm.\(k)\(suggestion(for: k, among: known))") }
             if case .string(let p)? = fields["partition"] { slurm.partition = p }
             if case .string(let t)? = fields["time"] { slurm.time = t }
             if case .string(let m)? = fields["mem"] { slurm.mem = m }
@@ -247,7 +247,7 @@ public struct SweepSpec: Sendable {
         let varying = grid.map(\.name) + random.map(\.name) + (seeds.isEmpty ? [] : [seedParameter])
         for (what, p) in [("plot.x", plotX), ("plot.series", plotSeries)] {
             if let p, !varying.contains(p) {
-                throw fail("\(what) names '\(p)', which the sweep does not vary\(hint(p, varying))")
+                throw fail("\(what) names '\(p)', which the sweep does not vary\(suggestion(for: p, among: varying))")
             }
         }
     }
@@ -268,7 +268,7 @@ public struct SweepSpec: Sendable {
             guard fields.count == 1, let (kind, arg) = fields.first else {
                 throw fail("random.\(name) must be one of { \(kinds.joined(separator: " = {...} | ")) = {...} }")
             }
-            guard kinds.contains(kind) else { throw fail("random.\(name): unknown distribution '\(kind)'\(hint(kind, kinds))") }
+            guard kinds.contains(kind) else { throw fail("random.\(name): unknown distribution '\(kind)'\(suggestion(for: kind, among: kinds))") }
             guard case .table(let args, _) = arg, !args.isEmpty else { throw fail("random.\(name).\(kind) must be a list") }
             if kind == "choice" {
                 return (name, .choice(try args.map { guard let p = $0.parameter else { throw fail("random.\(name): values must be scalars") }; return p }), digits)
@@ -298,21 +298,4 @@ public struct SweepSpec: Sendable {
             throw fail("random.\(name) must be a distribution table such as { uniform = {0, 1} } or a list of choices")
         }
     }
-}
-
-/// " (did you mean 'x'?)" for a close candidate, else "".
-func hint(_ name: String, _ candidates: [String]) -> String {
-    func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.lowercased()), b = Array(b.lowercased())
-        if a.isEmpty { return b.count }
-        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            cur[0] = i
-            for j in 1..<(b.count + 1) { cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)) }
-            swap(&prev, &cur)
-        }
-        return prev[b.count]
-    }
-    guard let best = candidates.min(by: { (distance(name, $0), $0) < (distance(name, $1), $1) }) else { return "" }
-    return distance(name, best) <= Swift.max(2, Swift.max(name.count, best.count) / 3) ? " (did you mean '\(best)'?)" : ""
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 public struct SweepOptions: Sendable {
     public var jobs: Int?

@@ -1,12 +1,6 @@
 import COpenBLAS
 import Foundation
 
-/// Errors every layer of Joule reports to its callers; each carries a message a user can act on.
-public struct JouleError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
 
 /// A contiguous, row-major Float32 array with a shape.
 ///

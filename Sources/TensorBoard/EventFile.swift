@@ -1,5 +1,5 @@
 import Foundation
-import Tensor
+import JouleCore
 
 /// An `events.out.tfevents.*` file that TensorBoard reads while it grows: the file-version record
 /// first, then one framed `Event` per call, each appended with a single write(2) so that it reaches
