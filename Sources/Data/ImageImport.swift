@@ -32,6 +32,9 @@ public enum ImageImport {
         /// Folders of out-of-distribution images (all files below each, no classes): ood_<name>.npy.
         public var ood: [String] = []
         public var maxPixels = ImageFile.defaultMaxPixels
+        /// Samples an import may hold in memory (2 bytes each at the original size): beyond it the
+        /// import stops and asks for `size`, rather than running the machine out of memory.
+        public var maxSamples = 1 << 30
         /// Show a progress bar (a terminal) or progress lines (a log).
         public var progress = true
 
@@ -99,7 +102,8 @@ public enum ImageImport {
         survey.skipped = folder.skipped + survey.skipped
         guard !items.isEmpty else {
             let first = survey.skipped.first.map { "; first: \($0.name): \($0.reason)" } ?? ""
-            throw JouleError("\(directory): no usable images (\(survey.skipped.count) files skipped\(first))")
+            let k = survey.skipped.count
+            throw JouleError("\(directory): no usable images (\(k) file\(k == 1 ? "" : "s") skipped\(first))")
         }
 
         // Stratified, seeded: per class a permutation of its images; the first go to train, then val, then test.
@@ -131,8 +135,8 @@ public enum ImageImport {
         // Out-of-distribution folders: every image below each, unlabelled, stored the same way.
         var oodRows: [(file: String, folder: String, count: Int, skipped: Int)] = []
         var usedNames = Set<String>()
-        for dir in o.ood {
-            let name = try oodName(dir)
+        for spec in o.ood {
+            let (name, dir) = try oodName(spec)
             guard usedNames.insert(name).inserted else { throw JouleError("two --ood folders would both be \(name).npy: rename one") }
             let flat = try ImageFolder(dir, flat: true)
             var oodSurvey = Survey()
@@ -202,13 +206,23 @@ public enum ImageImport {
         return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 
-    /// `ood_<name>` for an out-of-distribution folder: its last path component, lower case, letters,
-    /// digits and underscores.
-    static func oodName(_ dir: String) throws -> String {
-        let base = URL(fileURLWithPath: dir).standardizedFileURL.lastPathComponent.lowercased()
-        let cleaned = String(base.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII ? Character($0) : "_" })
-        guard !cleaned.isEmpty, cleaned != "/" else { throw JouleError("\(dir): cannot name an OOD set after this folder") }
-        return "ood_" + cleaned
+    /// The file name and folder of an out-of-distribution set: `NAME=DIR` gives `ood_NAME` (`ta=…`
+    /// and `tb=…` make the `ood_ta` and `ood_tb` that scripts/ood.lua scores); a plain DIR is named
+    /// after its last path component. Names are lower case letters, digits and underscores.
+    static func oodName(_ spec: String) throws -> (String, String) {
+        func clean(_ s: String) -> String {
+            String(s.lowercased().unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII ? Character($0) : "_" })
+        }
+        if let eq = spec.firstIndex(of: "="), eq != spec.startIndex {
+            let name = String(spec[..<eq]), dir = String(spec[spec.index(after: eq)...])
+            guard clean(name) == name.lowercased(), !dir.isEmpty else {
+                throw JouleError("--ood \(spec): NAME=DIR needs a name of letters, digits and underscores and a folder")
+            }
+            return ("ood_" + name.lowercased(), dir)
+        }
+        let base = URL(fileURLWithPath: spec).standardizedFileURL.lastPathComponent
+        guard !base.isEmpty, base != "/" else { throw JouleError("\(spec): cannot name an OOD set after this folder (give NAME=\(spec))") }
+        return ("ood_" + clean(base), spec)
     }
 
     /// The splits of a folder for `joule.data.load`: a folder made by an import (train, val, test and
@@ -240,17 +254,26 @@ public enum ImageImport {
         survey.files += flat.count
         let bar = o.progress && flat.count >= 20 ? ProgressBar(total: flat.count, label: label) : nil
         var results = [Result<([Item], Note), JouleError>?](repeating: nil, count: flat.count)
+        let budget = Budget(o.maxSamples)
         results.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
             Parallel.chunks(flat.count, minChunk: 4) { range in
-                for i in range {
+                for i in range where !budget.exceeded {
                     let (c, file) = flat[i]
-                    do { base[i] = .success(try decodeFile(file, label: c, options: o)) } catch let e as JouleError {
+                    do {
+                        let decoded = try decodeFile(file, label: c, options: o)
+                        budget.take(decoded.0.reduce(0) { $0 + $1.samples.count + $1.resized.count })
+                        base[i] = .success(decoded)
+                    } catch let e as JouleError {
                         base[i] = .failure(e)
                     } catch { base[i] = .failure(JouleError("\(error)")) }
                     bar?.update()
                 }
             }
+        }
+        if budget.exceeded {
+            ProgressBar.endLine()
+            throw JouleError("the images take more than \(o.maxSamples) samples at their original size (memory): give --size S to store them resized")
         }
         bar?.done()
         var items: [Item] = []
@@ -268,6 +291,16 @@ public enum ImageImport {
             }
         }
         return items
+    }
+
+    /// Samples decoded so far, shared by the decoding threads.
+    final class Budget: @unchecked Sendable {
+        private let lock = NSLock()
+        private let limit: Int
+        private var used = 0
+        init(_ limit: Int) { self.limit = limit }
+        var exceeded: Bool { lock.withLock { used > limit } }
+        func take(_ n: Int) { lock.withLock { used += n } }
     }
 
     struct Note {

@@ -26,7 +26,7 @@ extension DataCommand {
         @Option(help: "Seed of the split; the same inputs and seed give byte-identical files.")
         var seed: UInt64 = 0
 
-        @Option(parsing: .upToNextOption, help: "Folders of out-of-distribution images (every file below each), written as ood_<folder name>.npy.")
+        @Option(parsing: .upToNextOption, help: "Folders of out-of-distribution images (every file below each), written as ood_<folder name>.npy; NAME=DIR writes ood_NAME.npy (ta=DIR and tb=DIR: the sets scripts/ood.lua scores).")
         var ood: [String] = []
 
         @Option(help: "1: greyscale (Pillow's convert(\"L\")); 3: RGB.")
@@ -71,7 +71,8 @@ extension DataCommand {
                 }
                 let counts = imported.splits.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
                 let skipped = imported.card.components(separatedBy: "\n").first { $0.hasPrefix("## Skipped files") } ?? ""
-                print("imported \(imported.classes.count) classes from \(directory) into \(out): \(counts)")
+                let n = imported.classes.count
+                print("imported \(n) class\(n == 1 ? "" : "es") from \(directory) into \(out): \(counts)")
                 print("data card: \(out)/card.md (\(skipped.replacingOccurrences(of: "## ", with: "").lowercased())); examples: \(out)/examples.png")
             } catch let e as JouleError {
                 ProgressBar.endLine()

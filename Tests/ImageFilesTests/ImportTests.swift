@@ -228,6 +228,14 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(splits.map(\.0), ["train", "val", "test", "ood_other_set"])
         XCTAssertEqual(splits[3].1.images.shape, [2, 1, 56, 56])
 
+        // NAME=DIR names the set (ood_ta for scripts/ood.lua); two sets of one name are refused.
+        var named = options()
+        named.ood = ["ta=" + path("Other Set")]
+        try ImageImport.write(try ImageImport.read(path("scans"), options: named), to: path("named"))
+        XCTAssertEqual(try Npy.read(path("named/ood_ta.npy"))[0].shape[0], 2)
+        named.ood = ["ta=" + path("Other Set"), "TA=" + path("Other Set")]
+        assertThrowsMessage("two --ood folders would both be ood_ta.npy") { _ = try ImageImport.read(self.path("scans"), options: named) }
+
         // Three channels: sizes differ, so only with --size.
         var rgb = options()
         rgb.channels = 3
@@ -236,6 +244,31 @@ final class ImportTests: XCTestCase {
         try ImageImport.write(try ImageImport.read(path("scans"), options: rgb), to: path("rgb"))
         let train = try loadSplit(path("rgb/train.npy"))
         XCTAssertEqual(Array(train.images.shape.dropFirst()), [3, 24, 24])
+    }
+
+    /// Class ids follow Python's sorted() of the folder names (code points: upper case before lower,
+    /// accents after ASCII); hidden folders and folders whose names are not UTF-8 are not classes.
+    func testClassOrderIsPythonsSortedOrder() throws {
+        let names = ["b", "Z", "ä", "a", "B", "10", "9"]
+        try place(names.map { ($0, "png_grey8.png", "1.png") }, in: "scans")
+        try place([(".ipynb_checkpoints", "png_grey8.png", "1.png")], in: "scans")
+        let raw = Array(path("scans").utf8) + [UInt8(ascii: "/"), 0x6E, 0xE4, 0x6D]   // "n\xe4m", Latin-1
+        XCTAssertEqual(mkdir(raw.map { CChar(bitPattern: $0) } + [0], 0o755), 0)
+        let imported = try ImageImport.read(path("scans"), options: options((100, 0, 0)))
+        // Python: sorted(["b", "Z", "ä", "a", "B", "10", "9"]) == ['10', '9', 'B', 'Z', 'a', 'b', 'ä']
+        XCTAssertEqual(imported.classes, ["10", "9", "B", "Z", "a", "b", "ä"])
+        XCTAssertTrue(imported.card.contains("- `.ipynb_checkpoints`: hidden; not read"), imported.card)
+        XCTAssertTrue(imported.card.contains("- `n\\xe4m`: a class folder whose name is not UTF-8 (rename it)"), imported.card)
+    }
+
+    /// An import that would not fit in memory at the original size stops and says to use --size.
+    func testMemoryBudgetAsksForSize() throws {
+        try place((0..<6).map { ("c", "png_grey8.png", "\($0).png") }, in: "scans")
+        var o = options()
+        o.maxSamples = 3 * 19 * 23
+        assertThrowsMessage("give --size S to store them resized") { _ = try ImageImport.read(self.path("scans"), options: o) }
+        o.size = 8
+        XCTAssertEqual(try ImageImport.read(path("scans"), options: o).splits.map(\.count).reduce(0, +), 6)
     }
 
     /// joule.data.load's path: a folder of class folders is imported in memory.

@@ -65,7 +65,7 @@ final class ImageImportCommandTests: LuaTestCase {
         try FileManager.default.copyItem(atPath: Self.images + "/bad_bomb.png", toPath: root + "/big.png")
         let r = try joule(["data", "import", "junk", "--out", "out"])
         XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.stderr, "joule data import: junk: no usable images (1 files skipped; first: x/big.png: too large: declares 60000×60000 pixels (height × width), over the cap of 50000000 (refused before decoding))\n")
+        XCTAssertEqual(r.stderr, "joule data import: junk: no usable images (1 file skipped; first: x/big.png: too large: declares 60000×60000 pixels (height × width), over the cap of 50000000 (refused before decoding))\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
         let bad = try joule(["data", "import", "junk", "--out", "out", "--split", "80/30/10"])
         XCTAssertNotEqual(bad.status, 0)
