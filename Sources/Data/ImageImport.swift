@@ -148,6 +148,11 @@ public enum ImageImport {
             let skipped = (flat.skipped + oodSurvey.skipped).map { ImageFolder.Skipped(name: "\(name): \($0.name)", reason: $0.reason) }
             survey.skipped += skipped
             survey.notes += oodSurvey.notes.map { "\(name): \($0)" }
+            survey.files += oodSurvey.files
+            survey.sizes += oodSurvey.sizes
+            survey.formats.merge(oodSurvey.formats, uniquingKeysWith: +)
+            survey.kinds.merge(oodSurvey.kinds, uniquingKeysWith: +)
+            survey.depths.merge(oodSurvey.depths, uniquingKeysWith: +)
             oodRows.append((name, dir, oodItems.count, skipped.count))
         }
 
@@ -313,7 +318,7 @@ public enum ImageImport {
 
     static func decodeFile(_ file: ImageFolder.File, label: Int, options o: Options) throws -> ([Item], Note) {
         let bytes = try ImageFolder.read(file)
-        let pages = try ImageFile.decode(bytes, maxPixels: o.maxPixels)
+        let (pages, morePages) = try ImageFile.decodePages(bytes, maxPixels: o.maxPixels)
         let format = ImageFile.format(of: bytes)!
         var notes: [String] = []
         if let named = ImageFile.format(ofName: file.name), named != format {
@@ -321,7 +326,11 @@ public enum ImageImport {
         } else if ImageFile.format(ofName: file.name) == nil {
             notes.append("a \(format.rawValue) file without an image extension; read as \(format.rawValue)")
         }
-        if pages.count > 1 { notes.append("\(pages.count) pages, each an image") }
+        if morePages {
+            notes.append("more than \(ImageFile.maxPages) pages: the first \(ImageFile.maxPages) read, each an image")
+        } else if pages.count > 1 {
+            notes.append("\(pages.count) pages, each an image")
+        }
         let items = pages.map { page -> Item in
             let samples = o.channels == 1 ? page.grey() : page.rgb()
             var resized: [Float] = []

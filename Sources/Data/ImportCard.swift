@@ -11,7 +11,8 @@ extension ImageImport {
                          options o: Options, layout: Layout) -> String {
             var s = "# Data card: \(URL(fileURLWithPath: directory).lastPathComponent)\n\n"
             let total = splits.prefix(3).map(\.count).reduce(0, +)
-            s += "Made by `joule data import` from `\(directory)`: \(survey.files) files, \(total) images in \(classes.count) classes"
+            let oodFiles = oodRows.isEmpty ? "" : " (with the OOD folders)"
+            s += "Made by `joule data import` from `\(directory)`: \(survey.files) files\(oodFiles), \(total) images in \(classes.count) classes"
             s += " (class ids in sorted folder order, as torchvision's ImageFolder), split \(o.split.train)/\(o.split.val)/\(o.split.test)"
             s += " stratified by class with seed \(o.seed); \(o.channels == 1 ? "greyscale (Pillow's convert(\"L\"))" : "RGB"); stored as \(layout.description).\n\n"
 
@@ -31,7 +32,7 @@ extension ImageImport {
                 s += "\n"
             }
 
-            s += "## Images\n\n"
+            s += "## Images (classes and OOD sets)\n\n"
             s += "Formats: " + list(survey.formats) + ". Colour: " + list(survey.kinds) + ". Bits per sample in the files: "
             s += survey.depths.keys.sorted().map { "\($0): \(survey.depths[$0]!)" }.joined(separator: ", ") + ".\n\n"
             let sizes = survey.sizes

@@ -45,24 +45,30 @@ public enum ImageFile {
 
     /// Every image in `bytes` (one, or one per page of a TIFF).
     public static func decode(_ bytes: Data, maxPixels: Int = defaultMaxPixels) throws -> [RasterImage] {
+        try decodePages(bytes, maxPixels: maxPixels).images
+    }
+
+    /// The images of `bytes`, and whether a TIFF had more than `maxPages` pages (the rest left out).
+    public static func decodePages(_ bytes: Data, maxPixels: Int = defaultMaxPixels) throws -> (images: [RasterImage], morePages: Bool) {
         guard let format = format(of: bytes) else {
             let start = bytes.isEmpty ? "the file is empty" : "it starts with " + bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
             throw JouleError("not a PNG, JPEG or TIFF file (\(start))")
         }
         let cap = UInt64(max(0, maxPixels))
-        return try bytes.withUnsafeBytes { raw -> [RasterImage] in
+        return try bytes.withUnsafeBytes { raw -> ([RasterImage], Bool) in
             let p = raw.bindMemory(to: UInt8.self).baseAddress!
             var image = jl_image()
             switch format {
             case .png:
                 try check(jl_png_decode(p, raw.count, cap, &image), &image, format)
-                return [take(&image)]
+                return ([take(&image)], false)
             case .jpeg:
                 try check(jl_jpeg_decode(p, raw.count, cap, &image), &image, format)
-                return [take(&image)]
+                return ([take(&image)], false)
             case .tiff:
-                let pages = jl_tiff_pages(p, raw.count, Int32(maxPages), &image)
-                guard pages > 0 else { throw JouleError("corrupt TIFF: \(message(&image))") }
+                let counted = jl_tiff_pages(p, raw.count, Int32(maxPages + 1), &image)
+                guard counted > 0 else { throw JouleError("corrupt TIFF: \(message(&image))") }
+                let pages = min(counted, Int32(maxPages))
                 var out: [RasterImage] = []
                 for page in 0..<Int(pages) {
                     do {
@@ -72,7 +78,7 @@ public enum ImageFile {
                     }
                     out.append(take(&image))
                 }
-                return out
+                return (out, counted > pages)
             }
         }
     }

@@ -271,6 +271,33 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(try ImageImport.read(path("scans"), options: o).splits.map(\.count).reduce(0, +), 6)
     }
 
+    /// Three channels of one size keep their pixels: (N, H, W, 3) uint8, or (N, 3, H, W) float32 in
+    /// [-1, 1] when a file has 16 bits (v / 127.5 − 1 for 8-bit files, as the uint8 loader scales).
+    func testThreeChannelsKeepTheirPixels() throws {
+        try place([("c", "png_rgb8.png", "a.png"), ("c", "png_rgb16.png", "b.png")], in: "wide")
+        try place([("c", "png_rgb8.png", "a.png"), ("c", "tiff_rgb8.tif", "b.tif")], in: "narrow")
+        var o = options((100, 0, 0))
+        o.channels = 3
+        try ImageImport.write(try ImageImport.read(path("narrow"), options: o), to: path("n"))
+        let narrow = try Npy.read(path("n/train.npy"))[0]
+        XCTAssertEqual(narrow.shape, [2, 19, 23, 3])
+        XCTAssertEqual(narrow.dtype, .uint8)
+        let rgb8 = try ImageFile.decode(try Data(contentsOf: URL(fileURLWithPath: DecodeTests.fixture("png_rgb8.png"))))[0]
+        XCTAssertEqual([UInt8](narrow.bytes.prefix(19 * 23 * 3)), rgb8.rgb().map { UInt8($0) })
+
+        try ImageImport.write(try ImageImport.read(path("wide"), options: o), to: path("w"))
+        let wide = try loadSplit(path("w/train.npy"))
+        XCTAssertEqual(wide.images.shape, [2, 3, 19, 23])
+        let rgb16 = try ImageFile.decode(try Data(contentsOf: URL(fileURLWithPath: DecodeTests.fixture("png_rgb16.png"))))[0]
+        let hw = 19 * 23
+        for p in [0, 5, 200, hw - 1] {
+            for c in 0..<3 {
+                XCTAssertEqual(wide.images.data[c * hw + p], Float(rgb8.samples[p * 3 + c]) / 127.5 - 1)
+                XCTAssertEqual(wide.images.data[(3 + c) * hw + p], Float(rgb16.samples[p * 3 + c]) / 32767.5 - 1)
+            }
+        }
+    }
+
     /// joule.data.load's path: a folder of class folders is imported in memory.
     func testClassFolderLoadsDirectly() throws {
         try place(mixed, in: "scans")
