@@ -66,6 +66,10 @@ public enum ImageFile {
                 try check(jl_jpeg_decode(p, raw.count, cap, &image), &image, format)
                 return ([take(&image)], false)
             case .tiff:
+                // libtiff refuses a 0×0 page with a message about strips: say what it is.
+                if let (w, h) = firstTIFFSize([UInt8](bytes.prefix(1 << 16))), w == 0 || h == 0 {
+                    throw JouleError("empty image: the image has no pixels (\(h)×\(w), height × width)")
+                }
                 let counted = jl_tiff_pages(p, raw.count, Int32(maxPages + 1), &image)
                 guard counted > 0 else { throw JouleError("corrupt TIFF: \(message(&image))") }
                 let pages = min(counted, Int32(maxPages))
@@ -81,6 +85,31 @@ public enum ImageFile {
                 return (out, counted > pages)
             }
         }
+    }
+
+    /// Width and height in the first directory of a classic TIFF, when it lies in `b`.
+    static func firstTIFFSize(_ b: [UInt8]) -> (Int, Int)? {
+        guard b.count >= 8, b[2] == 42 || b[3] == 42 else { return nil }
+        let little = b[0] == 0x49
+        func u16(_ o: Int) -> Int? {
+            guard o >= 0, o + 2 <= b.count else { return nil }
+            return little ? Int(b[o]) | Int(b[o + 1]) << 8 : Int(b[o]) << 8 | Int(b[o + 1])
+        }
+        func u32(_ o: Int) -> Int? {
+            guard let a = u16(o), let c = u16(o + 2) else { return nil }
+            return little ? a | c << 16 : a << 16 | c
+        }
+        guard let ifd = u32(4), let n = u16(ifd) else { return nil }
+        var w: Int?, h: Int?
+        for k in 0..<n {
+            let e = ifd + 2 + 12 * k
+            guard let tag = u16(e), let type = u16(e + 2) else { return nil }
+            guard tag == 256 || tag == 257 else { continue }
+            let value = type == 3 ? u16(e + 8) : type == 4 ? u32(e + 8) : nil
+            if tag == 256 { w = value } else { h = value }
+        }
+        guard let w, let h else { return nil }
+        return (w, h)
     }
 
     private static func message(_ image: inout jl_image) -> String {

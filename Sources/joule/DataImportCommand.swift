@@ -65,15 +65,21 @@ extension DataCommand {
                 options.maxPixels = maxPixels
                 let imported = try ImageImport.read(directory, options: options)
                 let name = URL(fileURLWithPath: out).lastPathComponent
+                var pictureProblem: String?
                 try ImageImport.write(imported, to: out) { staging in
-                    let figure = try Show.picture(staging, perClass: 8, title: name)
-                    try figure.save(to: staging + "/examples.png")
+                    // The picture is a convenience: one that cannot be drawn (thousands of classes) leaves
+                    // the data as it is.
+                    do {
+                        let figure = try Show.picture(staging, perClass: 8, title: name)
+                        try figure.save(to: staging + "/examples.png")
+                    } catch let e as JouleError { pictureProblem = e.message }
                 }
                 let counts = imported.splits.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
                 let skipped = imported.card.components(separatedBy: "\n").first { $0.hasPrefix("## Skipped files") } ?? ""
                 let n = imported.classes.count
                 print("imported \(n) class\(n == 1 ? "" : "es") from \(directory) into \(out): \(counts)")
-                print("data card: \(out)/card.md (\(skipped.replacingOccurrences(of: "## ", with: "").lowercased())); examples: \(out)/examples.png")
+                let examples = pictureProblem.map { "no examples picture (\($0))" } ?? "examples: \(out)/examples.png"
+                print("data card: \(out)/card.md (\(skipped.replacingOccurrences(of: "## ", with: "").lowercased())); \(examples)")
             } catch let e as JouleError {
                 ProgressBar.endLine()
                 FileHandle.standardError.write(Data("joule data import: \(e.message)\n".utf8))

@@ -79,7 +79,7 @@ final class DecodeTests: XCTestCase {
             ("bad_bomb.png", "too large: declares 60000×60000 pixels"),
             ("bad_bomb.tif", "too large: declares 60000×60000 pixels"),
             ("bad_zero.png", "empty image: the image has no pixels (0×0"),
-            ("bad_zero.tif", "TIFF"),
+            ("bad_zero.tif", "empty image: the image has no pixels (0×0"),
             ("bad_text.png", "not a PNG, JPEG or TIFF file"),
             ("bad_empty.jpg", "not a PNG, JPEG or TIFF file (the file is empty)"),
         ]

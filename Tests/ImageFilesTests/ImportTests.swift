@@ -143,7 +143,7 @@ final class ImportTests: XCTestCase {
         line("bad/bad_bomb.png", "declares 60000×60000 pixels")
         line("bad/bad_bomb.tif", "declares 60000×60000 pixels")
         line("bad/bad_zero.png", "the image has no pixels")
-        line("bad/bad_zero.tif", "TIFF")
+        line("bad/bad_zero.tif", "the image has no pixels")
         line("bad/bad_text.png", "not a PNG, JPEG or TIFF file")
         line("bad/bad_empty.jpg", "the file is empty")
         line("good/passwd.png", "outside the folder")
