@@ -24,14 +24,16 @@ final class DecodeTests: XCTestCase {
     func testFixturesCoverEveryKind() {
         let names = Self.goodFiles
         // PNG of every bit depth and colour type, interlaced; JPEG baseline, progressive, grey, RGB,
-        // CMYK; TIFF 8 and 16 bit, grey and RGB, compressed, bilevel, palette, multi-page.
+        // CMYK; TIFF 8 and 16 bit (both byte orders), grey and RGB with and without alpha, compressed
+        // (LZW, deflate, JPEG in RGB and YCbCr), bilevel, palette, CMYK, multi-page.
         for expected in ["png_grey1", "png_grey2", "png_grey4", "png_grey8", "png_grey16", "png_grey_alpha8",
                          "png_grey_alpha16", "png_rgb8", "png_rgba8", "png_rgb16", "png_palette1", "png_palette4",
                          "png_palette8", "png_palette_transparent", "png_interlaced_grey8", "png_interlaced_rgb8",
                          "png_interlaced_grey16", "jpeg_grey", "jpeg_rgb", "jpeg_rgb444", "jpeg_progressive",
                          "jpeg_progressive_grey", "jpeg_cmyk", "tiff_grey8", "tiff_grey16", "tiff_rgb8",
                          "tiff_rgb16", "tiff_rgb8_lzw", "tiff_grey8_deflate", "tiff_bilevel", "tiff_palette",
-                         "tiff_multipage"] {
+                         "tiff_multipage", "tiff_rgba8", "tiff_grey_alpha8", "tiff_cmyk", "tiff_jpeg", "tiff_ycbcr_jpeg",
+                         "tiff_grey16_bigendian"] {
             XCTAssertTrue(names.contains { $0.hasPrefix(expected + ".") }, "no fixture \(expected)")
         }
     }

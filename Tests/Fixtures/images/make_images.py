@@ -188,6 +188,14 @@ def main():
     write_tiff_rgb16("tiff_rgb16.tif", rgb16); expected_from_arrays("tiff_rgb16.tif", [rgb16])
     save(Image.fromarray(grey8 > 100), "tiff_bilevel.tif", compression="group4"); expected_from_pillow("tiff_bilevel.tif")
     save(Image.fromarray(rgb8).quantize(64), "tiff_palette.tif"); expected_from_pillow("tiff_palette.tif")
+    save(Image.fromarray(np.dstack([rgb8, grey8])), "tiff_rgba8.tif"); expected_from_pillow("tiff_rgba8.tif")
+    save(la, "tiff_grey_alpha8.tif"); expected_from_pillow("tiff_grey_alpha8.tif")
+    save(Image.fromarray(rgb8).convert("CMYK"), "tiff_cmyk.tif"); expected_from_pillow("tiff_cmyk.tif")
+    save(Image.fromarray(rgb8), "tiff_jpeg.tif", compression="jpeg", quality=90); expected_from_pillow("tiff_jpeg.tif")
+    save(Image.fromarray(rgb8).convert("YCbCr"), "tiff_ycbcr_jpeg.tif", compression="jpeg", quality=90)
+    expected_from_pillow("tiff_ycbcr_jpeg.tif")
+    save(Image.fromarray(grey16.astype(">u2")), "tiff_grey16_bigendian.tif")
+    expected_from_arrays("tiff_grey16_bigendian.tif", [grey16])
     pages = [Image.fromarray(grey8), Image.fromarray(rgb8[:11, :17]), Image.fromarray(grey8[3:, 5:].copy())]
     save(pages[0], "tiff_multipage.tif", save_all=True, append_images=pages[1:]); expected_from_pillow("tiff_multipage.tif")
 
