@@ -70,11 +70,13 @@ static void png_warn(png_structp png, png_const_charp message) {
 int jl_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, jl_image *out) {
     memset(out, 0, sizeof *out);
     if (size < 8 || png_sig_cmp(data, 0, 8) != 0) return fail(out, JL_ERROR, "not a PNG file");
-    // A zero width or height in IHDR (bytes 16–23) is an empty image, before libpng calls it invalid.
+    // The size in IHDR (bytes 16–23) against the cap, and a zero side as an empty image, before libpng
+    // calls either an invalid header (its own limit is a million pixels a side).
     if (size >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
         uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
         uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
-        if (w == 0 || h == 0) return check_size(out, w, h, max_pixels);
+        int checked = check_size(out, w, h, max_pixels);
+        if (checked != JL_OK) return checked;
     }
     png_source source = {data, size, 0, out, ""};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &source, png_fail, png_warn);
@@ -91,6 +93,8 @@ int jl_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels, jl_imag
         return status;
     }
     png_set_read_fn(png, &source, png_read_bytes);
+    // One limit for every format: the pixel cap, checked above (libpng's own is a million a side).
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
     // Ancillary chunks (text, ICC profiles) hold no pixels: a few MB is plenty.
     png_set_chunk_malloc_max(png, 8 << 20);
     png_read_info(png, info);

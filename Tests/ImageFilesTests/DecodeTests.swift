@@ -80,6 +80,8 @@ final class DecodeTests: XCTestCase {
             ("bad_corrupt.jpg", "corrupt JPEG"),
             ("bad_bomb.png", "too large: declares 60000×60000 pixels"),
             ("bad_bomb.tif", "too large: declares 60000×60000 pixels"),
+            ("bad_bomb.jpg", "too large: declares 60000×60000 pixels"),
+            ("bad_wide.png", "too large: declares 100×2000000 pixels"),
             ("bad_zero.png", "empty image: the image has no pixels (0×0"),
             ("bad_zero.tif", "empty image: the image has no pixels (0×0"),
             ("bad_text.png", "not a PNG, JPEG or TIFF file"),

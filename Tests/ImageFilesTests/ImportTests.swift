@@ -109,7 +109,7 @@ final class ImportTests: XCTestCase {
     func testHostileFilesAreSkippedWithAReason() throws {
         try place([("good", "png_grey8.png", "ok.png"), ("good", "png_rgb8.png", "named.jpg")], in: "scans")
         let bad = ["bad_truncated.png", "bad_truncated.jpg", "bad_truncated.tif", "bad_corrupt.png", "bad_corrupt.jpg",
-                   "bad_bomb.png", "bad_bomb.tif", "bad_zero.png", "bad_zero.tif", "bad_text.png", "bad_empty.jpg"]
+                   "bad_bomb.png", "bad_bomb.tif", "bad_bomb.jpg", "bad_wide.png", "bad_zero.png", "bad_zero.tif", "bad_text.png", "bad_empty.jpg"]
         try place(bad.map { ("bad", $0, $0) }, in: "scans")
         let good = path("scans/good")
         // A link out of the folder, a link to a folder outside, a broken link, a FIFO, a hidden file,
@@ -142,6 +142,8 @@ final class ImportTests: XCTestCase {
         line("bad/bad_corrupt.jpg", "corrupt JPEG")
         line("bad/bad_bomb.png", "declares 60000×60000 pixels")
         line("bad/bad_bomb.tif", "declares 60000×60000 pixels")
+        line("bad/bad_bomb.jpg", "declares 60000×60000 pixels")
+        line("bad/bad_wide.png", "declares 100×2000000 pixels")
         line("bad/bad_zero.png", "the image has no pixels")
         line("bad/bad_zero.tif", "the image has no pixels")
         line("bad/bad_text.png", "not a PNG, JPEG or TIFF file")
@@ -157,7 +159,7 @@ final class ImportTests: XCTestCase {
         // ok.png, named.jpg, inside.png (a link within the folder) and caf\xe9.png.
         XCTAssertTrue(card.contains("| 1 | good | 4 | 0 | 0 | 4 |"), card)
         XCTAssertEqual(try loadSplit(path("out/train.npy")).count, 4)
-        XCTAssertTrue(card.contains("## Skipped files (17)"), card)
+        XCTAssertTrue(card.contains("## Skipped files (19)"), card)
     }
 
     func testNothingUsableIsOneErrorAndNoOutput() throws {

@@ -217,6 +217,11 @@ def main():
         "bad_bomb.png": b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0))
         + png_chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + png_chunk(b"IEND", b""),
         "bad_bomb.tif": tiff_header(60000, 60000),
+        # The frame header (SOF0: length, precision, height, width) of a real JPEG, sizes replaced.
+        "bad_bomb.jpg": jpg[: jpg.index(b"\xff\xc0") + 5] + struct.pack(">HH", 60000, 60000) + jpg[jpg.index(b"\xff\xc0") + 9:],
+        # Wider than libpng's own limit of a million pixels a side, and over the cap.
+        "bad_wide.png": b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 2000000, 100, 8, 0, 0, 0, 0))
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + png_chunk(b"IEND", b""),
         "bad_zero.png": b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 0, 8, 0, 0, 0, 0))
         + png_chunk(b"IDAT", zlib.compress(b"")) + png_chunk(b"IEND", b""),
         "bad_zero.tif": tiff_header(0, 0),
