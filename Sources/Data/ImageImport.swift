@@ -174,8 +174,9 @@ public enum ImageImport {
     }
 
     /// Writes an import into `out`, replaced as a whole (written beside it, then swapped in).
-    /// `extra` adds files to the new folder before it is swapped in (the CLI's examples picture).
-    public static func write(_ imported: Imported, to out: String, extra: (String) throws -> Void = { _ in }) throws {
+    /// `extra` adds files to the new folder before it is swapped in (the CLI's examples picture) and
+    /// returns text for the end of the card.
+    public static func write(_ imported: Imported, to out: String, extra: (String) throws -> String = { _ in "" }) throws {
         try refuseForeign(out)
         try AtomicFolder.replace(out) { dir in
             for s in imported.splits {
@@ -185,8 +186,8 @@ public enum ImageImport {
             }
             let json = try JSONSerialization.data(withJSONObject: imported.manifest, options: [.prettyPrinted, .sortedKeys])
             try AtomicFolder.write(json + Data("\n".utf8), to: dir + "/classes.json")
-            try AtomicFolder.write(Data(imported.card.utf8), to: dir + "/card.md")
-            try extra(dir)
+            let more = try extra(dir)
+            try AtomicFolder.write(Data((imported.card + more).utf8), to: dir + "/card.md")
         }
     }
 

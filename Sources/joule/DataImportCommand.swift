@@ -72,7 +72,8 @@ extension DataCommand {
                     do {
                         let figure = try Show.picture(staging, perClass: 8, title: name)
                         try figure.save(to: staging + "/examples.png")
-                    } catch let e as JouleError { pictureProblem = e.message }
+                        return "\n## Examples\n\nThe first training images of each class, as the course transform gives them:\n\n![Examples per class](examples.png)\n"
+                    } catch let e as JouleError { pictureProblem = e.message; return "" }
                 }
                 let counts = imported.splits.map { "\($0.name) \($0.count)" }.joined(separator: ", ")
                 let skipped = imported.card.components(separatedBy: "\n").first { $0.hasPrefix("## Skipped files") } ?? ""

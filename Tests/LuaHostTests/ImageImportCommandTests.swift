@@ -38,6 +38,9 @@ final class ImageImportCommandTests: LuaTestCase {
         for f in ["train.npy", "val.npy", "test.npy", "classes.json", "card.md", "examples.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
         }
+        let card = try String(contentsOfFile: out + "/card.md", encoding: .utf8)
+        XCTAssertTrue(card.contains("| 1 | beta | 4 | 2 | 2 | 8 |"), card)
+        XCTAssertTrue(card.hasSuffix("![Examples per class](examples.png)\n"), card)
         // The same inputs again: the same bytes, picture included.
         let first = try ["train.npy", "card.md", "examples.png"].map { try Data(contentsOf: URL(fileURLWithPath: out + "/" + $0)) }
         XCTAssertEqual(try joule(["data", "import", "scans", "--out", "data/mine", "--split", "50/25/25", "--seed", "3"]).status, 0)
