@@ -51,7 +51,9 @@ public enum ImageFile {
     /// The images of `bytes`, and whether a TIFF had more than `maxPages` pages (the rest left out).
     public static func decodePages(_ bytes: Data, maxPixels: Int = defaultMaxPixels) throws -> (images: [RasterImage], morePages: Bool) {
         guard let format = format(of: bytes) else {
-            let start = bytes.isEmpty ? "the file is empty" : "it starts with " + bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
+            let start = bytes.isEmpty ? "the file is empty"
+                : otherFormat(bytes).map { "a \($0) file: convert it" }
+                ?? "it starts with " + bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")
             throw JouleError("not a PNG, JPEG or TIFF file (\(start))")
         }
         let cap = UInt64(max(0, maxPixels))
@@ -85,6 +87,24 @@ public enum ImageFile {
                 return (out, counted > pages)
             }
         }
+    }
+
+    /// Image formats people may have in a folder of scans that are not read here, by their signatures.
+    static func otherFormat(_ bytes: Data) -> String? {
+        let b = [UInt8](bytes.prefix(12))
+        func starts(_ s: String, at offset: Int = 0) -> Bool {
+            let t = Array(s.utf8)
+            return b.count >= offset + t.count && Array(b[offset..<offset + t.count]) == t
+        }
+        if starts("GIF87a") || starts("GIF89a") { return "GIF" }
+        if starts("BM") && b.count >= 10 && b[6...9].allSatisfy({ $0 == 0 }) { return "BMP" }   // reserved bytes zero
+        if starts("RIFF") && starts("WEBP", at: 8) { return "WebP" }
+        if starts("%PDF") { return "PDF" }
+        if starts("ftyp", at: 4) && (starts("heic", at: 8) || starts("heix", at: 8) || starts("mif1", at: 8)) { return "HEIF" }
+        if starts("ftyp", at: 4) && starts("avif", at: 8) { return "AVIF" }
+        if b.count >= 4 && b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0x0C && starts("jP", at: 4) { return "JPEG 2000" }
+        if starts("P", at: 0) && b.count >= 2 && (0x31...0x36).contains(b[1]) { return "PNM (PBM/PGM/PPM)" }
+        return nil
     }
 
     /// Width and height in the first directory of a classic TIFF, when it lies in `b`.

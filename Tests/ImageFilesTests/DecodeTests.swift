@@ -99,6 +99,15 @@ final class DecodeTests: XCTestCase {
         }
     }
 
+    /// Other image formats are named, so the card says what to convert.
+    func testOtherFormatsAreNamed() {
+        for (bytes, name) in [(Array("GIF89a\u{1}\u{0}".utf8), "GIF"), ([0x42, 0x4D, 0x36, 0x10, 0, 0, 0, 0, 0, 0, 0x36, 0], "BMP"),
+                              (Array("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 ".utf8), "WebP"), (Array("%PDF-1.7".utf8), "PDF"),
+                              (Array("P5\n3 2\n255\n".utf8), "PNM (PBM/PGM/PPM)")] {
+            assertThrowsMessage("not a PNG, JPEG or TIFF file (a \(name) file: convert it)") { _ = try ImageFile.decode(Data(bytes)) }
+        }
+    }
+
     /// The cap is a parameter: a small one refuses an ordinary file by its header.
     func testPixelCapRefusesBeforeDecoding() throws {
         for name in ["png_rgb8.png", "jpeg_rgb.jpg", "tiff_rgb8.tif"] {
