@@ -153,9 +153,13 @@ for epoch = jem:epoch() + 1, p.epochs do
   joule.log{ epoch = epoch, step = jem:steps(), lr = lr, loss = s.loss, px = s.px, pyx = s.pyx,
              train_acc = s.accuracy, val_acc = v.accuracy, energy_real = v.energy_real,
              energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm }
-  if p.tb_every > 0 and (epoch % p.tb_every == 0 or epoch == p.epochs) then tensorboard() end
   if best_epoch == epoch then jem:save_checkpoint(run .. "/best", info(epoch)) end
   jem:save_checkpoint(run .. "/last", info(epoch))
+  -- After the checkpoints, and never fatal: a picture that cannot be drawn costs a warning, not the run.
+  if p.tb_every > 0 and (epoch % p.tb_every == 0 or epoch == p.epochs) then
+    local ok, err = pcall(tensorboard)
+    if not ok then io.stderr:write("warning: TensorBoard pictures of epoch ", epoch, " skipped: ", tostring(err), "\n") end
+  end
   print(string.format("epoch %d done in %d s", epoch, os.difftime(os.time(), started)))
   if joule.interrupted() then stopped = true; break end
 end

@@ -13,6 +13,9 @@ public struct Split {
     public let path: String
 
     public var count: Int { images.shape[0] }
+    /// Class ids lie in 0..<maxClasses, the most classes a model can have: a label is an index
+    /// (into replay pools, rows of pictures, confusion matrices), so one from a file is checked once here.
+    public static let maxClasses = 100_000
 
     public init(images: Tensor, labels: [Int]?, path: String = "") {
         self.images = images
@@ -54,6 +57,11 @@ public func loadSplit(arrays: [NpyArray], path: String) throws -> Split {
     let multiChannel: Tensor?
     do { multiChannel = try ChannelImages.images(images) } catch let e as JouleError { throw fail(e.message) }
     let images4 = images.shape.count == 4 && images.shape[1] == 1
+    // (N, 1, W, C) uint8 reads both as one-channel (N, 1, H, W) images and as one-row images of C
+    // channels; no course image is a few pixels wide, so such a shape is refused, not guessed.
+    if images4, images.dtype == .uint8, images.shape[3] <= 4 {
+        throw fail("uint8 images of shape \(images.shape) are ambiguous: one-channel images of width \(images.shape[3]) or one-row images of \(images.shape[3]) channels; store one-channel images as (N, H, W) and C-channel ones as (N, H, W, C) with H > 1")
+    }
     guard images.shape.count == 3 || images4 || multiChannel != nil else {
         throw fail("images must have shape (N, H, W), (N, 1, H, W), (N, H, W, C) uint8 or (N, C, H, W) float, got \(images.shape)")
     }
@@ -71,6 +79,9 @@ public func loadSplit(arrays: [NpyArray], path: String) throws -> Split {
             throw fail("\(images.shape[0]) images but \(l.shape[0]) labels")
         }
         do { labels = try l.ints() } catch let e as JouleError { throw fail("labels: " + e.message) }
+        if let bad = labels?.firstIndex(where: { !(0..<Split.maxClasses).contains($0) }) {
+            throw fail("label \(labels![bad]) at \(bad) is not a class id in 0...\(Split.maxClasses - 1)")
+        }
     }
     if let sizes {
         guard multiChannel == nil else { throw fail("image sizes are for one-channel (N, H, W) images, got \(images.shape)") }

@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 import Tensor
 
 /// The guard's part of a training state (`state.safetensors`), so that a run interrupted and resumed
@@ -39,7 +40,7 @@ extension DivergenceGuard {
                   step: Int, optimizerStep: Int, fail: (String) -> JouleError) throws -> () -> Void {
         guard meta["guard.rollbacks"] != nil else { return {} }
         func int(_ key: String, _ range: ClosedRange<Int> = 0...Int.max) throws -> Int {
-            guard let s = meta[key], let v = Int(s), range.contains(v) else { throw fail("guard metadata '\(key)' missing or out of range") }
+            guard let s = meta[key], let v = Int(s), range.contains(v) else { throw fail("guard metadata '\(key)' missing or not in \(range.lowerBound)...\(range.upperBound)") }
             return v
         }
         func ints(_ key: String, count: Int) throws -> [Int] {
@@ -49,7 +50,12 @@ extension DivergenceGuard {
         }
         guard let bits = meta["guard.lr_scale"].flatMap(UInt32.init), case let scale = Float(bitPattern: bits),
               scale > 0, scale <= 1 else { throw fail("guard metadata 'guard.lr_scale' missing or not in (0, 1]") }
-        let (rollbacks, inARow, added) = (try int("guard.rollbacks"), try int("guard.in_a_row"), try int("guard.steps_added", 0...1_000_000))
+        // The counters against one another and this configuration: rollbacks in a row never exceed
+        // what training allows before it gives up (a state past it would roll back forever), and
+        // steps are added only by rollbacks, `extra_steps` at a time.
+        let rollbacks = try int("guard.rollbacks", 0...TrainingStateFile.maxCounter)
+        let inARow = try int("guard.in_a_row", 0...Swift.min(rollbacks, config.maxRollbacks))
+        let added = try int("guard.steps_added", 0...Swift.min(rollbacks * config.extraSteps, 1_000_000))
         let gapTensor = tensors["guard.gaps"]
         guard (gapTensor?.rank ?? 1) == 1, (gapTensor?.count ?? 0) <= config.window else {
             throw fail("guard gap window 'guard.gaps' is not a vector of at most \(config.window) values")

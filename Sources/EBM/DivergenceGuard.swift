@@ -98,8 +98,9 @@ public final class DivergenceGuard {
         self.config = config
     }
 
-    /// The check that the numbers of a step fire, if any: (check, quantity, value).
-    func check(_ s: JEM.StepStats) -> (check: String, quantity: String, value: Double)? {
+    /// The check that the numbers of a step fire, if any: (check, quantity, value). Keeps the step's
+    /// gap in the window (a guard that only watches a run can call it too).
+    public func check(_ s: JEM.StepStats) -> (check: String, quantity: String, value: Double)? {
         for (name, v) in [("loss", s.terms.total), ("energy_real", s.energyReal),
                           ("energy_sampled", s.energySampled), ("grad_norm", s.gradNorm)] where !v.isFinite {
             return ("non_finite", name, Double(v))

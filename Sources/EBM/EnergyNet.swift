@@ -39,6 +39,7 @@ public class EnergyNet: EnergyModel {
         self.inputShape = inputShape ?? (Self.firstLeaf(root) as? Linear).map { [$0.inFeatures] }
         shareConvolutionWorkspace()
         if let s = self.inputShape {
+            try checkWorkload(item: s)
             // One input through the network: layers that do not fit the input shape (a Flatten
             // feeding a Linear of the wrong width) fail here, naming the layer, not at the first
             // step of sampling.
@@ -48,6 +49,19 @@ public class EnergyNet: EnergyModel {
         } else {
             throw JouleError("cannot tell how many logits this network gives: end it with a Linear layer or give its input shape")
         }
+    }
+
+    /// The item shape whose workload was checked last.
+    private var checkedItem: [Int] = []
+
+    /// Refuses inputs of shape `item` (C, H, W) or (D) whose run through this network would ask for
+    /// more than any real network needs (`Workload`), before anything runs: the one bound on the
+    /// work a network may ask for, whether it came from a checkpoint or from Lua.
+    private func checkWorkload(item: [Int]) throws {
+        guard item != checkedItem else { return }
+        let start = Workload(shape: item.count == 3 ? [item[1], item[2], item[0]] : item)
+        try root.workload(after: start).check("this network, on inputs of shape \(item),")
+        checkedItem = item
     }
 
     /// A model sharing `other`'s parameters, with workspaces of its own.
@@ -101,6 +115,8 @@ public class EnergyNet: EnergyModel {
             throw JouleError(s.count == 3 ? "expected images of shape (N, \(s[0]), H, W), got \(x.shape)"
                                           : "expected inputs of shape (N, \(s[0])), got \(x.shape)")
         }
+        // Checked once per item shape; the comparison allocates nothing (this runs every SGLD step).
+        if !x.shape.dropFirst().elementsEqual(checkedItem) { try checkWorkload(item: Array(x.shape.dropFirst())) }
         forwardShape = x.shape
         if x.rank == 4 {
             let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])

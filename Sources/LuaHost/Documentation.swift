@@ -370,7 +370,7 @@ public enum JouleDocs {
         ("joule.plot.heatmap", "joule.plot.heatmap(values [, path] [, { xrange, yrange, points, title, xlabel, ylabel, width, height }]) → Figure",
          "A function of the plane on a grid, in viridis (dark = low): values (rows, columns) over xrange × yrange (default [-1, 1]², row 1 at the bottom), e.g. the energy of a 2-D model on a meshgrid; points (N, 2) — SGLD samples — drawn on top."),
         ("joule.plot.grid", "joule.plot.grid(images [, path] [, { nrow, padding, range, row_labels, title, scale, blocks, levels }]) → Figure",
-         "A grid of images from an (N, 1, H, W), (N, H, W) or (H, W) tensor, filled row by row (nrow per row), or the frames of sampler:sample{ keep_every = k } (F, N, 1, H, W), one chain after another. range: {lo, hi} (default {-1, 1}), 'auto' or 'per_image'."),
+         "A grid of images from an (N, C, H, W), (N, H, W) or (H, W) tensor (C = 1 grey, 3 colour, any other count channel by channel, each a grey tile), filled row by row (nrow per row), or the frames of sampler:sample{ keep_every = k } (F, N, 1, H, W), one chain after another. range: {lo, hi} (default {-1, 1}), 'auto' or 'per_image'."),
         ("joule.plot.chains", "joule.plot.chains(frames [, path] [, { steps, chains, title, range, row_labels, padding, scale }]) → Figure",
          "Sampling chains from (F, N, 1, H, W) frames (as SGLD:sample returns with keep_every): one row per chain, the SGLD step under each frame; chains = {1, 5, ...} shows only those chains."),
         ("joule.plot.histogram", "joule.plot.histogram(sets [, path] [, { bins = 40, density = true, style, title, xlabel, ylabel, width, height, ... }]) → Figure",

@@ -34,8 +34,8 @@ enum LayerBinding {
         }
         define("SiLU") { _ in Swish() }
         define("ReLU") { _ in Activation(.relu) }
-        define("LeakyReLU") { call in Activation(.leakyReLU(slope: Float(try finite(call, 1, default: 0.01)))) }
-        define("ELU") { call in Activation(.elu(alpha: Float(try finite(call, 1, default: 1)))) }
+        define("LeakyReLU") { call in Activation(.leakyReLU(slope: try setting(call, 1, default: 0.01))) }
+        define("ELU") { call in Activation(.elu(alpha: try setting(call, 1, default: 1))) }
         define("Tanh") { _ in Activation(.tanh) }
         define("Sigmoid") { _ in Activation(.sigmoid) }
         for (name, kind) in [("AvgPool2d", Pool2d.Kind.average), ("MaxPool2d", .max)] {
@@ -120,9 +120,7 @@ enum LayerBinding {
         }
         var names: [String]?
         if let list = try PlotBinding.strings(t, "names") {
-            guard list.count == n, Set(list).count == n, list.allSatisfy({ !$0.isEmpty && !$0.contains(".") }) else {
-                throw call.bad(1, message: "field 'names': \(n) distinct names without dots expected, one per module")
-            }
+            do { try Sequential.checkNames(list, count: n) } catch { throw call.bad(1, message: "field 'names': \(error)") }
             names = list
         }
         let shape = try t.integers("input_shape", 1...(1 << 24))
@@ -132,10 +130,11 @@ enum LayerBinding {
         return (modules, names, shape)
     }
 
-    private static func finite(_ call: LuaCall, _ n: Int, default d: Double) throws -> Double {
-        let v = try call.number(n, default: d)
-        guard v.isFinite else { throw call.bad(n, message: "finite number expected, got \(v)") }
-        return v
+    /// A layer's real-valued setting, in the range a checkpoint can hold (`Architecture.setting`).
+    private static func setting(_ call: LuaCall, _ n: Int, default d: Double) throws -> Float {
+        do { return try Architecture.setting(try call.number(n, default: d), "the setting") } catch let e as JouleError {
+            throw call.bad(n, message: e.message)
+        }
     }
 
     /// Refuses layers too large to allocate before the allocation.

@@ -27,7 +27,7 @@ public enum PlotBinding {
         defer { lua_setfield(lua.L, module, "plot") }
 
         plot(lua, "grid", options: ["nrow", "padding", "range", "row_labels", "title", "scale", "blocks", "levels"]) { call, o in
-            // grid(images [, path] [, options]): images (N, 1, H, W), (N, H, W) or (H, W); or the
+            // grid(images [, path] [, options]): images (N, C, H, W), (N, H, W) or (H, W); or the
             // frames of sampler:sample{ keep_every = k } (F, N, 1, H, W): one chain after another,
             // nrow frames per row (default: all frames of a chain in one row).
             let images = try call.tensor(1)

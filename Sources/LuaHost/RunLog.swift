@@ -95,7 +95,7 @@ enum LuaJSON {
         case LUA_TNUMBER:
             if lua_isinteger(L, i) != 0 { return String(lua_tointegerx(L, i, nil)) }
             return number(lua_tonumberx(L, i, nil))
-        case LUA_TSTRING: return quote(LuaCall.stringValue(L, i))
+        case LUA_TSTRING: return quote(try text(L, i, what: "string"))
         case LUA_TTABLE:
             let n = Int(lua_rawlen(L, i))
             let keys = try tableKeys(L, i)
@@ -106,10 +106,16 @@ enum LuaJSON {
                 }).joined(separator: ",") + "]"
             }
             guard n == 0 else { throw JouleError("cannot write a table mixing a list and named fields as JSON") }
-            return "{" + (try keys.map { k -> String in
-                lua_pushstring(L, k); lua_rawget(L, i); defer { lua_settop(L, -2) }
-                return quote(k) + ":" + (try encode(L, -1, depth: depth + 1))
-            }).joined(separator: ",") + "}"
+            // Each value is encoded while lua_next has its key on the stack, never looked up again
+            // by a key turned into text: a key holding a NUL byte would find another key's value.
+            var fields: [String: String] = [:]
+            lua_pushnil(L)
+            while lua_next(L, i) != 0 {
+                defer { lua_settop(L, -2) }
+                let k = try text(L, -2, what: "key")
+                fields[k] = try encode(L, -1, depth: depth + 1)
+            }
+            return "{" + keys.map { quote($0) + ":" + fields[$0]! }.joined(separator: ",") + "}"
         default:
             if let t = LuaObjects.get(L, i, type: TensorBinding.typeName, as: Tensor.self) {
                 return t.count == 1 ? number(Double(t[0])) : tensorJSON(t)
@@ -126,7 +132,7 @@ enum LuaJSON {
         while lua_next(L, i) != 0 {
             lua_settop(L, -2)
             if lua_type(L, -1) == LUA_TSTRING {
-                keys.append(LuaCall.stringValue(L, -1))
+                do { keys.append(try text(L, -1, what: "key")) } catch { lua_settop(L, -2); throw error }
             } else if !(lua_isinteger(L, -1) != 0 && (1...Swift.max(n, 1)).contains(Int(lua_tointegerx(L, -1, nil))) && n > 0) {
                 let k = LuaCall.got(L, -1)
                 lua_settop(L, -2)
@@ -134,6 +140,19 @@ enum LuaJSON {
             }
         }
         return ordered(keys)
+    }
+
+    /// A Lua string as JSON text: JSON holds Unicode text, so bytes that are not UTF-8 are refused
+    /// rather than replaced (two keys differing only there would become one, and a value would change).
+    static func text(_ L: OpaquePointer, _ i: Int32, what: String) throws -> String {
+        var len = 0
+        let p = lua_tolstring(L, i, &len)!
+        let bytes = UnsafeRawBufferPointer(start: p, count: len)
+        guard let s = String(validating: bytes, as: UTF8.self) else {
+            let shown = String(decoding: bytes.prefix(40), as: UTF8.self).debugDescription
+            throw JouleError("cannot write the \(what) \(shown) as JSON: it is not valid UTF-8 text")
+        }
+        return s
     }
 
     static func ordered(_ keys: [String]) -> [String] {

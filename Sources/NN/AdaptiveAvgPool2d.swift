@@ -8,6 +8,10 @@ public final class AdaptiveAvgPool2d: Module {
     private let gradInput = Tensor(shape: [0])
 
     public init() {}
+    public func workload(after input: Workload) -> Workload {
+        guard input.shape.count == 3 else { return input.unfit }
+        return input.then([1, 1, input.shape[2]], operations: input.count)
+    }
     public func replica() -> Module { AdaptiveAvgPool2d() }
     public var architecture: JSON { .object(["type": .string("AdaptiveAvgPool2d"), "output_size": .int(1)]) }
 

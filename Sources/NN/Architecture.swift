@@ -8,6 +8,22 @@ public enum Architecture {
     /// At most this many parameters (4 GiB of Float32) and this deep a nesting.
     public static let maxParameters = 1 << 30
     public static let maxDepth = 64
+    /// At most this many modules in a network, counting containers.
+    public static let maxModules = 100_000
+    /// A layer's real-valued setting (LeakyReLU's slope, ELU's alpha) lies within ±this: it is
+    /// stored as Float32 (whose largest value is about 3.4e38) and printed into checkpoints, and a
+    /// setting that Lua accepts must load back from the file it was saved to.
+    public static let maxSetting = 1e30
+
+    /// The one check of a layer's real-valued setting, for Lua's constructors and the loader.
+    public static func setting(_ x: Double, _ what: String) throws -> Float {
+        // Compared as Float32, the value kept: a saved setting (printed from the Float) reads back
+        // to the same Float, which passes again.
+        guard x.isFinite, abs(Float(x)) <= Float(maxSetting) else {
+            throw JouleError("\(what) must be a finite number within ±\(maxSetting), got \(x)")
+        }
+        return Float(x)
+    }
 
     /// The modules, one line each, indented by nesting, as PyTorch prints a network:
     /// `(0) Conv2d(bias true, in 3, kernel 3, out 16, padding 1, stride 1)`.
@@ -40,6 +56,9 @@ public enum Architecture {
             guard seen.insert(ObjectIdentifier(m)).inserted else {
                 throw JouleError("the same \(m.summary) module appears twice in the network: each place needs a module of its own")
             }
+            guard seen.count <= maxModules else {
+                throw JouleError("the network has more than \(maxModules) modules (as many as a checkpoint holds)")
+            }
             for c in m.children { try visit(c, level: level + 1) }
         }
         try visit(network, level: 1)
@@ -50,16 +69,19 @@ public enum Architecture {
     public static func build(_ json: JSON, rng: RNG, parameterBudget: Int = maxParameters) throws -> Module {
         var budget = Swift.min(parameterBudget, maxParameters)
         let limit = budget
+        var modules = maxModules
         do {
-            return try build(json, rng: rng, depth: 0, budget: &budget)
+            return try build(json, rng: rng, depth: 0, budget: &budget, modules: &modules)
         } catch is ParameterBudgetExceeded {
             throw JouleError("architecture: more than \(limit) parameters" + (limit < maxParameters ? ", the values its weights file holds" : ""))
         }
     }
     private struct ParameterBudgetExceeded: Error {}
 
-    private static func build(_ json: JSON, rng: RNG, depth: Int, budget: inout Int) throws -> Module {
+    private static func build(_ json: JSON, rng: RNG, depth: Int, budget: inout Int, modules left: inout Int) throws -> Module {
         guard depth < maxDepth else { throw JouleError("architecture nested more than \(maxDepth) deep") }
+        guard left > 0 else { throw JouleError("architecture: more than \(maxModules) modules") }
+        left -= 1
         guard let o = json.object, let type = o["type"]?.string else { throw JouleError("architecture: a module without a \"type\"") }
         func int(_ key: String, _ range: ClosedRange<Int>, default d: Int? = nil) throws -> Int {
             guard let v = o[key] else {
@@ -77,8 +99,7 @@ public enum Architecture {
             case .double(let f): x = f
             default: throw JouleError("architecture: \(type) \"\(key)\" must be a number")
             }
-            guard x.isFinite, abs(x) < 1e30 else { throw JouleError("architecture: \(type) \"\(key)\" must be finite") }
-            return Float(x)
+            return try setting(x, "architecture: \(type) \"\(key)\"")
         }
         func bias() throws -> Bool {
             guard let v = o["bias"] else { return true }
@@ -121,15 +142,16 @@ public enum Architecture {
         case "Flatten": return Flatten()
         case "Residual":
             guard let body = o["body"] else { throw JouleError("architecture: Residual needs \"body\"") }
-            return Residual(try build(body, rng: rng, depth: depth + 1, budget: &budget))
+            return Residual(try build(body, rng: rng, depth: depth + 1, budget: &budget, modules: &left))
         case "Sequential":
-            guard let list = o["modules"]?.array, list.count <= 100_000 else { throw JouleError("architecture: Sequential needs a \"modules\" list") }
-            let modules = try list.map { try build($0, rng: rng, depth: depth + 1, budget: &budget) }
+            guard let list = o["modules"]?.array, list.count <= maxModules else { throw JouleError("architecture: Sequential needs a \"modules\" list") }
+            let modules = try list.map { try build($0, rng: rng, depth: depth + 1, budget: &budget, modules: &left) }
             var names: [String]?
             if let n = o["names"] {
-                guard let a = n.array?.compactMap(\.string), a.count == modules.count, Set(a).count == a.count else {
-                    throw JouleError("architecture: Sequential \"names\" must be one distinct string per module")
+                guard let a = n.array?.compactMap(\.string), a.count == n.array?.count else {
+                    throw JouleError("architecture: Sequential \"names\" must be a list of strings")
                 }
+                do { try Sequential.checkNames(a, count: modules.count) } catch { throw JouleError("architecture: Sequential \"names\": \(error)") }
                 names = a
             }
             return Sequential(modules, names: names)

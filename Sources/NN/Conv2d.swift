@@ -63,6 +63,16 @@ public final class Conv2d: Module {
 
     public func replica() -> Module { Conv2d(sharing: self) }
 
+    public func workload(after input: Workload) -> Workload {
+        guard input.shape.count == 3, input.shape[2] == inChannels,
+              let oh = Workload.windows(input.shape[0], kernel: kernel, stride: stride, padding: padding),
+              let ow = Workload.windows(input.shape[1], kernel: kernel, stride: stride, padding: padding) else { return input.unfit }
+        let positions = Double(oh) * Double(ow), patch = Double(inChannels * kernel * kernel)
+        // Each output position reads one patch of k·k·C values per output channel; the unfolded
+        // patches are the workspace (tiles of it in the forward pass, all of it at worst).
+        return input.then([oh, ow, outChannels], operations: positions * patch * Double(outChannels), floats: positions * patch)
+    }
+
     /// Runs this layer's GEMMs in `precision` from now on (its weights are packed again for them).
     public func run(in precision: Precision) {
         guard precision != self.precision else { return }

@@ -10,6 +10,11 @@ public final class Flatten: Module {
     private let gradInput = Tensor(shape: [0])
 
     public init() {}
+    public func workload(after input: Workload) -> Workload {
+        // A count past 2^50 would overflow as an Int shape; it is far past the bounds anyway.
+        guard input.count <= 0x1p50 else { var w = input; w.floats = .infinity; return w }
+        return input.then([input.shape.reduce(1, *)], operations: 0)
+    }
     public func replica() -> Module { Flatten() }
     public var architecture: JSON { .object(["type": .string("Flatten")]) }
 

@@ -29,6 +29,10 @@ public final class Linear: Module {
         hasBias ? [("weight", weight), ("bias", bias)] : [("weight", weight)]
     }
     public var summary: String { "Linear \(inFeatures)→\(outFeatures)" }
+    public func workload(after input: Workload) -> Workload {
+        guard input.shape == [inFeatures] else { return input.unfit }
+        return input.then([outFeatures], operations: Double(inFeatures) * Double(outFeatures))
+    }
     public var architecture: JSON {
         .object(["type": .string("Linear"), "in": .int(inFeatures), "out": .int(outFeatures), "bias": .bool(hasBias)])
     }

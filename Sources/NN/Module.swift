@@ -40,6 +40,9 @@ public protocol Module: AnyObject {
     var architecture: JSON { get }
     /// Modules inside this one (containers).
     var children: [Module] { get }
+    /// The shape and cost of its output for one input (see `Workload`), or nil when the input does
+    /// not fit; modules that keep the shape and touch each value once use the default.
+    func workload(after input: Workload) -> Workload
 }
 
 extension Module {

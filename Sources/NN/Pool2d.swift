@@ -20,6 +20,12 @@ public final class Pool2d: Module {
     }
     public func replica() -> Module { Pool2d(kind, kernel: kernel, stride: stride) }
     public var summary: String { "\(kind.rawValue) \(kernel)" }
+    public func workload(after input: Workload) -> Workload {
+        guard input.shape.count == 3, let oh = Workload.windows(input.shape[0], kernel: kernel, stride: stride),
+              let ow = Workload.windows(input.shape[1], kernel: kernel, stride: stride) else { return input.unfit }
+        let out = [oh, ow, input.shape[2]]
+        return input.then(out, operations: Double(oh) * Double(ow) * Double(input.shape[2]) * Double(kernel * kernel))
+    }
     public var architecture: JSON { .object(["type": .string(kind.rawValue), "kernel": .int(kernel), "stride": .int(stride)]) }
 
     public func forward(_ input: Tensor) throws -> Tensor {

@@ -6,14 +6,40 @@ public final class Sequential: Module {
     public let modules: [Module]
     public let names: [String]
 
+    /// `names` must obey `checkNames` (callers with names from outside check them first); names
+    /// that do not are replaced by the indices, so a mistake can never make two parameters share
+    /// a name or a lookup run past the list.
     public init(_ modules: [Module], names: [String]? = nil) {
-        precondition(names == nil || names!.count == modules.count, "Sequential: one name per module")
         self.modules = modules
-        self.names = names ?? modules.indices.map(String.init)
+        if let names, (try? Self.checkNames(names, count: modules.count)) != nil {
+            self.names = names
+        } else {
+            self.names = modules.indices.map(String.init)
+        }
         Self.chooseInPlace(modules)
+    }
+
+    /// The one rule for the names of a container's modules, wherever they come from (a Lua script
+    /// or a checkpoint's architecture): one per module, distinct, non-empty, without dots and
+    /// control characters. A dot separates the levels of a parameter's name, so names with dots
+    /// could give two parameters one name ("a" holding "body.w" and "a.body" holding "w"), which
+    /// no state_dict can hold; control characters have no place in a name that messages print.
+    public static func checkNames(_ names: [String], count: Int) throws {
+        guard names.count == count else { throw JouleError("\(count) names expected, one per module, got \(names.count)") }
+        guard Set(names).count == names.count else { throw JouleError("module names must be distinct") }
+        for n in names {
+            guard !n.isEmpty, n.utf8.count <= 256, !n.unicodeScalars.contains(where: { $0 == "." || $0.value < 0x20 || $0.value == 0x7f }) else {
+                throw JouleError("module name \(n.debugDescription) is not allowed: names are 1 to 256 bytes without dots or control characters")
+            }
+        }
     }
     public func replica() -> Module { Sequential(modules.map { $0.replica() }, names: names) }
     public var children: [Module] { modules }
+    public func workload(after input: Workload) -> Workload {
+        var w = input
+        for m in modules where w.fits { w = m.workload(after: w) }
+        return w
+    }
     public var summary: String { "Sequential" }
     public var architecture: JSON {
         var o: [String: JSON] = ["type": .string("Sequential"), "modules": .array(modules.map(\.architecture))]
@@ -74,6 +100,11 @@ public final class Residual: Module {
     public init(_ body: Module) { self.body = body }
     public func replica() -> Module { Residual(body.replica()) }
     public var children: [Module] { [body] }
+    public func workload(after input: Workload) -> Workload {
+        let b = body.workload(after: input)
+        guard b.fits, b.shape == input.shape else { return b.unfit }
+        return b.then(input.shape, operations: input.count)
+    }
     public var summary: String { "Residual" }
     public var architecture: JSON { .object(["type": .string("Residual"), "body": body.architecture]) }
     public var namedParameters: [(name: String, parameter: Parameter)] {

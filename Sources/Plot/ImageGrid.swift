@@ -77,10 +77,12 @@ extension Figure {
         let stack = try ImageStack(images, what: "image rows")
         guard !rows.isEmpty, rows.contains(where: { !$0.isEmpty }) else { throw JouleError("image rows: no images to show") }
         guard options.blocks >= 1 else { throw JouleError("image rows: blocks must be at least 1, got \(options.blocks)") }
-        if let bad = rows.joined().first(where: { $0 < 0 || $0 >= stack.count }) {
-            throw JouleError("image rows: index \(bad) is outside 0..<\(stack.count)")
+        let images = stack.count / stack.apart
+        if let bad = rows.joined().first(where: { $0 < 0 || $0 >= images }) {
+            throw JouleError("image rows: index \(bad) is outside 0..<\(images)")
         }
-        return try GridLayout(stack: stack, cells: rows.map { $0.map(Optional.some) }, captions: nil,
+        // An image whose channels are shown apart shows its first channel here.
+        return try GridLayout(stack: stack, cells: rows.map { $0.map { Optional($0 * stack.apart) } }, captions: nil,
                               rowLabels: options.rowLabels, title: options.title, range: options.range,
                               padding: options.padding, scale: options.scale, footer: nil, blocks: options.blocks,
                               levels: options.levels).render()
@@ -94,17 +96,17 @@ extension Figure {
         }
         let f = frames.shape[0], n = frames.shape[1]
         guard f > 0, n > 0 else { throw JouleError("chains: no frames (shape \(frames.shape))") }
-        let channels = frames.rank == 5 ? frames.shape[2] : 1
-        guard channels == 1 || channels == 3 else {
-            throw JouleError("chains: frames must have 1 or 3 channels, got \(channels) (shape \(frames.shape))")
-        }
-        let stack = ImageStack(frames, count: f * n, channels: channels,
+        let c = frames.rank == 5 ? frames.shape[2] : 1
+        // Channel counts other than 1 and 3 as grey images, channel by channel (see ImageStack).
+        let (channels, perFrame) = c == 1 || c == 3 ? (c, n) : (1, n * c)
+        let stack = ImageStack(frames, count: f * perFrame, channels: channels,
                                height: frames.shape[frames.rank - 2], width: frames.shape[frames.rank - 1])
         guard stack.height > 0, stack.width > 0 else { throw JouleError("chains: frames of size \(stack.height)×\(stack.width)") }
         let steps = options.steps ?? Array(0..<f)
         guard steps.count == f else { throw JouleError("chains: \(steps.count) step numbers for \(f) frames") }
-        // Frame k of chain i is image k·N + i.
-        let cells = (0..<n).map { i in (0..<f).map { k in Optional(k * n + i) } }
+        // Frame k of chain i is image k·N + i (its first channel where channels are shown apart).
+        let stride = perFrame / n
+        let cells = (0..<n).map { i in (0..<f).map { k in Optional(k * perFrame + i * stride) } }
         // Bare numbers fit under small frames; one footer says what they count.
         let captions = (0..<n).map { _ in steps.map(String.init) }
         return try GridLayout(stack: stack, cells: cells, captions: captions, rowLabels: options.rowLabels,
@@ -117,16 +119,21 @@ extension Figure {
 struct ImageStack {
     let tensor: Tensor
     let count: Int, channels: Int, height: Int, width: Int
+    /// Images of the tensor shown as this many grey images each (1, or C for C channels other than 1 and 3).
+    var apart = 1
 
     init(_ t: Tensor, what: String) throws {
         switch t.rank {
         case 2: (count, channels, height, width) = (1, 1, t.shape[0], t.shape[1])
         case 3: (count, channels, height, width) = (t.shape[0], 1, t.shape[1], t.shape[2])
-        case 4: (count, channels, height, width) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3])
-        default: throw JouleError("\(what): expected images of shape (N, 1, H, W), (N, H, W) or (H, W), got \(t.shape)")
-        }
-        guard channels == 1 || channels == 3 else {
-            throw JouleError("\(what): images must have 1 or 3 channels, got \(channels) (shape \(t.shape))")
+        case 4:
+            // One or three channels are grey or colour; any other count is shown channel by
+            // channel, each a grey image ((N, C, H, W) is (N·C, 1, H, W) in memory).
+            let c = t.shape[1]
+            (count, channels, height, width) = c == 1 || c == 3 ? (t.shape[0], c, t.shape[2], t.shape[3])
+                                                                 : (t.shape[0] * c, 1, t.shape[2], t.shape[3])
+            if c != 1 && c != 3 { apart = Swift.max(c, 1) }
+        default: throw JouleError("\(what): expected images of shape (N, C, H, W), (N, H, W) or (H, W), got \(t.shape)")
         }
         guard height > 0, width > 0 else { throw JouleError("\(what): images of size \(height)×\(width)") }
         tensor = t

@@ -101,15 +101,20 @@ public struct Histogram {
         }
         min = lo; max = hi
         let k = Swift.max(1, bins)
-        // A constant sample gets one bucket of unit width around it, so the chart has a bar to draw.
-        let (a, b) = hi > lo ? (lo, hi) : (lo - 0.5, lo + 0.5)
-        let width = (b - a) / Double(k)
-        bucketLimits = (1...k).map { $0 == k ? b : a + Double($0) * width }
+        // A constant sample gets one bucket around it, so the chart has a bar to draw: of unit
+        // width, or wider where a unit is below the value's precision (a diverged model's energies
+        // of 1e20 all alike), and never past the largest Double.
+        let half = Swift.max(0.5, abs(lo) * 0x1p-20)
+        let (a, b) = hi > lo ? (lo, hi) : (Swift.max(lo - half, -.greatestFiniteMagnitude), Swift.min(lo + half, .greatestFiniteMagnitude))
+        // Halves, so that b − a of values of opposite signs near the largest Double stays finite.
+        let span = b / 2 - a / 2
+        bucketLimits = (1...k).map { $0 == k ? b : 2 * (a / 2 + span * (Double($0) / Double(k))) }
         var counts = [Double](repeating: 0, count: k)
         for v in finite {
             // Right-closed buckets: a value on an edge belongs to the bucket that edge closes.
-            var i = Int(((v - a) / width).rounded(.up)) - 1
-            i = Swift.min(k - 1, Swift.max(0, i))
+            // (span is 0 only for two neighbouring subnormals: one bucket then holds them.)
+            let position = span > 0 ? ((v / 2 - a / 2) / span * Double(k)).rounded(.up) : 1
+            var i = Swift.min(k - 1, Swift.max(0, Int(Swift.min(Swift.max(position, 0), Double(k))) - 1))
             if i > 0 && v <= bucketLimits[i - 1] { i -= 1 }
             if i < k - 1 && v > bucketLimits[i] { i += 1 }
             counts[i] += 1

@@ -117,7 +117,8 @@ final class ComposedModelTests: XCTestCase {
             (#"{"type": "Linear", "in": -2, "out": 3}"#, "\"in\" must be an integer"),
             (#"{"type": "Sequential", "modules": [{"type": "Bogus"}]}"#, "unknown module type 'Bogus'"),
             (#"{"type": "LeakyReLU", "negative_slope": "x"}"#, "must be a number"),
-            (#"{"type": "Sequential", "modules": [{"type": "ReLU"}], "names": ["a", "b"]}"#, "one distinct string per module"),
+            (#"{"type": "Sequential", "modules": [{"type": "ReLU"}], "names": ["a", "b"]}"#, "1 names expected, one per module"),
+            (#"{"type": "Sequential", "modules": [{"type": "ReLU"}, {"type": "ReLU"}], "names": ["a", "a"]}"#, "must be distinct"),
         ] {
             assertThrowsMessage(fragment) { _ = try Architecture.build(try JSON.parse(json), rng: RNG(seed: 0)) }
         }

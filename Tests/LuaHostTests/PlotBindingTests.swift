@@ -200,7 +200,7 @@ final class PlotBindingTests: LuaTestCase {
         assertError("joule.plot.grid(\(t), { range = 'autp' })", "'auto' or 'per_image' expected, got 'autp'")
         assertError("joule.plot.grid(\(t), { nrow = 1, row_labels = {'a'} })", "1 row labels for 2 rows")
         assertError("joule.plot.grid(\(t), { row_labels = {{}} })", "field 'row_labels' element 1: string expected, got table")
-        assertError("joule.plot.grid(joule.tensor.zeros(2, 2, 4, 4))", "1 or 3 channels")
+        assertError("joule.plot.grid(joule.tensor.zeros(4))", "expected images of shape (N, C, H, W)")
         assertError("joule.plot.grid(\(t), DIR .. '/x.png', {}, 4)", "bad argument #4 to 'joule.plot.grid' (unexpected argument")
         assertError("joule.plot.grid(\(t), {}, 'x.png')", "bad argument #3 to 'joule.plot.grid' (unexpected argument (the output path comes before the options))")
         assertError("joule.plot.chains(joule.tensor.zeros(2, 4, 4))", "expected frames of shape")

@@ -64,7 +64,9 @@ final class ImageGridTests: PlotTestCase {
         XCTAssertEqual(try decoded(try Figure.imageGrid(rgb, options: GridOptions(padding: 0, scale: 1)), "grid_rgb")[1, 1],
                        RGB(255, 0, 0))
         assertThrowsMessage("no images") { _ = try Figure.imageGrid(Tensor(shape: [0, 1, 4, 4])) }
-        assertThrowsMessage("1 or 3 channels") { _ = try Figure.imageGrid(Tensor(shape: [2, 2, 4, 4])) }
+        // Channel counts other than 1 and 3: each channel a grey tile, an image's channels side by side.
+        let two = try decoded(try Figure.imageGrid(Tensor(shape: [2, 2, 4, 4]), options: GridOptions(nrow: 4, padding: 0, scale: 1)), "grid_two")
+        XCTAssertEqual([two.width, two.height], [16, 4])
         assertThrowsMessage("expected images of shape") { _ = try Figure.imageGrid(Tensor(shape: [4])) }
         assertThrowsMessage("nrow") { _ = try Figure.imageGrid(three, options: GridOptions(nrow: 0)) }
         assertThrowsMessage("3 row labels for 1 rows") {

@@ -111,6 +111,16 @@ final class EventTests: XCTestCase {
         let empty = Histogram([Float.nan], bins: 3)
         XCTAssertEqual(empty.count, 0)
         XCTAssertEqual(empty.bucketCounts, [])
+        // Values whose unit-wide bucket would be below their precision (a diverged model's energies),
+        // at the ends of Float's range, and neighbouring subnormals: counted, never a trap.
+        for values: [Float] in [[1e20, 1e20, 1e20], [-3e38, -3e38], [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0],
+                                [.leastNonzeroMagnitude, 2 * .leastNonzeroMagnitude], [1e-30, 1e30]] {
+            let h = Histogram(values, bins: 7)
+            XCTAssertEqual(h.bucketCounts.reduce(0, +), Double(values.count), "\(values)")
+            XCTAssertTrue(h.bucketLimits.allSatisfy(\.isFinite), "\(values): \(h.bucketLimits)")
+            XCTAssertEqual(h.bucketLimits, h.bucketLimits.sorted(), "\(values)")
+            XCTAssertLessThan(h.bucketLimits.first!, h.bucketLimits.last!, "\(values)")
+        }
     }
 
     func testEventFileAppendsWholeRecords() throws {
