@@ -23,7 +23,7 @@ extension CourseTransform {
         for i in 0..<n {
             let h = hw[2 * i], w = hw[2 * i + 1]
             guard h >= 1, h <= slotH, w >= 1, w <= slotW else {
-                throw JouleError("image \(i): size \(h)×\(w) does not fit its \(slotH)×\(slotW) slot")
+                throw JouleError("an (N, 2) integer array after the images holds their sizes (joule data import), but image \(i)'s, \(h)×\(w), does not fit its \(slotH)×\(slotW) slot")
             }
             groups[h * (slotW + 1) + w, default: []].append(i)
         }

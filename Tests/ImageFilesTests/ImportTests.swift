@@ -300,6 +300,19 @@ final class ImportTests: XCTestCase {
         }
     }
 
+    /// A sizes array that does not fit the images (a one-hot label array where sizes would be) is
+    /// one clear error.
+    func testSizesThatDoNotFitAreRefused() throws {
+        try Npy.write([NpyArray(uint8: [UInt8](repeating: 7, count: 2 * 4 * 5), shape: [2, 4, 5]),
+                       NpyArray(ints: [1, 0, 0, 1], shape: [2, 2])], to: path("onehot.npy"))
+        assertThrowsMessage("holds their sizes (joule data import), but image 0's, 1×0, does not fit its 4×5 slot") {
+            _ = try loadSplit(self.path("onehot.npy"))
+        }
+        try Npy.write([NpyArray(uint8: [UInt8](repeating: 7, count: 2 * 4 * 5), shape: [2, 4, 5]), NpyArray(ints: [0, 1]),
+                       NpyArray(ints: [4, 5, 2, 3], shape: [2, 2])], to: path("sized.npy"))
+        XCTAssertEqual(try loadSplit(path("sized.npy")).images.shape, [2, 1, 56, 56])
+    }
+
     /// joule.data.load's path: a folder of class folders is imported in memory.
     func testClassFolderLoadsDirectly() throws {
         try place(mixed, in: "scans")
