@@ -33,6 +33,11 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng"),
         .systemLibrary(name: "CFreeType", pkgConfig: "freetype2"),
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq"),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg"),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4"),
+        // PNG, JPEG and TIFF decoding for `joule data import`: error handlers that longjmp (C only).
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG", "CTIFF"],
+                linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]),
 
         // bfloat16 GEMM tiles (AVX512-BF16 intrinsics, checked for at run time) for sampling in bf16.
         .target(name: "CBF16"),
@@ -49,7 +54,9 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
         .target(name: "EBM", dependencies: ["NN", "Tensor", "Formats"], swiftSettings: fast),
-        .target(name: "Data", dependencies: ["Tensor", "Formats", "CFreeType"], swiftSettings: fast),
+        // Image files and folders of them (outside bytes and names): checked like Formats.
+        .target(name: "ImageFiles", dependencies: ["JouleCore", "CImageCodecs"]),
+        .target(name: "Data", dependencies: ["Tensor", "Formats", "ImageFiles", "CFreeType"], swiftSettings: fast),
         .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
         // TensorBoard's event files (TFRecord framing, masked CRC-32C, the Event protocol buffers).
         .target(name: "TensorBoard", dependencies: ["JouleCore"]),
@@ -75,6 +82,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
         .testTarget(name: "EBMTests", dependencies: ["Formats", "EBM", "NN", "Tensor", "Data", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Formats", "Data", "Tensor", "TestSupport"]),
+        .testTarget(name: "ImageFilesTests", dependencies: ["ImageFiles", "Data", "Formats", "Plot", "Tensor", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Formats", "Plot", "Tensor", "TestSupport"]),
         .testTarget(name: "LuaHostTests", dependencies: ["Formats", "LuaHost", "Tensor", "EBM", "Data", "Plot", "TensorBoard", "TestSupport"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "JouleCore"]),

@@ -32,10 +32,24 @@ public struct Split {
 
 /// Loads one split file: an image array (N, H, W) or (N, 1, H, W) of uint8, float32 or float64
 /// (through the course transform), or C-channel images (N, H, W, C) uint8 or (N, C, H, W) float (see
-/// `ChannelImages`), optionally followed in the same file by an integer label array (N).
+/// `ChannelImages`), optionally followed in the same file by an integer label array (N), and, for
+/// images of different sizes (`joule data import`), by their sizes (N, 2): each image is then the
+/// top-left height × width of its (N, H, W) slot and goes through the transform at that size.
 public func loadSplit(_ path: String) throws -> Split {
-    let arrays = try Npy.read(path)
+    try loadSplit(arrays: try Npy.read(path), path: path)
+}
+
+/// `loadSplit` of arrays already read (an image folder imported in memory).
+public func loadSplit(arrays: [NpyArray], path: String) throws -> Split {
     func fail(_ problem: String) -> JouleError { JouleError("\(path): \(problem)") }
+    guard !arrays.isEmpty else { throw fail("no arrays in the file") }
+    // Sizes are the one (N, 2) integer array after the images.
+    var arrays = arrays
+    var sizes: NpyArray?
+    if arrays.count >= 2, let last = arrays.last, last.shape.count == 2, last.shape[1] == 2,
+       last.dtype == .int64 || last.dtype == .int32 {
+        sizes = arrays.removeLast()
+    }
     guard arrays.count <= 2 else {
         throw fail("expected images and optionally labels, found \(arrays.count) arrays")
     }
@@ -68,6 +82,12 @@ public func loadSplit(_ path: String) throws -> Split {
         if let bad = labels?.firstIndex(where: { !(0..<Split.maxClasses).contains($0) }) {
             throw fail("label \(labels![bad]) at \(bad) is not a class id in 0...\(Split.maxClasses - 1)")
         }
+    }
+    if let sizes {
+        guard multiChannel == nil else { throw fail("image sizes are for one-channel (N, H, W) images, got \(images.shape)") }
+        let x: Tensor
+        do { x = try CourseTransform.apply(images, sizes: sizes) } catch let e as JouleError { throw fail(e.message) }
+        return Split(images: x, labels: labels, path: path)
     }
     if let x = multiChannel { return Split(images: x, labels: labels, path: path) }
     let x: Tensor

@@ -10,11 +10,16 @@ public enum Stratify {
     /// rounded down, and the remaining items needed to reach the exact totals go to the classes
     /// with the largest fractional parts (ties to the lower index).
     public static func split(_ counts: [Int], fraction: Double = 0.15) -> [(train: Int, val: Int, test: Int)] {
+        split(counts, val: fraction, test: fraction)
+    }
+
+    /// The same with different fractions for val and test (`joule data import --split 80/10/10`).
+    public static func split(_ counts: [Int], val valFraction: Double, test testFraction: Double) -> [(train: Int, val: Int, test: Int)] {
         let total = counts.reduce(0, +)
-        let target = heldOut(total, fraction: fraction)
-        func take(_ available: [Int]) -> [Int] {
+        func take(_ fraction: Double, _ available: [Int]) -> [Int] {
+            let target = min(heldOut(total, fraction: fraction), available.reduce(0, +))
             let exact = counts.map { Double($0) * fraction }
-            var parts = exact.map { Int($0.rounded(.down)) }
+            var parts = zip(exact, available).map { min(Int($0.rounded(.down)), $1) }
             let order = counts.indices.sorted { a, b in
                 let fa = exact[a] - Double(parts[a]), fb = exact[b] - Double(parts[b])
                 return fa != fb ? fa > fb : a < b
@@ -30,8 +35,8 @@ public enum Stratify {
             }
             return parts
         }
-        let val = take(counts)
-        let test = take(zip(counts, val).map { $0 - $1 })
+        let val = take(valFraction, counts)
+        let test = take(testFraction, zip(counts, val).map { $0 - $1 })
         return counts.indices.map { (counts[$0] - val[$0] - test[$0], val[$0], test[$0]) }
     }
 }

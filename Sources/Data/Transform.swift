@@ -115,7 +115,7 @@ public enum CourseTransform {
     }
 
     /// Horizontal pass: output columns `from ..< from+count` of every row.
-    private static func resizeRows(_ src: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
+    static func resizeRows(_ src: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
                                    weights r: ResampleWeights, from: Int, count: Int,
                                    into dst: UnsafeMutablePointer<Float>) {
         r.weights.withUnsafeBufferPointer { wt in
@@ -133,7 +133,7 @@ public enum CourseTransform {
     }
 
     /// Vertical pass: output rows `from ..< from+count`.
-    private static func resizeColumns(_ src: UnsafeMutablePointer<Float>, width w: Int,
+    static func resizeColumns(_ src: UnsafeMutablePointer<Float>, width w: Int,
                                       weights r: ResampleWeights, from: Int, count: Int,
                                       into dst: UnsafeMutablePointer<Float>) {
         r.weights.withUnsafeBufferPointer { wt in

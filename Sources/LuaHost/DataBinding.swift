@@ -9,8 +9,18 @@ import Tensor
 enum DataBinding {
     static func install(_ lua: LuaState, _ context: JouleContext) {
         lua.setFunction("load", qualified: "joule.data.load") { call in
-            // Every split of a folder: train, val, test, ood_ta, ood_tb.
-            let data = try CourseData(directory: try call.string(1))
+            // Every split of a folder: train, val, test, ood_ta, ood_tb; or of an image folder
+            // (class subfolders, imported in memory) or a folder `joule data import` made.
+            let directory = try call.string(1)
+            if let splits = try ImageImport.splits(ofFolder: directory) {
+                call.pushTable { _ in }
+                for (name, split) in splits {
+                    push(call, split)
+                    lua_setfield(call.L, -2, name)
+                }
+                return 1
+            }
+            let data = try CourseData(directory: directory)
             call.pushTable { _ in }
             for name in CourseData.splitNames {
                 push(call, data[name]!)

@@ -8,7 +8,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Make and inspect data sets in the course layout.",
-        subcommands: [Glyphs.self, Show.self])
+        subcommands: [Glyphs.self, Show.self, Import.self])
 }
 
 extension DataCommand {
@@ -82,28 +82,7 @@ extension DataCommand {
 
         func run() throws {
             do {
-                let path = URL(fileURLWithPath: directory).appendingPathComponent("train.npy").path
-                guard FileManager.default.fileExists(atPath: path) else {
-                    throw JouleError("\(directory): no train.npy (make a corpus with `joule data glyphs --out \(directory)`)")
-                }
-                let split = try loadSplit(path)
-                guard let labels = split.labels else { throw JouleError("\(path): no labels after the images") }
-                let names = try classNames(in: directory)
-                let classes = max(labels.max().map { $0 + 1 } ?? 0, names?.count ?? 0)
-                var rows = [[Int]](repeating: [], count: classes)
-                for (i, l) in labels.enumerated() where l >= 0 && rows[l].count < perClass { rows[l].append(i) }
-                // Classes with no training example still get a (blank) row, so the row labels
-                // stay aligned with the class list.
-                let labelsText = (0..<classes).map { k in
-                    let name = names.flatMap { k < $0.count ? $0[k] : nil } ?? String(k)
-                    return rows[k].isEmpty ? "\(name) (none)" : name
-                }
-                let title = "\(URL(fileURLWithPath: directory).lastPathComponent): \(split.count) training images, \(classes) classes"
-                // Blocks of about (per-class + 1) rows each make a roughly square picture.
-                let autoBlocks = max(1, Int((Double(classes) / Double(perClass + 1)).squareRoot().rounded()))
-                let figure = try Figure.imageRows(split.images, rows: rows,
-                                                  options: GridOptions(scale: scale, rowLabels: labelsText, title: title,
-                                                                       blocks: blocks ?? autoBlocks, levels: levels))
+                let figure = try Self.picture(directory, perClass: perClass, scale: scale, levels: levels, blocks: blocks)
                 try figure.save(to: out)
                 print("wrote \(out) (\(figure.width)×\(figure.height), \(perClass) per class)")
             } catch let e as JouleError {
@@ -112,8 +91,35 @@ extension DataCommand {
             }
         }
 
+        /// The picture of a data folder (also the examples picture of `joule data import`).
+        static func picture(_ directory: String, perClass: Int = 8, scale: Int = 1, levels: Int = 256,
+                            blocks: Int? = nil, title folderName: String? = nil) throws -> Figure {
+            let path = URL(fileURLWithPath: directory).appendingPathComponent("train.npy").path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw JouleError("\(directory): no train.npy (make a corpus with `joule data glyphs --out \(directory)`)")
+            }
+            let split = try loadSplit(path)
+            guard let labels = split.labels else { throw JouleError("\(path): no labels after the images") }
+            let names = try classNames(in: directory)
+            let classes = max(labels.max().map { $0 + 1 } ?? 0, names?.count ?? 0)
+            var rows = [[Int]](repeating: [], count: classes)
+            for (i, l) in labels.enumerated() where l >= 0 && rows[l].count < perClass { rows[l].append(i) }
+            // Classes with no training example still get a (blank) row, so the row labels
+            // stay aligned with the class list.
+            let labelsText = (0..<classes).map { k in
+                let name = names.flatMap { k < $0.count ? $0[k] : nil } ?? String(k)
+                return rows[k].isEmpty ? "\(name) (none)" : name
+            }
+            let title = "\(folderName ?? URL(fileURLWithPath: directory).lastPathComponent): \(split.count) training images, \(classes) classes"
+            // Blocks of about (per-class + 1) rows each make a roughly square picture.
+            let autoBlocks = max(1, Int((Double(classes) / Double(perClass + 1)).squareRoot().rounded()))
+            return try Figure.imageRows(split.images, rows: rows,
+                                        options: GridOptions(scale: scale, rowLabels: labelsText, title: title,
+                                                             blocks: blocks ?? autoBlocks, levels: levels))
+        }
+
         /// The class names from classes.json, when the folder has one.
-        private func classNames(in directory: String) throws -> [String]? {
+        private static func classNames(in directory: String) throws -> [String]? {
             let path = URL(fileURLWithPath: directory).appendingPathComponent("classes.json").path
             guard let data = FileManager.default.contents(atPath: path) else { return nil }
             guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],

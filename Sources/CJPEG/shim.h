@@ -1,0 +1,4 @@
+// jpeglib.h needs size_t and FILE declared before it.
+#include <stddef.h>
+#include <stdio.h>
+#include <jpeglib.h>
