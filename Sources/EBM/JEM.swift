@@ -167,8 +167,8 @@ public final class JEM {
         var predictions: [Int] = []
         var energySum = 0.0
         let e = Tensor(shape: [0])
-        guard (0...SGLDSampler.maxChains).contains(sampledCount) else {
-            throw JouleError("evaluate: samples must be in 0...\(SGLDSampler.maxChains), got \(sampledCount)")
+        guard (0...sampler.maxChains).contains(sampledCount) else {
+            throw JouleError("evaluate: samples must be in 0...\(sampler.maxChains), got \(sampledCount)")
         }
         for start in stride(from: 0, to: n, by: batchSize) {
             try Interruption.check()

@@ -18,4 +18,13 @@ public protocol ChainSampler: AnyObject {
     func sampleFromBuffer(count: Int, labels: [Int]?) throws -> Tensor
     /// New samples from fresh starts (nothing read from or written to the buffer).
     func sample(count: Int, labels: [Int]?, steps: Int?, keepEvery: Int?) throws -> (final: Tensor, frames: Tensor?)
+    /// The most chains one call runs and the most steps a chain takes: what callers (the trainer,
+    /// the Lua bindings) check counts against, whichever sampler they hold.
+    var maxChains: Int { get }
+    var maxSteps: Int { get }
+}
+
+extension ChainSampler {
+    public var maxChains: Int { 100_000 }
+    public var maxSteps: Int { 1_000_000 }
 }

@@ -26,7 +26,10 @@ enum JEMBinding {
         lua.setFunction("JEM", qualified: "joule.ebm.JEM") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
             let model = try ModelBinding.model(o, required: "model").net()
-            let sampler = try o.object(required: "sampler", SamplerBinding.typeName, as: SGLDSampler.self)
+            // Any sampler of the ChainSampler kind: the trainer asks nothing of it beyond the protocol.
+            guard let sampler = try o.object(required: "sampler", SamplerBinding.typeName, as: AnyObject.self) as? ChainSampler else {
+                throw call.bad(1, message: "field 'sampler': a sampler expected")
+            }
             var c = JEM.Config()
             func float(_ key: String, _ d: Float) throws -> Float { Float(try o.number(key, default: Double(d))) }
             c.alpha = try float("alpha", c.alpha)
@@ -172,7 +175,7 @@ enum JEMBinding {
             let (images, labels) = try EngineBindings.split(call, 1, needLabels: true)
             let o = try call.options(2, allowed: ["batch_size", "samples"])
             let e = try t.jem.evaluate(images, labels: labels!, batchSize: try o?.integer("batch_size", 1...Int.max) ?? 256,
-                                       sampledCount: try o?.integer("samples", 0...SGLDSampler.maxChains) ?? 32)
+                                       sampledCount: try o?.integer("samples", 0...t.jem.sampler.maxChains) ?? 32)
             call.pushTable { r in
                 r.set("accuracy", e.accuracy); r.set("energy_real", e.meanEnergyReal)
                 r.set("energy_sampled", e.meanEnergySampled); r.set("cdiv", e.contrastiveDivergence)
