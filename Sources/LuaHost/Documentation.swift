@@ -1,5 +1,6 @@
 import CLua
 import Foundation
+import NN
 
 /// Documentation of every `joule` function and method: a signature line and one paragraph. The
 /// kernel's `inspect`, the console's `help(...)` / `?name` and the README draw on it.
@@ -11,6 +12,8 @@ public enum JouleDocs {
     /// Name → (signature, text).
     public static let entries: [String: (signature: String, text: String)] = {
         var d: [String: (String, String)] = [:]
+        // Layers document themselves where they are declared (NN's LayerType).
+        for t in LayerType.all { d["joule.nn.\(t.name)"] = (t.signature, t.documentation) }
         for (name, sig, text) in table {
             d[name] = (sig, text)
             // Composed models have the preset's methods.
@@ -237,19 +240,6 @@ public enum JouleDocs {
          "A model from a safetensors weights file, or from a folder holding one: a checkpoint, or a run folder (its best/, else its last/ checkpoint). Composed networks are rebuilt from the architecture Joule stores in the file's metadata; a ShallowCNN also from PyTorch's own files (by its parameter names). With `model_file` (a Lua file, see joule.nn.from_file), that file's network takes the weights; a function it returns gets the file's classes, hidden and channels metadata."),
         ("joule.nn.from_file", "joule.nn.from_file(path [, options]) → model",
          "The model a Lua file returns (scripts/models/ has some). A file may instead return a function of an options table, which is called with `options`; the scripts' `-p model=FILE.lua` passes { classes, channels, hidden }."),
-        ("joule.nn.Conv2d", "joule.nn.Conv2d(in, out, kernel [, { stride = 1, padding = 0, bias = true, seed }]) → Model",
-         "2-D convolution of (N, in, H, W) images to (N, out, Ho, Wo), as torch.nn.Conv2d with a square kernel; weights (out, in, k, k) and bias, initialised as PyTorch does (from joule.seed's generator unless `seed` is given)."),
-        ("joule.nn.Linear", "joule.nn.Linear(in, out [, { bias = true, seed }]) → Model", "y = x·Wᵀ + b for (N, in) inputs, as torch.nn.Linear; weight (out, in)."),
-        ("joule.nn.SiLU", "joule.nn.SiLU() → Model", "x·σ(x) (the course's Swish)."),
-        ("joule.nn.ReLU", "joule.nn.ReLU() → Model", "max(x, 0)."),
-        ("joule.nn.LeakyReLU", "joule.nn.LeakyReLU([negative_slope = 0.01]) → Model", "x for x > 0, else negative_slope·x."),
-        ("joule.nn.ELU", "joule.nn.ELU([alpha = 1]) → Model", "x for x > 0, else α·(eˣ − 1)."),
-        ("joule.nn.Tanh", "joule.nn.Tanh() → Model", "Elementwise hyperbolic tangent."),
-        ("joule.nn.Sigmoid", "joule.nn.Sigmoid() → Model", "Elementwise 1 / (1 + e⁻ˣ)."),
-        ("joule.nn.AvgPool2d", "joule.nn.AvgPool2d(kernel [, stride = kernel]) → Model", "Average over k×k windows (no padding), as torch.nn.AvgPool2d."),
-        ("joule.nn.MaxPool2d", "joule.nn.MaxPool2d(kernel [, stride = kernel]) → Model", "Maximum over k×k windows (no padding), as torch.nn.MaxPool2d."),
-        ("joule.nn.AdaptiveAvgPool2d", "joule.nn.AdaptiveAvgPool2d(1) → Model", "Global average pooling to (N, C, 1, 1); follow it with Flatten()."),
-        ("joule.nn.Flatten", "joule.nn.Flatten() → Model", "(N, C, H, W) → (N, C·H·W) in PyTorch's order, for a Linear layer after it."),
         ("joule.nn.Sequential", "joule.nn.Sequential{ m1, m2, ... [, names = {...}] [, input_shape = {C, H, W} or {D}] } → Model",
          "The modules in order; their parameters are named 0.weight, 1.bias, … as in PyTorch (or by `names`). A network that ends with (N, C) logits is an energy model: model:energy, SGLD, JEM, OOD scores, optimisers and checkpoints take it. `input_shape` declares the inputs (SGLD starts chains there); a network starting with Linear declares its own. A module object stands in one place of a network (make another for a second layer; weights are not shared), and networks nest at most 64 levels deep."),
         ("joule.nn.Residual", "joule.nn.Residual(m) → Model", "x + m(x), a residual block; m's parameters are named body.*, as in PyTorch."),

@@ -4,51 +4,20 @@ import Foundation
 import NN
 import Tensor
 
-/// The modules of joule.nn, with PyTorch's arguments and defaults:
-/// Conv2d(in, out, kernel [, { stride, padding, bias, seed }]), Linear(in, out [, { bias, seed }]),
-/// SiLU(), ReLU(), LeakyReLU([slope]), ELU([alpha]), Tanh(), Sigmoid(), AvgPool2d(k [, stride]),
-/// MaxPool2d(k [, stride]), AdaptiveAvgPool2d(1), Flatten(), Sequential{ m1, m2, … [, names, input_shape] },
-/// Residual(m). Each gives a model object: a whole network is an energy model.
+/// The modules of joule.nn: every layer kind NN declares (`LayerType.all`: its arguments, ranges and
+/// documentation, read here by one generic constructor), the containers Sequential{ m1, m2, …
+/// [, names, input_shape] } and Residual(m), and from_file. Each gives a model object: a whole
+/// network is an energy model.
 enum LayerBinding {
-    static let sizes = 1...(1 << 20), kernels = 1...1024
-
     static func install(_ lua: LuaState, _ context: JouleContext) {
         func define(_ name: String, _ make: @escaping (LuaCall) throws -> Module) {
             lua.setFunction(name, qualified: "joule.nn.\(name)") { call in
                 call.push(object: LuaModel(try make(call)), type: ModelBinding.typeName); return 1
             }
         }
-        define("Conv2d") { call in
-            let (i, o, k) = (try call.integer(1, sizes), try call.integer(2, sizes), try call.integer(3, kernels))
-            let opts = try call.options(4, allowed: ["stride", "padding", "bias", "seed"])
-            try checkSize([o, i, k, k], call)
-            return Conv2d(i, o, kernel: k, stride: try opts?.integer("stride", kernels) ?? 1,
-                          padding: try opts?.integer("padding", 0...1024) ?? 0, bias: try opts?.boolean("bias") ?? true,
-                          rng: try EngineBindings.rng(opts, context))
-        }
-        define("Linear") { call in
-            let (i, o) = (try call.integer(1, sizes), try call.integer(2, sizes))
-            let opts = try call.options(3, allowed: ["bias", "seed"])
-            try checkSize([o, i], call)
-            return Linear(i, o, bias: try opts?.boolean("bias") ?? true, rng: try EngineBindings.rng(opts, context))
-        }
-        define("SiLU") { _ in Swish() }
-        define("ReLU") { _ in Activation(.relu) }
-        define("LeakyReLU") { call in Activation(.leakyReLU(slope: try setting(call, 1, default: 0.01))) }
-        define("ELU") { call in Activation(.elu(alpha: try setting(call, 1, default: 1))) }
-        define("Tanh") { _ in Activation(.tanh) }
-        define("Sigmoid") { _ in Activation(.sigmoid) }
-        for (name, kind) in [("AvgPool2d", Pool2d.Kind.average), ("MaxPool2d", .max)] {
-            define(name) { call in
-                let k = try call.integer(1, kernels)
-                return Pool2d(kind, kernel: k, stride: try call.integer(2, kernels, default: k))
-            }
-        }
-        define("AdaptiveAvgPool2d") { call in
-            guard try call.integer(1, default: 1) == 1 else { throw call.bad(1, message: "only output size 1 (global average pooling) is supported") }
-            return AdaptiveAvgPool2d()
-        }
-        define("Flatten") { _ in Flatten() }
+        // Every layer kind from its declaration (NN's LayerType): positional arguments, then an
+        // options table; the same ranges the loader of checkpoints checks.
+        for layer in LayerType.all { define(layer.name) { call in try make(layer, call, context) } }
         define("Residual") { call in
             let r = Residual(try ModelBinding.model(call, 1).module)
             try Architecture.check(r)
@@ -130,22 +99,48 @@ enum LayerBinding {
         return (modules, names, shape)
     }
 
-    /// A layer's real-valued setting, in the range a checkpoint can hold (`Architecture.setting`).
-    private static func setting(_ call: LuaCall, _ n: Int, default d: Double) throws -> Float {
-        do { return try Architecture.setting(try call.number(n, default: d), "the setting") } catch let e as JouleError {
-            throw call.bad(n, message: e.message)
+    /// `layer` from a Lua call: its positional arguments, then its options (and `seed` for layers
+    /// that draw weights), each read with its range; the parameter count checked before allocation.
+    private static func make(_ layer: LayerType, _ call: LuaCall, _ context: JouleContext) throws -> Module {
+        let optionsAt = (layer.arguments.compactMap(\.position).max() ?? 0) + 1
+        let allowed = layer.arguments.filter { $0.position == nil }.map(\.key) + (layer.drawsWeights ? ["seed"] : [])
+        let opts = allowed.isEmpty ? nil : try call.options(optionsAt, allowed: allowed)
+        var args = LayerType.Arguments()
+        for arg in layer.arguments {
+            var value: LayerType.Value?
+            if let n = arg.position {
+                if call.isNil(n) && arg.optional {
+                    value = arg.defaultValue
+                } else {
+                    switch arg.kind {
+                    case .integer(let r): value = .integer(try call.integer(n, r))
+                    case .setting: value = .setting(try setting(call, n))
+                    case .boolean: value = .boolean(try call.boolean(n))
+                    }
+                }
+            } else {
+                switch arg.kind {
+                case .integer(let r): value = try opts?.integer(arg.key, r).map { .integer($0) }
+                case .setting:
+                    if let x = try opts?.number(arg.key) {
+                        do { value = .setting(try Architecture.setting(x, "field '\(arg.key)'")) } catch let e as JouleError {
+                            throw call.bad(optionsAt, message: e.message)
+                        }
+                    }
+                case .boolean: value = try opts?.boolean(arg.key).map { .boolean($0) }
+                }
+                value = value ?? arg.defaultValue
+            }
+            if let value { args.values[arg.key] = value }
         }
+        _ = try layer.parameterCount(args)
+        return try layer.make(args, layer.drawsWeights ? try EngineBindings.rng(opts, context) : RNG(seed: 0))
     }
 
-    /// Refuses layers too large to allocate before the allocation.
-    private static func checkSize(_ dims: [Int], _ call: LuaCall) throws {
-        var n = 1
-        for d in dims {
-            let (p, overflow) = n.multipliedReportingOverflow(by: d)
-            guard !overflow, p <= Architecture.maxParameters else {
-                throw JouleError("a layer of \(dims.map(String.init).joined(separator: "×")) weights is too large")
-            }
-            n = p
+    /// A layer's real-valued setting, in the range a checkpoint can hold (`Architecture.setting`).
+    private static func setting(_ call: LuaCall, _ n: Int) throws -> Float {
+        do { return try Architecture.setting(try call.number(n), "the setting") } catch let e as JouleError {
+            throw call.bad(n, message: e.message)
         }
     }
 }

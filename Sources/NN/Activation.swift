@@ -23,6 +23,18 @@ public final class Activation: Module {
     public init(_ function: Function, inPlace: Bool = false) { self.function = function; self.inPlace = inPlace }
     public func replica() -> Module { Activation(function, inPlace: inPlace) }
 
+    public static let layers = [
+        LayerType("ReLU", signature: "joule.nn.ReLU() → Model", documentation: "max(x, 0).", make: { _, _ in Activation(.relu) }),
+        LayerType("LeakyReLU", arguments: [.init("negative_slope", .setting, position: 1, default: .setting(0.01))],
+                  signature: "joule.nn.LeakyReLU([negative_slope = 0.01]) → Model", documentation: "x for x > 0, else negative_slope·x.",
+                  make: { a, _ in Activation(.leakyReLU(slope: a.setting("negative_slope")!)) }),
+        LayerType("ELU", arguments: [.init("alpha", .setting, position: 1, default: .setting(1))],
+                  signature: "joule.nn.ELU([alpha = 1]) → Model", documentation: "x for x > 0, else α·(eˣ − 1).",
+                  make: { a, _ in Activation(.elu(alpha: a.setting("alpha")!)) }),
+        LayerType("Tanh", signature: "joule.nn.Tanh() → Model", documentation: "Elementwise hyperbolic tangent.", make: { _, _ in Activation(.tanh) }),
+        LayerType("Sigmoid", signature: "joule.nn.Sigmoid() → Model", documentation: "Elementwise 1 / (1 + e⁻ˣ).", make: { _, _ in Activation(.sigmoid) }),
+    ]
+
     public var architecture: JSON {
         switch function {
         case .relu: return .object(["type": .string("ReLU")])

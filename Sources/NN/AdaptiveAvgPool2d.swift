@@ -8,6 +8,10 @@ public final class AdaptiveAvgPool2d: Module {
     private let gradInput = Tensor(shape: [0])
 
     public init() {}
+    public static let layer = LayerType(
+        "AdaptiveAvgPool2d", arguments: [.init("output_size", .integer(1...1), position: 1, default: .integer(1))],
+        signature: "joule.nn.AdaptiveAvgPool2d(1) → Model", documentation: "Global average pooling to (N, C, 1, 1); follow it with Flatten().",
+        make: { _, _ in AdaptiveAvgPool2d() })
     public func workload(after input: Workload) -> Workload {
         guard input.shape.count == 3 else { return input.unfit }
         return input.then([1, 1, input.shape[2]], operations: input.count)

@@ -83,63 +83,27 @@ public enum Architecture {
         guard left > 0 else { throw JouleError("architecture: more than \(maxModules) modules") }
         left -= 1
         guard let o = json.object, let type = o["type"]?.string else { throw JouleError("architecture: a module without a \"type\"") }
-        func int(_ key: String, _ range: ClosedRange<Int>, default d: Int? = nil) throws -> Int {
-            guard let v = o[key] else {
-                if let d { return d }
-                throw JouleError("architecture: \(type) needs \"\(key)\"")
+        if let layer = LayerType.named[type] {
+            // A layer reads its arguments as its declaration says (the checks Lua's constructors make).
+            var args = LayerType.Arguments()
+            for arg in layer.arguments {
+                guard let v = o[arg.key] else {
+                    if let d = arg.defaultValue { args.values[arg.key] = d; continue }
+                    if arg.optional { continue }
+                    throw JouleError("architecture: \(type) needs \"\(arg.key)\"")
+                }
+                let number: Double? = switch v { case .int(let i): Double(i); case .double(let d): d; default: nil }
+                do {
+                    args.values[arg.key] = try layer.check(arg, integer: v.int, number: number, boolean: v.bool)
+                } catch let e as JouleError {
+                    throw JouleError("architecture: \(type) \"\(arg.key)\" \(e.message)")
+                }
             }
-            guard let i = v.int, range.contains(i) else { throw JouleError("architecture: \(type) \"\(key)\" must be an integer in \(range)") }
-            return i
+            guard let count = try? layer.parameterCount(args, limit: budget) else { throw ParameterBudgetExceeded() }
+            budget -= count
+            return try layer.make(args, rng)
         }
-        func number(_ key: String, default d: Float) throws -> Float {
-            guard let v = o[key] else { return d }
-            let x: Double
-            switch v {
-            case .int(let i): x = Double(i)
-            case .double(let f): x = f
-            default: throw JouleError("architecture: \(type) \"\(key)\" must be a number")
-            }
-            return try setting(x, "architecture: \(type) \"\(key)\"")
-        }
-        func bias() throws -> Bool {
-            guard let v = o["bias"] else { return true }
-            guard let b = v.bool else { throw JouleError("architecture: \(type) \"bias\" must be true or false") }
-            return b
-        }
-        func spend(_ counts: [Int]) throws {
-            var n = 1
-            for c in counts {
-                let (p, overflow) = n.multipliedReportingOverflow(by: c)
-                guard !overflow else { throw JouleError("architecture: too many parameters") }
-                n = p
-            }
-            guard n <= budget else { throw ParameterBudgetExceeded() }
-            budget -= n
-        }
-        let dim = 1...(1 << 20), size = 1...1024
         switch type {
-        case "Conv2d":
-            let (i, out, k) = (try int("in", dim), try int("out", dim), try int("kernel", size))
-            try spend([out, i, k, k])
-            return Conv2d(i, out, kernel: k, stride: try int("stride", size, default: 1), padding: try int("padding", 0...1024, default: 0),
-                          bias: try bias(), rng: rng)
-        case "Linear":
-            let (i, out) = (try int("in", dim), try int("out", dim))
-            try spend([out, i])
-            return Linear(i, out, bias: try bias(), rng: rng)
-        case "SiLU": return Swish()
-        case "ReLU": return Activation(.relu)
-        case "LeakyReLU": return Activation(.leakyReLU(slope: try number("negative_slope", default: 0.01)))
-        case "ELU": return Activation(.elu(alpha: try number("alpha", default: 1)))
-        case "Tanh": return Activation(.tanh)
-        case "Sigmoid": return Activation(.sigmoid)
-        case "AvgPool2d", "MaxPool2d":
-            let k = try int("kernel", size)
-            return Pool2d(type == "AvgPool2d" ? .average : .max, kernel: k, stride: try int("stride", size, default: k))
-        case "AdaptiveAvgPool2d":
-            guard try int("output_size", 1...1, default: 1) == 1 else { throw JouleError("unreachable") }
-            return AdaptiveAvgPool2d()
-        case "Flatten": return Flatten()
         case "Residual":
             guard let body = o["body"] else { throw JouleError("architecture: Residual needs \"body\"") }
             return Residual(try build(body, rng: rng, depth: depth + 1, budget: &budget, modules: &left))

@@ -63,6 +63,19 @@ public final class Conv2d: Module {
 
     public func replica() -> Module { Conv2d(sharing: self) }
 
+    public static let layer = LayerType(
+        "Conv2d",
+        arguments: [.init("in", .integer(1...(1 << 20)), position: 1), .init("out", .integer(1...(1 << 20)), position: 2),
+                    .init("kernel", .integer(1...1024), position: 3), .init("stride", .integer(1...1024), default: .integer(1)),
+                    .init("padding", .integer(0...1024), default: .integer(0)), .init("bias", .boolean, default: .boolean(true))],
+        signature: "joule.nn.Conv2d(in, out, kernel [, { stride = 1, padding = 0, bias = true, seed }]) → Model",
+        documentation: "2-D convolution of (N, in, H, W) images to (N, out, Ho, Wo), as torch.nn.Conv2d with a square kernel; weights (out, in, k, k) and bias, initialised as PyTorch does (from joule.seed's generator unless `seed` is given).",
+        parameters: { a in [[a.integer("out")!, a.integer("in")!, a.integer("kernel")!, a.integer("kernel")!]] + (a.boolean("bias")! ? [[a.integer("out")!]] : []) },
+        make: { a, rng in
+            Conv2d(a.integer("in")!, a.integer("out")!, kernel: a.integer("kernel")!, stride: a.integer("stride")!,
+                   padding: a.integer("padding")!, bias: a.boolean("bias")!, rng: rng)
+        })
+
     public func workload(after input: Workload) -> Workload {
         guard input.shape.count == 3, input.shape[2] == inChannels,
               let oh = Workload.windows(input.shape[0], kernel: kernel, stride: stride, padding: padding),

@@ -10,6 +10,9 @@ public final class Flatten: Module {
     private let gradInput = Tensor(shape: [0])
 
     public init() {}
+    public static let layer = LayerType("Flatten", signature: "joule.nn.Flatten() → Model",
+                                        documentation: "(N, C, H, W) → (N, C·H·W) in PyTorch's order, for a Linear layer after it.",
+                                        make: { _, _ in Flatten() })
     public func workload(after input: Workload) -> Workload {
         // A count past 2^50 would overflow as an Int shape; it is far past the bounds anyway.
         guard input.count <= 0x1p50 else { var w = input; w.floats = .infinity; return w }

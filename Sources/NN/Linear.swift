@@ -29,6 +29,14 @@ public final class Linear: Module {
         hasBias ? [("weight", weight), ("bias", bias)] : [("weight", weight)]
     }
     public var summary: String { "Linear \(inFeatures)→\(outFeatures)" }
+    public static let layer = LayerType(
+        "Linear",
+        arguments: [.init("in", .integer(1...(1 << 20)), position: 1), .init("out", .integer(1...(1 << 20)), position: 2),
+                    .init("bias", .boolean, default: .boolean(true))],
+        signature: "joule.nn.Linear(in, out [, { bias = true, seed }]) → Model",
+        documentation: "y = x·Wᵀ + b for (N, in) inputs, as torch.nn.Linear; weight (out, in).",
+        parameters: { a in [[a.integer("out")!, a.integer("in")!]] + (a.boolean("bias")! ? [[a.integer("out")!]] : []) },
+        make: { a, rng in Linear(a.integer("in")!, a.integer("out")!, bias: a.boolean("bias")!, rng: rng) })
     public func workload(after input: Workload) -> Workload {
         guard input.shape == [inFeatures] else { return input.unfit }
         return input.then([outFeatures], operations: Double(inFeatures) * Double(outFeatures))

@@ -20,6 +20,12 @@ public final class Pool2d: Module {
     }
     public func replica() -> Module { Pool2d(kind, kernel: kernel, stride: stride) }
     public var summary: String { "\(kind.rawValue) \(kernel)" }
+    public static let layers = [Kind.average, .max].map { kind in
+        LayerType(kind.rawValue, arguments: [.init("kernel", .integer(1...1024), position: 1), .init("stride", .integer(1...1024), position: 2, optional: true)],
+                  signature: "joule.nn.\(kind.rawValue)(kernel [, stride = kernel]) → Model",
+                  documentation: "\(kind == .average ? "Average" : "Maximum") over k×k windows (no padding), as torch.nn.\(kind.rawValue).",
+                  make: { a, _ in Pool2d(kind, kernel: a.integer("kernel")!, stride: a.integer("stride")) })
+    }
     public func workload(after input: Workload) -> Workload {
         guard input.shape.count == 3, let oh = Workload.windows(input.shape[0], kernel: kernel, stride: stride),
               let ow = Workload.windows(input.shape[1], kernel: kernel, stride: stride) else { return input.unfit }

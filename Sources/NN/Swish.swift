@@ -15,6 +15,8 @@ public final class Swish: Module {
 
     public init(inPlace: Bool = false) { self.inPlace = inPlace }
     public func replica() -> Module { Swish(inPlace: inPlace) }
+    public static let layer = LayerType("SiLU", signature: "joule.nn.SiLU() → Model", documentation: "x·σ(x) (the course's Swish).",
+                                        make: { _, _ in Swish() })
     public var architecture: JSON { .object(["type": .string("SiLU")]) }
 
     public func forward(_ input: Tensor) throws -> Tensor {
