@@ -99,7 +99,7 @@ public struct LayerType {
     }
 
     /// Every layer kind, by name. A new layer adds its `LayerType` here.
-    public static let all: [LayerType] = [Conv2d.layer, Linear.layer, Swish.layer] + Activation.layers
+    public static let all: [LayerType] = [Conv2d.layer, Linear.layer, Swish.layer, GELU.layer] + Activation.layers
         + Pool2d.layers + [AdaptiveAvgPool2d.layer, Flatten.layer]
 
     public static let named: [String: LayerType] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })

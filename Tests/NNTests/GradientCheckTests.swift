@@ -228,6 +228,19 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
+    /// GELU, the layer added as one file: x·Φ(x) against the normal CDF's known values, and its gradient.
+    func testGELU() throws {
+        try check(GELU(), input: [2, 3, 4, 5])
+        let x = try Tensor(shape: [1, 6], values: [-3, -1, -0.5, 0.5, 1, 3])
+        let y = try GELU().forward(x)
+        // x·Φ(x) with Φ(1) = 0.8413447461, Φ(0.5) = 0.6914624613, Φ(3) = 0.9986501020.
+        let expected: [Float] = [-3 * (1 - 0.9986501020), -(1 - 0.8413447461), -0.5 * (1 - 0.6914624613), 0.5 * 0.6914624613, 0.8413447461, 3 * 0.9986501020]
+        for (a, b) in zip(y.array, expected) { XCTAssertEqual(a, b, accuracy: 2e-7 * Swift.max(1, abs(b))) }
+        // One architecture form, rebuilt by the loader from the registry.
+        let again = try Architecture.build(GELU().architecture, rng: rng)
+        XCTAssertTrue(again is GELU)
+    }
+
     func testActivationsInPlaceAgree() throws {
         for f in [Activation.Function.relu, .leakyReLU(slope: 0.2), .elu(alpha: 1), .tanh, .sigmoid] {
             let x = Tensor(shape: [2, 9]); rng.fillNormal(x)
