@@ -245,7 +245,7 @@ public enum EnergyNets {
         var composed: EnergyNet?
         let file = try SafeTensors.read(path) { header in
             let meta = header.metadata
-            if meta["model"] == "ShallowCNN" || (meta["architecture"] == nil && header.entries["cnn_layers.0.weight"] != nil) {
+            if ShallowCNN.describes(header) {
                 shallow = try ShallowCNN.check(header)
                 return
             }

@@ -47,6 +47,12 @@ public final class ShallowCNN: EnergyNet {
         }
     }
 
+    /// Whether a weights file holds the preset: by its metadata, or, for files PyTorch wrote (no
+    /// architecture), by the preset's parameter names. The one place the preset is recognised.
+    public static func describes(_ header: SafeTensors.Header) -> Bool {
+        header.metadata["model"] == "ShallowCNN" || (header.metadata["architecture"] == nil && header.entries["cnn_layers.0.weight"] != nil)
+    }
+
     /// The width and classes a weights file's header declares, once its every name and shape is
     /// checked against that ShallowCNN's: before the model is built or a tensor allocated, so a
     /// small file declaring a huge model is refused at once.
