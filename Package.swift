@@ -60,7 +60,12 @@ let package = Package(
         .target(name: "Plot", dependencies: ["Tensor", "CPNG", "CFreeType"], swiftSettings: fast),
         // TensorBoard's event files (TFRecord framing, masked CRC-32C, the Event protocol buffers).
         .target(name: "TensorBoard", dependencies: ["JouleCore"]),
-        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "Formats", "NN", "EBM", "Data", "Plot", "TensorBoard"], swiftSettings: fast),
+        // Lua shipped with the binary is written in .lua files (Sources/LuaHost/Lua), turned into
+        // Swift constants at build time by the EmbedLua plugin.
+        .executableTarget(name: "LuaEmbedder"),
+        .plugin(name: "EmbedLua", capability: .buildTool(), dependencies: ["LuaEmbedder"]),
+        .target(name: "LuaHost", dependencies: ["CLua", "Tensor", "Formats", "NN", "EBM", "Data", "Plot", "TensorBoard"],
+                exclude: ["Lua"], swiftSettings: fast, plugins: ["EmbedLua"]),
         // The interactive console (`joule`, `joule repl`): libedit line editing and Ctrl-C handling in C.
         .target(name: "CConsole", linkerSettings: [.linkedLibrary("edit")]),
         .target(name: "Console", dependencies: ["LuaHost", "CLua", "CConsole"]),

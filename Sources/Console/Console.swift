@@ -25,7 +25,7 @@ public final class Console {
     public init(host: ScriptHost, historyPath: String? = Console.defaultHistoryPath()) {
         self.host = host
         self.historyPath = historyPath
-        formatter = ValueFormatter.install(host.lua.L)
+        formatter = ValuePrinter.install(host.lua.L)
         installHelp()
     }
 
@@ -120,7 +120,7 @@ public final class Console {
         // The first value is kept as `_` for the next statement (as Python's console does).
         lua_pushvalue(L, top + 1)
         lua_setglobal(L, "_")
-        let texts = (1...results).map { ValueFormatter.format(L, top + Int32($0), formatter: formatter) }
+        let texts = (1...results).map { ValuePrinter.format(L, top + Int32($0), formatter: formatter) }
         let separator = texts.contains { $0.contains("\n") } ? "\n" : "\t"
         write(texts.joined(separator: separator) + "\n")
         return true
@@ -135,9 +135,9 @@ public final class Console {
         var status = luaL_loadbufferx(L, code, code.utf8.count, "=stdin", "t")
         if status == LUA_OK { status = joule_pcall(L, 0, 1) }
         guard status == LUA_OK else {
-            throw LuaScriptError(message: ValueFormatter.format(L, -1, formatter: formatter))
+            throw LuaScriptError(message: ValuePrinter.format(L, -1, formatter: formatter))
         }
-        return ValueFormatter.format(L, -1, formatter: formatter)
+        return ValuePrinter.format(L, -1, formatter: formatter)
     }
 
     /// The error message (and, when the error came from deeper than the statement itself, the
@@ -150,7 +150,7 @@ public final class Console {
             let p = lua_tolstring(L, index, &len)!
             text = String(decoding: UnsafeRawBufferPointer(start: p, count: len), as: UTF8.self)
         } else {
-            text = ValueFormatter.format(L, index, formatter: formatter)
+            text = ValuePrinter.format(L, index, formatter: formatter)
         }
         if let r = text.range(of: "\nstack traceback:") {
             let message = String(text[..<r.lowerBound])
