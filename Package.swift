@@ -72,7 +72,8 @@ let package = Package(
         .target(name: "Sweep", dependencies: ["LuaHost", "CLua", "JouleCore"]),
         // Notebooks (.ipynb) and the Jupyter kernel (ZeroMQ, HMAC-SHA256 from swift-crypto).
         .target(name: "Notebook", dependencies: ["LuaHost", "CLua", "CZMQ", "JouleCore", "Plot",
-                                                 .product(name: "Crypto", package: "swift-crypto")]),
+                                                 .product(name: "Crypto", package: "swift-crypto")],
+                exclude: ["Lua"], plugins: ["EmbedLua"]),
         .executableTarget(
             name: "joule",
             dependencies: ["Tensor", "Formats", "NN", "EBM", "Data", "LuaHost", "Plot", "Sweep",

@@ -34,7 +34,7 @@ public final class Parameters {
     }
 
     /// The value of one declared parameter: the override converted to the default's type.
-    enum Value {
+    public enum Value {
         case integer(Int), number(Double), boolean(Bool), string(String)
     }
 
@@ -52,7 +52,7 @@ public final class Parameters {
         }
     }
 
-    static func convert(_ text: String, like def: Value, key: String) throws -> Value {
+    public static func convert(_ text: String, like def: Value, key: String) throws -> Value {
         let t = text.trimmingCharacters(in: .whitespaces)
         switch def {
         case .integer:
@@ -70,6 +70,64 @@ public final class Parameters {
             }
         case .string:
             return .string(text)
+        }
+    }
+}
+
+extension Parameters {
+    /// The one conversion of a parameter to its default's type, for values set after the fact
+    /// (`joule.set_params`, from a notebook's injected-parameters cell: -p text, or papermill's
+    /// numbers and booleans): text converts as `-p key=value` does; a number or boolean must
+    /// already be of the default's kind (a whole number for an integer), and becomes its text for
+    /// a string default. Pushes the converted value.
+    public static func pushConverted(_ call: LuaCall, key: String, value n: Int, default d: Int) throws {
+        let L = call.L, v = call.index(n), def = call.index(d)
+        let like: Value
+        switch lua_type(L, def) {
+        case LUA_TNUMBER: like = lua_isinteger(L, def) != 0 ? .integer(0) : .number(0)
+        case LUA_TBOOLEAN: like = .boolean(false)
+        default: like = .string("")
+        }
+        let converted: Value
+        switch lua_type(L, v) {
+        case LUA_TSTRING:
+            converted = try convert(LuaCall.stringValue(L, v), like: like, key: key)
+        case LUA_TNUMBER:
+            let x = lua_tonumberx(L, v, nil)
+            switch like {
+            case .integer:
+                if lua_isinteger(L, v) != 0 { converted = .integer(Int(lua_tointegerx(L, v, nil))) }
+                else if x.rounded() == x, abs(x) < 0x1p62 { converted = .integer(Int(x)) }
+                else { throw JouleError("parameter '\(key)' expects an integer, got \(x)") }
+            case .number: converted = .number(x)
+            case .boolean: throw JouleError("parameter '\(key)' expects true or false, got \(x)")
+            case .string: converted = .string(LuaCall.stringValue(L, v))
+            }
+        case LUA_TBOOLEAN:
+            let b = lua_toboolean(L, v) != 0
+            switch like {
+            case .boolean: converted = .boolean(b)
+            case .string: converted = .string(b ? "true" : "false")
+            default: throw JouleError("parameter '\(key)' expects \(like.kind), got \(b)")
+            }
+        default:
+            throw JouleError("parameter '\(key)' expects \(like.kind), got \(LuaCall.got(L, v))")
+        }
+        converted.push(L)
+    }
+}
+
+extension Parameters.Value {
+    var kind: String {
+        switch self { case .integer: "an integer"; case .number: "a number"; case .boolean: "true or false"; case .string: "a string" }
+    }
+
+    func push(_ L: OpaquePointer) {
+        switch self {
+        case .integer(let i): lua_pushinteger(L, lua_Integer(i))
+        case .number(let d): lua_pushnumber(L, d)
+        case .boolean(let b): lua_pushboolean(L, b ? 1 : 0)
+        case .string(let s): lua_pushlstring(L, s, s.utf8.count)
         }
     }
 }
@@ -103,12 +161,7 @@ enum ParamsBinding {
             let values = try context.parameters.resolve(defaults.sorted { $0.0 < $1.0 })
             lua_createtable(L, 0, Int32(values.count))
             for (key, v) in values {
-                switch v {
-                case .integer(let i): lua_pushinteger(L, lua_Integer(i))
-                case .number(let d): lua_pushnumber(L, d)
-                case .boolean(let b): lua_pushboolean(L, b ? 1 : 0)
-                case .string(let s): lua_pushstring(L, s)
-                }
+                v.push(L)
                 lua_setfield(L, -2, key)
             }
             return 1

@@ -296,135 +296,13 @@ public final class LuaSession {
 
     // MARK: helpers written in Lua
 
-    private static let helperSource = #"""
-    local display_value, clear, input = ...
-    local function repr(v, depth, seen)
-      local t = type(v)
-      if t == "string" then return string.format("%q", v) end
-      if t ~= "table" or getmetatable(v) and getmetatable(v).__tostring then return tostring(v) end
-      if seen[v] then return "{...}" end
-      if depth > 2 then return "{...}" end
-      seen[v] = true
-      local parts, n, count = {}, #v, 0
-      for i = 1, n do
-        count = count + 1
-        if count > 20 then parts[#parts + 1] = "..."; break end
-        parts[#parts + 1] = repr(v[i], depth + 1, seen)
-      end
-      local keys = {}
-      for k in pairs(v) do
-        if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
-      end
-      table.sort(keys, function(a, b)
-        if type(a) == type(b) and (type(a) == "string" or type(a) == "number") then return a < b end
-        return type(a) < type(b)
-      end)
-      for _, k in ipairs(keys) do
-        count = count + 1
-        if count > 20 then parts[#parts + 1] = "..."; break end
-        local key = (type(k) == "string" and k:match("^[%a_][%w_]*$")) and k or "[" .. repr(k, depth + 1, seen) .. "]"
-        parts[#parts + 1] = key .. " = " .. repr(v[k], depth + 1, seen)
-      end
-      seen[v] = nil
-      if #parts == 0 then return "{}" end
-      return "{ " .. table.concat(parts, ", ") .. " }"
-    end
-    -- text, png-or-nil for a value: figures (joule.plot) are pictures.
-    local function represent(v)
-      -- io.write returns its file: that is no value to show.
-      if v == io.stdout or v == io.stderr then return nil, nil end
-      local mt = getmetatable(v)
-      if type(v) == "userdata" and type(mt) == "table" and rawget(mt, "__name") == "Figure" then
-        return tostring(v), v:png()
-      end
-      if joule.widgets.is_widget(v) then return tostring(v), nil, rawget(v, "id") end
-      if type(v) == "string" then return v, nil end
-      return repr(v, 0, {}), nil
-    end
-    -- joule.params remembers the tables it returned (and their defaults), so that joule.set_params,
-    -- the last line of an injected-parameters cell (-p or papermill), can change them afterwards.
-    local params, declared = joule.params, setmetatable({}, { __mode = "k" })
-    joule.params = function(defaults)
-      local ok, values = pcall(params, defaults)
-      if not ok then error(values, 2) end
-      local kinds = {}
-      for k, v in pairs(defaults) do kinds[k] = v end
-      declared[values] = kinds
-      return values
-    end
-    -- A value converted to the type of the default, as -p key=value converts its text.
-    local booleans = { ["true"] = true, yes = true, on = true, ["1"] = true,
-                       ["false"] = false, no = false, off = false, ["0"] = false }
-    local function convert(key, v, default)
-      local text = type(v) == "string" and v:match("^%s*(.-)%s*$") or tostring(v)
-      local function wrong(what) error(string.format("parameter '%s' expects %s, got '%s'", key, what, tostring(v)), 0) end
-      if math.type(default) == "integer" then
-        return math.tointeger(type(v) == "number" and v or tonumber(text)) or wrong("an integer")
-      elseif type(default) == "number" then
-        local n = type(v) == "number" and v or tonumber(text)
-        return n and n + 0.0 or wrong("a number")
-      elseif type(default) == "boolean" then
-        if type(v) == "boolean" then return v end
-        local b = booleans[text:lower()]
-        if b == nil then wrong("true or false") end
-        return b
-      end
-      if type(v) == "string" then return v end
-      if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
-      wrong("a string")
-    end
-    joule.set_params = function(values)
-      if type(values) ~= "table" then
-        error("bad argument #1 to 'joule.set_params' (table expected, got " .. type(values) .. ")", 2)
-      end
-      for t, defaults in pairs(declared) do
-        for k, v in pairs(values) do
-          if defaults[k] ~= nil then t[k] = convert(k, v, defaults[k]) end
-        end
-      end
-    end
-    joule.display = function(...)
-      for i = 1, select("#", ...) do display_value((select(i, ...))) end
-    end
-    joule.clear_output = function(wait) clear(wait and true or false) end
-    local function read1(fmt)
-      if fmt == nil then fmt = "l" end
-      if type(fmt) == "string" then fmt = fmt:gsub("^%*", ""):sub(1, 1) end
-      local line = input("", false)
-      if line == nil then return nil end
-      if fmt == "n" then return tonumber(line)
-      elseif fmt == "a" then return line
-      elseif fmt == "L" then return line .. "\n"
-      elseif type(fmt) == "number" then return line:sub(1, fmt)
-      else return line end
-    end
-    io.read = function(...)
-      local n = select("#", ...)
-      if n == 0 then return read1("l") end
-      local out = {}
-      for i = 1, n do out[i] = read1((select(i, ...))) end
-      return table.unpack(out, 1, n)
-    end
-    local file_methods = getmetatable(io.stdin).__index
-    local file_read = file_methods.read
-    file_methods.read = function(f, ...)
-      if f == io.stdin then return io.read(...) end
-      return file_read(f, ...)
-    end
-    -- The names joule.params declared so far (for checking -p names).
-    local function declared_names()
-      local out = {}
-      for _, kinds in pairs(declared) do for k in pairs(kinds) do out[#out + 1] = k end end
-      return out
-    end
-    return represent, declared_names
-    """#
 
     private func installHelpers() throws {
         let L = lua.L
         let top = lua_gettop(L)
         defer { lua_settop(L, top) }
-        guard luaL_loadbufferx(L, LuaSession.helperSource, LuaSession.helperSource.utf8.count, "=notebook", "t") == LUA_OK else {
+        let source = EmbeddedLua.notebook
+        guard luaL_loadbufferx(L, source, source.utf8.count, "@joule/notebook.lua", "t") == LUA_OK else {
             throw NotebookError("notebook helpers: \(LuaSession.string(L, -1) ?? "?")")
         }
         lua.push(function: "joule.display") { [unowned self] call in
@@ -444,7 +322,12 @@ public final class LuaSession {
             call.push(try sink.input(prompt: "", password: false))
             return 1
         }
-        guard joule_pcall(L, 3, 2) == LUA_OK else {
+        lua_rawgeti(L, joule_registry_index(), lua_Integer(ValuePrinter.install(L, maxDepth: 3, maxItems: 40)))
+        lua.push(function: "joule.set_params") { call in
+            try Parameters.pushConverted(call, key: try call.string(1), value: 2, default: 3)
+            return 1
+        }
+        guard joule_pcall(L, 5, 2) == LUA_OK else {
             throw NotebookError("notebook helpers: \(LuaSession.string(L, -1) ?? "?")")
         }
         declaredRef = luaL_ref(L, joule_registry_index())
