@@ -98,13 +98,9 @@ public final class Console {
         let L = lua.L
         let top = lua_gettop(L)
         defer { lua_settop(L, top) }
-        // As lua.c: first as an expression (`return CODE`), then as statements.
-        let expression = "return " + code
-        var status = luaL_loadbufferx(L, expression, expression.utf8.count, "=stdin", "t")
-        if status != LUA_OK {
-            lua_settop(L, top)
-            status = luaL_loadbufferx(L, code, code.utf8.count, "=stdin", "t")
-        }
+        // The evaluator every front end uses: an expression shows its value(s), else statements run
+        // (a chunk whose last lines are an expression shows those, as a notebook cell does).
+        var status: Int32 = Evaluator.load(L, code, name: "=stdin") == nil ? LUA_ERRSYNTAX : LUA_OK
         if status == LUA_OK {
             lua.catchInterrupts()
             joule_console_begin_statement(L)
