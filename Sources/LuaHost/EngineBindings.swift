@@ -12,7 +12,7 @@ enum EngineBindings {
         let module = lua_gettop(L)
         lua_createtable(L, 0, 4)
         ModelBinding.install(lua, context)
-        OptimBinding.installLosses(lua)
+        LossBinding.install(lua)
         lua_setfield(L, module, "nn")
         lua_createtable(L, 0, 4)
         OptimBinding.install(lua)
@@ -28,7 +28,7 @@ enum EngineBindings {
         MetricsBinding.installMetrics(lua)
         lua_setfield(L, module, "metrics")
         lua_createtable(L, 0, 4)
-        MetricsBinding.installOOD(lua)
+        OODBinding.install(lua)
         lua_setfield(L, module, "ood")
     }
 

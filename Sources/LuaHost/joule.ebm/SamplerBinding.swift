@@ -108,3 +108,24 @@ enum SamplerBinding {
         return c
     }
 }
+
+extension SamplerBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    // joule.ebm
+    ("joule.ebm", "joule.ebm", "Sampling and training: joule.ebm.SGLD (Langevin sampler with replay buffer) and joule.ebm.JEM (joint energy-based model training)."),
+    ("joule.ebm.SGLD", "joule.ebm.SGLD{ model = m, steps = 60, step_size = 10, noise = 0.005, grad_clip = 0.03, ... } → SGLD",
+     "A stochastic-gradient Langevin sampler for `model` with a replay buffer. Each step: x ← clamp(x + noise·ε), g ← clamp(∂E/∂x, ±grad_clip), x ← clamp(x − step_size·g) in [−1, 1]. Other options: step_decay, fresh_fraction (0.05: chains restarted from noise), init ('uniform' or 'gaussian', init_std), conditional, buffer_per_class (128), shape ({C, H, W} or {D}: one chain's shape; by default the model's input shape), image_size (s: shape {1, s, s}), precision ('fp32' or 'bf16': the steps' convolutions in bfloat16 with FP32 accumulation, where the CPU has AVX512-BF16; the model itself and its training stay FP32), seed."),
+    ("SGLD", "SGLD", "A Langevin sampler with replay buffer. Methods: sample, run, step, sample_buffer, buffer_size, config."),
+    ("SGLD:sample", "sampler:sample{ n = 8, labels = {...}, steps = 256, keep_every = 32 } → final [, frames]",
+     "Draws `n` new samples from fresh noise (class-conditional when labels are given), running `steps` steps. With keep_every k it also returns the chain's frames (F, N, 1, H, W) every k steps and at the end, for joule.plot.chains."),
+    ("SGLD:run", "sampler:run(x [, { labels, steps, keep_every }]) → [frames]",
+     "Runs SGLD on the batch x in place (from wherever x starts); returns the frames when keep_every is given."),
+    ("SGLD:step", "sampler:step(x, eps [, { labels, step_size }])",
+     "One SGLD step on x in place with the given noise ε (same shape as x): for writing your own sampler loop in Lua."),
+    ("SGLD:sample_buffer", "sampler:sample_buffer(n [, labels]) → Tensor",
+     "The synthesized batch of a JEM step: chains drawn from the replay buffer (a fraction fresh), run for `steps` steps and stored back."),
+    ("SGLD:buffer_size", "sampler:buffer_size() → integer", "How many chains the replay buffer holds now."),
+    ("SGLD:config", "sampler:config() → table", "The sampler's settings: steps, step_size, step_decay, noise, grad_clip, fresh_fraction, conditional, buffer_per_class, shape, precision (and running_precision: what this CPU runs)."),
+    ]
+}

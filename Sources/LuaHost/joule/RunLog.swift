@@ -252,3 +252,15 @@ enum LogBinding {
         }
     }
 }
+
+extension LogBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule.log", "joule.log{ key = value, ... }",
+     "Appends one JSON line to the run folder's log.jsonl, writes its numbers as TensorBoard scalars (at its `step`, else the count of lines; a line with an `event` name files them under `<event>/<key>`) and prints `key=value` pairs on the terminal (numbers to four digits). Values may be numbers, strings, booleans, tables or one-element tensors."),
+    ("joule.save_json", "joule.save_json(path, value)",
+     "Writes a value (tables, numbers, strings, booleans, tensors) as JSON to `path`, through a temporary file and a rename."),
+    ("joule.run_dir", "joule.run_dir() → path",
+     "The run folder (`-p run=DIR`, by default runs/<script>-<date-time>), created on first use."),
+    ]
+}

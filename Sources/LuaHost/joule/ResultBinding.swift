@@ -23,3 +23,11 @@ enum ResultBinding {
         }
     }
 }
+
+extension ResultBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule.result", "joule.result{ key = value, ... } → path",
+     "Writes the run's result table to <run folder>/result.json (atomically; a later call replaces it) and returns the path; `joule sweep` collects these tables into its summary."),
+    ]
+}

@@ -185,3 +185,37 @@ enum ModelBinding {
         return c
     }
 }
+
+extension ModelBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule.nn.ShallowCNN", "joule.nn.ShallowCNN{ hidden = 32, classes = 42, seed = n } → ShallowCNN",
+     "The course's CNN: five strided convolutions with Swish, global average pooling and a linear layer giving logits f(x) for `classes` classes; initialised as PyTorch does. Energies: E(x) = −logsumexp f(x), E(x, y) = −f(x)[y]; `classes = 1` is a plain EBM. A preset of the joule.nn modules (scripts/models/shallow_cnn.lua writes it out), with the course's names cnn_layers.N.* and fc_layers.1.*."),
+    ("joule.nn.load", "joule.nn.load(path [, model_file]) → model",
+     "A model from a safetensors weights file, or from a folder holding one: a checkpoint, or a run folder (its best/, else its last/ checkpoint). Composed networks are rebuilt from the architecture Joule stores in the file's metadata; a ShallowCNN also from PyTorch's own files (by its parameter names). With `model_file` (a Lua file, see joule.nn.from_file), that file's network takes the weights; a function it returns gets the file's classes, hidden and channels metadata."),
+    ("Model", "Model",
+     "A network of joule.nn modules, usable as an energy model. Methods: logits, predict, energy, energy_grad, parameters, num_parameters, save, load, classes, input_shape, summary, zero_grad, backward, grads."),
+    ("ShallowCNN", "ShallowCNN",
+     "The energy model. Methods: logits, predict, energy, energy_grad, parameters, num_parameters, save, load, hidden, classes, zero_grad, backward, grads."),
+    ("ShallowCNN:logits", "model:logits(x) → Tensor (N, C)", "The logits f(x) for a batch of inputs x: images (N, C, H, W) (the ShallowCNN's are (N, 1, 56, 56)) or vectors (N, D)."),
+    ("ShallowCNN:predict", "model:predict(x) → { class ids }", "The most likely class of each image (class ids from 0, as labels are)."),
+    ("ShallowCNN:energy", "model:energy(x [, labels]) → Tensor (N)",
+     "Energies of a batch: E(x) = −logsumexp_y f(x)[y], or with labels the class-conditional E(x, y) = −f(x)[y]. Lower energy means more likely."),
+    ("ShallowCNN:energy_grad", "model:energy_grad(x [, labels]) → energy, grad",
+     "Energies and their gradient ∂E/∂x with respect to the input in one forward and backward pass (what SGLD uses); the gradient has x's shape."),
+    ("ShallowCNN:parameters", "model:parameters() → { name = Tensor }",
+     "The live parameter tensors under their PyTorch names (conv layers, linear); changing one changes the model."),
+    ("ShallowCNN:num_parameters", "model:num_parameters() → integer", "The number of trainable scalars."),
+    ("ShallowCNN:save", "model:save(path [, metadata])",
+     "Writes the weights as safetensors with PyTorch names (and hyperparameters plus `metadata` strings, numbers or booleans), atomically."),
+    ("ShallowCNN:load", "model:load(path) → model", "Loads weights from a safetensors file (or the folder of a checkpoint or run, as joule.nn.load) into this model; every parameter must be there with its shape, and the message names the first that is not."),
+    ("ShallowCNN:hidden", "model:hidden() → integer", "The width h of the first convolution (a ShallowCNN's only)."),
+    ("ShallowCNN:input_shape", "model:input_shape() → {C, H, W} or {D} or nil", "The shape of one input, when the model declares one."),
+    ("ShallowCNN:summary", "model:summary() → string", "The modules, one a line, with their names and arguments."),
+    ("ShallowCNN:classes", "model:classes() → integer", "The number of classes C (logits per image)."),
+    ("ShallowCNN:zero_grad", "model:zero_grad()", "Sets every parameter's gradient to zero, before accumulating a new step's."),
+    ("ShallowCNN:backward", "model:backward(x, grad_logits)",
+     "Runs x forward and accumulates every parameter's gradient of a loss whose gradient to logits(x) is `grad_logits` (N, C) — e.g. the second result of joule.nn.cross_entropy."),
+    ("ShallowCNN:grads", "model:grads() → { name = Tensor }", "The live gradient tensors under the parameters' PyTorch names."),
+    ]
+}

@@ -121,3 +121,21 @@ enum TensorBoardBinding {
         try o?.integer("step", 0...Int.max).map(Int64.init)
     }
 }
+
+extension TensorBoardBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule.tb", "joule.tb",
+     "TensorBoard: images, histograms and text into the run folder's events.out.tfevents.* file, which `tensorboard --logdir runs` shows while the run goes on (joule.log's numbers go there as scalars by themselves). Each function takes a tag, a value and options; `step` defaults to the step of the latest joule.log line (its `step` field, else the count of lines)."),
+    ("joule.tb.scalar", "joule.tb.scalar(tag, number [, { step }])",
+     "Adds one scalar to the run's TensorBoard events."),
+    ("joule.tb.image", "joule.tb.image(tag, figure or images [, { step, nrow, padding, range, scale }]) → width, height",
+     "Adds a picture to the run's TensorBoard events: a joule.plot figure as drawn, or a tensor of images (H, W), (N, H, W), (N, 1, H, W) or (N, 3, H, W) laid out as joule.plot.grid does (one image at its own size); returns the PNG's size."),
+    ("joule.tb.histogram", "joule.tb.histogram(tag, values [, { step, bins }]) → count",
+     "Adds a histogram (default 30 equal-width bins over the values' range) of a tensor or list of numbers to the run's TensorBoard events; NaN and infinities are left out. Returns how many values it holds."),
+    ("joule.tb.text", "joule.tb.text(tag, string [, { step }])",
+     "Adds text (shown as Markdown in TensorBoard's Text tab) to the run's TensorBoard events."),
+    ("joule.tb.path", "joule.tb.path() → path",
+     "The run's TensorBoard event file, created (with its version record) on first use."),
+    ]
+}

@@ -3,7 +3,8 @@ import EBM
 import Foundation
 import Tensor
 
-/// joule.metrics (accuracy, AUROC, AUPRC as scikit-learn computes them) and joule.ood (scores).
+/// joule.metrics: accuracy, per-class accuracy, confusion matrices, calibration error, and AUROC and
+/// AUPRC as scikit-learn computes them.
 enum MetricsBinding {
     static func numbers(_ call: LuaCall, _ n: Int) throws -> [Double] {
         if let t = try? call.tensor(n) { return t.array.map(Double.init) }
@@ -48,24 +49,21 @@ enum MetricsBinding {
             return 1
         }
     }
+}
 
-    static func installOOD(_ lua: LuaState) {
-        lua.setFunction("scores", qualified: "joule.ood.scores") { call in
-            // joule.ood.scores(model, images, "px" | "py" | "mass" [, batch_size]) → table of scores
-            // (larger = more in-distribution).
-            let model = try ModelBinding.model(call, 1).net()
-            let images = try call.tensor(2)
-            let name = try call.string(3)
-            guard let score = OODScore(rawValue: name) else {
-                throw call.bad(3, message: "'px', 'py' or 'mass' expected, got '\(name)'")
-            }
-            call.push(try OOD.scores(model, images: images, score: score, batchSize: try call.integer(4, 1...Int.max, default: 64)))
-            return 1
-        }
-        lua.setFunction("separation", qualified: "joule.ood.separation") { call in
-            // joule.ood.separation(in_scores, out_scores) → auroc, auprc (in-distribution positive).
-            let r = try OOD.separation(inDistribution: try numbers(call, 1), outOfDistribution: try numbers(call, 2))
-            call.push(r.auroc); call.push(r.auprc); return 2
-        }
-    }
+extension MetricsBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    // joule.metrics, joule.ood
+    ("joule.metrics", "joule.metrics", "Classification and detection metrics: accuracy, per_class_accuracy, confusion_matrix, calibration_error, auroc, auprc (as scikit-learn computes them, ties included)."),
+    ("joule.metrics.accuracy", "joule.metrics.accuracy(predictions, labels) → number", "The fraction of predictions equal to the labels."),
+    ("joule.metrics.auroc", "joule.metrics.auroc(scores, labels) → number", "Area under the ROC curve of scores for binary labels (1 = positive), ties as scikit-learn's roc_auc_score."),
+    ("joule.metrics.auprc", "joule.metrics.auprc(scores, labels) → number", "Area under the precision-recall curve (scikit-learn's average_precision_score)."),
+    ("joule.metrics.confusion_matrix", "joule.metrics.confusion_matrix(predictions, labels, classes) → rows",
+     "Counts: m[y + 1][p + 1] is the number of images of class y predicted as p."),
+    ("joule.metrics.per_class_accuracy", "joule.metrics.per_class_accuracy(predictions, labels, classes) → list",
+     "Accuracy per class: [y + 1] is class y's accuracy (nan for a class with no images)."),
+    ("joule.metrics.calibration_error", "joule.metrics.calibration_error(confidences, predictions, labels [, bins = 15]) → number",
+     "Expected calibration error over equal-width confidence bins."),
+    ]
 }

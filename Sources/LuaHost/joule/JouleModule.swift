@@ -70,3 +70,22 @@ public enum JouleModule {
         WidgetsLibrary.install(lua)
     }
 }
+
+extension JouleModule {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule", "joule",
+     "The module every script and notebook sees as a global (also `require \"joule\"`): tensors (joule.tensor), models (joule.nn), sampling and training (joule.ebm), data (joule.data), metrics (joule.metrics), OOD scores (joule.ood), pictures (joule.plot), parameters, logging and run folders."),
+    ("joule.version", "joule.version  (string)", "Joule's version, e.g. \"0.1.0\"."),
+    ("joule.seed", "joule.seed(n)",
+     "Reseeds the module's random generator, which draws joule.tensor.rand/randn and the default seed of every object made without an explicit `seed` option; the same seed gives the same numbers run after run."),
+    ("joule.load_npy", "joule.load_npy(path) → Tensor, ...",
+     "Reads every array of a .npy file (format 1.0–3.0, little-endian u8/i32/i64/f32/f64, C order) as Float32 tensors, in file order; the course's split files hold the images, then the labels."),
+    ("joule.interrupted", "joule.interrupted() → boolean",
+     "True once the user pressed Ctrl-C (or a notebook front end asked to interrupt): a loop can finish its step, save and stop. A second interrupt stops the script at once."),
+    ("joule.display", "joule.display(value, ...)",
+     "In a notebook or the Jupyter kernel: shows each value as an output of the cell — a figure (from joule.plot) as an inline PNG, anything else as its text. (Scripts save figures with fig:save(path) instead.)"),
+    ("joule.clear_output", "joule.clear_output([wait])",
+     "In a notebook, clears the current cell's outputs (with wait = true, only when the next output arrives: for a picture that updates in place). Does nothing outside a notebook."),
+    ]
+}

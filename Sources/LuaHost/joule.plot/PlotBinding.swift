@@ -560,3 +560,36 @@ public enum PlotBinding {
         }
     }
 }
+
+extension PlotBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    // joule.plot
+    ("joule.plot", "joule.plot",
+     "Pictures as figures: grid, chains, histogram, lines, run_log, roc, pr, confusion, energy_trace. Each takes its data, an optional output path and an options table, and returns a Figure; fig:save(path) writes the PNG, and a notebook shows a figure inline when it is a cell's value or passed to joule.display."),
+    ("joule.plot.heatmap", "joule.plot.heatmap(values [, path] [, { xrange, yrange, points, title, xlabel, ylabel, width, height }]) → Figure",
+     "A function of the plane on a grid, in viridis (dark = low): values (rows, columns) over xrange × yrange (default [-1, 1]², row 1 at the bottom), e.g. the energy of a 2-D model on a meshgrid; points (N, 2) — SGLD samples — drawn on top."),
+    ("joule.plot.grid", "joule.plot.grid(images [, path] [, { nrow, padding, range, row_labels, title, scale, blocks, levels }]) → Figure",
+     "A grid of images from an (N, C, H, W), (N, H, W) or (H, W) tensor (C = 1 grey, 3 colour, any other count channel by channel, each a grey tile), filled row by row (nrow per row), or the frames of sampler:sample{ keep_every = k } (F, N, 1, H, W), one chain after another. range: {lo, hi} (default {-1, 1}), 'auto' or 'per_image'."),
+    ("joule.plot.chains", "joule.plot.chains(frames [, path] [, { steps, chains, title, range, row_labels, padding, scale }]) → Figure",
+     "Sampling chains from (F, N, 1, H, W) frames (as SGLD:sample returns with keep_every): one row per chain, the SGLD step under each frame; chains = {1, 5, ...} shows only those chains."),
+    ("joule.plot.histogram", "joule.plot.histogram(sets [, path] [, { bins = 40, density = true, style, title, xlabel, ylabel, width, height, ... }]) → Figure",
+     "Overlaid histograms with a legend — the course's figure of ID and OOD energies. sets is {{ name = 'test', values = t }, ...}, { test = t, ood = u } (drawn in name order), or one list or tensor of values."),
+    ("joule.plot.lines", "joule.plot.lines(series [, path] [, { title, xlabel, ylabel, width, height, ... }]) → Figure",
+     "A line chart: series is {{ name = 'loss', x = {...}, y = {...} }, ...} (x optional: 1, 2, 3, …, the list's indices) or { loss = ys, acc = ys }."),
+    ("joule.plot.run_log", "joule.plot.run_log(log_path [, path] [, { keys = {...}, x = 'epoch', names = {...}, title, ... }]) → Figure",
+     "Curves of the numbers a run logged with joule.log (its log.jsonl): keys picks the series, x the key along the x axis, names = { key = 'legend text' } renames series."),
+    ("joule.plot.roc", "joule.plot.roc(sets [, path] [, { title, ... }]) → Figure",
+     "ROC curves with the AUROC in the legend: sets is {{ name = 'px vs ood_ta', inside = in_scores, outside = out_scores }, ...} (higher scores = more in-distribution, as joule.ood.scores gives them) or {{ name =, scores =, labels = {0/1, ...} }, ...}."),
+    ("joule.plot.pr", "joule.plot.pr(sets [, path] [, { title, ... }]) → Figure",
+     "Precision-recall curves with the AUPRC in the legend; sets as for joule.plot.roc."),
+    ("joule.plot.confusion", "joule.plot.confusion(counts [, path] [, { title, class_names, normalize, show_values, cell_size }]) → Figure",
+     "A confusion-matrix heat map from counts[true + 1][predicted + 1] (as joule.metrics.confusion_matrix returns them) or { predictions =, labels =, classes = }."),
+    ("joule.plot.energy_trace", "joule.plot.energy_trace(groups [, path] [, { style = 'band', title, ... }]) → Figure",
+     "Energy against SGLD step: groups is {{ name = 'conditional', energies = E, steps = {...} }, ...}, { name = E } or one E, each E a (steps, chains) tensor or a table of rows; style 'band' (mean ± 1 sd) or 'lines' (every chain)."),
+    ("Figure", "Figure", "A rendered picture (every joule.plot function returns one). Methods: save, png, size. A notebook cell whose value is a figure shows it inline."),
+    ("Figure:save", "fig:save(path) → fig", "Writes the PNG to `path` through a temporary file and a rename; returns the figure."),
+    ("Figure:png", "fig:png() → string", "The PNG bytes as a Lua string (the same figure always gives the same bytes)."),
+    ("Figure:size", "fig:size() → width, height", "The size in pixels."),
+    ]
+}

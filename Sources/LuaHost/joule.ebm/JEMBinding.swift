@@ -254,3 +254,26 @@ enum JEMBinding {
         }
     }
 }
+
+extension JEMBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule.ebm.JEM", "joule.ebm.JEM{ model = m, sampler = s, alpha = 0.1, lambda = 1, lr = 1e-4, lr_step = 2, lr_gamma = 0.97, clip = 0.1 } → JEM",
+     "Joint energy-based model training: loss = px + λ·pyx with px = α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r) over real and sampled batches and pyx the cross-entropy; Adam (betas beta1 = 0, beta2 = 0.999), StepLR(lr_step, lr_gamma), global gradient-norm clipping. Other options: real_noise, seed, and guard = { every = 50, energy_max = 1000, gap_max = 100, window = 20, lr_factor = 0.5, extra_steps = 0, max_rollbacks = 4 } (the divergence guard, on by default; guard = false turns it off): fit_epoch checks each step for a non-finite loss, energy or gradient norm, |mean energy| above energy_max, or a mean |E(sampled) − E(real)| over `window` steps above gap_max, and then rolls back to the last good state (kept at each epoch's start and every `every` steps), reseeds the sampler, multiplies the learning rate by lr_factor and adds extra_steps SGLD steps; after max_rollbacks rollbacks in a row it raises an error."),
+    ("JEM", "JEM", "A JEM trainer. Methods: step, fit_epoch, evaluate, save_checkpoint, load_checkpoint, epoch, steps, lr, rollbacks."),
+    ("JEM:step", "jem:step(images, labels) → stats",
+     "One training step on a batch: samples from the buffer, computes the losses, updates the model. Stats: loss, px, pyx, reg, cdiv, grad_norm, accuracy, energy_real, energy_sampled."),
+    ("JEM:fit_epoch", "jem:fit_epoch(split [, { batch_size = 32, max_batches = n, progress = true, stop_on_interrupt = true, log = false }]) → stats",
+     "One epoch over a split table ({ images, labels }) in seeded shuffled batches; returns the epoch's mean stats (with `interrupted = true` when an interrupt stopped it after a step; the next call continues the epoch) and `rollbacks`, the divergence guard's events this epoch (each also printed; with log = true appended to the run's log.jsonl as { event = \"rollback\", step, rolled_back_to, check, quantity, value, lr_before, lr_after, sgld_steps_before, sgld_steps_after })."),
+    ("JEM:evaluate", "jem:evaluate(split [, { batch_size = 256, samples = 32 }]) → { accuracy, energy_real, energy_sampled, cdiv, predictions }",
+     "Classification accuracy and mean energies of real and freshly sampled images on a split."),
+    ("JEM:save_checkpoint", "jem:save_checkpoint(dir [, info])",
+     "Writes dir/model.safetensors (weights, hyperparameters, `info`) and dir/state.safetensors (optimizer, schedule, replay buffer, generators) so a run can resume exactly."),
+    ("JEM:load_checkpoint", "jem:load_checkpoint(dir) → info",
+     "Restores everything save_checkpoint wrote (a checkpoint folder or a run folder's last/); returns the saved info."),
+    ("JEM:epoch", "jem:epoch() → integer", "Completed epochs."),
+    ("JEM:steps", "jem:steps() → integer", "Completed training steps."),
+    ("JEM:lr", "jem:lr() → number", "The learning rate of the next step: the schedule's for the current epoch, times the guard's factor after rollbacks."),
+    ("JEM:rollbacks", "jem:rollbacks() → integer", "How many times the divergence guard rolled training back."),
+    ]
+}

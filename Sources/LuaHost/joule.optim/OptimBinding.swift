@@ -4,8 +4,8 @@ import Foundation
 import NN
 import Tensor
 
-/// Training steps written in Lua: joule.nn.cross_entropy / logsumexp, model:zero_grad / backward /
-/// grads, and joule.optim (Adam, StepLR, clip_grad_norm). The built-in JEM uses the same Swift pieces.
+/// Training steps written in Lua: model:zero_grad / backward / grads, and joule.optim (Adam, StepLR,
+/// clip_grad_norm); the losses are joule.nn's (LossBinding). The built-in JEM uses the same Swift pieces.
 enum OptimBinding {
     static let adamType = "Adam"
     static let stepLRType = "StepLR"
@@ -49,26 +49,6 @@ enum OptimBinding {
             let maxNorm = try call.number(2)
             guard maxNorm > 0, maxNorm.isFinite else { throw call.bad(2, message: "positive number expected, got \(maxNorm)") }
             call.push(Double(GradientClipping.clipGlobalNorm(model.parameters, maxNorm: Float(maxNorm)))); return 1
-        }
-    }
-
-    /// joule.nn.cross_entropy(logits, labels) → mean loss, its gradient to the logits;
-    /// joule.nn.logsumexp(logits) → logsumexp per row, softmax rows.
-    static func installLosses(_ lua: LuaState) {
-        lua.setFunction("cross_entropy", qualified: "joule.nn.cross_entropy") { call in
-            let logits = try call.tensor(1)
-            guard logits.rank == 2 else { throw call.bad(1, message: "(N, C) logits expected, got shape \(logits.shape)") }
-            guard let labels = try EngineBindings.labels(call, 2) else { throw call.bad(2, "table of class ids") }
-            let grad = Tensor(shape: logits.shape)
-            call.push(Double(try Losses.crossEntropy(logits, labels: labels, grad: grad)))
-            call.push(grad); return 2
-        }
-        lua.setFunction("logsumexp", qualified: "joule.nn.logsumexp") { call in
-            let logits = try call.tensor(1)
-            guard logits.rank == 2 else { throw call.bad(1, message: "(N, C) logits expected, got shape \(logits.shape)") }
-            let lse = Tensor(shape: [0]), softmax = Tensor(shape: [0])
-            try Losses.logsumexp(logits, into: lse, softmax: softmax)
-            call.push(lse); call.push(softmax); return 2
         }
     }
 
@@ -118,4 +98,27 @@ enum OptimBinding {
         c.method("lr") { call in call.push(Double(try this(call).optimizer.lr)); return 1 }
         return c
     }
+}
+
+extension OptimBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    // joule.optim
+    ("joule.optim", "joule.optim",
+     "Optimisers for training steps written in Lua: joule.optim.Adam, joule.optim.StepLR and joule.optim.clip_grad_norm (the pieces joule.ebm.JEM uses inside)."),
+    ("joule.optim.Adam", "joule.optim.Adam{ model = m, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } → Adam",
+     "Adam over the model's parameters with PyTorch's update rule. Methods: step() applies one update from the accumulated gradients, zero_grad(), lr([new]) reads or sets the rate, steps() counts updates."),
+    ("joule.optim.StepLR", "joule.optim.StepLR{ optimizer = adam, step_size = 1, gamma = 0.1 } → StepLR",
+     "Multiplies the optimizer's rate by gamma every step_size epochs. Methods: step() after each epoch (returns the new rate), lr()."),
+    ("Adam", "Adam", "An Adam optimiser (joule.optim.Adam). Methods: step, zero_grad, lr, steps."),
+    ("Adam:step", "adam:step()", "One Adam update of every parameter from its accumulated gradient."),
+    ("Adam:zero_grad", "adam:zero_grad()", "Sets the gradients of the optimiser's parameters to zero."),
+    ("Adam:lr", "adam:lr([new]) → rate", "The learning rate; with an argument, sets it first."),
+    ("Adam:steps", "adam:steps() → integer", "How many updates have been applied (Adam's bias correction counts them)."),
+    ("StepLR", "StepLR", "A step schedule of an optimiser's rate (joule.optim.StepLR). Methods: step, lr."),
+    ("StepLR:step", "schedule:step() → rate", "Ends an epoch: the rate becomes base·gamma^⌊epochs/step_size⌋; returns it."),
+    ("StepLR:lr", "schedule:lr() → rate", "The optimiser's current rate."),
+    ("joule.optim.clip_grad_norm", "joule.optim.clip_grad_norm(model, max_norm) → norm",
+     "Scales all gradients so their global L2 norm is at most max_norm, as torch.nn.utils.clip_grad_norm_; returns the norm before clipping."),
+    ]
 }

@@ -47,3 +47,15 @@ enum ProgressBinding {
         }
     }
 }
+
+extension ProgressBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule.progress", "joule.progress(total [, label]) → Progress",
+     "A progress bar on a terminal (plain lines otherwise): call bar:update([n] [, info]) as work completes and bar:done([info]) at the end."),
+    // Progress
+    ("Progress", "Progress", "A progress bar (joule.progress). Methods: update, done."),
+    ("Progress:update", "bar:update([n] [, info])", "Marks `n` items done (default: one more); info is a string or a table of named values."),
+    ("Progress:done", "bar:done([info])", "Finishes the bar's line."),
+    ]
+}

@@ -168,3 +168,13 @@ enum ParamsBinding {
         }
     }
 }
+
+extension ParamsBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule.params", "joule.params{ name = default, ... } → table",
+     "Declares the script's parameters with their defaults and returns their values: `-p key=value` on the command line (or `joule notebook run -p`) overrides a default, converted to the default's type; an unknown name is an error with a suggestion. In a notebook, call it in the cell tagged `parameters`."),
+    ("joule.set_params", "joule.set_params{ name = value, ... }",
+     "In a notebook or the Jupyter kernel: gives new values to parameters that joule.params{...} declared earlier in the session (in the tables it returned), converted to the defaults' types; other names are left alone. The cell that `joule notebook run -p` or papermill (python/joule_papermill.py) injects ends with it, so both runners give joule.params the same values as the injected globals."),
+    ]
+}

@@ -144,3 +144,16 @@ enum LayerBinding {
         }
     }
 }
+
+extension LayerBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    // joule.nn
+    ("joule.nn", "joule.nn", "Networks composed of modules with PyTorch's semantics and state_dict names — Conv2d, Linear, SiLU, ReLU, LeakyReLU, ELU, Tanh, Sigmoid, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d, Flatten, Sequential, Residual — any of which is an energy model; the preset joule.nn.ShallowCNN (the course's network); joule.nn.load (any of them from a weights file); losses joule.nn.cross_entropy and joule.nn.logsumexp."),
+    ("joule.nn.from_file", "joule.nn.from_file(path [, options]) → model",
+     "The model a Lua file returns (scripts/models/ has some). A file may instead return a function of an options table, which is called with `options`; the scripts' `-p model=FILE.lua` passes { classes, channels, hidden }."),
+    ("joule.nn.Sequential", "joule.nn.Sequential{ m1, m2, ... [, names = {...}] [, input_shape = {C, H, W} or {D}] } → Model",
+     "The modules in order; their parameters are named 0.weight, 1.bias, … as in PyTorch (or by `names`). A network that ends with (N, C) logits is an energy model: model:energy, SGLD, JEM, OOD scores, optimisers and checkpoints take it. `input_shape` declares the inputs (SGLD starts chains there); a network starting with Linear declares its own. A module object stands in one place of a network (make another for a second layer; weights are not shared), and networks nest at most 64 levels deep."),
+    ("joule.nn.Residual", "joule.nn.Residual(m) → Model", "x + m(x), a residual block; m's parameters are named body.*, as in PyTorch."),
+    ]
+}

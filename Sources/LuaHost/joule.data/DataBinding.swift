@@ -83,3 +83,17 @@ enum DataBinding {
         }
     }
 }
+
+extension DataBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    // joule.data
+    ("joule.data", "joule.data", "Data in the course layout (train, val, test, ood_ta, ood_tb .npy files) and batches. A split is a table { images = Tensor (N, 1, 56, 56), labels = { class ids }, n, path }."),
+    ("joule.data.load", "joule.data.load(dir) → { train, val, test, ood_ta, ood_tb }",
+     "Every split of a folder in the course layout, transformed as the course does (per-image min-max, resize shorter side to 56 with antialiasing, center crop, [-1, 1]). Make a stand-in folder with `joule data glyphs`. A folder of images with one subfolder per class (PNG, JPEG, TIFF) is imported in memory as `joule data import` does with its defaults (70/15/15, seed 0, greyscale) → { train, val, test }; a folder that command made gives train, val, test and its ood_* sets."),
+    ("joule.data.load_split", "joule.data.load_split(path) → split", "One .npy split file (images, then optional labels, then for images of different sizes their (N, 2) sizes), transformed as joule.data.load does."),
+    ("joule.data.batches", "joule.data.batches(split, size [, { shuffle = true, drop_last = false, seed = n }]) → iterator",
+     "For `for x, y, i in joule.data.batches(split, 32) do ... end`: batches of images (a Tensor) and their labels, seeded shuffling."),
+    ("Batches", "Batches", "The iterator joule.data.batches returns; #it is the number of batches."),
+    ]
+}
