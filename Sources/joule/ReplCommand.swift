@@ -33,7 +33,7 @@ struct ReplCommand: ParsableCommand {
         do {
             host = try ScriptHost(script: script, parameters: parameters, args: args)
         } catch let e as JouleError {
-            report("joule: \(e.message)")
+            ScriptFailure.report("joule: \(e.message)")
             throw ExitCode(1)
         }
         let console = Console(host: host)
@@ -44,35 +44,22 @@ struct ReplCommand: ParsableCommand {
                 host.lua.catchInterrupts()
                 defer { host.lua.releaseInterrupts() }
                 try host.run(file: script)
-            } catch let e as LuaScriptError {
-                report(e.description)
+            } catch {
+                let code = try ScriptFailure.exitCode(for: error, prefix: "joule")
                 // Interactively the console opens anyway: the globals up to the error are there
                 // to inspect.
-                if !interactive { throw ExitCode(LuaState.interruptRequested ? 130 : 1) }
-            } catch let e as JouleError {
-                report("joule: \(e.message)")
-                if !interactive { throw ExitCode(1) }
+                if !interactive { throw code }
             }
         }
 
         guard interactive else {
             do {
                 try console.runScript(Console.readStandardInput())
-            } catch let e as LuaScriptError {
-                report(e.description)
-                throw ExitCode(LuaState.interruptRequested ? 130 : 1)
-            } catch let e as JouleError {
-                report("joule: \(e.message)")
-                throw ExitCode(1)
+            } catch {
+                throw try ScriptFailure.exitCode(for: error, prefix: "joule")
             }
             return
         }
         console.interact()
-    }
-
-    private func report(_ text: String) {
-        fflush(stdout)
-        ProgressBar.endLine()
-        FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
     }
 }

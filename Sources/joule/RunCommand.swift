@@ -37,23 +37,13 @@ struct RunCommand: ParsableCommand {
                 host.lua.releaseInterrupts()
             }
             try host.run(file: script)
-        } catch let e as LuaScriptError {
-            report(e.description)
-            throw ExitCode(LuaState.interruptRequested ? 130 : 1)
-        } catch let e as JouleError {
-            report("joule run: \(e.message)")
-            throw ExitCode(1)
+        } catch {
+            throw try ScriptFailure.exitCode(for: error, prefix: "joule run")
         }
         // A script that stopped early on Ctrl-C (after saving) still did not finish its work.
         if interrupted {
-            report("\(script): interrupted")
+            ScriptFailure.report("\(script): interrupted")
             throw ExitCode(130)
         }
-    }
-
-    private func report(_ text: String) {
-        fflush(stdout)
-        ProgressBar.endLine()
-        FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
     }
 }
