@@ -12,7 +12,7 @@ public final class Linear: Module {
     private let gradInput = Tensor(shape: [0])
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: RNG) {
-        precondition(inFeatures > 0 && outFeatures > 0, "Linear: feature counts must be positive")
+        require(inFeatures > 0 && outFeatures > 0, "Linear: feature counts must be positive")
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
         weight = Parameter(Init.kaimingUniform(shape: [outFeatures, inFeatures], fanIn: inFeatures, rng: rng))
         self.bias = Parameter(bias ? Init.biasUniform(count: outFeatures, fanIn: inFeatures, rng: rng) : Tensor(shape: [0]))

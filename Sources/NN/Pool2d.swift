@@ -15,7 +15,7 @@ public final class Pool2d: Module {
     private var argmax: [Int] = []
 
     public init(_ kind: Kind, kernel: Int, stride: Int? = nil) {
-        precondition(kernel > 0 && (stride ?? 1) > 0, "Pool2d: kernel and stride must be positive")
+        require(kernel > 0 && (stride ?? 1) > 0, "Pool2d: kernel and stride must be positive")
         self.kind = kind; self.kernel = kernel; self.stride = stride ?? kernel
     }
     public func replica() -> Module { Pool2d(kind, kernel: kernel, stride: stride) }

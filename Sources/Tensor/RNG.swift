@@ -26,7 +26,7 @@ public final class RNG {
     public var state: [UInt64] {
         get { [s.0, s.1, s.2, s.3, spareNormal.map { UInt64($0.bitPattern) | (1 << 32) } ?? 0] }
         set {
-            precondition(newValue.count == 5, "RNG state has 5 words")
+            require(newValue.count == 5, "RNG state has 5 words")
             s = (newValue[0], newValue[1], newValue[2], newValue[3])
             spareNormal = newValue[4] & (1 << 32) != 0 ? Float(bitPattern: UInt32(truncatingIfNeeded: newValue[4])) : nil
         }
@@ -50,7 +50,7 @@ public final class RNG {
 
     /// Uniform integer in 0..<n.
     public func int(_ n: Int) -> Int {
-        precondition(n > 0)
+        require(n > 0, "RNG: a range of n > 0 values")
         return Int(next() % UInt64(n))
     }
 

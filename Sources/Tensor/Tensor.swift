@@ -25,7 +25,7 @@ public final class Tensor {
 
     /// A tensor whose values are garbage until the caller writes every one of them.
     public init(uninitializedShape shape: [Int]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        require(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.capacity = Swift.max(count, 1)
