@@ -64,14 +64,17 @@ public final class JEM {
     public private(set) var epoch = 0
     public private(set) var step = 0
 
+    /// What each step minimises: JEM's contrastive maximum likelihood (with α and λ of the
+    /// configuration) unless another objective is given.
+    public let objective: TrainingObjective
+    // Workspaces of evaluation.
     private let lse = Tensor(shape: [0])
     private let softmax = Tensor(shape: [0])
-    private let gradLogits = Tensor(shape: [0])
     /// Predicted classes of the real batch, and mean f = −E of both batches, in the latest loss evaluation.
     private var realPredictions: [Int] = []
     private var meanF = (real: 0.0, sampled: 0.0)
 
-    public init(model: EnergyModel, sampler: ChainSampler, config: Config = Config()) throws {
+    public init(model: EnergyModel, sampler: ChainSampler, config: Config = Config(), objective: TrainingObjective? = nil) throws {
         guard sampler.model === model else { throw JouleError("JEM: the sampler must sample from the trained model") }
         guard config.alpha >= 0, config.lambda >= 0, config.lr > 0, config.clip > 0, config.lrStep > 0, config.realNoise >= 0 else {
             throw JouleError("JEM: alpha, lambda and real_noise must be ≥ 0; lr, clip and lr_step > 0")
@@ -79,57 +82,24 @@ public final class JEM {
         self.model = model
         self.sampler = sampler
         self.config = config
+        self.objective = objective ?? ContrastiveML(alpha: config.alpha, lambda: config.lambda)
         optimizer = Adam(parameters: model.parameters, lr: config.lr, beta1: config.beta1, beta2: config.beta2)
         scheduler = StepLR(baseLR: config.lr, stepSize: config.lrStep, gamma: config.lrGamma)
     }
 
-    /// The loss of real images (with labels) against sampled ones, with every parameter's gradient
-    /// accumulated (gradients are zeroed first). One forward pass over both batches together.
-    public func lossAndGradients(real: Tensor, labels: [Int], sampled: Tensor) throws -> Terms {
-        let b = real.shape.first ?? 0
-        guard b > 0, labels.count == b, sampled.shape == real.shape else {
-            throw JouleError("JEM: need equal real \(real.shape) and sampled \(sampled.shape) batches and one label per real image")
-        }
-        let c = model.classes
-        guard labels.allSatisfy({ $0 >= 0 && $0 < c }) else { throw JouleError("JEM: labels must lie in 0..<\(c)") }
-        let (alpha, lambda, nb) = (config.alpha, config.lambda, Float(b))
-        model.zeroGradients()
-        // Each row's gradient depends only on its own logits (the means are over rows), so the real
-        // and the sampled batch go through the network one after the other: half the activation
-        // memory of one joint pass.
-        var sumSquares = 0.0, pyx: Float = 0
-        for isReal in [true, false] {
-            let logits = try model.forwardLogits(isReal ? real : sampled)
-            try Losses.logsumexp(logits, into: lse, softmax: softmax)
-            try gradLogits.resize(logits.shape)
-            var sumF = 0.0
-            for i in 0..<b {
-                let f = lse.data[i]
-                sumSquares += Double(f) * Double(f)
-                sumF += Double(f)
-                // ∂px/∂logits: f = logsumexp contributes softmax · ∂px/∂f.
-                let dpx = isReal ? (2 * alpha * f - 1) / nb : (2 * alpha * f + 1) / nb
-                for j in 0..<c { gradLogits.data[i * c + j] = dpx * softmax.data[i * c + j] }
-            }
-            if isReal {
-                meanF.real = sumF / Double(b)
-                realPredictions = try logits.argmaxRows()
-                // pyx: cross-entropy of the real rows, its gradient added to theirs.
-                pyx = try Losses.crossEntropy(logits, labels: labels, grad: gradLogits, scale: lambda)
-            } else {
-                meanF.sampled = sumF / Double(b)
-            }
-            _ = try model.backward(gradLogits, weights: true)
-        }
-        let reg = Float(Double(alpha) * sumSquares / Double(b))
-        let cdiv = Float(meanF.sampled - meanF.real)
-        return Terms(reg: reg, cdiv: cdiv, px: reg + cdiv, pyx: pyx, total: reg + cdiv + lambda * pyx)
+    /// The loss of real images (with labels) against sampled ones under the trainer's objective, with
+    /// every parameter's gradient accumulated (gradients are zeroed first).
+    public func lossAndGradients(real: Tensor, labels: [Int], sampled: Tensor?) throws -> Terms {
+        let r = try objective.lossAndGradients(model: model, real: real, labels: labels, sampled: sampled)
+        realPredictions = r.predictions
+        meanF = r.meanF
+        return r.terms
     }
 
     /// One training step on a batch: sample, loss, clip, Adam.
     public func step(_ images: Tensor, labels: [Int]) throws -> StepStats {
         let b = images.shape.first ?? 0
-        let sampled = try sampler.sampleFromBuffer(count: b, labels: sampler.conditional ? labels : nil)
+        let sampled = objective.needsSamples ? try sampler.sampleFromBuffer(count: b, labels: sampler.conditional ? labels : nil) : nil
         let real = images.copy()
         if config.realNoise > 0 {
             // Noised and clamped back into the pixel range, as the course's template and the UvA
