@@ -82,8 +82,8 @@ public final class RunFolder {
 }
 
 /// Lua values as `JSON` values (written by JSON's one writer), and as the short `key=value` text
-/// shown on the terminal.
-enum LuaJSON {
+/// shown on the terminal. The one conversion from Lua to JSON: logs, results, save_json, widgets.
+public enum LuaJSON {
     /// Keys that read best first in a log line; the rest follow alphabetically.
     static let leading = ["epoch", "step", "iteration", "iter", "batch"]
 
@@ -97,7 +97,9 @@ enum LuaJSON {
     /// The value at `index` as JSON text.
     static func encode(_ L: OpaquePointer, _ index: Int32) throws -> String { try value(L, index).serialized(style) }
 
-    static func value(_ L: OpaquePointer, _ index: Int32, depth: Int = 0) throws -> JSON {
+    /// nil, booleans, numbers (integers stay integers), UTF-8 strings, tensors, and tables that are
+    /// lists (keys 1...n) or have string keys only, nested at most 32 deep.
+    public static func value(_ L: OpaquePointer, _ index: Int32, depth: Int = 0) throws -> JSON {
         let i = lua_absindex(L, index)
         guard depth < 32 else { throw JouleError("table nested too deeply (or cyclic) for JSON") }
         switch lua_type(L, i) {
