@@ -107,7 +107,8 @@ extension JSON {
         public static let compact = Style()
         /// Files that people open (classes.json, status.json, sweep manifests): two spaces and
         /// `"key" : value`, the layout these files had when Foundation wrote them, kept so that they
-        /// do not change byte for byte.
+        /// stay the same bytes (but for Foundation's `\/` for a slash, and its empty lists and objects
+        /// spread over three lines: here `/`, `[]` and `{}`).
         public static let file = Style(indent: 2, spaceBeforeColon: true)
     }
 
