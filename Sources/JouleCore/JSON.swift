@@ -91,25 +91,26 @@ extension JSON {
     public struct Style: Sendable {
         /// Spaces per level, each value on its own line; nil writes one line without spaces.
         public var indent: Int?
-        /// `"key" : value` rather than `"key": value`.
-        public var spaceBeforeColon: Bool
+        /// With `indent`, the layout of Foundation's writer, which wrote these files before:
+        /// `"key" : value` rather than `"key": value`, and an empty list or object opened and closed on
+        /// lines of their own with a blank line between.
+        public var foundationLayout: Bool
         /// The order of an object's keys (every object's, at every depth).
         public var keyOrder: @Sendable (String, String) -> Bool
 
-        public init(indent: Int? = nil, spaceBeforeColon: Bool = false,
+        public init(indent: Int? = nil, foundationLayout: Bool = false,
                     keyOrder: @escaping @Sendable (String, String) -> Bool = { $0 < $1 }) {
             self.indent = indent
-            self.spaceBeforeColon = spaceBeforeColon
+            self.foundationLayout = foundationLayout
             self.keyOrder = keyOrder
         }
 
         /// One line, keys sorted: run logs, results, headers, messages.
         public static let compact = Style()
-        /// Files that people open (classes.json, status.json, sweep manifests): two spaces and
-        /// `"key" : value`, the layout these files had when Foundation wrote them, kept so that they
-        /// stay the same bytes (but for Foundation's `\/` for a slash, and its empty lists and objects
-        /// spread over three lines: here `/`, `[]` and `{}`).
-        public static let file = Style(indent: 2, spaceBeforeColon: true)
+        /// Files that people open (classes.json, status.json, sweep manifests): two spaces in the
+        /// layout these files had when Foundation wrote them, kept so that they stay the same bytes
+        /// (but for Foundation's `\/` for a slash: a slash is written as itself).
+        public static let file = Style(indent: 2, foundationLayout: true)
     }
 
     /// Compact (`indent` nil) or indented text, keys sorted (nbformat: `indent: 1`).
@@ -132,7 +133,7 @@ extension JSON {
         case .double(let d): out += JSON.number(d).utf8
         case .string(let s): JSON.appendQuoted(s, to: &out)
         case .array(let a):
-            if a.isEmpty { out += "[]".utf8; return }
+            if a.isEmpty { JSON.empty("[]", &out, style, level); return }
             out.append(UInt8(ascii: "["))
             for (i, x) in a.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -142,9 +143,9 @@ extension JSON {
             JSON.newline(&out, style.indent, level)
             out.append(UInt8(ascii: "]"))
         case .object(let o):
-            if o.isEmpty { out += "{}".utf8; return }
+            if o.isEmpty { JSON.empty("{}", &out, style, level); return }
             out.append(UInt8(ascii: "{"))
-            let colon = style.indent == nil ? ":" : style.spaceBeforeColon ? " : " : ": "
+            let colon = style.indent == nil ? ":" : style.foundationLayout ? " : " : ": "
             for (i, k) in o.keys.sorted(by: style.keyOrder).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSON.newline(&out, style.indent, level + 1)
@@ -155,6 +156,16 @@ extension JSON {
             JSON.newline(&out, style.indent, level)
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    private static func empty(_ brackets: String, _ out: inout [UInt8], _ style: Style, _ level: Int) {
+        let b = Array(brackets.utf8)
+        out.append(b[0])
+        if style.indent != nil && style.foundationLayout {
+            out.append(10)
+            newline(&out, style.indent, level)
+        }
+        out.append(b[1])
     }
 
     private static func newline(_ out: inout [UInt8], _ indent: Int?, _ level: Int) {
