@@ -83,6 +83,7 @@ let package = Package(
             swiftSettings: fast),
 
         .target(name: "TestSupport", dependencies: ["Tensor", "Formats", "NN", "EBM"], path: "Tests/TestSupport"),
+        .testTarget(name: "JouleCoreTests", dependencies: ["JouleCore"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),

@@ -199,21 +199,21 @@ public enum GlyphCorpus {
     private static func writeManifest(to directory: String, options: Options, period: FontSet, modern: FontSet,
                                       outside: [Character], classCounts: [String: [Int]]) throws {
         let dir = URL(fileURLWithPath: directory)
-        let manifest: [String: Any] = [
-            "classes": GlyphClasses.classes.map(String.init),
-            "ood_ta_glyphs": outside.map(String.init),
-            "ood_ta_label_offset": GlyphClasses.classes.count,
-            "ood_ta_labels": "42 + index into outside_glyphs",
-            "outside_glyphs": GlyphClasses.outside.map(String.init),
-            "image_size": [imageHeight, imageWidth],
-            "seed": options.seed,
-            "count": options.count,
-            "fonts": period.names,
-            "ood_tb_fonts": modern.names,
-            "class_counts": classCounts,
-        ]
-        let json = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(json, to: dir.appendingPathComponent("classes.json").path)
+        let manifest = JSON.object([
+            "classes": .strings(GlyphClasses.classes.map(String.init)),
+            "ood_ta_glyphs": .strings(outside.map(String.init)),
+            "ood_ta_label_offset": .int(GlyphClasses.classes.count),
+            "ood_ta_labels": .string("42 + index into outside_glyphs"),
+            "outside_glyphs": .strings(GlyphClasses.outside.map(String.init)),
+            "image_size": .ints([imageHeight, imageWidth]),
+            "seed": .integer(options.seed),
+            "count": .int(options.count),
+            "fonts": .strings(period.names),
+            "ood_tb_fonts": .strings(modern.names),
+            "class_counts": .object(classCounts.mapValues(JSON.ints)),
+        ])
+        // No final newline: the file keeps the bytes it had when Foundation wrote it.
+        try AtomicFile.write(Data(manifest.serialized(.file).utf8), to: dir.appendingPathComponent("classes.json").path)
 
         var csv = "class,train,val,test,ood_tb\n"
         for (k, c) in GlyphClasses.classes.enumerated() {

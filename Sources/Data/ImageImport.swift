@@ -78,7 +78,8 @@ public enum ImageImport {
         public let classes: [String]
         public let splits: [SplitArrays]
         public let card: String
-        public let manifest: [String: Any]
+        /// What classes.json holds.
+        public let manifest: JSON
     }
 
     public static let manifestSource = "joule data import"
@@ -156,18 +157,18 @@ public enum ImageImport {
             oodRows.append((name, dir, oodItems.count, skipped.count))
         }
 
-        let manifest: [String: Any] = [
-            "classes": folder.classes,
-            "source": manifestSource,
-            "folder": URL(fileURLWithPath: directory).lastPathComponent,
-            "split": [o.split.train, o.split.val, o.split.test],
-            "seed": o.seed,
-            "channels": o.channels,
-            "storage": layout.description,
-            "size": o.size.map { [$0, $0] } ?? NSNull(),
-            "ood": oodRows.map(\.file),
-            "class_counts": Dictionary(uniqueKeysWithValues: splits.prefix(3).map { ($0.name, $0.classCounts!) }),
-        ]
+        let manifest = JSON.object([
+            "classes": .strings(folder.classes),
+            "source": .string(manifestSource),
+            "folder": .string(URL(fileURLWithPath: directory).lastPathComponent),
+            "split": .ints([o.split.train, o.split.val, o.split.test]),
+            "seed": .integer(o.seed),
+            "channels": .int(o.channels),
+            "storage": .string(layout.description),
+            "size": o.size.map { .ints([$0, $0]) } ?? .null,
+            "ood": .strings(oodRows.map(\.file)),
+            "class_counts": .object(Dictionary(uniqueKeysWithValues: splits.prefix(3).map { ($0.name, .ints($0.classCounts!)) })),
+        ])
         let card = Card.text(directory: directory, classes: folder.classes, splits: splits, survey: survey,
                              oodRows: oodRows, options: o, layout: layout)
         return Imported(source: directory, classes: folder.classes, splits: splits, card: card, manifest: manifest)
@@ -184,8 +185,7 @@ public enum ImageImport {
                 for a in s.arrays { d.append(Npy.encode(a)) }
                 try AtomicFolder.write(d, to: dir + "/" + s.name + ".npy")
             }
-            let json = try JSONSerialization.data(withJSONObject: imported.manifest, options: [.prettyPrinted, .sortedKeys])
-            try AtomicFolder.write(json + Data("\n".utf8), to: dir + "/classes.json")
+            try AtomicFolder.write(imported.manifest.fileData(), to: dir + "/classes.json")
             let more = try extra(dir)
             try AtomicFolder.write(Data((imported.card + more).utf8), to: dir + "/card.md")
         }
@@ -204,12 +204,12 @@ public enum ImageImport {
 
     /// True when `directory` holds a `classes.json` written by an import.
     public static func isImported(_ directory: String) -> Bool {
-        manifest(directory)?["source"] as? String == manifestSource
+        manifest(directory)?["source"]?.string == manifestSource
     }
 
-    static func manifest(_ directory: String) -> [String: Any]? {
+    static func manifest(_ directory: String) -> JSON? {
         guard let data = FileManager.default.contents(atPath: directory + "/classes.json") else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        return try? JSON.parse(data)
     }
 
     /// The file name and folder of an out-of-distribution set: `NAME=DIR` gives `ood_NAME` (`ta=…`
@@ -236,7 +236,7 @@ public enum ImageImport {
     /// nil for anything else (the course layout is read by `CourseData`).
     public static func splits(ofFolder directory: String, options: Options = Options()) throws -> [(String, Split)]? {
         if isImported(directory) {
-            let names = ["train", "val", "test"] + ((manifest(directory)?["ood"] as? [String]) ?? [])
+            let names = ["train", "val", "test"] + (manifest(directory)?["ood"]?.strings ?? [])
             return try names.map { ($0, try loadSplit(directory + "/" + $0 + ".npy")) }
         }
         var isDir: ObjCBool = false

@@ -81,23 +81,23 @@ public struct SafeTensors {
         }
         guard n <= UInt64(b.count - 8) else { throw JouleError("truncated safetensors file (header of \(n) bytes)") }
         let dataStart = 8 + Int(n)
-        guard let json = try? JSONSerialization.jsonObject(with: Data(b[8..<dataStart])) as? [String: Any] else {
+        guard let json = (try? JSON.parse(Array(b[8..<dataStart])))?.object else {
             throw JouleError("malformed safetensors header (not a JSON object)")
         }
         var metadata: [String: String] = [:]
         var entries: [String: Entry] = [:]
         for (name, entry) in json {
             if name == "__metadata__" {
-                guard let m = entry as? [String: Any] else { throw JouleError("safetensors __metadata__ is not an object") }
+                guard let m = entry.object else { throw JouleError("safetensors __metadata__ is not an object") }
                 for (k, v) in m {
-                    guard let s = v as? String else { throw JouleError("safetensors metadata '\(k.prefix(80))' is not a string") }
+                    guard let s = v.string else { throw JouleError("safetensors metadata '\(k.prefix(80))' is not a string") }
                     metadata[k] = s
                 }
                 continue
             }
             let shown = name.count > 80 ? name.prefix(80) + "…" : Substring(name)
-            guard let e = entry as? [String: Any], let dtypeName = e["dtype"] as? String,
-                  let shapeValues = e["shape"] as? [Any], let offsetValues = e["data_offsets"] as? [Any] else {
+            guard let dtypeName = entry["dtype"]?.string, let shapeValues = entry["shape"]?.array,
+                  let offsetValues = entry["data_offsets"]?.array else {
                 throw JouleError("malformed safetensors entry '\(shown)' (needs dtype, shape and data_offsets)")
             }
             guard let dtype = Entry.DType(rawValue: dtypeName) else {
@@ -131,12 +131,11 @@ public struct SafeTensors {
         return Header(entries: entries, metadata: metadata, dataStart: dataStart)
     }
 
-    /// JSON numbers as Ints when every one is an integer that fits (not 1.5, not 2^63, not true:
-    /// Foundation bridges numbers exactly with `as? Int`, and gives booleans a class of their own).
-    private static func integers(_ values: [Any]) -> [Int]? {
+    /// JSON integers as Ints when every one is an integer that fits (not 1.5 or 1.0, not 2^63, not true).
+    private static func integers(_ values: [JSON]) -> [Int]? {
         var out: [Int] = []
         for v in values {
-            guard let i = v as? Int, !String(describing: type(of: v)).contains("Boolean") else { return nil }
+            guard case .int(let i) = v else { return nil }
             out.append(i)
         }
         return out
@@ -144,22 +143,30 @@ public struct SafeTensors {
 
     /// The file's bytes: tensors in name order, F32.
     public func encoded() throws -> Data {
-        var header: [String: Any] = [:]
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var header: [String: JSON] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = .object(metadata.mapValues(JSON.string)) }
         var offset = 0
         let names = tensors.keys.sorted()
-        for name in names {
+        var position: [String: Int] = ["__metadata__": -1]
+        for (k, name) in names.enumerated() {
             let t = tensors[name]!
-            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.count]]
+            header[name] = .object(["dtype": .string("F32"), "shape": .ints(t.shape), "data_offsets": .ints([offset, offset + 4 * t.count])])
+            position[name] = k
             offset += 4 * t.count
         }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        // The header lists the metadata first and then the tensors in the order of their data, as
+        // the reference writer does; other keys (inside an entry, in the metadata) follow sorted.
+        let order = position
+        var json = Array(JSON.object(header).serialized(JSON.Style(keyOrder: { a, b in
+            let x = order[a] ?? Int.max, y = order[b] ?? Int.max
+            return x != y ? x < y : a < b
+        })).utf8)
         // Pad the header with spaces to 8 bytes so the data is aligned, as the reference writer does.
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
         var out = Data()
         var n = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
-        out.append(json)
+        out.append(contentsOf: json)
         out.reserveCapacity(out.count + offset)
         for name in names {
             let t = tensors[name]!

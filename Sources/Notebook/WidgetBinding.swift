@@ -217,37 +217,24 @@ final class WidgetBinding {
         return out.sorted()
     }
 
-    /// A Lua value as JSON; `like` (the key's current value) tells a list from an object for an
-    /// empty table and a float from an integer.
-    static func json(_ L: OpaquePointer, _ index: Int32, like: JSON?, key: String, depth: Int = 0) throws -> JSON {
-        let i = lua_absindex(L, index)
-        guard depth < 16 else { throw JouleError("'\(key)': nested too deeply") }
-        switch lua_type(L, i) {
-        case LUA_TNIL: return .null
-        case LUA_TBOOLEAN: return .bool(lua_toboolean(L, i) != 0)
-        case LUA_TNUMBER:
-            if lua_isinteger(L, i) != 0, case .double = like { return .double(Double(lua_tointegerx(L, i, nil))) }
-            if lua_isinteger(L, i) != 0 { return .int(Int(lua_tointegerx(L, i, nil))) }
-            let d = lua_tonumberx(L, i, nil)
-            guard d.isFinite else { throw JouleError("'\(key)' must be a finite number") }
-            return .double(d)
-        case LUA_TSTRING: return .string((LuaSession.string(L, i) ?? ""))
-        case LUA_TTABLE:
-            let n = Int(lua_rawlen(L, i))
-            if n > 0 || like?.array != nil {
-                return .array(try (0..<n).map { k in
-                    lua_rawgeti(L, i, lua_Integer(k + 1)); defer { lua_settop(L, -2) }
-                    return try json(L, -1, like: nil, key: key, depth: depth + 1)
-                })
+    /// A Lua value as JSON (LuaJSON's conversion); `like` (the key's current value) tells a list
+    /// from an object for an empty table and a float from an integer. Numbers must be finite.
+    static func json(_ L: OpaquePointer, _ index: Int32, like: JSON?, key: String) throws -> JSON {
+        let v: JSON
+        do { v = try LuaJSON.value(L, index) } catch let e as JouleError { throw JouleError("'\(key)': \(e.message)") }
+        func finite(_ j: JSON) -> Bool {
+            switch j {
+            case .double(let d): return d.isFinite
+            case .array(let a): return a.allSatisfy(finite)
+            case .object(let o): return o.values.allSatisfy(finite)
+            default: return true
             }
-            var o: [String: JSON] = [:]
-            for k in try keys(L, i) {
-                lua_getfield(L, i, k); defer { lua_settop(L, -2) }
-                o[k] = try json(L, -1, like: nil, key: key, depth: depth + 1)
-            }
-            return .object(o)
-        default:
-            throw JouleError("'\(key)' cannot be a \(String(cString: lua_typename(L, lua_type(L, i))))")
+        }
+        guard finite(v) else { throw JouleError("'\(key)' must be a finite number") }
+        switch (v, like) {
+        case (.int(let i), .double?): return .double(Double(i))
+        case (.object(let o), .array?) where o.isEmpty: return .array([])
+        default: return v
         }
     }
 

@@ -110,28 +110,19 @@ public enum RunLogSeries {
     static let xCandidates = ["step", "epoch", "iteration", "iter"]
 
     public static func read(_ path: String, keys: [String]? = nil, x: String? = nil) throws -> (series: [Series], xName: String) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw JouleError("\(path): cannot read the log") }
-        guard let text = String(data: data, encoding: .utf8) else { throw JouleError("\(path): not UTF-8 text") }
-        var rows: [[String: Any]] = []
+        let rows = try JSONLines.objects(atPath: path)
         var keyOrder: [String] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { continue }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
-                throw JouleError("\(path):\(n + 1): not a JSON object")
-            }
-            rows.append(object)
-            // JSONSerialization loses key order; sorting keeps series colours stable between runs.
-            for k in object.keys.sorted() where !keyOrder.contains(k) { keyOrder.append(k) }
-        }
+        // Objects do not keep their key order; sorting keeps series colours stable between runs.
+        for row in rows { for k in row.keys.sorted() where !keyOrder.contains(k) { keyOrder.append(k) } }
         guard !rows.isEmpty else { throw JouleError("\(path): the log is empty") }
 
-        func number(_ v: Any?) -> Double? {
-            guard let v else { return nil }
-            if v is NSNull { return .nan }  // JSON has no NaN: the logger writes null, shown as a gap
-            // JSON booleans arrive as NSNumber with type code "c"; they are flags, not curves.
-            if let n = v as? NSNumber, String(cString: n.objCType) != "c" { return n.doubleValue }
-            return nil
+        func number(_ v: JSON?) -> Double? {
+            switch v {
+            case .null: return .nan  // JSON has no NaN: the logger writes null, shown as a gap
+            case .int(let i): return Double(i)
+            case .double(let d): return d
+            default: return nil  // booleans are flags, not curves
+            }
         }
         let numericKeys = keyOrder.filter { k in rows.contains { number($0[k]).map { !$0.isNaN } ?? false } }
         let xKey = x ?? xCandidates.first { numericKeys.contains($0) }

@@ -2,8 +2,8 @@ import Foundation
 import JouleCore
 
 /// What happened to one run, kept in its folder as `status.json`.
-public struct RunStatus: Codable, Sendable, Equatable {
-    public enum State: String, Codable, Sendable {
+public struct RunStatus: Sendable, Equatable {
+    public enum State: String, Sendable {
         /// Submitted to Slurm, not started yet.
         case queued
         case running, finished, failed, interrupted
@@ -22,11 +22,6 @@ public struct RunStatus: Codable, Sendable, Equatable {
     public var backend: String?
     public var slurmJob: String?
 
-    enum CodingKeys: String, CodingKey {
-        case key, params, state = "status", exitStatus = "exit_status", signal, error, started, seconds, host, backend
-        case slurmJob = "slurm_job"
-    }
-
     public init(run: RunSpec, state: State, backend: String) {
         key = run.key
         params = Dictionary(uniqueKeysWithValues: run.params.map { ($0.name, $0.value.text) })
@@ -38,18 +33,53 @@ public struct RunStatus: Codable, Sendable, Equatable {
     public static func path(_ run: RunSpec) -> String { run.directory + "/status.json" }
 
     public static func read(_ run: RunSpec) -> RunStatus? {
-        guard let data = FileManager.default.contents(atPath: path(run)) else { return nil }
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        guard let s = try? d.decode(RunStatus.self, from: data), s.key == run.key else { return nil }
+        guard let data = FileManager.default.contents(atPath: path(run)), let json = try? JSON.parse(data),
+              let s = RunStatus(json: json), s.key == run.key else { return nil }
         return s
     }
 
     public func write(_ run: RunSpec) throws {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        e.dateEncodingStrategy = .iso8601
-        try AtomicFile.write(try e.encode(self) + Data("\n".utf8), to: RunStatus.path(run))
+        try AtomicFile.write(json.fileData(.file), to: RunStatus.path(run))
+    }
+
+    /// The record as status.json holds it; absent fields are left out, times are ISO 8601 to the second.
+    public var json: JSON {
+        .object(omittingNil: [
+            "key": .string(key), "params": .object(params.mapValues(JSON.string)), "status": .string(state.rawValue),
+            "exit_status": exitStatus.map { .int(Int($0)) }, "signal": signal.map { .int(Int($0)) },
+            "error": error.map(JSON.string), "started": started.map { .string(ISO8601DateFormatter().string(from: $0)) },
+            "seconds": seconds.map(JSON.double), "host": host.map(JSON.string), "backend": backend.map(JSON.string),
+            "slurm_job": slurmJob.map(JSON.string),
+        ])
+    }
+
+    /// A record from status.json; nil when the key, parameters or state are missing or a field has
+    /// the wrong type (a file from something else, or half of one).
+    public init?(json: JSON) {
+        guard let key = json["key"]?.string, let p = json["params"]?.object,
+              let state = json["status"]?.string.flatMap(State.init(rawValue:)) else { return nil }
+        self.key = key
+        self.state = state
+        struct WrongType: Error {}
+        // An absent or null field is nil; one of another type makes the whole record unreadable.
+        func field<T>(_ name: String, _ read: (JSON) -> T?) throws -> T? {
+            guard let v = json[name], !v.isNull else { return nil }
+            guard let x = read(v) else { throw WrongType() }
+            return x
+        }
+        do {
+            params = try p.mapValues { v in guard let s = v.string else { throw WrongType() }; return s }
+            exitStatus = try field("exit_status") { $0.int.flatMap { Int32(exactly: $0) } }
+            signal = try field("signal") { $0.int.flatMap { Int32(exactly: $0) } }
+            error = try field("error", \.string)
+            started = try field("started") { $0.string.flatMap { ISO8601DateFormatter().date(from: $0) } }
+            seconds = try field("seconds", \.double)
+            host = try field("host", \.string)
+            backend = try field("backend", \.string)
+            slurmJob = try field("slurm_job", \.string)
+        } catch {
+            return nil
+        }
     }
 }
 
@@ -77,60 +107,30 @@ public enum ResultValue: Equatable, Sendable {
     }
 }
 
-/// JSON as the result file holds it.
-indirect enum JSONValue: Decodable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    var text: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .number(let d): return ResultValue.number(d).csv
-        case .string(let s): return "\"\(s)\""
-        case .array(let a): return "[" + a.map(\.text).joined(separator: ",") + "]"
-        case .object(let o): return "{" + o.keys.sorted().map { "\"\($0)\":\(o[$0]!.text)" }.joined(separator: ",") + "}"
-        }
-    }
-}
-
 public enum Results {
     /// The flattened result table of a run: its `result.json` (from `joule.result{...}`), else the
     /// last line of its `log.jsonl` (so scripts that only log, such as a training script's
     /// per-epoch line, still fill the table); empty when it wrote neither.
     public static func read(_ run: RunSpec) throws -> [String: ResultValue] {
-        var path = run.directory + "/result.json"
-        var data = FileManager.default.contents(atPath: path)
-        if data == nil {
-            path = run.directory + "/log.jsonl"
-            guard let log = FileManager.default.contents(atPath: path),
-                  let last = String(decoding: log, as: UTF8.self).split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
-                return [:]
-            }
-            data = Data(last.utf8)
-        }
-        guard let data else { return [:] }
-        let json: JSONValue
-        do { json = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
-            throw JouleError("\(path): not valid JSON")
+        let resultPath = run.directory + "/result.json", logPath = run.directory + "/log.jsonl"
+        let json: JSON
+        if let data = FileManager.default.contents(atPath: resultPath) {
+            do { json = try JSON.parse(data) } catch { throw JouleError("\(resultPath): not valid JSON (\(error))") }
+        } else if FileManager.default.fileExists(atPath: logPath) {
+            guard let last = try JSONLines.objects(atPath: logPath).last else { return [:] }
+            json = .object(last)
+        } else {
+            return [:]
         }
         var out: [String: ResultValue] = [:]
-        func flatten(_ v: JSONValue, _ prefix: String) {
+        func flatten(_ v: JSON, _ prefix: String) {
             switch v {
             case .null: out[prefix] = .number(.nan)
             case .bool(let b): out[prefix] = .bool(b)
-            case .number(let d): out[prefix] = .number(d)
+            case .int(let i): out[prefix] = .number(Double(i))
+            case .double(let d): out[prefix] = .number(d)
             case .string(let s): out[prefix] = .string(s)
-            case .array: out[prefix] = .string(v.text)
+            case .array: out[prefix] = .string(v.serialized())
             case .object(let o): for (k, x) in o { flatten(x, prefix.isEmpty ? k : prefix + "." + k) }
             }
         }

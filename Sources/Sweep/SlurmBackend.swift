@@ -2,8 +2,8 @@ import Foundation
 import JouleCore
 
 /// What a Slurm array task needs to run entry `i`: written next to the job script.
-struct TaskManifest: Codable {
-    struct Entry: Codable {
+struct TaskManifest {
+    struct Entry {
         var params: [[String]]
         var varying: [String]
     }
@@ -89,9 +89,7 @@ final class SlurmBackend {
                                     args: launcher.args, workingDirectory: launcher.workingDirectory,
                                     environment: launcher.environment, output: spec.output,
                                     runs: todo.map { r in .init(params: r.params.map { [$0.name, $0.value.text] }, varying: r.varying) })
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try enc.encode(manifest), to: manifestPath)
+        try AtomicFile.write(manifest.json.fileData(), to: manifestPath)
         try AtomicFile.write(Data(script(todo, manifest: manifestPath, out: outPattern).utf8), to: scriptPath)
         for run in todo {
             try? FileManager.default.removeItem(atPath: run.directory)
@@ -186,7 +184,7 @@ final class SlurmBackend {
     /// Runs entry `index` of a manifest inside a Slurm task; returns the exit status for Slurm.
     static func runTask(manifest path: String, index: Int) throws -> Int32 {
         guard let data = FileManager.default.contents(atPath: path) else { throw JouleError("cannot read task manifest \(path)") }
-        let m = try JSONDecoder().decode(TaskManifest.self, from: data)
+        let m = try TaskManifest(json: data, path: path)
         guard m.runs.indices.contains(index) else { throw JouleError("\(path): no task \(index) (it lists \(m.runs.count))") }
         let run = m.run(index)
         let stop = StopRequests()

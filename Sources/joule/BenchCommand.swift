@@ -57,21 +57,20 @@ struct BenchCommand: ParsableCommand {
         let sgldFlops = Double(steps) * flops.sgldStep(batch: chains)
         let jemFlops = sgldFlops + flops.trainingUpdate(batch: chains)
         let forwardFlops = flops.forward(batch: 256)
-        let result: [String: Any] = [
-            "jem_iteration_s": jemTime, "jem_gflops": jemFlops / jemTime / 1e9,
-            "sgld_s": sgldTime, "sgld_gflops": sgldFlops / sgldTime / 1e9,
-            "sgld_lua_s": luaTime, "sgld_lua_overhead": luaTime / sgldTime - 1,
-            "forward_images_per_s": 256 / forwardTime, "forward_gflops": forwardFlops / forwardTime / 1e9,
-            "startup_s": startup ?? NSNull(), "peak_rss_mb": peakMB,
-            "guard_snapshot_s": snapshotTime, "guard_overhead": guardShare,
-            "jem_iteration_bf16_s": jem16Time ?? NSNull(), "sgld_bf16_s": sgld16Time ?? NSNull(),
-            "bf16": bf16,
-            "gemm_peak_gflops": gemm, "blas_kernel": BLAS.coreName, "blas_threads": BLAS.threads,
-            "chains": chains, "steps": steps, "runs": runs,
-        ]
         if json {
-            let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            let result = JSON.object([
+                "jem_iteration_s": .double(jemTime), "jem_gflops": .double(jemFlops / jemTime / 1e9),
+                "sgld_s": .double(sgldTime), "sgld_gflops": .double(sgldFlops / sgldTime / 1e9),
+                "sgld_lua_s": .double(luaTime), "sgld_lua_overhead": .double(luaTime / sgldTime - 1),
+                "forward_images_per_s": .double(256 / forwardTime), "forward_gflops": .double(forwardFlops / forwardTime / 1e9),
+                "startup_s": startup.map(JSON.double) ?? .null, "peak_rss_mb": .double(peakMB),
+                "guard_snapshot_s": .double(snapshotTime), "guard_overhead": .double(guardShare),
+                "jem_iteration_bf16_s": jem16Time.map(JSON.double) ?? .null, "sgld_bf16_s": sgld16Time.map(JSON.double) ?? .null,
+                "bf16": .bool(bf16),
+                "gemm_peak_gflops": .double(gemm), "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
+                "chains": .int(chains), "steps": .int(steps), "runs": .int(runs),
+            ])
+            print(result.serialized())
             return
         }
         func label(_ s: String) -> String { s.padding(toLength: 36, withPad: " ", startingAt: 0) }

@@ -122,8 +122,7 @@ extension DataCommand {
         private static func classNames(in directory: String) throws -> [String]? {
             let path = URL(fileURLWithPath: directory).appendingPathComponent("classes.json").path
             guard let data = FileManager.default.contents(atPath: path) else { return nil }
-            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let classes = object["classes"] as? [String] else {
+            guard let classes = (try? JSON.parse(data))?["classes"]?.strings else {
                 throw JouleError("\(path): expected a JSON object with a \"classes\" list of names")
             }
             return classes

@@ -68,4 +68,24 @@ final class FormatTests: XCTestCase {
         assertThrowsMessage("dtype BF16") { _ = try SafeTensors.parse(bf16) }
         assertThrowsMessage("not a JSON object") { _ = try SafeTensors.parse(Data([2, 0, 0, 0, 0, 0, 0, 0, 0x5b, 0x5d])) }
     }
+
+    /// The header names the metadata first, then the tensors in the order their data lies in the file
+    /// (as the reference writer does), padded with spaces to 8 bytes; offsets must be JSON integers.
+    func testSafeTensorsHeaderFollowsTheData() throws {
+        let file = SafeTensors(tensors: ["net.10.w": Tensor(shape: [1]), "net.2.w": Tensor(shape: [2]), "B": Tensor(shape: [1])],
+                               metadata: ["path": "data/glyphs", "arch": #"{"type":"ReLU"}"#])
+        let bytes = [UInt8](try file.encoded())
+        let n = Int(bytes[0]) | Int(bytes[1]) << 8
+        XCTAssertEqual(n % 8, 0)
+        let header = String(decoding: bytes[8..<8 + n], as: UTF8.self)
+        XCTAssertEqual(header.trimmingCharacters(in: .whitespaces), #"{"__metadata__":{"arch":"{\"type\":\"ReLU\"}","path":"data/glyphs"},"#
+            + #""B":{"data_offsets":[0,4],"dtype":"F32","shape":[1]},"net.10.w":{"data_offsets":[4,8],"dtype":"F32","shape":[1]},"#
+            + #""net.2.w":{"data_offsets":[8,16],"dtype":"F32","shape":[2]}}"#)
+        XCTAssertEqual(try SafeTensors.parse(Data(bytes)).metadata, file.metadata)
+        let fractional = #"{"x":{"dtype":"F32","shape":[1.0],"data_offsets":[0,4]}}"#
+        var data = Data(); var count = UInt64(fractional.utf8.count).littleEndian
+        withUnsafeBytes(of: &count) { data.append(contentsOf: $0) }
+        data.append(Data(fractional.utf8)); data.append(contentsOf: [0, 0, 0, 0])
+        assertThrowsMessage("shape is not a list") { _ = try SafeTensors.parse(data) }
+    }
 }

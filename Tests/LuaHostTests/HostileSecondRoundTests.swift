@@ -175,4 +175,15 @@ final class HostileSecondRoundTests: LuaTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("u.json").path))
     }
+
+    /// joule.log reads each value beside its key (a key holding a NUL byte once logged the value of
+    /// the key cut at the NUL), in the one writer's line: leading keys, then sorted; Lua floats keep
+    /// their ".0". Two spellings of one Unicode text are refused rather than merged into one key.
+    func testLogLinesKeepKeysByteForByteAndRefuseKeysThatAreOneText() throws {
+        try lua(#"joule.log{ ['a\0b'] = 1, a = 2, zeta = 0.5, epoch = 3, step = 4.0, s = 'x\0y' }"#)
+        let text = try String(contentsOfFile: directory.appendingPathComponent("run/log.jsonl").path, encoding: .utf8)
+        XCTAssertEqual(text, #"{"epoch":3,"step":4.0,"a":2,"a\u0000b":1,"s":"x\u0000y","zeta":0.5}"# + "\n")
+        let e = luaError(#"joule.save_json(DIR .. '/n.json', { ['\xc3\xa9'] = 1, ['e\xcc\x81'] = 2 })"#)
+        XCTAssertTrue(e.contains("snippet.lua:1:") && e.contains("same Unicode text"), e)
+    }
 }

@@ -81,47 +81,80 @@ public final class RunFolder {
     }
 }
 
-/// Lua values as JSON, and as the short `key=value` text shown on the terminal.
-enum LuaJSON {
+/// Lua values as `JSON` values (written by JSON's one writer), and as the short `key=value` text
+/// shown on the terminal. The one conversion from Lua to JSON: logs, results, save_json, widgets.
+public enum LuaJSON {
     /// Keys that read best first in a log line; the rest follow alphabetically.
     static let leading = ["epoch", "step", "iteration", "iter", "batch"]
 
-    static func encode(_ L: OpaquePointer, _ index: Int32, depth: Int = 0) throws -> String {
+    /// How everything Lua hands over is written (log.jsonl, result.json, save_json): one line, keys
+    /// of every object in log order.
+    static let style = JSON.Style(keyOrder: { a, b in
+        let ia = leading.firstIndex(of: a) ?? leading.count, ib = leading.firstIndex(of: b) ?? leading.count
+        return ia != ib ? ia < ib : a < b
+    })
+
+    /// The value at `index` as JSON text.
+    static func encode(_ L: OpaquePointer, _ index: Int32) throws -> String { try value(L, index).serialized(style) }
+
+    /// nil, booleans, numbers (integers stay integers), UTF-8 strings, tensors, and tables that are
+    /// lists (keys 1...n) or have string keys only, nested at most 32 deep.
+    public static func value(_ L: OpaquePointer, _ index: Int32, depth: Int = 0) throws -> JSON {
         let i = lua_absindex(L, index)
         guard depth < 32 else { throw JouleError("table nested too deeply (or cyclic) for JSON") }
         switch lua_type(L, i) {
-        case LUA_TNIL: return "null"
-        case LUA_TBOOLEAN: return lua_toboolean(L, i) != 0 ? "true" : "false"
+        case LUA_TNIL: return .null
+        case LUA_TBOOLEAN: return .bool(lua_toboolean(L, i) != 0)
         case LUA_TNUMBER:
-            if lua_isinteger(L, i) != 0 { return String(lua_tointegerx(L, i, nil)) }
-            return number(lua_tonumberx(L, i, nil))
-        case LUA_TSTRING: return quote(try text(L, i, what: "string"))
+            if lua_isinteger(L, i) != 0 { return .int(Int(lua_tointegerx(L, i, nil))) }
+            return .double(lua_tonumberx(L, i, nil))
+        case LUA_TSTRING: return .string(try text(L, i, what: "string"))
         case LUA_TTABLE:
             let n = Int(lua_rawlen(L, i))
-            let keys = try tableKeys(L, i)
-            if n > 0 && keys.count == 0 {
-                return "[" + (try (1...n).map { k -> String in
+            let fields = try self.fields(L, i, depth: depth, listLength: n)
+            if n > 0 && fields.isEmpty {
+                return .array(try (1...n).map { k -> JSON in
                     lua_rawgeti(L, i, lua_Integer(k)); defer { lua_settop(L, -2) }
-                    return try encode(L, -1, depth: depth + 1)
-                }).joined(separator: ",") + "]"
+                    return try value(L, -1, depth: depth + 1)
+                })
             }
             guard n == 0 else { throw JouleError("cannot write a table mixing a list and named fields as JSON") }
-            // Each value is encoded while lua_next has its key on the stack, never looked up again
-            // by a key turned into text: a key holding a NUL byte would find another key's value.
-            var fields: [String: String] = [:]
-            lua_pushnil(L)
-            while lua_next(L, i) != 0 {
-                defer { lua_settop(L, -2) }
-                let k = try text(L, -2, what: "key")
-                fields[k] = try encode(L, -1, depth: depth + 1)
-            }
-            return "{" + keys.map { quote($0) + ":" + fields[$0]! }.joined(separator: ",") + "}"
+            return .object(fields)
         default:
             if let t = LuaObjects.get(L, i, type: TensorBinding.typeName, as: Tensor.self) {
-                return t.count == 1 ? number(Double(t[0])) : tensorJSON(t)
+                return t.count == 1 ? .double(Double(t[0])) : tensorJSON(t)
             }
             throw JouleError("cannot write a \(typeName(L, i)) value as JSON")
         }
+    }
+
+    /// The named fields of the table at absolute index `i`; keys 1...listLength (its list part) are
+    /// passed over, any other key that is not a string is an error. Each value is converted while
+    /// lua_next has its key on the stack, never looked up again by a key turned into text: a key
+    /// holding a NUL byte would find another key's value.
+    /// `each` sees every field's key with its value on top of the stack.
+    static func fields(_ L: OpaquePointer, _ i: Int32, depth: Int, listLength n: Int,
+                       each: (String) throws -> Void = { _ in }) throws -> [String: JSON] {
+        var fields: [String: JSON] = [:]
+        lua_pushnil(L)
+        while lua_next(L, i) != 0 {
+            defer { lua_settop(L, -2) }
+            if lua_type(L, -2) != LUA_TSTRING {
+                if n > 0, lua_isinteger(L, -2) != 0, (1...n).contains(Int(lua_tointegerx(L, -2, nil))) { continue }
+                let k = LuaCall.got(L, -2)
+                lua_settop(L, -2)  // the value; the defer then pops the key, as the loop ends here
+                throw JouleError("cannot write table key \(k) as JSON (keys must be strings)")
+            }
+            let k = try text(L, -2, what: "key")
+            // Distinct Lua strings that are the same Unicode text (é composed and decomposed) would
+            // become one key: refused rather than one of them lost.
+            guard fields[k] == nil else {
+                throw JouleError("cannot write the key \(k.debugDescription) as JSON: the table has another key that is the same Unicode text")
+            }
+            fields[k] = try value(L, -1, depth: depth + 1)
+            try each(k)
+        }
+        return fields
     }
 
     /// String keys in log order; other keys are an error (JSON objects have string keys).
@@ -155,36 +188,18 @@ enum LuaJSON {
         return s
     }
 
-    static func ordered(_ keys: [String]) -> [String] {
-        keys.sorted { a, b in
-            let ia = leading.firstIndex(of: a) ?? leading.count, ib = leading.firstIndex(of: b) ?? leading.count
-            return ia != ib ? ia < ib : a < b
-        }
-    }
+    static func ordered(_ keys: [String]) -> [String] { keys.sorted(by: style.keyOrder) }
 
-    static func number(_ d: Double) -> String {
-        // JSON has no NaN or infinity; null keeps the line parseable and the gap visible.
-        guard d.isFinite else { return "null" }
-        if d.rounded() == d && abs(d) < 1e15 { return String(Int(d)) + ".0" }
-        return "\(d)"
-    }
-
-    static func tensorJSON(_ t: Tensor) -> String {
+    static func tensorJSON(_ t: Tensor) -> JSON {
         var offset = 0
-        func build(_ d: Int) -> String {
-            if t.rank == 0 { return number(Double(t[0])) }
-            return "[" + (0..<t.shape[d]).map { _ -> String in
-                if d + 1 == t.rank { defer { offset += 1 }; return number(Double(t[offset])) }
+        func build(_ d: Int) -> JSON {
+            if t.rank == 0 { return .double(Double(t[0])) }
+            return .array((0..<t.shape[d]).map { _ -> JSON in
+                if d + 1 == t.rank { defer { offset += 1 }; return .double(Double(t[offset])) }
                 return build(d + 1)
-            }.joined(separator: ",") + "]"
+            })
         }
         return build(0)
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = ""
-        JSONString.append(s, to: &out)
-        return out
     }
 
     /// `value` as shown on the terminal: numbers to four significant digits.
@@ -209,28 +224,26 @@ enum LogBinding {
     /// its numbers as TensorBoard scalars (RunEvents.log); returns it as `key=value` text for the terminal.
     static func append(_ call: LuaCall, _ index: Int32, to context: JouleContext) throws -> String {
         let L = call.L
-        let keys = try LuaJSON.tableKeys(L, index)
+        let i = lua_absindex(L, index)
+        let keys = try LuaJSON.tableKeys(L, i)
         guard !keys.isEmpty else { throw call.bad(1, message: "table of named values expected") }
-        var json: [String] = [], text: [String] = []
-        var scalars: [(String, Double)] = [], step: Int64?, event: String?
-        for k in keys {
-            lua_pushstring(L, k)
-            lua_rawget(L, index)
-            defer { lua_settop(L, -2) }
-            json.append(LuaJSON.quote(k) + ":" + (try LuaJSON.encode(L, -1)))
-            text.append("\(k)=\(LuaJSON.short(L, -1))")
+        var shown: [String: String] = [:], numbers: [String: Double] = [:], step: Int64?, event: String?
+        // The list part, if any, is not logged; values are read beside their keys (LuaJSON.fields).
+        let fields = try LuaJSON.fields(L, i, depth: 0, listLength: Int(lua_rawlen(L, i))) { k in
+            shown[k] = LuaJSON.short(L, -1)
             if k == "step", lua_isinteger(L, -1) != 0 {
                 step = Int64(lua_tointegerx(L, -1, nil))
             } else if k == "event", lua_type(L, -1) == LUA_TSTRING {
                 event = LuaCall.stringValue(L, -1)
             } else if let v = RunEvents.scalar(L, -1) {
-                scalars.append((k, v))
+                numbers[k] = v
             }
         }
-        try context.run.appendLog("{" + json.joined(separator: ",") + "}")
+        try context.run.appendLog(JSON.object(fields).serialized(LuaJSON.style))
+        let scalars = keys.compactMap { k in numbers[k].map { (k, $0) } }
         // An event's line (the guard's { event = "rollback", ... }) keeps its numbers apart from the curves.
         try context.run.events.log(event.map { e in scalars.map { (e + "/" + $0.0, $0.1) } } ?? scalars, step: step)
-        return text.joined(separator: "  ")
+        return keys.map { "\($0)=\(shown[$0] ?? "")" }.joined(separator: "  ")
     }
 
     static func install(_ lua: LuaState, _ context: JouleContext) {
