@@ -214,7 +214,8 @@ public enum WidgetsLibrary {
     end
 
     for _, kind in ipairs(kinds) do
-      W[kind] = function(props) return make(kind, props) end
+      -- Not a tail call: make's errors (level 3) then point at the line that made the widget.
+      W[kind] = function(props) local w = make(kind, props); return w end
     end
 
     -- The front end changed `key` (already in the backend's state).

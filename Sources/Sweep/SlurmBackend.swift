@@ -61,12 +61,12 @@ final class SlurmBackend {
     /// hold no control character, comments with theirs escaped, and quoted shell words.
     func script(_ todo: [RunSpec], manifest: String, out: String) throws -> String {
         typealias T = ShellText
-        var s = ["#!/bin/bash",
-                 // The name only labels the job: escaped, and blanks made `_` (sbatch splits at them).
-                 try T.directive("--job-name", "joule-" + T.comment(spec.name).replacingOccurrences(of: " ", with: "_"), what: "the sweep's name"),
+        // The name only labels the job: escaped, and blanks made `_` (sbatch splits at them).
+        var s = try ["#!/bin/bash",
+                 T.directive("--job-name", "joule-" + T.comment(spec.name).replacingOccurrences(of: " ", with: "_"), what: "the sweep's name"),
                  "#SBATCH --array=0-\(todo.count - 1)%\(Swift.max(1, jobs))",
-                 try T.directive("--output", out, what: "the Slurm output path"),
-                 try T.directive("--chdir", launcher.workingDirectory, what: "the working folder"),
+                 T.directive("--output", out, what: "the Slurm output path"),
+                 T.directive("--chdir", launcher.workingDirectory, what: "the working folder"),
                  "#SBATCH --cpus-per-task=\(spec.slurm.cpusPerTask)"]
         if let p = spec.slurm.partition { s.append(try T.directive("--partition", p, what: "slurm.partition")) }
         if let t = spec.slurm.time { s.append(try T.directive("--time", t, what: "slurm.time")) }
@@ -83,9 +83,11 @@ final class SlurmBackend {
                   k.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x5f }) else {
                 throw JouleError("environment variable '\(T.comment(k))' is not a shell name")
             }
-            s.append("export \(k)=${\(k):-\(try T.word(v))}")
+            let value = try T.word(v)
+            s.append("export \(k)=${\(k):-\(value)}")
         }
-        s.append("exec \(try T.word(launcher.joule)) sweep \(try T.word(manifest)) --task \"$SLURM_ARRAY_TASK_ID\"")
+        let (joule, manifestWord) = try (T.word(launcher.joule), T.word(manifest))
+        s.append("exec \(joule) sweep \(manifestWord) --task \"$SLURM_ARRAY_TASK_ID\"")
         return s.joined(separator: "\n") + "\n"
     }
 

@@ -75,11 +75,11 @@ final class HostileClientTests: XCTestCase {
     func testInteractRefusesAStepOfZero() throws {
         let s = try LuaSession()
         for spec in ["{0, 10, 0}", "{0.0, 1.0, 0.0}", "{0, 10, -1}", "{0.0, 1.0, 0/0}"] {
-            let r = s.execute("local x = 1\njoule.widgets.interact(function() end, { n = \(spec) })", name: "cell[4]")
+            let r = s.execute("local x = 1\nui = joule.widgets.interact(function() end, { n = \(spec) })", name: "cell[4]")
             XCTAssertEqual(r.error?.evalue.hasPrefix("cell[4]:2: joule.widgets.interact: 'n' needs a positive step"), true,
                            "\(spec): \(r.error?.evalue ?? "no error")")
         }
-        let direct = s.execute("joule.widgets.IntSlider{ step = 0 }", name: "cell[5]")
+        let direct = s.execute("w = joule.widgets.IntSlider{ step = 0 }", name: "cell[5]")
         XCTAssertEqual(direct.error?.evalue.hasPrefix("cell[5]:1: joule.widgets.IntSlider: step must be a positive number"), true,
                        direct.error?.evalue ?? "no error")
         XCTAssertEqual(s.execute("1 + 1").result?["text/plain"]?.string, "2")

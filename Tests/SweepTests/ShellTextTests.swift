@@ -67,7 +67,8 @@ final class ShellTextTests: SweepTestCase {
         let r = try joule(["sweep", "s.lua", "--backend", "slurm", "--dry-run"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let script = try XCTUnwrap(r.stdout.components(separatedBy: "Slurm job script (not submitted):\n").last)
-        let lines = script.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        // The script, less the blank line the console adds after it.
+        let lines = script.split(separator: "\n", omittingEmptySubsequences: false).dropLast(2)
         XCTAssertEqual(lines.first, "#!/bin/bash")
         for line in lines where !line.hasPrefix("#") {
             XCTAssertTrue(line == "set -u" || line.hasPrefix("export ") || line.hasPrefix("exec "), "a command from the spec: \(line)")

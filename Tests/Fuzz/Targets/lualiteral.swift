@@ -6,11 +6,9 @@ import Tensor
 /// literal loads and gives the same value. The first byte chooses what is written from the rest:
 /// 0 a string of the bytes, 1 a `-p` text (the bytes as UTF-8, repaired), 2 a float (8 bytes' bits),
 /// 3 an integer (8 bytes). A difference traps, so libFuzzer keeps the input.
-nonisolated(unsafe) let L: OpaquePointer = {
-    let L = luaL_newstate()!
-    luaL_openlibs(L)    // math.huge, math.mininteger
-    return L
-}()
+/// The state of the current input: a fresh one per input, closed after it, so that nothing Lua
+/// allocates outlives the input (libFuzzer would take it for a leak and run a slow leak check).
+nonisolated(unsafe) var L: OpaquePointer! = nil
 
 enum Read: Equatable { case bytes([UInt8]), integer(Int), float(UInt64), boolean(Bool), other(String) }
 
@@ -42,6 +40,9 @@ func expect(_ got: Read, _ want: Read, _ literal: String) {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
+    L = luaL_newstate()!
+    luaL_openlibs(L)    // math.huge, math.mininteger
+    defer { lua_close(L) }
     let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
     var word: UInt64 = 0
     for (k, b) in bytes.prefix(8).enumerated() { word |= UInt64(b) << (8 * UInt64(k)) }
