@@ -21,8 +21,11 @@ The injected cell is what `joule notebook run -p` injects: one Lua assignment pe
 tables that `joule.params{...}` returned in the cell tagged `parameters`.
 """
 import math
+import numbers
+import os
 import re
 import sys
+from collections.abc import Mapping
 
 from papermill.models import Parameter
 from papermill.translators import Translator, papermill_translators
@@ -40,29 +43,99 @@ def _is_name(key):
     return isinstance(key, str) and bool(_NAME.match(key)) and key not in _KEYWORDS
 
 
+def _utf8_length(data, i):
+    """The length of the well-formed UTF-8 sequence at data[i] (RFC 3629), or 0."""
+    b = data[i]
+    k = 2 if 0xC2 <= b <= 0xDF else 3 if 0xE0 <= b <= 0xEF else 4 if 0xF0 <= b <= 0xF4 else 0
+    if not k or i + k > len(data):
+        return 0
+    try:
+        data[i:i + k].decode("utf-8")  # strict: no overlong forms, surrogates or code points past U+10FFFF
+    except UnicodeDecodeError:
+        return 0
+    return k
+
+
+def lua_string(data):
+    """Bytes as a double-quoted Lua string that Lua reads back byte for byte, written as Joule's own
+    writer writes it (Sources/Tensor/LuaLiteral.swift): printable ASCII as it is but `"` and `\\`, well-formed
+    UTF-8 of printable characters as it is, every other byte `\\ddd` with always three digits (so a digit
+    after it never joins the escape)."""
+    out = ['"']
+    i, n = 0, len(data)
+    while i < n:
+        b = data[i]
+        if b == 0x22:
+            out.append('\\"')
+        elif b == 0x5C:
+            out.append("\\\\")
+        elif b == 0x0A:
+            out.append("\\n")
+        elif b == 0x09:
+            out.append("\\t")
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        elif b >= 0x80:
+            k = _utf8_length(data, i)
+            # C1 controls (U+0080 to U+009F) are escaped like the C0 ones.
+            if k and not (k == 2 and b == 0xC2 and data[i + 1] < 0xA0):
+                out.append(data[i:i + k].decode("utf-8"))
+                i += k
+                continue
+            out.append("\\%03d" % b)
+        else:
+            out.append("\\%03d" % b)
+        i += 1
+    out.append('"')
+    return "".join(out)
+
+
 class LuaTranslator(Translator):
-    """Python values as Lua 5.4 literals."""
+    """Python values as Lua 5.4 literals, every type by this class's own code: papermill's generic
+    fallback (`translate_escaped_str`) does not escape `"`, so a tuple, a path or bytes once closed
+    the Lua string and the rest ran as code. A value of any other type is refused."""
+
+    @classmethod
+    def translate(cls, val):
+        if val is None:
+            return cls.translate_none(val)
+        if isinstance(val, bool):
+            return cls.translate_bool(val)
+        if isinstance(val, numbers.Integral):
+            return cls.translate_int(int(val))
+        if isinstance(val, numbers.Real):
+            return cls.translate_float(float(val))
+        if isinstance(val, str):
+            return cls.translate_str(val)
+        if isinstance(val, os.PathLike):
+            # A path is its bytes (a file name need not be UTF-8).
+            return lua_string(os.fsencode(val))
+        if isinstance(val, (bytes, bytearray, memoryview)):
+            return lua_string(bytes(val))
+        if isinstance(val, Mapping):
+            return cls.translate_dict(val)
+        if isinstance(val, (list, tuple)):
+            return cls.translate_list(val)
+        raise TypeError(f"joule_papermill: cannot pass a {type(val).__name__} to a Lua notebook "
+                        "(give None, a bool, number, str, bytes, path, list, tuple or dict)")
+
+    @classmethod
+    def translate_escaped_str(cls, val):
+        return cls.translate(val)
+
+    @classmethod
+    def translate_raw_str(cls, val):
+        return cls.translate(val)
 
     @classmethod
     def translate_str(cls, val):
-        out = ['"']
-        for ch in val:
-            if ch == '"':
-                out.append('\\"')
-            elif ch == "\\":
-                out.append("\\\\")
-            elif ch == "\n":
-                out.append("\\n")
-            elif ch == "\r":
-                out.append("\\r")
-            elif ch == "\t":
-                out.append("\\t")
-            elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-                out.append("\\%03d" % ord(ch))
-            else:
-                out.append(ch)  # UTF-8 passes through a Lua string as it is
-        out.append('"')
-        return "".join(out)
+        # Undecodable bytes that Python carries as lone surrogates (file names, arguments) are the
+        # bytes again; any other lone surrogate has no bytes, and is refused.
+        try:
+            data = val.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"joule_papermill: {val!r} holds a lone surrogate, which no UTF-8 text holds") from e
+        return lua_string(data)
 
     @classmethod
     def translate_none(cls, val):
@@ -71,7 +144,9 @@ class LuaTranslator(Translator):
     @classmethod
     def translate_int(cls, val):
         # Lua integers are 64-bit; larger ones become floats, as Lua would read them.
-        if -(2**63) <= val < 2**63:
+        if val == -(2**63):
+            return "math.mininteger"  # the numeral 9223372036854775808 is a float, negated or not
+        if -(2**63) < val < 2**63:
             return str(val)
         return cls.translate_float(float(val))
 
@@ -81,8 +156,7 @@ class LuaTranslator(Translator):
             return "(0/0)"
         if math.isinf(val):
             return "math.huge" if val > 0 else "-math.huge"
-        text = repr(val)  # shortest round-trip form: "0.001", "1e-05", "3.0"
-        return text
+        return repr(val)  # shortest round-trip form, always with "." or "e": "0.001", "1e-05", "3.0"
 
     @classmethod
     def translate_bool(cls, val):
@@ -90,7 +164,7 @@ class LuaTranslator(Translator):
 
     @classmethod
     def translate_list(cls, val):
-        return "{ " + ", ".join(cls.translate(v) for v in val) + " }" if val else "{}"
+        return "{ " + ", ".join(cls.translate(v) for v in val) + " }" if len(val) else "{}"
 
     @classmethod
     def translate_dict(cls, val):
@@ -98,6 +172,8 @@ class LuaTranslator(Translator):
             return "{}"
         fields = []
         for k, v in val.items():
+            if k is None or (isinstance(k, float) and math.isnan(k)):
+                raise ValueError(f"joule_papermill: a Lua table cannot have the key {k!r}")
             key = k if _is_name(k) else "[" + cls.translate(k) + "]"
             fields.append(f"{key} = {cls.translate(v)}")
         return "{ " + ", ".join(fields) + " }"
@@ -126,21 +202,24 @@ class LuaTranslator(Translator):
 
     @classmethod
     def inspect(cls, parameters_cell):
-        """The `name = value  -- help` lines of a parameters cell (for `papermill --help-notebook`)."""
+        """The `name = value  -- help` lines of a parameters cell (for `papermill --help-notebook`).
+        Linear in the cell's length (a regular expression with backtracking once took minutes on a
+        line of unclosed `joule.params{`)."""
         params = []
-        # joule.params{ name = default, ... } declares parameters too (one field per name); the
-        # line that calls it is no parameter itself.
-        pattern = re.compile(r"^[^\n]*?joule\.params\s*\{(.*?)\}[^\n]*$", re.S | re.M)
-        fields = [f.strip() for block in pattern.findall(parameters_cell.source) for f in block.split(",")]
-        lines = pattern.sub("", parameters_cell.source).splitlines() + fields
-        for line in lines:
-            m = re.match(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*(?:--\s*(.*))?$", line)
-            if not m or m.group(1) in _KEYWORDS or m.group(2).startswith("="):
+        lines, fields = _split_params_calls(parameters_cell.source)
+        for line in lines + fields:
+            m = _ASSIGNMENT.match(line)
+            if not m or m.group(1) in _KEYWORDS:
                 continue
-            name, default, help_ = m.group(1), m.group(2), (m.group(3) or "").strip()
-            if re.fullmatch(r"-?\d+", default):
+            rest = line[m.end():]
+            if rest.startswith("="):
+                continue
+            cut = rest.find("--")
+            default, help_ = (rest[:cut], rest[cut + 2:]) if cut >= 0 else (rest, "")
+            name, default, help_ = m.group(1), default.strip(), help_.strip()
+            if re.fullmatch(r"-?[0-9]+", default):
                 kind = "int"
-            elif re.fullmatch(r"-?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?", default):
+            elif re.fullmatch(r"-?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?", default):
                 kind = "float"
             elif default in ("true", "false"):
                 kind = "bool"
@@ -152,6 +231,33 @@ class LuaTranslator(Translator):
                 kind = "None"
             params.append(Parameter(name=name, inferred_type_name=kind, default=default, help=help_))
         return params
+
+
+# `name =` at the start of a line (the default and the help are cut off by hand: no backtracking).
+_ASSIGNMENT = re.compile(r"[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*=")
+_PARAMS_CALL = re.compile(r"joule\.params[ \t\r\n]*\{")
+
+
+def _split_params_calls(source):
+    """(lines, fields): the cell's lines outside `joule.params{ ... }` calls, and the fields of those
+    calls. A call takes its line from the start, everything up to the first `}`, and the rest of that
+    line (its newline stays). One pass over the text: each search starts past the previous call."""
+    kept, fields = [], []
+    pos = 0  # always a line's start, or the newline ending a call's line
+    while True:
+        m = _PARAMS_CALL.search(source, pos)
+        close = source.find("}", m.end()) if m else -1
+        if close < 0:
+            # No call, or one that never closes: then no later one closes either.
+            kept.append(source[pos:])
+            break
+        nl = source.rfind("\n", pos, m.start())
+        kept.append(source[pos:nl + 1 if nl >= 0 else pos])
+        fields += [f.strip() for f in source[m.end():close].split(",")]
+        pos = source.find("\n", close)
+        if pos < 0:
+            break
+    return "".join(kept).splitlines(), fields
 
 
 def register():

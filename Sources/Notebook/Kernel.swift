@@ -544,20 +544,26 @@ public final class JupyterKernel {
         })]
     }
 
-    /// `*` and `?` wildcards, as IPython's history search matches them.
-    static func glob(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern), t = Array(text)
-        var memo = [[Bool?]](repeating: [Bool?](repeating: nil, count: t.count + 1), count: p.count + 1)
-        func m(_ i: Int, _ j: Int) -> Bool {
-            if let v = memo[i][j] { return v }
-            let r: Bool
-            if i == p.count { r = j == t.count }
-            else if p[i] == "*" { r = m(i + 1, j) || (j < t.count && m(i, j + 1)) }
-            else { r = j < t.count && (p[i] == "?" || p[i] == t[j]) && m(i + 1, j + 1) }
-            memo[i][j] = r
-            return r
+    /// `*` and `?` wildcards, as IPython's history search matches them. Iterative, in constant extra
+    /// memory (a recursive matcher once ran past the stack on a long cell): on a mismatch the last `*`
+    /// takes one more character, so the work is at most pattern × text and usually linear.
+    public static func glob(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern.unicodeScalars), t = Array(text.unicodeScalars)
+        var i = 0, j = 0
+        var star = -1, resume = 0     // the last `*` seen, and where its match would end next
+        while j < t.count {
+            if i < p.count && p[i] == "*" {
+                star = i; resume = j; i += 1
+            } else if i < p.count && (p[i] == "?" || p[i] == t[j]) {
+                i += 1; j += 1
+            } else if star >= 0 {
+                resume += 1; j = resume; i = star + 1
+            } else {
+                return false
+            }
         }
-        return m(0, 0)
+        while i < p.count && p[i] == "*" { i += 1 }
+        return i == p.count
     }
 
     /// The documentation for the name at (or just before) the cursor: `joule.ebm.SGLD`,

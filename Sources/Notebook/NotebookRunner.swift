@@ -147,8 +147,10 @@ public final class NotebookRunner {
                   key.unicodeScalars.allSatisfy(LuaCompleter.isIdentifierScalar), !LuaCompleter.keywords.contains(key) else {
                 throw NotebookError("parameter '\(key)' is not a Lua name")
             }
-            lines.append("\(key) = \(luaLiteral(value))")
-            fields.append("\(key) = \(luaLiteral(value))")
+            // Numbers and booleans as such, anything else as the string it is, byte for byte.
+            let literal = LuaLiteral.parameter(value)
+            lines.append("\(key) = \(literal)")
+            fields.append("\(key) = \(literal)")
         }
         lines.append("joule.set_params{ " + fields.joined(separator: ", ") + " }")
         var out = cells.filter { !NotebookFile.tags($0).contains("injected-parameters") }
@@ -160,26 +162,6 @@ public final class NotebookRunner {
             out.insert(cell, at: 0)
         }
         return out
-    }
-
-    /// A `-p` value as Lua source: numbers and booleans as such, anything else as a string.
-    static func luaLiteral(_ text: String) -> String {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        if t == "true" || t == "false" { return t }
-        if Int(t) != nil { return t }
-        if let d = Double(t), d.isFinite, !t.isEmpty, t.first!.isNumber || t.first == "-" || t.first == "." { return t }
-        var s = "\""
-        for u in text.unicodeScalars {
-            switch u {
-            case "\"": s += "\\\""
-            case "\\": s += "\\\\"
-            case "\n": s += "\\n"
-            case "\r": s += "\\r"
-            case _ where u.value < 0x20: s += "\\\(u.value)"
-            default: s.unicodeScalars.append(u)
-            }
-        }
-        return s + "\""
     }
 
     static func timestamp(_ d: Date) -> String {

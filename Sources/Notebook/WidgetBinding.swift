@@ -151,23 +151,9 @@ final class WidgetBinding {
 
     // MARK: changes from the front end
 
-    /// Applies a front end's `update`, checked first (nothing changes when any key is wrong);
-    /// the keys that changed.
+    /// Applies a front end's `update` (WidgetModel.update); the keys that changed.
     func apply(_ m: WidgetModel, state: [String: JSON], buffers: [String: Data]) throws -> [String] {
-        try m.validate(state, bufferKeys: Set(buffers.keys))
-        var changed: [String] = []
-        for (k, var v) in state where !buffers.keys.contains(k) {
-            // A whole number keeps the key's type (JSON has one kind of number).
-            switch (m.state[k], v) {
-            case (.double?, .int(let n)): v = .double(Double(n))
-            case (.int?, .double(let d)): v = .int(Int(d))
-            default: break
-            }
-            if m.state[k] != v { changed.append(k) }
-            m.state[k] = v
-        }
-        for (k, b) in buffers { m.buffers[k] = b; changed.append(k) }
-        return changed.sorted()
+        try m.update(state, buffers: buffers)
     }
 
     /// Runs the Lua callbacks of the changed keys (a value's on_change).

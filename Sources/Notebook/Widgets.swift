@@ -130,12 +130,39 @@ public final class WidgetModel {
             let fits: Bool
             switch (old, value) {
             case (.int, .int), (.double, .int), (.double, .double), (.bool, .bool), (.string, .string), (.array, .array), (.object, .object): fits = true
-            case (.int, .double(let d)): fits = d.rounded() == d
+            // A whole-number double becomes the key's integer: only one that Int holds (1e300 or
+            // 2^63 from a client once trapped the kernel on the conversion).
+            case (.int, .double(let d)): fits = d.rounded() == d && d >= -0x1p63 && d < 0x1p63
             case (.null, _), (_, .null): fits = ["index", "tabbable", "tooltip", "_view_count"].contains(key) || old == .null
             default: fits = false
             }
             guard fits else { throw NotebookError("widget \(id) (\(kind)): '\(key)' cannot be \(value.serialized())") }
         }
+    }
+
+    /// Applies a front end's `update`, checked first (nothing changes when any key is wrong); the keys
+    /// that changed. A whole number keeps the key's type (JSON has one kind of number).
+    public func update(_ change: [String: JSON], buffers new: [String: Data]) throws -> [String] {
+        try validate(change, bufferKeys: Set(new.keys))
+        var converted: [String: JSON] = [:]
+        for (k, var v) in change where new[k] == nil {
+            switch (state[k], v) {
+            case (.double?, .int(let n)): v = .double(Double(n))
+            case (.int?, .double(let d)):
+                // validate() let only doubles that Int holds through; checked again, not trusted.
+                guard let n = Int(exactly: d) else { throw NotebookError("widget \(id) (\(kind)): '\(k)' cannot be \(d): no integer in range") }
+                v = .int(n)
+            default: break
+            }
+            converted[k] = v
+        }
+        var changed: [String] = []
+        for (k, v) in converted {
+            if state[k] != v { changed.append(k) }
+            state[k] = v
+        }
+        for (k, b) in new { buffers[k] = b; changed.append(k) }
+        return changed.sorted()
     }
 
     /// The state as the protocol sends it: buffers' keys left out of the JSON and listed in

@@ -28,9 +28,9 @@ public struct Launcher: Sendable {
         return a
     }
 
-    /// The command as a shell would take it (for --dry-run and the Slurm script).
-    public func commandLine(_ run: RunSpec) -> String {
-        ([joule] + arguments(run)).map(shellQuote).joined(separator: " ")
+    /// The command as a shell would take it (for --dry-run), each argument one quoted word.
+    public func commandLine(_ run: RunSpec) throws -> String {
+        try ([joule] + arguments(run)).map { try ShellText.word($0) }.joined(separator: " ")
     }
 
     /// The path of `/proc/self/exe` (this very binary), resolved.
@@ -38,12 +38,6 @@ public struct Launcher: Sendable {
         if let p = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return p }
         return CommandLine.arguments[0]
     }
-}
-
-func shellQuote(_ s: String) -> String {
-    let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%")
-    if !s.isEmpty && s.unicodeScalars.allSatisfy({ safe.contains($0) }) { return s }
-    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 /// One run as a child process, its output going to files in its folder.

@@ -57,26 +57,37 @@ final class SlurmBackend {
         return (dir + "/\(stamp).sh", dir + "/\(stamp).json", dir + "/\(stamp)-%a.out")
     }
 
-    func script(_ todo: [RunSpec], manifest: String, out: String) -> String {
-        var s = ["#!/bin/bash",
-                 "#SBATCH --job-name=joule-\(spec.name)",
+    /// The job script. Values from the spec reach it only through ShellText: `#SBATCH` values that
+    /// hold no control character, comments with theirs escaped, and quoted shell words.
+    func script(_ todo: [RunSpec], manifest: String, out: String) throws -> String {
+        typealias T = ShellText
+        // The name only labels the job: escaped, and blanks made `_` (sbatch splits at them).
+        var s = try ["#!/bin/bash",
+                 T.directive("--job-name", "joule-" + T.comment(spec.name).replacingOccurrences(of: " ", with: "_"), what: "the sweep's name"),
                  "#SBATCH --array=0-\(todo.count - 1)%\(Swift.max(1, jobs))",
-                 "#SBATCH --output=\(out)",
-                 "#SBATCH --chdir=\(launcher.workingDirectory)",
+                 T.directive("--output", out, what: "the Slurm output path"),
+                 T.directive("--chdir", launcher.workingDirectory, what: "the working folder"),
                  "#SBATCH --cpus-per-task=\(spec.slurm.cpusPerTask)"]
-        if let p = spec.slurm.partition { s.append("#SBATCH --partition=\(p)") }
-        if let t = spec.slurm.time { s.append("#SBATCH --time=\(t)") }
-        if let m = spec.slurm.mem { s.append("#SBATCH --mem=\(m)") }
-        for e in spec.slurm.extra { s.append("#SBATCH \(e)") }
+        if let p = spec.slurm.partition { s.append(try T.directive("--partition", p, what: "slurm.partition")) }
+        if let t = spec.slurm.time { s.append(try T.directive("--time", t, what: "slurm.time")) }
+        if let m = spec.slurm.mem { s.append(try T.directive("--mem", m, what: "slurm.mem")) }
+        for e in spec.slurm.extra { s.append(try T.directive(nil, e, what: "slurm.extra")) }
         s.append("#")
-        s.append("# Joule sweep \(spec.name) (\(spec.file)): task i runs entry i of \(manifest),")
+        s.append("# Joule sweep \(T.comment(spec.name)) (\(T.comment(spec.file))): task i runs entry i of \(T.comment(manifest)),")
         s.append("# writing into the run's folder (stdout.txt, stderr.txt, log.jsonl, result.json, status.json):")
-        for (i, r) in todo.enumerated() { s.append("#   \(i): \(r.label) -> \(r.directory)") }
+        for (i, r) in todo.enumerated() { s.append("#   \(i): \(T.comment(r.label)) -> \(T.comment(r.directory))") }
         s.append("set -u")
         for (k, v) in launcher.environment.sorted(by: { $0.key < $1.key }) {
-            s.append("export \(k)=${\(k):-\(shellQuote(v))}")
+            // `${K:-...}` needs K to be a name; the value is a quoted word.
+            guard let f = k.utf8.first, !(f >= 0x30 && f <= 0x39),
+                  k.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5a) || ($0 >= 0x61 && $0 <= 0x7a) || $0 == 0x5f }) else {
+                throw JouleError("environment variable '\(T.comment(k))' is not a shell name")
+            }
+            let value = try T.word(v)
+            s.append("export \(k)=${\(k):-\(value)}")
         }
-        s.append("exec \(shellQuote(launcher.joule)) sweep \(shellQuote(manifest)) --task \"$SLURM_ARRAY_TASK_ID\"")
+        let (joule, manifestWord) = try (T.word(launcher.joule), T.word(manifest))
+        s.append("exec \(joule) sweep \(manifestWord) --task \"$SLURM_ARRAY_TASK_ID\"")
         return s.joined(separator: "\n") + "\n"
     }
 
@@ -85,12 +96,14 @@ final class SlurmBackend {
             throw JouleError("--backend slurm: sbatch not found (install Slurm, or start the single-node one with scripts/slurm-up)")
         }
         let (scriptPath, manifestPath, outPattern) = paths()
+        // The script first: a value it refuses leaves nothing behind.
+        let text = try script(todo, manifest: manifestPath, out: outPattern)
         let manifest = TaskManifest(joule: launcher.joule, script: launcher.script, notebook: launcher.isNotebook,
                                     args: launcher.args, workingDirectory: launcher.workingDirectory,
                                     environment: launcher.environment, output: spec.output,
                                     runs: todo.map { r in .init(params: r.params.map { [$0.name, $0.value.text] }, varying: r.varying) })
         try AtomicFile.write(manifest.json.fileData(), to: manifestPath)
-        try AtomicFile.write(Data(script(todo, manifest: manifestPath, out: outPattern).utf8), to: scriptPath)
+        try AtomicFile.write(Data(text.utf8), to: scriptPath)
         for run in todo {
             try? FileManager.default.removeItem(atPath: run.directory)
             try RunStatus(run: run, state: .queued, backend: "slurm").write(run)

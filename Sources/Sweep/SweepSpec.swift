@@ -245,6 +245,22 @@ public struct SweepSpec: Sendable {
         for r in random { try claim(r.name, "random") }
         if !seeds.isEmpty { try claim(seedParameter, "seeds") }
         let varying = grid.map(\.name) + random.map(\.name) + (seeds.isEmpty ? [] : [seedParameter])
+        // Every name and value travels to its run as a program argument (and into a Slurm job script
+        // as a shell word): neither can hold a NUL byte, so one is refused here, before any run starts.
+        func noNUL(_ what: String, _ text: String) throws {
+            if text.utf8.contains(0) { throw fail("\(what) holds a NUL byte, which no program argument (nor shell word) can hold") }
+        }
+        try noNUL("'script'", script)
+        try noNUL("'output'", output)
+        try noNUL("'name'", name)
+        try noNUL("'seed_param'", seedParameter)
+        for (k, v) in fixed { try noNUL("params.\(k)", k); try noNUL("params.\(k)", v.text) }
+        for g in grid { try noNUL("grid.\(g.name)", g.name); for v in g.values { try noNUL("grid.\(g.name)", v.text) } }
+        for r in random {
+            try noNUL("random.\(r.name)", r.name)
+            if case .choice(let values) = r.distribution { for v in values { try noNUL("random.\(r.name)", v.text) } }
+        }
+        for a in args { try noNUL("'args'", a) }
         for (what, p) in [("plot.x", plotX), ("plot.series", plotSeries)] {
             if let p, !varying.contains(p) {
                 throw fail("\(what) names '\(p)', which the sweep does not vary\(suggestion(for: p, among: varying))")

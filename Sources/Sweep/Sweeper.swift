@@ -117,11 +117,13 @@ public final class Sweeper {
             for run in runs {
                 let s = RunStatus.read(run)?.state.rawValue ?? "new"
                 let will = todo.contains(run) ? "run " : "skip"
-                console.line("  \(will)  [\(s)] \(run.label)\n        \(launcher.commandLine(run))")
+                let command = try launcher.commandLine(run)
+                console.line("  \(will)  [\(s)] \(ShellText.comment(run.label))\n        \(command)")
             }
             if options.backend == .slurm && !todo.isEmpty {
                 let slurm = SlurmBackend(spec: spec, launcher: launcher, jobs: jobs, console: console)
-                console.line("\nSlurm job script (not submitted):\n" + slurm.script(todo, manifest: slurm.paths().manifest, out: slurm.paths().out))
+                let script = try slurm.script(todo, manifest: slurm.paths().manifest, out: slurm.paths().out)
+                console.line("\nSlurm job script (not submitted):\n" + script)
             }
             return outcome
         }

@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -50,6 +51,50 @@ def test_python_values_become_lua_literals(tmp_path):
     (tmp_path / "lit.lua").write_text("\n".join(lines) + "\n")
     r = subprocess.run([JOULE, "run", str(tmp_path / "lit.lua")], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+
+
+def test_every_type_is_translated_by_joule_byte_for_byte(tmp_path):
+    """Tuples, paths and bytes once went to papermill's generic fallback, which does not escape `"`:
+    a value closed the Lua string and os.execute ran. Every type is Joule's own now, and Lua reads
+    back the very bytes, whatever they hold (quotes, control bytes, a digit after one, invalid UTF-8)."""
+    attack = '"); os.execute("touch pwned") --'
+    strings = {
+        "tuple_s": (attack,), "path": Path("/tmp") / attack, "raw": attack.encode(), "ctl": b"\x012\x1f99\x00\r\n\\",
+        "invalid": b"\xff\xfe\xc0\x80\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82", "surrogate": "caf\udcc3\udca9",
+        "utf8": "ünïcode ✓ \U0001d11e \u0085", "bytearray": bytearray(b'"]]'), "memory": memoryview(b"\\'"),
+    }
+    expected = {k: (v[0].encode() if isinstance(v, tuple) else os.fsencode(v) if isinstance(v, Path)
+                    else v.encode("utf-8", "surrogateescape") if isinstance(v, str) else bytes(v)) for k, v in strings.items()}
+    lines = [f"{k} = {T.translate(v)}" for k, v in strings.items()]
+    lines += [f'io.open({T.translate(str(tmp_path / k))}, "wb"):write(type({k}) == "table" and {k}[1] or {k}):close()' for k in strings]
+    lines += [f"t = {T.translate((1, (2.5, None, 'x'), {'k': (True,)}, -2**63, 2**63))}",
+              "assert(t[1] == 1 and t[2][1] == 2.5 and t[2][2] == nil and t[2][3] == 'x' and t[3].k[1] == true)",
+              "assert(t[4] == math.mininteger and math.type(t[4]) == 'integer' and t[5] == 2^63)",
+              "print('ok')"]
+    (tmp_path / "lit.lua").write_text("\n".join(lines) + "\n")
+    r = subprocess.run([JOULE, "run", str(tmp_path / "lit.lua")], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+    for k, want in expected.items():
+        assert (tmp_path / k).read_bytes() == want, k
+    assert not (tmp_path / "pwned").exists()
+    # Text with a control byte and a digit after it: the escape never takes the digit.
+    assert T.translate("\x012") == '"\\0012"'
+    # What Lua cannot hold is refused, never handed to a fallback.
+    for bad in ({1, 2}, object(), "\ud800", {None: 1}):
+        with pytest.raises((TypeError, ValueError)):
+            T.translate(bad)
+
+
+def test_reading_a_parameters_cell_is_linear():
+    """16,000 unclosed `joule.params{` on one line took more than 20 s (a backtracking expression)."""
+    for source in ["joule.params{" * 16000, "x = 1\n" + "joule.params{ a = 1 " * 16000,
+                   "joule.params{ a = 1 }\n" * 16000, "a = " + " " * 200000 + "x", "p = joule.params{" + "," * 200000 + "}"]:
+        start = time.monotonic()
+        T.inspect(nbformat.v4.new_code_cell(source))
+        assert time.monotonic() - start < 2, source[:40]
+    cell = nbformat.v4.new_code_cell("x = 1\np = joule.params{ a = 2 } y = 3\nq = joule.params{ b = 'c',\n d = 4 }\nz = 5 -- last")
+    assert [(p.name, p.default, p.help) for p in T.inspect(cell)] == [
+        ("x", "1", ""), ("z", "5", "last"), ("a", "2", ""), ("b", "'c'", ""), ("d", "4", "")]
 
 
 def test_codify_ends_with_set_params_and_rejects_non_names():

@@ -161,6 +161,10 @@ local function make(kind, props)
   if type(props) ~= "table" then error("joule.widgets." .. kind .. ": expected a table of options, got " .. type(props), 3) end
   local p, extra = {}, {}
   for k, v in pairs(props) do p[k] = v end
+  if (kind == "IntSlider" or kind == "FloatSlider" or kind == "FloatLogSlider") and p.step ~= nil
+     and not (type(p.step) == "number" and p.step > 0 and p.step < math.huge) then
+    error("joule.widgets." .. kind .. ": step must be a positive number, got " .. tostring(p.step), 3)
+  end
   if kind == "Dropdown" then
     local options = p.options or {}
     local labels = {}
@@ -195,7 +199,8 @@ local function make(kind, props)
 end
 
 for _, kind in ipairs(kinds) do
-  W[kind] = function(props) return make(kind, props) end
+  -- Not a tail call: make's errors (level 3) then point at the line that made the widget.
+  W[kind] = function(props) local w = make(kind, props); return w end
 end
 
 -- The front end changed `key` (already in the backend's state).
@@ -229,11 +234,18 @@ function W.interact(f, spec)
     elseif type(s) == "table" and type(s[1]) == "string" then c = W.Dropdown{ description = name, options = s, value = s.value }
     elseif type(s) == "table" and type(s[1]) == "number" and type(s[2]) == "number" then
       local lo, hi, step = s[1], s[2], s[3]
+      -- A step of 0 (or NaN, or below 0) would divide by zero placing the value, and no slider moves by it.
+      if step ~= nil and not (type(step) == "number" and step > 0 and step < math.huge) then
+        error("joule.widgets.interact: '" .. tostring(name) .. "' needs a positive step, got " .. tostring(step), 2)
+      end
+      if not (lo <= hi) then
+        error("joule.widgets.interact: '" .. tostring(name) .. "' needs min <= max, got {" .. tostring(lo) .. ", " .. tostring(hi) .. "}", 2)
+      end
       if math.type(lo) == "integer" and math.type(hi) == "integer" and (step == nil or math.type(step) == "integer") then
         step = step or 1
         c = W.IntSlider{ description = name, min = lo, max = hi, step = step, value = s.value or lo + ((hi - lo) // 2 // step) * step }
       else
-        c = W.FloatSlider{ description = name, min = lo, max = hi, step = step or (hi - lo) / 100, value = s.value or (lo + hi) / 2 }
+        c = W.FloatSlider{ description = name, min = lo, max = hi, step = step or (hi > lo and (hi - lo) / 100 or 1), value = s.value or (lo + hi) / 2 }
       end
     else
       error("joule.widgets.interact: '" .. tostring(name) .. "' needs {min, max [, step]}, a list of choices, a boolean or a widget", 2)
