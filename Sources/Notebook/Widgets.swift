@@ -1,5 +1,4 @@
 import Foundation
-import LuaHost
 import JouleCore
 
 /// Widget models as ipywidgets 8 defines them (widget protocol 2.1.0): each control's state keys
