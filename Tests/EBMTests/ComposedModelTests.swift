@@ -7,7 +7,11 @@ import XCTest
 
 /// Networks composed of modules: the PyTorch reference models, checkpoints of any architecture,
 /// the ShallowCNN preset against the same network built from its description, replicas, errors.
+/// Run once per FP32 kernel family.
 final class ComposedModelTests: XCTestCase {
+    /// Each test once per FP32 kernel family this machine runs (`KernelFamilies`).
+    override func invokeTest() { KernelFamilies.each { super.invokeTest() } }
+
     private func reference(_ name: String) throws -> EnergyNet {
         let root = try Architecture.build(try JSON.parse(ComposedReference.architectures[name]!), rng: RNG(seed: 3))
         let net = try EnergyNet(root)

@@ -8,7 +8,11 @@ import XCTest
 
 /// Every golden value of shared/reference, with the tolerances its README gives:
 /// forward values 1e-5 and gradients 1e-4, relative to the largest magnitude.
+/// Run once per FP32 kernel family, at the same tolerances.
 final class ParityTests: XCTestCase {
+    /// Each test once per FP32 kernel family this machine runs (`KernelFamilies`).
+    override func invokeTest() { KernelFamilies.each { super.invokeTest() } }
+
     var model: ShallowCNN!
     var x: Tensor!, fake: Tensor!
     var y: [Int] = []

@@ -4,8 +4,12 @@ import TestSupport
 import XCTest
 
 /// Finite-difference checks of every module's two backward passes, on the loss L = Σ r ⊙ forward(x)
-/// with fixed random r. Central differences in Float32 with a step of 1e-2.
+/// with fixed random r. Central differences in Float32 with a step of 1e-2. Run once per FP32
+/// kernel family.
 final class GradientCheckTests: XCTestCase {
+    /// Each test once per FP32 kernel family this machine runs (`KernelFamilies`).
+    override func invokeTest() { KernelFamilies.each { super.invokeTest() } }
+
     let rng = RNG(seed: 7)
 
     private func loss(_ m: Module, _ x: Tensor, _ r: Tensor) throws -> Double {

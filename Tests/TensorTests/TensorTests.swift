@@ -3,7 +3,11 @@ import Tensor
 import TestSupport
 import XCTest
 
+/// Run once per FP32 kernel family (matmul goes through `Kernels`).
 final class TensorTests: XCTestCase {
+    /// Each test once per FP32 kernel family this machine runs (`KernelFamilies`).
+    override func invokeTest() { KernelFamilies.each { super.invokeTest() } }
+
     func testSameSeedSameNumbers() {
         let a = RNG(seed: 42), b = RNG(seed: 42), c = RNG(seed: 43)
         let xa = (0..<100).map { _ in a.normal() }, xb = (0..<100).map { _ in b.normal() }
