@@ -109,10 +109,10 @@ public enum Kernels {
     /// Which family runs, for `joule version` and `joule bench`.
     public static var description: String {
         if let f = forced { return "\(f.name) (\(state.origin ?? "forced"))" }
-        let panel = families.first { $0.name == "panel" }
-        let convolutions = panel?.unavailableReason == nil ? "panel where the shape suits, else openblas" : "openblas"
-        return "default (convolutions: \(convolutions); Linear and matmul: openblas; bf16 sampling: "
-            + (families.first { $0.name == "bf16" }?.unavailableReason == nil ? "bf16)" : "FP32, no AVX512-BF16)")
+        let convolutions = defaultConvolutionFamilies.filter(\.isFP32).map(\.name).joined(separator: " where the shape suits, else ")
+        let sampling = defaultConvolutionFamilies.first { !$0.isFP32 }?.name ?? "FP32"
+        return "default (convolutions: \(convolutions); Linear and matmul: "
+            + defaultGEMMFamilies.map(\.name).joined(separator: ", else ") + "; bf16 sampling: \(sampling))"
     }
 
     /// Available families and, for the others, why not: "openblas, panel, portable; not here: bf16 (…)".
