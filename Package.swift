@@ -9,7 +9,11 @@ import PackageDescription
 // and add into an FMA of its own, so these loops give the same results on every CPU.
 // JOULE_TARGET_CPU names another CPU (e.g. `haswell` for AVX2) for a binary that must also run
 // on older machines, such as the nodes of a cluster whose CPUs differ from the one that builds.
-let targetCPU = ProcessInfo.processInfo.environment["JOULE_TARGET_CPU"] ?? "native"
+// Swift's C importer knows CPU names, not x86-64's feature levels: a level is built for the
+// oldest CPU that has all of it (x86-64-v3: AVX2, FMA, BMI2 — Haswell).
+let cpuLevels = ["x86-64-v2": "nehalem", "x86-64-v3": "haswell", "x86-64-v4": "skylake-avx512"]
+let requestedCPU = ProcessInfo.processInfo.environment["JOULE_TARGET_CPU"] ?? "native"
+let targetCPU = cpuLevels[requestedCPU] ?? requestedCPU
 let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release))]
 // The tensor layer holds the hot kernels (the convolutions' GEMM among them): debug builds optimise
 // it too, checks kept, so that tests run the same vectorised code at a usable speed.

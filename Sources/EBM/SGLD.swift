@@ -95,7 +95,8 @@ public final class SGLDSampler: ChainSampler {
     private static func warnNoBF16() {
         guard !warned else { return }
         warned = true
-        FileHandle.standardError.write(Data("SGLD: this CPU has no AVX512-BF16; precision bf16 runs in FP32\n".utf8))
+        let why = Precision.bf16Unavailable ?? "this CPU has no AVX512-BF16"
+        FileHandle.standardError.write(Data("SGLD: \(why); precision bf16 runs in FP32\n".utf8))
     }
     public var steps: Int {
         get { config.steps }

@@ -30,8 +30,12 @@ public final class Conv2d: Module {
     /// The input of the latest forward, for the weight gradient (see `Module`).
     private var input: Tensor?
     private let packedWeight = Tensor(shape: [0])
-    /// Who multiplies: chosen for this layer's shape and precision in one place (`ConvolutionKernels`).
+    /// Who multiplies: chosen for this layer's shape and precision in one place (`Kernels`), again
+    /// when that choice changes (`Kernels.generation`, e.g. a test forcing another family).
     private var gemms: ConvolutionGEMMs
+    private var kernelGeneration: Int
+    /// The kernels this layer runs now.
+    public var kernels: ConvolutionGEMMs { gemms }
     /// The arithmetic of its GEMMs; a replica that samples may run bf16 (see `run(in:)`).
     public private(set) var precision: Precision = .fp32
     private var packedGrads: [Tensor] = []
@@ -48,7 +52,8 @@ public final class Conv2d: Module {
         let fanIn = inChannels * kernel * kernel
         weight = Parameter(Init.kaimingUniform(shape: [outChannels, inChannels, kernel, kernel], fanIn: fanIn, rng: rng))
         self.bias = Parameter(bias ? Init.biasUniform(count: outChannels, fanIn: fanIn, rng: rng) : Tensor(shape: [0]))
-        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: fanIn)
+        kernelGeneration = Kernels.generation
+        gemms = Kernels.convolution(inChannels: inChannels, outChannels: outChannels, patch: fanIn, precision: .fp32)
     }
 
     private init(sharing other: Conv2d) {
@@ -57,8 +62,9 @@ public final class Conv2d: Module {
         weight = other.weight; bias = other.bias
         tileFloats = other.tileFloats; minTileRows = other.minTileRows
         precision = other.precision
-        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
-                                        precision: precision)
+        kernelGeneration = Kernels.generation
+        gemms = Kernels.convolution(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
+                                    precision: precision)
     }
 
     public func replica() -> Module { Conv2d(sharing: self) }
@@ -90,8 +96,14 @@ public final class Conv2d: Module {
     public func run(in precision: Precision) {
         guard precision != self.precision else { return }
         self.precision = precision
-        gemms = ConvolutionKernels.make(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
-                                        precision: precision)
+        chooseKernels()
+    }
+
+    /// Asks `Kernels` for this layer's GEMMs (its weights are packed again for them).
+    private func chooseKernels() {
+        kernelGeneration = Kernels.generation
+        gemms = Kernels.convolution(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
+                                    precision: precision)
         packedVersion = nil
     }
 
@@ -116,6 +128,7 @@ public final class Conv2d: Module {
         }
         geometry = g
         self.input = input
+        if kernelGeneration != Kernels.generation { chooseKernels() }
         if packedVersion != weight.value.version { try packWeight() }
         try output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
         let (x, out, o) = (input.data, output.data, outChannels)

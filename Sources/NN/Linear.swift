@@ -1,6 +1,7 @@
 import Tensor
 
-/// y = x · Wᵀ + b for x of shape (N, in); W is PyTorch's (out, in).
+/// y = x · Wᵀ + b for x of shape (N, in); W is PyTorch's (out, in). Its three GEMMs go through
+/// `Kernels`, which chooses who runs them.
 public final class Linear: Module {
     public let inFeatures, outFeatures: Int
     public let weight: Parameter
@@ -56,21 +57,22 @@ public final class Linear: Module {
         if hasBias {
             for i in 0..<n { (output.data + i * outFeatures).update(from: bias.value.data, count: outFeatures) }
         }
-        BLAS.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: input.data, b: weight.value.data,
-                  beta: hasBias ? 1 : 0, c: output.data)
+        Kernels.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: input.data, b: weight.value.data,
+                     accumulate: hasBias, c: output.data)
         return output
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let n = try checkedBatch(gradOutput)
         try gradInput.resize([n, inFeatures])
-        BLAS.gemm(m: n, n: inFeatures, k: outFeatures, a: gradOutput.data, b: weight.value.data, c: gradInput.data)
+        Kernels.gemm(m: n, n: inFeatures, k: outFeatures, a: gradOutput.data, b: weight.value.data, c: gradInput.data)
         return gradInput
     }
 
     public func accumulateWeightGradients(_ gradOutput: Tensor) throws {
         let n = try checkedBatch(gradOutput)
-        BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: gradOutput.data, b: input!.data, beta: 1, c: weight.grad.data)
+        Kernels.gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: gradOutput.data, b: input!.data, accumulate: true,
+                     c: weight.grad.data)
         guard hasBias else { return }
         for i in 0..<n { for o in 0..<outFeatures { bias.grad.data[o] += gradOutput.data[i * outFeatures + o] } }
     }

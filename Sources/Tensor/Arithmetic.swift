@@ -90,13 +90,13 @@ extension Tensor {
         }
     }
 
-    /// Matrix product of two 2-D tensors through BLAS.
+    /// Matrix product of two 2-D tensors, run by the family `Kernels` chooses.
     public func matmul(_ other: Tensor) throws -> Tensor {
         guard rank == 2, other.rank == 2, shape[1] == other.shape[0] else {
             throw JouleError("matmul: shapes \(shape) and \(other.shape) do not chain")
         }
         let out = Tensor(shape: [shape[0], other.shape[1]])
-        BLAS.gemm(m: shape[0], n: other.shape[1], k: shape[1], a: data, b: other.data, c: out.data)
+        Kernels.gemm(m: shape[0], n: other.shape[1], k: shape[1], a: data, b: other.data, c: out.data)
         return out
     }
 }

@@ -1,5 +1,23 @@
 import Foundation
 
+/// bfloat16 GEMMs with FP32 accumulation for the convolutions of sampling replicas (a layer run in
+/// `Precision.bf16`), on AVX512-BF16; nothing else. Its weight gradient, and layers it does not serve
+/// (one input channel, O not a multiple of 32), run FP32 elsewhere.
+public final class BF16Kernels: KernelFamily {
+    public let name = "bf16"
+    public var unavailableReason: String? { BF16GEMM.isAvailable ? nil : "this CPU has no AVX512-BF16" }
+    public var isFP32: Bool { false }
+
+    public func convolution(inChannels: Int, outChannels: Int, patch: Int, precision: Precision) -> ConvolutionGEMMs? {
+        guard precision == .bf16, BF16Convolution.serves(inChannels: inChannels, outChannels: outChannels) else { return nil }
+        return BF16Convolution(inChannels: inChannels, outChannels: outChannels, patch: patch)
+    }
+
+    /// No single GEMM (Linear, matmul) runs in bf16: they belong to FP32 passes.
+    public func serves(_ gemm: GEMM) -> Bool { false }
+    public func multiply(_ gemm: GEMM) { OpenBLASKernels.shared.multiply(gemm) }
+}
+
 /// The convolution GEMMs of sampling in bfloat16: the forward pass and the input gradient multiply
 /// bf16 patches (or output gradients) by bf16 weights, packed once per change of the weights, and
 /// accumulate in FP32 (`BF16GEMM`). The weight gradient stays FP32 (training never runs here).
@@ -7,11 +25,11 @@ import Foundation
 /// per position), which the conversion to bf16 would have to gather element by element, for a
 /// GEMM of K = k² (25 for the ShallowCNN) that is a few percent of a pass — measured, converting
 /// cost more than the faster multiply saved.
-public final class BF16Convolution: BLASConvolution {
+public final class BF16Convolution: GEMMConvolution {
     private var forwardPanels: [UInt16]
     private var backwardPanels: [UInt16]?
     /// bf16 copies of A, one per thread multiplying at once (tiles run on several cores).
-    private let scratch = ScratchPool()
+    private let scratch = ScratchPool<UInt16>()
 
     public init(inChannels: Int, outChannels: Int, patch: Int) {
         precondition(outChannels % BF16GEMM.width == 0)
@@ -19,7 +37,7 @@ public final class BF16Convolution: BLASConvolution {
         if patch % BF16GEMM.width == 0 {
             backwardPanels = [UInt16](repeating: 0, count: BF16GEMM.packedCount(k: outChannels, n: patch))
         }
-        super.init(outChannels: outChannels, patch: patch)
+        super.init(outChannels: outChannels, patch: patch, family: OpenBLASKernels.shared)
     }
 
     /// Layers this family serves (several input channels, O a multiple of 32); others keep FP32.
@@ -60,23 +78,4 @@ public final class BF16Convolution: BLASConvolution {
             }
         }
     }
-}
-
-/// Buffers lent to one caller at a time, grown to the largest size asked: a tile's bf16 copy of A
-/// without an allocation per tile (128 KB at a time would go to mmap and back on every call).
-final class ScratchPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var free: [(pointer: UnsafeMutablePointer<UInt16>, count: Int)] = []
-
-    func with<R>(count: Int, _ body: (UnsafeMutablePointer<UInt16>) throws -> R) rethrows -> R {
-        lock.lock()
-        var buffer = free.popLast()
-        lock.unlock()
-        if let b = buffer, b.count < count { b.pointer.deallocate(); buffer = nil }
-        let b = buffer ?? (UnsafeMutablePointer<UInt16>.allocate(capacity: count), count)
-        defer { lock.lock(); free.append(b); lock.unlock() }
-        return try body(b.pointer)
-    }
-
-    deinit { for b in free { b.pointer.deallocate() } }
 }

@@ -10,11 +10,15 @@ public enum PanelGEMM {
     public static let width = 32
 
     /// Compiled for the building CPU (no JOULE_TARGET_CPU) and running on one with AVX-512.
-    public static let isAvailable: Bool = {
+    public static var isAvailable: Bool { unavailableReason == nil }
+
+    /// Why not, where it is not available: the CPU's missing flags, or a build for another CPU.
+    public static let unavailableReason: String? = {
         #if JOULE_NATIVE_CPU
-        return ["avx512f", "avx512vl"].allSatisfy(BLASKernel.readCPUFlags().contains)
+        let missing = ["avx512f", "avx512vl"].filter { !BLASKernel.readCPUFlags().contains($0) }
+        return missing.isEmpty ? nil : "this CPU has no \(missing.joined(separator: ", "))"
         #else
-        return false
+        return "this build targets JOULE_TARGET_CPU, not the building CPU: PanelGEMM is left to AVX-512 builds for the native CPU"
         #endif
     }()
 

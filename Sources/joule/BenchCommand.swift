@@ -68,6 +68,7 @@ struct BenchCommand: ParsableCommand {
                 "jem_iteration_bf16_s": jem16Time.map(JSON.double) ?? .null, "sgld_bf16_s": sgld16Time.map(JSON.double) ?? .null,
                 "bf16": .bool(bf16),
                 "gemm_peak_gflops": .double(gemm), "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
+                "kernels": .string(Kernels.description),
                 "chains": .int(chains), "steps": .int(steps), "runs": .int(runs),
             ])
             print(result.serialized())
@@ -78,6 +79,7 @@ struct BenchCommand: ParsableCommand {
             label(name) + String(format: "%9.4f s  %6.1f GFLOP/s  %5.1f%% of GEMM peak", seconds, work / seconds / 1e9, 100 * work / seconds / 1e9 / gemm)
         }
         print("Joule bench — ShallowCNN hidden 32, 42 classes, 1×56×56; OpenBLAS \(BLAS.coreName), \(BLAS.threads) threads; median of \(runs)")
+        print("GEMM kernels: \(Kernels.description)")
         print(label("GEMM peak (sgemm 2048³)") + String(format: "%9.1f GFLOP/s", gemm))
         print(row("JEM iteration (\(chains) × \(steps) + update)", jemTime, jemFlops))
         print(row("SGLD alone (\(chains) × \(steps))", sgldTime, sgldFlops))
@@ -85,7 +87,7 @@ struct BenchCommand: ParsableCommand {
             print(row("JEM iteration, bf16 sampling", jem16Time, jemFlops) + String(format: "  %.2f× FP32", jemTime / jem16Time))
             print(row("SGLD alone, bf16", sgld16Time, sgldFlops) + String(format: "  %.2f× FP32", sgldTime / sgld16Time))
         } else {
-            print(label("bf16 sampling") + "  not measured: this CPU has no AVX512-BF16")
+            print(label("bf16 sampling") + "  not measured: \(Precision.bf16Unavailable ?? "bf16 does not run here")")
         }
         print(row("SGLD as a Lua loop over energy_grad", luaTime, sgldFlops) + String(format: "  %+.1f%% vs built-in", 100 * (luaTime / sgldTime - 1)))
         print(label("divergence guard (per JEM step)") + String(format: "%9.4f s  %+.2f%% of a JEM iteration", snapshotTime / Double(DivergenceGuard.Config().every), 100 * guardShare))

@@ -1,11 +1,17 @@
 import ArgumentParser
+import Foundation
 import Tensor
 
 @main
 struct Joule: ParsableCommand {
-    /// Picks OpenBLAS's kernel (which may re-execute the process) before anything else runs.
+    /// Picks OpenBLAS's kernel (which may re-execute the process) before anything else runs, and
+    /// stops when JOULE_KERNELS asks for a kernel family that does not exist or cannot run here.
     static func main() {
         BLASKernel.ensureFastKernel()
+        if let problem = Kernels.environmentProblem {
+            FileHandle.standardError.write(Data("joule: \(problem)\n".utf8))
+            Foundation.exit(2)
+        }
         main(nil)
     }
 
@@ -23,5 +29,7 @@ struct Version: ParsableCommand {
         print(luaRelease)
         print("OpenBLAS \(BLAS.config)")
         print("BLAS kernel: \(BLASKernel.selection.isEmpty ? BLAS.coreName : BLASKernel.selection), threads: \(BLAS.threads)")
+        print("GEMM kernels: \(Kernels.description)")
+        print("kernel families here: \(Kernels.availability)")
     }
 }

@@ -18,7 +18,9 @@ final class BF16SamplingTests: XCTestCase {
     var y: [Int]!
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(BF16GEMM.isAvailable, "this CPU has no AVX512-BF16")
+        try XCTSkipUnless(BF16GEMM.isAvailable, "kernel family bf16 does not run here: this CPU has no AVX512-BF16")
+        // The bf16 family forced: what runs whatever JOULE_KERNELS says.
+        try Kernels.force("bf16")
         model = try ShallowCNN.load(from: Fixtures.path("shallowcnn_h32_c42.safetensors"))
         // The reference weights are PyTorch's initialisation, whose logits barely differ (E ≈ −log 42
         // everywhere). Scaled up, the last layer gives energies that depend on the image, as a trained
@@ -33,6 +35,8 @@ final class BF16SamplingTests: XCTestCase {
         y = try Fixtures.ints("y.npy")
         y = y + y + y + y
     }
+
+    override func tearDown() { try? Kernels.force(nil) }
 
     func relativeL2(_ a: Tensor, _ b: Tensor) -> Double {
         var d = 0.0, n = 0.0

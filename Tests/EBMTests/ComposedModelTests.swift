@@ -7,7 +7,15 @@ import XCTest
 
 /// Networks composed of modules: the PyTorch reference models, checkpoints of any architecture,
 /// the ShallowCNN preset against the same network built from its description, replicas, errors.
+/// Each test runs once per FP32 kernel family this machine runs (`KernelFamilies.each`).
 final class ComposedModelTests: XCTestCase {
+    /// Failures name the kernel family forced when they happened (see `KernelFamilies.each`).
+    override func recordFailure(withDescription description: String, inFile filePath: String, atLine lineNumber: Int,
+                                expected: Bool) {
+        super.recordFailure(withDescription: KernelFamilies.label(description), inFile: filePath, atLine: lineNumber,
+                            expected: expected)
+    }
+
     private func reference(_ name: String) throws -> EnergyNet {
         let root = try Architecture.build(try JSON.parse(ComposedReference.architectures[name]!), rng: RNG(seed: 3))
         let net = try EnergyNet(root)
@@ -15,11 +23,11 @@ final class ComposedModelTests: XCTestCase {
         return net
     }
 
-    func testReferenceModelsMatchPyTorch() throws {
+    func testReferenceModelsMatchPyTorch() throws { try KernelFamilies.each(self) {
         for name in ComposedReference.models { try ComposedReference.check(name, try reference(name)) }
-    }
+    } }
 
-    func testParameterNamesAndShapesArePyTorchs() throws {
+    func testParameterNamesAndShapesArePyTorchs() throws { try KernelFamilies.each(self) {
         let json = try JSON.parse(String(contentsOfFile: Fixtures.path("composed/models.json"), encoding: .utf8))
         for name in ComposedReference.models {
             let expected = json[name]!["parameters"]!.object!.mapValues { $0.array!.map { $0.int! } }
@@ -27,9 +35,9 @@ final class ComposedModelTests: XCTestCase {
             XCTAssertEqual(Dictionary(uniqueKeysWithValues: net.namedParameters.map { ($0.name, $0.parameter.value.shape) }), expected, name)
             XCTAssertEqual(net.classes, json[name]!["classes"]!.int!, name)
         }
-    }
+    } }
 
-    func testCheckpointRebuildsAnyArchitecture() throws {
+    func testCheckpointRebuildsAnyArchitecture() throws { try KernelFamilies.each(self) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("joule-\(getpid())-composed.safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         for name in ComposedReference.models {
@@ -45,9 +53,9 @@ final class ComposedModelTests: XCTestCase {
         let cnn = try ShallowCNN(hidden: 4, classes: 3, rng: RNG(seed: 1))
         try cnn.save(to: path)
         XCTAssertEqual((try EnergyNets.load(from: path) as? ShallowCNN)?.hidden, 4)
-    }
+    } }
 
-    func testCheckpointMismatchNamesTheFirstDifferingParameter() throws {
+    func testCheckpointMismatchNamesTheFirstDifferingParameter() throws { try KernelFamilies.each(self) {
         let net = try reference("cnn3")
         var weights = net.stateDict()
         weights["3.weight"] = Tensor(shape: [32, 16, 3, 3])
@@ -58,10 +66,10 @@ final class ComposedModelTests: XCTestCase {
         // Nothing was copied by the failed loads.
         let x = try ComposedReference.tensor("cnn3", "x.npy")
         assertClose(try net.logits(x), try ComposedReference.tensor("cnn3", "logits.npy"), relative: 1e-5, "logits after failed loads")
-    }
+    } }
 
     /// The preset and the same network built from its own description, on the same weights.
-    func testShallowCNNFromItsArchitectureIsThePreset() throws {
+    func testShallowCNNFromItsArchitectureIsThePreset() throws { try KernelFamilies.each(self) {
         let preset = try ShallowCNN.load(from: Fixtures.path("shallowcnn_h32_c42.safetensors"))
         let rebuilt = try EnergyNet(try Architecture.build(preset.root.architecture, rng: RNG(seed: 9)))
         try rebuilt.load(stateDict: preset.stateDict())
@@ -70,10 +78,10 @@ final class ComposedModelTests: XCTestCase {
         let (e1, e2) = (Tensor(shape: [0]), Tensor(shape: [0]))
         XCTAssertEqual(try rebuilt.energyGradient(x, labels: nil, energy: e1).array, try preset.energyGradient(x, labels: nil, energy: e2).array)
         XCTAssertEqual(e1.array, e2.array)
-    }
+    } }
 
     /// A batch split over per-core replicas gives what the shares give one by one.
-    func testReplicasGiveTheSameResultsAsOneModel() throws {
+    func testReplicasGiveTheSameResultsAsOneModel() throws { try KernelFamilies.each(self) {
         for name in ["cnn3", "cnn1"] {
             let net = try reference(name)
             let x4 = try ComposedReference.tensor(name, "x.npy")
@@ -86,9 +94,9 @@ final class ComposedModelTests: XCTestCase {
                 assertClose(try e.items(k * 4..<(k + 1) * 4), e4, relative: 1e-6, "\(name): energy of share \(k)")
             }
         }
-    }
+    } }
 
-    func testShapeErrorsNameTheLayer() throws {
+    func testShapeErrorsNameTheLayer() throws { try KernelFamilies.each(self) {
         let rng = RNG(seed: 1)
         let net = try EnergyNet(Sequential([Conv2d(3, 16, kernel: 3, rng: rng), Swish(), Conv2d(8, 32, kernel: 3, rng: rng),
                                             AdaptiveAvgPool2d(), Flatten(), Linear(32, 2, rng: rng)]))
@@ -108,9 +116,9 @@ final class ComposedModelTests: XCTestCase {
         assertThrowsMessage("appears twice") { let c = Conv2d(1, 1, kernel: 1, rng: rng); _ = try EnergyNet(Sequential([c, c, Flatten(), Linear(1, 1, rng: rng)])) }
         assertThrowsMessage("end it with a Linear layer or give its input shape") { _ = try EnergyNet(Sequential([Conv2d(1, 1, kernel: 1, rng: rng), Flatten()])) }
         assertThrowsMessage("expected inputs of shape (N, 2)") { _ = try reference("mlp2d").logits(Tensor(shape: [3, 3])) }
-    }
+    } }
 
-    func testHostileArchitecturesAreRefused() throws {
+    func testHostileArchitecturesAreRefused() throws { try KernelFamilies.each(self) {
         for (json, fragment) in [
             (#"{"type": "Conv2d", "in": 3, "out": 16}"#, "Conv2d needs \"kernel\""),
             (#"{"type": "Linear", "in": 1048576, "out": 1048576}"#, "more than"),
@@ -133,5 +141,5 @@ final class ComposedModelTests: XCTestCase {
         try EnergyNet(Sequential([Linear(2, 1, rng: RNG(seed: 1))]))
             .save(to: path, metadata: ["architecture": #"{"type": "Linear", "in": 65536, "out": 16384, "bias": false}"#])
         assertThrowsMessage("architecture: more than 3 parameters, the values its weights file holds") { _ = try EnergyNets.load(from: path) }
-    }
+    } }
 }

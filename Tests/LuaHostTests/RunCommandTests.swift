@@ -66,6 +66,24 @@ final class RunCommandTests: LuaTestCase {
         XCTAssertTrue(r.stdout.contains(LuaState.release) && LuaState.release.hasPrefix("Lua 5.4"), r.stdout)
     }
 
+    /// `joule version` names the GEMM kernel family; JOULE_KERNELS forces one, and a name it does not
+    /// know (or a family this CPU cannot run) stops joule with the reason.
+    func testVersionNamesTheKernelFamilyAndJOULE_KERNELSForcesOne() throws {
+        let plain = try joule(["version"], shell: "unset JOULE_KERNELS")
+        XCTAssertTrue(plain.stdout.contains("GEMM kernels: default"), plain.stdout)
+        let forced = try joule(["version"], shell: "export JOULE_KERNELS=portable")
+        XCTAssertTrue(forced.stdout.contains("GEMM kernels: portable (JOULE_KERNELS from the environment)"), forced.stdout)
+        let unknown = try joule(["version"], shell: "export JOULE_KERNELS=mkl")
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("JOULE_KERNELS=mkl: unknown kernel family 'mkl'"), unknown.stderr)
+        for f in Kernels.families {
+            guard let why = f.unavailableReason else { continue }
+            let refused = try joule(["version"], shell: "export JOULE_KERNELS=\(f.name)")
+            XCTAssertEqual(refused.status, 2)
+            XCTAssertTrue(refused.stderr.contains(why), refused.stderr)
+        }
+    }
+
     /// A writer killed in the middle of saving leaves either the previous complete file or none:
     /// never a truncated file under the real name.
     func testKilledWriterLeavesNoPartialFile() throws {

@@ -5,7 +5,15 @@ import XCTest
 
 /// Finite-difference checks of every module's two backward passes, on the loss L = Σ r ⊙ forward(x)
 /// with fixed random r. Central differences in Float32 with a step of 1e-2.
+/// Each test runs once per FP32 kernel family this machine runs (`KernelFamilies.each`).
 final class GradientCheckTests: XCTestCase {
+    /// Failures name the kernel family forced when they happened (see `KernelFamilies.each`).
+    override func recordFailure(withDescription description: String, inFile filePath: String, atLine lineNumber: Int,
+                                expected: Bool) {
+        super.recordFailure(withDescription: KernelFamilies.label(description), inFile: filePath, atLine: lineNumber,
+                            expected: expected)
+    }
+
     let rng = RNG(seed: 7)
 
     private func loss(_ m: Module, _ x: Tensor, _ r: Tensor) throws -> Double {
@@ -50,11 +58,11 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
-    func testConv2dStrideAndPadding() throws {
+    func testConv2dStrideAndPadding() throws { try KernelFamilies.each(self) {
         try check(Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), input: [3, 7, 6, 2])
         try check(Conv2d(1, 4, kernel: 5, stride: 2, padding: 4, rng: rng), input: [2, 9, 9, 1])
         try check(Conv2d(3, 2, kernel: 1, rng: rng), input: [2, 4, 4, 3])
-    }
+    } }
 
     /// A few positions per tile: tiles cut images apart, and each core's share runs several tiles.
     private func smallTiles(_ conv: Conv2d) -> Conv2d {
@@ -63,12 +71,12 @@ final class GradientCheckTests: XCTestCase {
         return conv
     }
 
-    func testConv2dInSmallTiles() throws {
+    func testConv2dInSmallTiles() throws { try KernelFamilies.each(self) {
         try check(smallTiles(Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)), input: [3, 7, 6, 2])
         try check(smallTiles(Conv2d(1, 4, kernel: 5, stride: 2, padding: 4, rng: rng)), input: [2, 9, 9, 1])
-    }
+    } }
 
-    func testConv2dTilesAgreeWithWholeBatch() throws {
+    func testConv2dTilesAgreeWithWholeBatch() throws { try KernelFamilies.each(self) {
         // Three channels unfold patch by patch; one channel unfolds transposed, whole images per tile.
         for (channels, kernel, padding) in [(3, 3, 1), (1, 5, 4)] {
             let whole = Conv2d(channels, 4, kernel: kernel, stride: 2, padding: padding, rng: rng)
@@ -88,11 +96,11 @@ final class GradientCheckTests: XCTestCase {
             assertClose(tiled.weight.grad, gw, relative: 1e-6, "weight gradient, \(channels) channels")
             assertClose(tiled.bias.grad, gb, relative: 1e-6, "bias gradient, \(channels) channels")
         }
-    }
+    } }
 
     /// Every output, input gradient and weight gradient against the convolution's definition, summed
     /// in Double, on geometries where the stride leaves the last rows and columns unread.
-    func testConv2dMatchesDirectConvolution() throws {
+    func testConv2dMatchesDirectConvolution() throws { try KernelFamilies.each(self) {
         // The last three multiply through PanelGEMM where the CPU has it (32 or 64 outputs; the one-channel
         // case forward only, from transposed patches).
         for (c, o, k, s, p, h, w) in [(1, 3, 5, 2, 4, 9, 10), (1, 3, 3, 2, 0, 6, 7), (1, 3, 3, 3, 1, 8, 9), (3, 3, 3, 2, 1, 7, 6),
@@ -130,9 +138,9 @@ final class GradientCheckTests: XCTestCase {
             assertClose(conv.weight.grad, try Tensor(shape: conv.weight.value.shape, values: gwRef.map(Float.init)), relative: 1e-5, "weight gradient, " + what)
             assertClose(conv.bias.grad, try Tensor(shape: [o], values: gbRef.map(Float.init)), relative: 1e-5, "bias gradient, " + what)
         }
-    }
+    } }
 
-    func testConv2dNoticesChangedWeights() throws {
+    func testConv2dNoticesChangedWeights() throws { try KernelFamilies.each(self) {
         let conv = Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)
         let x = Tensor(shape: [1, 5, 5, 2]); rng.fillNormal(x)
         let before = try conv.forward(x).copy()
@@ -146,12 +154,31 @@ final class GradientCheckTests: XCTestCase {
         let fresh = Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng)
         try fresh.weight.value.assign(conv.weight.value); try fresh.bias.value.assign(conv.bias.value)
         XCTAssertEqual(try fresh.forward(x).array, doubled)
+    } }
+
+    /// Layers built before a family is forced run it from their next pass on, with the same results.
+    func testLayersFollowTheForcedFamily() throws {
+        defer { try? Kernels.force(nil) }
+        let conv = Conv2d(3, 32, kernel: 3, padding: 1, rng: rng), linear = Linear(32, 64, rng: rng)
+        let x = Tensor(shape: [2, 5, 5, 3]), v = Tensor(shape: [7, 32])
+        rng.fillNormal(x); rng.fillNormal(v)
+        try Kernels.force("openblas")
+        let (y, z) = (try conv.forward(x).copy(), try linear.forward(v).copy())
+        XCTAssertEqual((conv.kernels as? GEMMConvolution)?.family.name, "openblas")
+        XCTAssertFalse(conv.kernels is PanelConvolution)
+        for family in KernelFamilies.fp32 {
+            try Kernels.force(family.name)
+            assertClose(try conv.forward(x), y, relative: 1e-5, "Conv2d on \(family.name)")
+            assertClose(try linear.forward(v), z, relative: 1e-5, "Linear on \(family.name)")
+            if family.name == "portable" { XCTAssertEqual((conv.kernels as? GEMMConvolution)?.family.name, "portable") }
+            if family.name == "panel" { XCTAssertTrue(conv.kernels is PanelConvolution) }
+        }
     }
 
-    func testLinear() throws { try check(Linear(5, 3, rng: rng), input: [4, 5]) }
-    func testSwish() throws { try check(Swish(), input: [2, 5, 5, 3]) }
+    func testLinear() throws { try KernelFamilies.each(self) { try check(Linear(5, 3, rng: rng), input: [4, 5]) } }
+    func testSwish() throws { try KernelFamilies.each(self) { try check(Swish(), input: [2, 5, 5, 3]) } }
 
-    func testSwishInPlaceAgreesWithSwish() throws {
+    func testSwishInPlaceAgreesWithSwish() throws { try KernelFamilies.each(self) {
         let x = Tensor(shape: [2, 3, 3, 2]); rng.fillNormal(x)
         let g = Tensor(shape: x.shape); rng.fillNormal(g)
         let plain = Swish(), inPlace = Swish(inPlace: true)
@@ -163,18 +190,18 @@ final class GradientCheckTests: XCTestCase {
         let dx2 = try inPlace.backwardInput(g2)
         XCTAssertTrue(dx2 === g2)
         XCTAssertEqual(dx2.array, dx.array)
-    }
-    func testAdaptiveAvgPool() throws { try check(AdaptiveAvgPool2d(), input: [2, 3, 4, 3]) }
+    } }
+    func testAdaptiveAvgPool() throws { try KernelFamilies.each(self) { try check(AdaptiveAvgPool2d(), input: [2, 3, 4, 3]) } }
 
-    func testSequential() throws {
+    func testSequential() throws { try KernelFamilies.each(self) {
         try check(Sequential([Conv2d(1, 2, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(),
                               Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: rng), Swish(), AdaptiveAvgPool2d(),
                               Flatten(), Linear(3, 4, rng: rng)]), input: [3, 9, 9, 1])
         XCTAssertEqual(Sequential([Linear(2, 2, rng: rng), Swish(), Linear(2, 1, rng: rng)]).namedParameters.map(\.name),
                        ["0.weight", "0.bias", "2.weight", "2.bias"])
-    }
+    } }
 
-    func testCrossEntropyGradient() throws {
+    func testCrossEntropyGradient() throws { try KernelFamilies.each(self) {
         let logits = Tensor(shape: [3, 4]); rng.fillNormal(logits)
         let labels = [2, 0, 3]
         let grad = Tensor(shape: [3, 4])
@@ -186,25 +213,25 @@ final class GradientCheckTests: XCTestCase {
             logits[i] = saved
             XCTAssertEqual(grad[i], (up - down) / 2e-2, accuracy: 1e-3)
         }
-    }
+    } }
 
-    func testShapeErrorsAreClear() {
+    func testShapeErrorsAreClear() { KernelFamilies.each(self) {
         assertThrowsMessage("expected 2 input channels, got 1") { _ = try Conv2d(2, 3, kernel: 3, rng: rng).forward(Tensor(shape: [1, 5, 5, 1])) }
         assertThrowsMessage("too small") { _ = try Conv2d(1, 1, kernel: 5, rng: rng).forward(Tensor(shape: [1, 3, 3, 1])) }
         assertThrowsMessage("expected input (N, 5)") { _ = try Linear(5, 3, rng: rng).forward(Tensor(shape: [2, 4])) }
         assertThrowsMessage("backward before forward") { _ = try Linear(5, 3, rng: rng).backwardInput(Tensor(shape: [2, 3])) }
         assertThrowsMessage("labels must lie") { _ = try Losses.crossEntropy(Tensor(shape: [1, 3]), labels: [3]) }
-    }
+    } }
 
     // MARK: The composed modules (images channels-last, as modules see them)
 
-    func testConv2dWithoutBias() throws {
+    func testConv2dWithoutBias() throws { try KernelFamilies.each(self) {
         let conv = Conv2d(3, 4, kernel: 3, stride: 2, padding: 1, bias: false, rng: rng)
         XCTAssertEqual(conv.namedParameters.map(\.name), ["weight"])
         try check(conv, input: [2, 7, 6, 3])
-    }
+    } }
 
-    func testConv2dOddGeometriesLeavingPixelsUnread() throws {
+    func testConv2dOddGeometriesLeavingPixelsUnread() throws { try KernelFamilies.each(self) {
         // Strides larger than the kernel, and windows that stop short of the last rows and columns.
         try check(Conv2d(2, 3, kernel: 4, stride: 3, padding: 1, rng: rng), input: [2, 9, 10, 2])
         try check(Conv2d(3, 2, kernel: 2, stride: 3, rng: rng), input: [2, 8, 7, 3])
@@ -213,20 +240,20 @@ final class GradientCheckTests: XCTestCase {
         // Padding past the kernel (found by the architecture fuzzer: an inverted tap range).
         try check(Conv2d(2, 3, kernel: 1, padding: 2, rng: rng), input: [2, 5, 4, 2])
         try check(Conv2d(1, 2, kernel: 2, stride: 2, padding: 3, rng: rng), input: [2, 5, 6, 1])
-    }
+    } }
 
-    func testLinearWithoutBias() throws {
+    func testLinearWithoutBias() throws { try KernelFamilies.each(self) {
         let l = Linear(5, 3, bias: false, rng: rng)
         XCTAssertEqual(l.namedParameters.map(\.name), ["weight"])
         try check(l, input: [4, 5])
-    }
+    } }
 
-    func testActivations() throws {
+    func testActivations() throws { try KernelFamilies.each(self) {
         for f in [Activation.Function.relu, .leakyReLU(slope: 0.2), .elu(alpha: 1.3), .tanh, .sigmoid] {
             try check(Activation(f), input: [2, 3, 4, 5])
             try check(Activation(f), input: [3, 7])
         }
-    }
+    } }
 
     /// GELU, the layer added as one file: x·Φ(x) against the normal CDF's known values, and its gradient.
     func testGELU() throws {
@@ -241,7 +268,7 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertTrue(again is GELU)
     }
 
-    func testActivationsInPlaceAgree() throws {
+    func testActivationsInPlaceAgree() throws { try KernelFamilies.each(self) {
         for f in [Activation.Function.relu, .leakyReLU(slope: 0.2), .elu(alpha: 1), .tanh, .sigmoid] {
             let x = Tensor(shape: [2, 9]); rng.fillNormal(x)
             let g = Tensor(shape: x.shape); rng.fillNormal(g)
@@ -251,42 +278,42 @@ final class GradientCheckTests: XCTestCase {
             XCTAssertEqual(try inPlace.forward(x2).array, y.array, "\(f)")
             XCTAssertEqual(try inPlace.backwardInput(g2).array, dx.array, "\(f)")
         }
-    }
+    } }
 
-    func testPooling() throws {
+    func testPooling() throws { try KernelFamilies.each(self) {
         // Odd sizes: the last row and column (and for stride 3 more) are read by no window.
         try check(Pool2d(.average, kernel: 2), input: [2, 5, 7, 3])
         try check(Pool2d(.average, kernel: 3, stride: 2), input: [2, 8, 7, 2])
         try check(Pool2d(.max, kernel: 2), input: [2, 5, 7, 3])
         try check(Pool2d(.max, kernel: 2, stride: 3), input: [2, 8, 9, 2])
         XCTAssertEqual(try Pool2d(.max, kernel: 2, stride: 3).forward(Tensor(shape: [1, 8, 9, 2])).shape, [1, 3, 3, 2])
-    }
+    } }
 
-    func testMaxPoolPicksTheLargestAndSendsItsGradientThere() throws {
+    func testMaxPoolPicksTheLargestAndSendsItsGradientThere() throws { try KernelFamilies.each(self) {
         let x = try Tensor(shape: [1, 2, 2, 1], values: [1, 4, 4, -2])
         let pool = Pool2d(.max, kernel: 2)
         XCTAssertEqual(try pool.forward(x).array, [4])
         // A tie goes to the first largest, as in PyTorch.
         XCTAssertEqual(try pool.backwardInput(try Tensor(shape: [1, 1, 1, 1], values: [3])).array, [0, 3, 0, 0])
-    }
+    } }
 
-    func testFlattenUsesPyTorchsOrder() throws {
+    func testFlattenUsesPyTorchsOrder() throws { try KernelFamilies.each(self) {
         // Channels-last (1, H 2, W 3, C 2) in; PyTorch's (C, H, W) order out.
         let x = try Tensor(shape: [1, 2, 3, 2], values: (0..<12).map(Float.init))
         XCTAssertEqual(try Flatten().forward(x).array, [0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11])
         try check(Flatten(), input: [2, 3, 2, 4])
         try check(Flatten(), input: [3, 5])
-    }
+    } }
 
-    func testResidual() throws {
+    func testResidual() throws { try KernelFamilies.each(self) {
         let block = Residual(Sequential([Conv2d(3, 3, kernel: 3, padding: 1, rng: rng), Swish(), Conv2d(3, 3, kernel: 3, padding: 1, rng: rng)]))
         XCTAssertEqual(block.namedParameters.map(\.name), ["body.0.weight", "body.0.bias", "body.2.weight", "body.2.bias"])
         try check(block, input: [2, 5, 4, 3])
         try check(Sequential([Linear(4, 4, rng: rng), Residual(Sequential([Linear(4, 4, rng: rng), Activation(.tanh), Linear(4, 4, rng: rng)])),
                               Activation(.elu(alpha: 1)), Linear(4, 2, rng: rng)]), input: [3, 4])
-    }
+    } }
 
-    func testSequentialNamesAndArchitectureRoundTrip() throws {
+    func testSequentialNamesAndArchitectureRoundTrip() throws { try KernelFamilies.each(self) {
         let net = Sequential([Sequential([Conv2d(1, 2, kernel: 3, rng: rng), Swish(), AdaptiveAvgPool2d()]),
                               Sequential([Flatten(), Linear(2, 3, bias: false, rng: rng)])], names: ["features", "head"])
         XCTAssertEqual(net.namedParameters.map(\.name), ["features.0.weight", "features.0.bias", "head.1.weight"])
@@ -295,5 +322,5 @@ final class GradientCheckTests: XCTestCase {
         XCTAssertEqual(rebuilt.namedParameters.map(\.name), net.namedParameters.map(\.name))
         XCTAssertEqual(rebuilt.namedParameters.map(\.parameter.value.shape), net.namedParameters.map(\.parameter.value.shape))
         try check(net, input: [2, 6, 5, 1])
-    }
+    } }
 }

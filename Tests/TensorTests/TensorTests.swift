@@ -3,7 +3,15 @@ import Tensor
 import TestSupport
 import XCTest
 
+/// Matmul goes through `Kernels`: its test runs once per FP32 kernel family.
 final class TensorTests: XCTestCase {
+    /// Failures name the kernel family forced when they happened (see `KernelFamilies.each`).
+    override func recordFailure(withDescription description: String, inFile filePath: String, atLine lineNumber: Int,
+                                expected: Bool) {
+        super.recordFailure(withDescription: KernelFamilies.label(description), inFile: filePath, atLine: lineNumber,
+                            expected: expected)
+    }
+
     func testSameSeedSameNumbers() {
         let a = RNG(seed: 42), b = RNG(seed: 42), c = RNG(seed: 43)
         let xa = (0..<100).map { _ in a.normal() }, xb = (0..<100).map { _ in b.normal() }
@@ -78,7 +86,7 @@ final class TensorTests: XCTestCase {
         XCTAssertTrue(t.buffer.allSatisfy { $0.isFinite })
     }
 
-    func testMatmulAndConvolutionUnfold() throws {
+    func testMatmulAndConvolutionUnfold() throws { try KernelFamilies.each(self) {
         let a = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
         let b = try Tensor(shape: [3, 2], values: [7, 8, 9, 10, 11, 12])
         XCTAssertEqual(try a.matmul(b).array, [58, 64, 139, 154])
@@ -94,7 +102,7 @@ final class TensorTests: XCTestCase {
         let folded = Tensor(shape: img.shape)
         Convolution.col2imAdding(g, col: ones.data, rows: 0..<g.positions, input: folded.data)
         XCTAssertEqual(folded.array, [1, 2, 1, 2, 4, 2, 1, 2, 1])
-    }
+    } }
 
     func testPanelGEMMMatchesTheProduct() throws {
         let rng = RNG(seed: 11)
