@@ -57,7 +57,9 @@ let package = Package(
         // instead of reading memory that is not the file's.
         .target(name: "Formats", dependencies: ["Tensor"]),
         .target(name: "NN", dependencies: ["Tensor"], swiftSettings: fast),
-        .target(name: "EBM", dependencies: ["NN", "Tensor", "Formats"], swiftSettings: fast),
+        // Networks rebuilt from a checkpoint's architecture JSON: outside bytes, read with checks.
+        .target(name: "ArchitectureFiles", dependencies: ["NN", "Tensor"]),
+        .target(name: "EBM", dependencies: ["NN", "ArchitectureFiles", "Tensor", "Formats"], swiftSettings: fast),
         // Image files and folders of them (outside bytes and names): checked like Formats.
         .target(name: "ImageFiles", dependencies: ["JouleCore", "CImageCodecs"]),
         .target(name: "Data", dependencies: ["Tensor", "Formats", "ImageFiles", "CFreeType"], swiftSettings: fast),
@@ -90,8 +92,8 @@ let package = Package(
         .testTarget(name: "JouleCoreTests", dependencies: ["JouleCore"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "Tensor", "TestSupport"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Tensor", "TestSupport"]),
-        .testTarget(name: "EBMTests", dependencies: ["Formats", "EBM", "NN", "Tensor", "Data", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "ArchitectureFiles", "Tensor", "TestSupport"]),
+        .testTarget(name: "EBMTests", dependencies: ["Formats", "EBM", "NN", "ArchitectureFiles", "Tensor", "Data", "TestSupport"]),
         .testTarget(name: "DataTests", dependencies: ["Formats", "Data", "Tensor", "TestSupport"]),
         .testTarget(name: "ImageFilesTests", dependencies: ["ImageFiles", "Data", "Formats", "Plot", "Tensor", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Formats", "Plot", "Tensor", "TestSupport"]),

@@ -1,3 +1,4 @@
+import ArchitectureFiles
 import Formats
 import Foundation
 import NN

@@ -1,3 +1,4 @@
+import ArchitectureFiles
 import EBM
 import Foundation
 import NN

@@ -1,3 +1,4 @@
+import ArchitectureFiles
 import NN
 import Tensor
 import TestSupport

@@ -1,3 +1,4 @@
+import ArchitectureFiles
 import Foundation
 import NN
 import Tensor
