@@ -32,7 +32,7 @@ public final class BF16Convolution: GEMMConvolution {
     private let scratch = ScratchPool<UInt16>()
 
     public init(inChannels: Int, outChannels: Int, patch: Int) {
-        precondition(outChannels % BF16GEMM.width == 0)
+        require(outChannels % BF16GEMM.width == 0, "BF16Convolution: output channels must be a multiple of \(BF16GEMM.width)")
         forwardPanels = [UInt16](repeating: 0, count: BF16GEMM.packedCount(k: patch, n: outChannels))
         if patch % BF16GEMM.width == 0 {
             backwardPanels = [UInt16](repeating: 0, count: BF16GEMM.packedCount(k: outChannels, n: patch))
@@ -57,7 +57,7 @@ public final class BF16Convolution: GEMMConvolution {
     // Patches lie transposed only for one-channel layers, which this family does not serve (`serves`).
     public override func forward(rows: Int, patches: UnsafePointer<Float>, transposed: Bool, bias: UnsafePointer<Float>?,
                                  output: UnsafeMutablePointer<Float>) {
-        precondition(!transposed, "BF16Convolution serves layers of several input channels only")
+        require(!transposed, "BF16Convolution serves layers of several input channels only")
         scratch.with(count: BF16GEMM.rowsCount(m: rows, k: patch)) { a in
             forwardPanels.withUnsafeBufferPointer { panels in
                 BF16GEMM.multiply(m: rows, n: outChannels, k: patch, a: patches, lda: patch, panels: panels.baseAddress!,
@@ -67,7 +67,7 @@ public final class BF16Convolution: GEMMConvolution {
     }
 
     public override func inputGradient(rows: Int, gradOutput: UnsafePointer<Float>, transposed: Bool, patches: UnsafeMutablePointer<Float>) {
-        precondition(!transposed, "BF16Convolution serves layers of several input channels only")
+        require(!transposed, "BF16Convolution serves layers of several input channels only")
         guard let backward = backwardPanels else {
             return super.inputGradient(rows: rows, gradOutput: gradOutput, transposed: transposed, patches: patches)
         }

@@ -27,7 +27,7 @@ public enum BF16GEMM {
     /// Packs B (K × N): element (row, column) read at b[row · rowStride + column · columnStride].
     public static func pack(_ b: UnsafePointer<Float>, k: Int, n: Int, rowStride: Int, columnStride: Int,
                             into panels: UnsafeMutablePointer<UInt16>) {
-        precondition(n % width == 0, "BF16GEMM: N = \(n) is not a multiple of \(width)")
+        require(n % width == 0, "BF16GEMM: N = \(n) is not a multiple of \(width)")
         joule_bf16_pack_b(b, k, n, rowStride, columnStride, panels)
     }
 
@@ -38,8 +38,8 @@ public enum BF16GEMM {
                                 layout: PanelGEMM.Layout = .rowMajor, panels: UnsafePointer<UInt16>,
                                 bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>, ldc: Int,
                                 accumulate: Bool, scratch: UnsafeMutablePointer<UInt16>) {
-        precondition(isAvailable, "BF16GEMM: this CPU has no AVX512-BF16")
-        precondition(n % width == 0, "BF16GEMM: N = \(n) is not a multiple of \(width)")
+        require(isAvailable, "BF16GEMM: this CPU has no AVX512-BF16")
+        require(n % width == 0, "BF16GEMM: N = \(n) is not a multiple of \(width)")
         joule_bf16_pack_a(a, m, k, lda, layout == .columnMajor ? 1 : 0, scratch)
         joule_bf16_gemm(m, n, k, scratch, panels, bias, c, ldc, accumulate ? 1 : 0)
     }

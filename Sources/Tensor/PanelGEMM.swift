@@ -30,7 +30,7 @@ public enum PanelGEMM {
     /// B or Bᵀ can be packed from a row-major array.
     public static func pack(_ b: UnsafePointer<Float>, k: Int, n: Int, rowStride: Int, columnStride: Int,
                             into panels: UnsafeMutablePointer<Float>) {
-        precondition(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
+        require(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
         for j in 0..<(n / width) {
             for row in 0..<k {
                 let dst = panels + (j * k + row) * width
@@ -49,7 +49,7 @@ public enum PanelGEMM {
     public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, layout: Layout = .rowMajor,
                                 panels: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        precondition(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
+        require(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
         switch layout {
         case .rowMajor:
             multiply(m, n, k, RowMajor(base: a, ld: lda), panels, bias, c, ldc, accumulate)
