@@ -87,9 +87,10 @@ public final class Conv2d: Module {
               let oh = Workload.windows(input.shape[0], kernel: kernel, stride: stride, padding: padding),
               let ow = Workload.windows(input.shape[1], kernel: kernel, stride: stride, padding: padding) else { return input.unfit }
         let positions = Double(oh) * Double(ow), patch = Double(inChannels * kernel * kernel)
-        // Each output position reads one patch of k·k·C values per output channel; the unfolded
-        // patches are the workspace (tiles of it in the forward pass, all of it at worst).
-        return input.then([oh, ow, outChannels], operations: positions * patch * Double(outChannels), floats: positions * patch)
+        // Each output position reads one patch of k·k·C values per output channel. The unfolded
+        // patches live in tiles of `tileFloats` (shared by the network's convolutions), not counted
+        // per input.
+        return input.then([oh, ow, outChannels], operations: positions * patch * Double(outChannels))
     }
 
     /// Runs this layer's GEMMs in `precision` from now on (its weights are packed again for them).
