@@ -1,8 +1,8 @@
 import Tensor
 
 /// What running a network on one input asks of the machine, found by walking its modules' shapes
-/// without running them: the work of the forward pass and the floats its modules keep (outputs,
-/// gradients, patch workspaces). A network is built from a checkpoint's few hundred bytes, and one
+/// without running them: the work of the forward pass and the floats its modules keep (their
+/// outputs and the gradients they hand back). A network is built from a checkpoint's few hundred bytes, and one
 /// input runs through it at once (to check its shapes): a 1×1 convolution padded by 1024 feeding a
 /// 1024-wide pooling asks ~10¹³ operations of a 711-byte file. So the loader and the Lua builders
 /// check this bound first, and refuse what no real network needs (`check`).
