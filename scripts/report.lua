@@ -3,7 +3,7 @@
 --   joule run scripts/report.lua -p run=RUNDIR [-p data=DIR] [-p checkpoint=RUN_OR_FILE]
 --
 -- RUNDIR is a run folder of the main job (scripts/demo: RUNDIR/train/ holds the training log and
--- checkpoints; samples/, evaluate.json and ood.json are reused when present) or a folder that
+-- checkpoints; samples/, evaluate.json, ood.json and sample_quality.json are reused when present) or a folder that
 -- scripts/train_jem.lua wrote itself. Writes RUNDIR/report/: report.md (start there), metrics.json
 -- and the PNGs it links — training curves, sample grids, sampling chains, energy traces, OOD
 -- histograms and ROC curves for each score, and a confusion matrix. Prints the report's path.
@@ -81,7 +81,7 @@ if log then
   end
   for line in io.lines(log) do
     if line:find('"event":"rollback"', 1, true) then events[#events + 1] = fields(line)
-    elseif line:find("%S") then last.line = line; epochs[#epochs + 1] = fields(line) end
+    elseif line:find("%S") and not line:find('"event":', 1, true) then last.line = line; epochs[#epochs + 1] = fields(line) end
   end
   for k, v in (last.line or ""):gmatch('"([%w_]+)":(-?[%d%.eE+-]+)') do last[k] = tonumber(v) end
   local marks = {}
@@ -316,6 +316,14 @@ if conditional and test.labels then
       { class_names = names, title = "Test split: true class (rows) against predicted class (columns)" })
   end)
 end
+-- Sample quality: scripts/sample_quality.lua's numbers when the run has them (scripts/demo makes them).
+local quality_file = pick(run .. "/sample_quality.json", checkpoint .. "/sample_quality.json")
+if quality_file then
+  metrics.sample_quality = joule.load_json(quality_file)
+else
+  notes[#notes + 1] = "no sample_quality.json in " .. run .. ": run scripts/sample_quality.lua -p checkpoint=" .. checkpoint
+    .. " -p out=" .. run .. "/sample_quality.json for FID, precision/recall and diversity"
+end
 joule.save_json(out .. "/metrics.json", metrics)
 
 -- 5. report.md ---------------------------------------------------------------------------------
@@ -403,6 +411,57 @@ say("unlikely; chains ending far below it found images the model likes more than
 say("enough to tell), which usually shows as blank or blotchy samples.")
 say("")
 img("energy_trace.png", "energy during sampling")
+local q = metrics.sample_quality
+if q and q.fid then
+  local real, u = q.floor or {}, q.unconditional or {}
+  say("## How good are the samples?")
+  say("")
+  say("Numbers from `scripts/sample_quality.lua` ([%s](../%s)): %s samples compared with the %d real images of the", quality_file:match("[^/]*$"),
+      quality_file:sub(#run + 2), q.per_class and string.format("%d class-conditional samples per class", q.per_class) or "the", q.n_real or 0)
+  say("%s split through the features of a classifier trained on the corpus (`%s`), as FID uses Inception's", q.split or "test", q.features or "?")
+  say("features for photographs. The column *real* scores as many validation images the same way: what a perfect")
+  say("sampler would reach with this many images.")
+  say("")
+  say("| measure | samples | unconditional | real | what it says |")
+  say("| --- | --- | --- | --- | --- |")
+  local function cell(x, fmt) return x and (x ~= x and "–" or string.format(fmt or "%.3f", x)) or "–" end
+  local rows = {
+    { "FID", "fid", "%.1f", "distance between the feature distributions (lower is better)" },
+    { "KID", "kid", "%.4f", "the same, unbiased (≈ 0 for the same distribution)" },
+    { "precision", "precision", nil, "share of samples that look like some real image" },
+    { "recall", "recall", nil, "share of real images that some sample resembles" },
+    { "density", "density", nil, "precision counting how many real neighbours vouch for a sample" },
+    { "coverage", "coverage", nil, "share of real images with a sample close by" },
+    { "class fidelity", "class_fidelity", nil, "share of samples classified as the class asked for" },
+    { "diversity", "diversity", nil, "spread of a class's samples over that of its real images (1: as varied)" },
+  }
+  for _, r in ipairs(rows) do
+    say("| %s | %s | %s | %s | %s |", r[1], cell(q[r[2]], r[3]), cell(u[r[2]], r[3]), cell(real[r[2]], r[3]), r[4])
+  end
+  say("")
+  -- The verdict in words, against what real images score.
+  local words = {}
+  if real.recall and q.recall < 0.5 * real.recall and q.diversity and q.diversity < 0.75 then
+    words[#words + 1] = string.format("**The samples are collapsed**: recall %.2f and diversity %.2f are far below the real images' %.2f and %.2f, so a class's samples are near copies of one another and cover little of what the class looks like (coverage %.2f).",
+      q.recall, q.diversity, real.recall, real.diversity or 1, q.coverage)
+  elseif q.diversity and q.diversity < 0.75 then
+    words[#words + 1] = string.format("The samples vary less than real glyphs (diversity %.2f): a class's samples resemble one another.", q.diversity)
+  else
+    words[#words + 1] = string.format("The samples vary about as much as real glyphs (diversity %.2f, recall %.2f).", q.diversity or 0 / 0, q.recall)
+  end
+  if real.precision and q.precision >= 0.8 * real.precision then
+    words[#words + 1] = string.format("Most look like real glyphs (precision %.2f; real images %.2f).", q.precision, real.precision)
+  else
+    words[#words + 1] = string.format("Many look unlike any real glyph (precision %.2f; real images %.2f).", q.precision, real.precision or 0 / 0)
+  end
+  if q.class_fidelity then
+    words[#words + 1] = string.format("%.0f%% are read as the class asked for (real images: %.0f%%, the feature classifier's accuracy).",
+      100 * q.class_fidelity, 100 * (real.class_fidelity or 0 / 0))
+  end
+  if real.fid then words[#words + 1] = string.format("FID %.1f is %.0f× that of real images (%.1f).", q.fid, q.fid / real.fid, real.fid) end
+  say(table.concat(words, " "))
+  say("")
+end
 say("## Telling in-distribution from out-of-distribution images")
 say("")
 say("Test images come from the training distribution; ood_ta and ood_tb are other glyph sets and noise is")

@@ -12,6 +12,8 @@
 -- Every tb_every epochs (and after the last) it adds to the run's TensorBoard events (tensorboard
 -- --logdir runs) a grid of class-conditional samples, an SGLD chain, and the energy histograms of
 -- real, sampled, noise and OOD images; joule.log's numbers become TensorBoard curves by themselves.
+-- Every fid_every epochs (and after the last; 0: never) it logs the sample quality of fid_per_class
+-- samples per class against the validation split (scripts/sample_quality.lua's measures).
 -- -p resume=DIR continues a run from its last/ checkpoint (DIR: the run folder or a checkpoint
 -- folder) and ends with the same numbers as a run that never stopped. Ctrl-C finishes the current
 -- step, saves last/ and exits with status 130.
@@ -45,6 +47,9 @@ local p = joule.params{
   guard_every = 50, guard_energy_max = 1000.0, guard_gap_max = 100.0, guard_window = 20,
   guard_lr_factor = 0.5, guard_extra_steps = 0, guard_max_rollbacks = 4,
   tb_every = 5,             -- TensorBoard pictures every this many epochs and after the last; 0: none
+  fid_every = 0,            -- sample quality (FID, KID, precision/recall, …) every this many epochs; 0: never
+  fid_per_class = 4,        -- samples per class for it (more than 64 in all: the features' count)
+  features = "features/glyphs.safetensors",  -- the feature network it uses (made for the built-in corpus)
 }
 
 joule.seed(p.seed)
@@ -139,6 +144,23 @@ local function tensorboard()
   if ood then joule.tb.histogram("energy/ood_ta", model:energy(first(ood.images, 256)), { step = step }) end
 end
 
+-- Sample quality on the validation split, logged as { event = "sample_quality", fid = …, … } (TensorBoard:
+-- sample_quality/fid, …). Chains of its own generator from noise, like the pictures: no effect on training.
+local quality_sampler = p.fid_every > 0 and joule.ebm.SGLD{
+  model = model, steps = 256, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
+  conditional = p.conditional and not ebm, buffer_per_class = 1, shape = shape, seed = p.seed + 104729, precision = p.precision,
+}
+local function sample_quality(epoch)
+  local conditional = p.conditional and not ebm
+  local labels = {}
+  for c = 0, classes - 1 do for _ = 1, p.fid_per_class do labels[#labels + 1] = c end end
+  local x = quality_sampler:sample{ n = #labels, labels = conditional and labels or nil }
+  local q = joule.metrics.sample_quality(x, val.images, conditional and { labels = labels, real_labels = val.labels, features = p.features }
+                                                                       or { features = p.features })
+  joule.log{ event = "sample_quality", epoch = epoch, step = jem:steps(), fid = q.fid, kid = q.kid, precision = q.precision,
+             recall = q.recall, density = q.density, coverage = q.coverage, class_fidelity = q.class_fidelity, diversity = q.diversity }
+end
+
 local stopped = false
 for epoch = jem:epoch() + 1, p.epochs do
   local started = os.time()
@@ -159,6 +181,10 @@ for epoch = jem:epoch() + 1, p.epochs do
   if p.tb_every > 0 and (epoch % p.tb_every == 0 or epoch == p.epochs) then
     local ok, err = pcall(tensorboard)
     if not ok then io.stderr:write("warning: TensorBoard pictures of epoch ", epoch, " skipped: ", tostring(err), "\n") end
+  end
+  if p.fid_every > 0 and (epoch % p.fid_every == 0 or epoch == p.epochs) then
+    local ok, err = pcall(sample_quality, epoch)
+    if not ok then io.stderr:write("warning: sample quality of epoch ", epoch, " skipped: ", tostring(err), "\n") end
   end
   print(string.format("epoch %d done in %d s", epoch, os.difftime(os.time(), started)))
   if joule.interrupted() then stopped = true; break end

@@ -109,6 +109,25 @@ public class EnergyNet: EnergyModel {
     // MARK: Forward and backward
 
     public func forwardLogits(_ x: Tensor) throws -> Tensor {
+        let y = try located { try root.forward(try layerInput(x)) }
+        guard y.rank == 2 else {
+            throw JouleError("the network gives outputs of shape \(y.shape), not (N, C) logits: end it with Flatten and Linear")
+        }
+        return y
+    }
+
+    /// The output of the first `count` modules of a `Sequential` network (what `FeatureNetwork`
+    /// takes as features), in a tensor the network reuses on its next call.
+    public func forwardPrefix(_ x: Tensor, modules count: Int) throws -> Tensor {
+        guard let seq = root as? Sequential, (0...seq.modules.count).contains(count) else {
+            throw JouleError("forwardPrefix: the network is not a Sequential of at least \(count) modules")
+        }
+        let input = try layerInput(x)
+        return try located { try seq.forward(input, through: count) }
+    }
+
+    /// `x` checked and in the layers' layout: images (N, C, H, W) become (N, H, W, C) in `input`.
+    private func layerInput(_ x: Tensor) throws -> Tensor {
         guard (x.rank == 2 || x.rank == 4), x.shape[0] > 0 else {
             throw JouleError("expected images (N, C, H, W) or vectors (N, D), got shape \(x.shape)")
         }
@@ -126,11 +145,7 @@ public class EnergyNet: EnergyModel {
         } else {
             try input.assign(x)
         }
-        let y = try located { try root.forward(input) }
-        guard y.rank == 2 else {
-            throw JouleError("the network gives outputs of shape \(y.shape), not (N, C) logits: end it with Flatten and Linear")
-        }
-        return y
+        return input
     }
 
     public func backward(_ gradLogits: Tensor, weights: Bool) throws -> Tensor? {

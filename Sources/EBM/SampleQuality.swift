@@ -40,6 +40,9 @@ public enum SampleQuality {
         let d = real.shape[1]
         // A covariance of D features needs more than D rows to be of full rank: with fewer, the
         // distance depends on which directions happen to be missing.
+        for (t, what) in [(real, "real"), (fake, "sampled")] where t.shape[0] <= d {
+            throw JouleError("FID needs more \(what) feature rows than features to estimate a covariance: \(t.shape[0]) rows of \(d) features (draw at least \(d + 1) images)")
+        }
         let (r, f) = (try rows(real, "real", minimum: d + 1), try rows(fake, "sampled", minimum: d + 1))
         let (mr, cr) = meanAndCovariance(r), (mf, cf) = meanAndCovariance(f)
         var meanTerm = 0.0
@@ -197,5 +200,61 @@ public enum SampleQuality {
         }
         return Manifold(precision: Double(precise) / Double(f.count), recall: Double(recalled) / Double(r.count),
                         density: Double(dense) / (Double(k) * Double(f.count)), coverage: Double(covered) / Double(r.count))
+    }
+
+    // MARK: Class fidelity and within-class diversity
+
+    /// The share of class-conditional samples that a classifier (the feature network's head)
+    /// assigns to the class they were drawn for.
+    public static func classFidelity(predicted: [Int], asked: [Int]) throws -> Double {
+        guard predicted.count == asked.count, !asked.isEmpty else {
+            throw JouleError("class fidelity: \(predicted.count) predictions for \(asked.count) samples")
+        }
+        return Double(zip(predicted, asked).filter { $0 == $1 }.count) / Double(asked.count)
+    }
+
+    public struct Diversity {
+        /// The mean over classes of `perClass` (the classes that have a ratio).
+        public var ratio: Double
+        /// Per class id: mean pairwise feature distance of its samples over that of its real images;
+        /// nil where either has fewer than two.
+        public var perClass: [Double?]
+    }
+
+    /// Within-class diversity: for each class, the mean pairwise feature distance of its samples
+    /// relative to that of its real images. 1 is as varied as the data; collapsed samples (near
+    /// copies of one another) go towards 0 however good each one looks, which precision cannot see.
+    public static func diversity(fake: Tensor, fakeLabels: [Int], real: Tensor, realLabels: [Int], classes: Int) throws -> Diversity {
+        try sameWidth(real, fake)
+        let (f, r) = (try rows(fake, "sampled", minimum: 1), try rows(real, "real", minimum: 1))
+        guard fakeLabels.count == f.count, realLabels.count == r.count else {
+            throw JouleError("diversity: \(fakeLabels.count) labels for \(f.count) samples, \(realLabels.count) for \(r.count) real images")
+        }
+        guard classes > 0, (fakeLabels + realLabels).allSatisfy({ $0 >= 0 && $0 < classes }) else {
+            throw JouleError("diversity: labels must lie in 0..<\(classes)")
+        }
+        func meanDistance(_ x: [[Double]]) -> Double? {
+            guard x.count >= 2 else { return nil }
+            var s = 0.0
+            for i in 0..<x.count {
+                for j in (i + 1)..<x.count {
+                    var d = 0.0
+                    for k in 0..<x[i].count { d += (x[i][k] - x[j][k]) * (x[i][k] - x[j][k]) }
+                    s += d.squareRoot()
+                }
+            }
+            return s / Double(x.count * (x.count - 1) / 2)
+        }
+        var perClass = [Double?](repeating: nil, count: classes)
+        for c in 0..<classes {
+            let fc = f.indices.filter { fakeLabels[$0] == c }.map { f[$0] }
+            let rc = r.indices.filter { realLabels[$0] == c }.map { r[$0] }
+            if let a = meanDistance(fc), let b = meanDistance(rc), b > 0 { perClass[c] = a / b }
+        }
+        let known = perClass.compactMap { $0 }
+        guard !known.isEmpty else {
+            throw JouleError("diversity: no class has two samples and two real images")
+        }
+        return Diversity(ratio: known.reduce(0, +) / Double(known.count), perClass: perClass)
     }
 }

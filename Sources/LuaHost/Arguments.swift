@@ -355,6 +355,21 @@ public struct LuaTable {
         }
     }
 
+    /// A list of numbers stored under `key` (a table of numbers, or a tensor).
+    public func numbers(_ key: String) throws -> [Double]? {
+        try with(key) { s in
+            switch lua_type(L, s) {
+            case LUA_TNIL: return nil
+            case LUA_TTABLE: return try LuaTable(call: call, position: position, index: s).numbers()
+            default:
+                guard let t = LuaObjects.get(L, s, type: TensorBinding.typeName, as: Tensor.self) else {
+                    throw bad("field '\(key)'", "list of numbers", s)
+                }
+                return t.array.map(Double.init)
+            }
+        }
+    }
+
     /// The array part as integers.
     public func integers(_ range: ClosedRange<Int> = Int.min...Int.max) throws -> [Int] {
         try LuaTable.integerList(call, position, index, "table", range)

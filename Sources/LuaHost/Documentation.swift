@@ -158,6 +158,8 @@ public enum JouleDocs {
         + JEMBinding.documentation
         + DataBinding.documentation
         + MetricsBinding.documentation
+        + SampleQualityBinding.documentation
+        + RobustnessBinding.documentation
         + OODBinding.documentation
         + PlotBinding.documentation
         + WidgetsLibrary.documentation

@@ -59,9 +59,12 @@ public final class Sequential: Module {
         }
     }
 
-    public func forward(_ input: Tensor) throws -> Tensor {
+    public func forward(_ input: Tensor) throws -> Tensor { try forward(input, through: modules.count) }
+
+    /// The output of the first `count` modules (a classifier's features before its head).
+    public func forward(_ input: Tensor, through count: Int) throws -> Tensor {
         var x = input
-        for (i, m) in modules.enumerated() { x = try LayerError.locate(names[i], m) { try m.forward(x) } }
+        for (i, m) in modules.prefix(count).enumerated() { x = try LayerError.locate(names[i], m) { try m.forward(x) } }
         return x
     }
 

@@ -85,7 +85,7 @@ final class WidgetBinding {
             if let b = m.buffers[key] {
                 b.withUnsafeBytes { _ = lua_pushlstring(call.L, $0.baseAddress?.assumingMemoryBound(to: CChar.self), b.count) }
             } else {
-                WidgetBinding.push(call.L, m.state[key] ?? .null)
+                LuaJSON.push(call.L, m.state[key] ?? .null)
             }
             return 1
         }
@@ -161,7 +161,7 @@ final class WidgetBinding {
         for key in keys where key == "value" || key == "index" {
             call(changedRef) { L in
                 lua_pushstring(L, m.id); lua_pushstring(L, key)
-                WidgetBinding.push(L, m.state[key] ?? .null)
+                LuaJSON.push(L, m.state[key] ?? .null)
                 return 3
             }
         }
@@ -221,22 +221,6 @@ final class WidgetBinding {
         case (.int(let i), .double?): return .double(Double(i))
         case (.object(let o), .array?) where o.isEmpty: return .array([])
         default: return v
-        }
-    }
-
-    static func push(_ L: OpaquePointer, _ v: JSON) {
-        switch v {
-        case .null: lua_pushnil(L)
-        case .bool(let b): lua_pushboolean(L, b ? 1 : 0)
-        case .int(let n): lua_pushinteger(L, lua_Integer(n))
-        case .double(let d): lua_pushnumber(L, d)
-        case .string(let s): lua_pushstring(L, s)
-        case .array(let a):
-            lua_createtable(L, Int32(a.count), 0)
-            for (k, x) in a.enumerated() { push(L, x); lua_rawseti(L, -2, lua_Integer(k + 1)) }
-        case .object(let o):
-            lua_createtable(L, 0, Int32(o.count))
-            for (k, x) in o { push(L, x); lua_setfield(L, -2, k) }
         }
     }
 }

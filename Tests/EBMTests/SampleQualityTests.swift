@@ -39,7 +39,7 @@ final class SampleQualityTests: XCTestCase {
     func testBadFeaturesGiveOneClearError() throws {
         let real = try Fixtures.tensor("sample_quality/same_real.npy")
         let few = try Tensor(shape: [10, 64], values: Array(real.array.prefix(640)))
-        assertThrowsMessage("at least 65 needed") { _ = try SampleQuality.fid(real: real, fake: few) }
+        assertThrowsMessage("FID needs more sampled feature rows than features to estimate a covariance: 10 rows of 64 features (draw at least 65 images)") { _ = try SampleQuality.fid(real: real, fake: few) }
         assertThrowsMessage("same D") { _ = try SampleQuality.kid(real: real, fake: Tensor(shape: [10, 3])) }
         let bad = real.copy()
         bad.data[70] = .nan

@@ -9,12 +9,17 @@
 --                  energy, 1 = every sample looks out of distribution, 0 = every sample has lower
 --                  energy than real data (the sampler overshoots into what the model over-likes)
 --   separability   |2·auroc − 1|: 0 = samples indistinguishable from test images by energy, 1 = apart
+--   fid, kid, precision, recall, density, coverage, class_fidelity, diversity
+--                  the samples' quality against the test split through the shipped feature network
+--                  (scripts/sample_quality.lua's measures; -p features="" leaves them out). FID needs more
+--                  samples than its 64 features: n = 168 is 4 per class of the 42.
 --
 --   joule run scripts/sweeps/sample_score.lua -p checkpoint=RUN_OR_FILE [-p step_size=5] [-p steps=256]
 local p = joule.params{
   checkpoint = "",
   data = "data/glyphs",
-  n = 42,
+  n = 168,
+  features = "features/glyphs.safetensors",
   steps = 256,
   step_size = 10.0, noise = 0.005, grad_clip = 0.03,
   conditional = true,
@@ -51,5 +56,14 @@ local auroc, auprc = joule.ood.separation(px_test, px_samples)
 local sample_energy, test_energy = -mean(px_samples), -mean(px_test)
 print(string.format("step_size %g, %d steps: sample energy %.4g (test %.4g), AUROC test vs samples %.4f",
   p.step_size, p.steps, sample_energy, test_energy, auroc))
-joule.result{ sample_energy = sample_energy, test_energy = test_energy, energy_gap = sample_energy - test_energy,
-              auroc = auroc, auprc = auprc, separability = math.abs(2 * auroc - 1), n = p.n }
+local result = { sample_energy = sample_energy, test_energy = test_energy, energy_gap = sample_energy - test_energy,
+                 auroc = auroc, auprc = auprc, separability = math.abs(2 * auroc - 1), n = p.n }
+if p.features ~= "" then
+  local real = joule.data.load_split(p.data .. "/test.npy")
+  local q = joule.metrics.sample_quality(samples, real.images, conditional and { labels = labels, real_labels = real.labels, features = p.features }
+                                                                            or { features = p.features })
+  for _, k in ipairs({ "fid", "kid", "precision", "recall", "density", "coverage", "class_fidelity", "diversity" }) do result[k] = q[k] end
+  print(string.format("FID %.2f, precision %.3f, recall %.3f%s", q.fid, q.precision, q.recall,
+    q.diversity and string.format(", diversity %.3f", q.diversity) or ""))
+end
+joule.result(result)

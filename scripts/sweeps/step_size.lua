@@ -3,11 +3,11 @@
 --   joule sweep scripts/sweeps/step_size.lua [--jobs N] [--backend slurm]
 --   CHECKPOINT=runs/main-…/train joule sweep scripts/sweeps/step_size.lua
 --
--- Each run draws samples with scripts/sweeps/sample_score.lua (scripts/sample.lua's sampler, plus a
--- result table): the samples' mean energy and how well energy tells test images from samples
--- (AUROC 0.5: as typical as real data; below 0.5 the sampler overshoots to energies lower than real
--- images have). Best runs first: lowest separability |2·AUROC − 1|. Leaves
--- runs/sweeps/step_size/summary.csv and separability_vs_step_size.png (one line per chain length).
+-- Each run draws 168 samples (4 per class) with scripts/sweeps/sample_score.lua (scripts/sample.lua's
+-- sampler, plus a result table): their FID, precision, recall and diversity against the test split
+-- (scripts/sample_quality.lua's measures), their mean energy and how well energy tells test images
+-- from samples. Best runs first: lowest FID. Leaves runs/sweeps/step_size/summary.csv and
+-- fid_vs_step_size.png (one line per chain length).
 
 -- The newest checkpoint of the quick start (scripts/demo), unless CHECKPOINT names one.
 local function newest(pattern)
@@ -23,13 +23,13 @@ end
 
 return {
   script = "scripts/sweeps/sample_score.lua",
-  params = { checkpoint = checkpoint, data = os.getenv("DATA") or "data/glyphs", n = 42 },
+  params = { checkpoint = checkpoint, data = os.getenv("DATA") or "data/glyphs", n = 168 },
   grid = {
     step_size = { 1, 3, 10, 30 },
     steps = { 64, 128, 256 },
   },
   output = "runs/sweeps/step_size",
-  metric = "separability", goal = "min",
+  metric = "fid", goal = "min",
   plot = { x = "step_size", series = "steps" },
   slurm = { time = "00:30:00", cpus_per_task = 2 },
 }

@@ -41,23 +41,8 @@ enum MetricsBinding {
                                                    classes: try call.integer(3, 1...100_000)))
             return 1
         }
-        // Sample quality on two feature sets, (N, D) and (M, D) tensors (SampleQuality).
-        lua.setFunction("fid", qualified: "joule.metrics.fid") { call in
-            call.push(try SampleQuality.fid(real: try call.tensor(1), fake: try call.tensor(2))); return 1
-        }
-        lua.setFunction("kid", qualified: "joule.metrics.kid") { call in
-            call.push(try SampleQuality.kid(real: try call.tensor(1), fake: try call.tensor(2))); return 1
-        }
-        lua.setFunction("precision_recall", qualified: "joule.metrics.precision_recall") { call in
-            let o = try call.options(3, allowed: ["k"])
-            let m = try SampleQuality.precisionRecall(real: try call.tensor(1), fake: try call.tensor(2),
-                                                      k: try o?.integer("k", 1...1000) ?? 3)
-            call.pushTable { t in
-                t.set("precision", m.precision); t.set("recall", m.recall)
-                t.set("density", m.density); t.set("coverage", m.coverage)
-            }
-            return 1
-        }
+        SampleQualityBinding.install(lua)
+        RobustnessBinding.install(lua)
         lua.setFunction("calibration_error", qualified: "joule.metrics.calibration_error") { call in
             // joule.metrics.calibration_error(confidences, predictions, labels [, bins = 15]) → expected
             // calibration error over equal-width confidence bins.
@@ -71,14 +56,8 @@ enum MetricsBinding {
 extension MetricsBinding {
     /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
     static let documentation: [(String, String, String)] = [
-        ("joule.metrics.fid", "joule.metrics.fid(real, fake) → number",
-         "Fréchet distance between two feature sets ((N, D) and (M, D) tensors, more than D rows each): ‖μ_r − μ_f‖² + Tr(Σ_r + Σ_f − 2·(Σ_r Σ_f)^½), covariances with ddof 1, as pytorch-fid computes it. Lower is better."),
-        ("joule.metrics.kid", "joule.metrics.kid(real, fake) → number",
-         "Kernel inception distance: the unbiased MMD² between two feature sets with the kernel (aᵀb / D + 1)³. Near 0 for sets from one distribution (it can be slightly negative)."),
-        ("joule.metrics.precision_recall", "joule.metrics.precision_recall(real, fake [, { k = 3 }]) → { precision, recall, density, coverage }",
-         "Precision and recall (Kynkäänniemi et al. 2019) and density and coverage (Naeem et al. 2020) of sampled features against real ones, with k nearest neighbours: low recall and coverage with high precision mean collapsed samples."),
     // joule.metrics, joule.ood
-    ("joule.metrics", "joule.metrics", "Classification and detection metrics: accuracy, per_class_accuracy, confusion_matrix, calibration_error, auroc, auprc (as scikit-learn computes them, ties included)."),
+    ("joule.metrics", "joule.metrics", "Classification and detection metrics: accuracy, per_class_accuracy, confusion_matrix, calibration_error, auroc, auprc (as scikit-learn computes them, ties included); sample quality: features, fid, kid, precision_recall, class_fidelity, diversity, sample_quality; robustness: pgd, robust_accuracy."),
     ("joule.metrics.accuracy", "joule.metrics.accuracy(predictions, labels) → number", "The fraction of predictions equal to the labels."),
     ("joule.metrics.auroc", "joule.metrics.auroc(scores, labels) → number", "Area under the ROC curve of scores for binary labels (1 = positive), ties as scikit-learn's roc_auc_score."),
     ("joule.metrics.auprc", "joule.metrics.auprc(scores, labels) → number", "Area under the precision-recall curve (scikit-learn's average_precision_score)."),

@@ -94,6 +94,26 @@ public enum LuaJSON {
         return ia != ib ? ia < ib : a < b
     })
 
+    /// The one conversion from JSON to Lua (load_json, widget state): objects become tables with
+    /// string keys, arrays lists, null nil (so a null inside an array leaves a hole).
+    public static func push(_ L: OpaquePointer, _ v: JSON) {
+        // One slot per level of nesting; the parser bounds the depth (JSON.maxDepth).
+        lua_checkstack(L, 4)
+        switch v {
+        case .null: lua_pushnil(L)
+        case .bool(let b): lua_pushboolean(L, b ? 1 : 0)
+        case .int(let n): lua_pushinteger(L, lua_Integer(n))
+        case .double(let d): lua_pushnumber(L, d)
+        case .string(let s): let u = Array(s.utf8); lua_pushlstring(L, u, u.count)
+        case .array(let a):
+            lua_createtable(L, Int32(clamping: a.count), 0)
+            for (k, x) in a.enumerated() { push(L, x); lua_rawseti(L, -2, lua_Integer(k + 1)) }
+        case .object(let o):
+            lua_createtable(L, 0, Int32(clamping: o.count))
+            for (k, x) in o { push(L, x); let u = Array(k.utf8); lua_pushlstring(L, u, u.count); lua_rotate(L, -2, 1); lua_settable(L, -3) }
+        }
+    }
+
     /// The value at `index` as JSON text.
     static func encode(_ L: OpaquePointer, _ index: Int32) throws -> String { try value(L, index).serialized(style) }
 
@@ -260,6 +280,13 @@ enum LogBinding {
             try AtomicFile.write(Data((try LuaJSON.encode(call.L, call.index(2)) + "\n").utf8), to: path)
             return 0
         }
+        lua.setFunction("load_json", qualified: "joule.load_json") { call in
+            // joule.load_json(path) → the value a JSON file holds (null reads as nil).
+            let path = try call.string(1)
+            guard let data = FileManager.default.contents(atPath: path) else { throw JouleError("\(path): cannot read the file") }
+            do { LuaJSON.push(call.L, try JSON.parse(data)) } catch let e as JSON.ParseError { throw JouleError("\(path): not valid JSON (\(e))") }
+            return 1
+        }
         lua.setFunction("run_dir", qualified: "joule.run_dir") { call in
             call.push(try context.run.path()); return 1
         }
@@ -273,6 +300,8 @@ extension LogBinding {
      "Appends one JSON line to the run folder's log.jsonl, writes its numbers as TensorBoard scalars (at its `step`, else the count of lines; a line with an `event` name files them under `<event>/<key>`) and prints `key=value` pairs on the terminal (numbers to four digits). Values may be numbers, strings, booleans, tables or one-element tensors."),
     ("joule.save_json", "joule.save_json(path, value)",
      "Writes a value (tables, numbers, strings, booleans, tensors) as JSON to `path`, through a temporary file and a rename."),
+    ("joule.load_json", "joule.load_json(path) → value",
+     "Reads a JSON file (what joule.save_json, the scripts' result files and log lines hold) into Lua values: objects become tables, arrays lists, null nil."),
     ("joule.run_dir", "joule.run_dir() → path",
      "The run folder (`-p run=DIR`, by default runs/<script>-<date-time>), created on first use."),
     ]
