@@ -416,8 +416,9 @@ if q and q.fid then
   local real, u = q.floor or {}, q.unconditional or {}
   say("## How good are the samples?")
   say("")
-  say("Numbers from `scripts/sample_quality.lua` ([%s](../%s)): %s samples compared with the %d real images of the", quality_file:match("[^/]*$"),
-      quality_file:sub(#run + 2), q.per_class and string.format("%d class-conditional samples per class", q.per_class) or "the", q.n_real or 0)
+  say("Numbers from `scripts/sample_quality.lua` ([%s](../%s)): %s, compared with the %d real images of the", quality_file:match("[^/]*$"),
+      quality_file:sub(#run + 2), q.per_class and string.format("%d class-conditional samples per class and %d unconditional ones", q.per_class, u.n or 0)
+      or string.format("%d samples", q.n or 0), q.n_real or 0)
   say("%s split through the features of a classifier trained on the corpus (`%s`), as FID uses Inception's", q.split or "test", q.features or "?")
   say("features for photographs. The column *real* scores as many validation images the same way: what a perfect")
   say("sampler would reach with this many images.")
