@@ -76,7 +76,8 @@ enum MarkovSamplerBinding {
         for type in [SamplerBinding.typeName] + typeNames {
             if let s = try? o.object(key, type, as: AnyObject.self), let sampler = s as? ChainSampler { return sampler }
         }
-        throw o.call.bad(o.position, message: "field '\(key)': a sampler (\(([SamplerBinding.typeName] + typeNames).joined(separator: ", "))) expected, got \(o.withField(key) { LuaCall.got(o.L, $0) })")
+        // SGLD named first: it is the default, and the message says what else would do.
+        throw o.call.bad(o.position, message: "field '\(key)': SGLD expected, got \(o.withField(key) { LuaCall.got(o.L, $0) }) (any sampler: \(([SamplerBinding.typeName] + typeNames).joined(separator: ", ")))")
     }
 
     /// A start's name, with a suggestion for a misspelt one.
