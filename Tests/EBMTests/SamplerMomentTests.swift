@@ -39,9 +39,10 @@ final class SamplerMomentTests: XCTestCase {
     }
 
     /// Runs the chains and compares their moments with `mean` and `covariance` (row-major).
+    /// `offset`: E[x − μ] when the target is not N(μ, ·) itself (a truncated Gaussian); zero by default.
     func estimate(_ s: MarkovSampler, _ g: GaussianEnergy, chains n: Int, burnIn: Int, draws: Int, thin: Int,
-                  covariance: [Double]? = nil, seed: UInt64) throws -> Estimate {
-        let d = g.dimension, sigma = covariance ?? g.covariance
+                  covariance: [Double]? = nil, offset: [Double]? = nil, seed: UInt64) throws -> Estimate {
+        let d = g.dimension, sigma = covariance ?? g.covariance, offset = offset ?? Array(repeating: 0, count: d)
         let x = Tensor(shape: [n, d])
         RNG(seed: seed).fillNormal(x)
         try s.run(x, labels: nil, steps: burnIn)
@@ -71,7 +72,7 @@ final class SamplerMomentTests: XCTestCase {
             return (mean, se)
         }
         for i in 0..<d {
-            let (_, se) = compare(0, sigma[i * d + i].squareRoot())
+            let (_, se) = compare(offset[i], sigma[i * d + i].squareRoot())
             ess = min(ess, sigma[i * d + i] / (se * se))
         }
         for i in 0..<d { for j in i..<d { _ = compare(sigma[i * d + j], (sigma[i * d + i] * sigma[j * d + j]).squareRoot()) } }
@@ -201,6 +202,36 @@ final class SamplerMomentTests: XCTestCase {
             report("ULA vs Σ", s, wrong, acceptance: nil)
             XCTAssertGreaterThan(wrong.maxZ, 3 * Self.bound(tests: s.tests), "ULA D=\(s.dimension) must show its bias against Σ")
         }
+    }
+
+    /// HMC in a box reflects at its faces, which keeps it exact for the density restricted to the box:
+    /// N(0.5, 1) on [−1, 1] (moments by quadrature), its chains started from N(0, 1) projected into the box.
+    func testHMCReflectingInABoxIsExactForTheTruncatedDensity() throws {
+        let g = GaussianEnergy(mean: [0.5], covariance: [1])
+        // Simpson's rule for the truncated density's E[x − μ] and E[(x − μ)²].
+        let k = 20_000, w = 2.0 / Double(k)
+        var z = 0.0, m1 = 0.0, m2 = 0.0
+        for i in 0...k {
+            let x = -1 + Double(i) * w, c = i == 0 || i == k ? 1.0 : (i % 2 == 1 ? 4.0 : 2.0)
+            let p = c * exp(-(x - 0.5) * (x - 0.5) / 2)
+            z += p; m1 += p * (x - 0.5); m2 += p * (x - 0.5) * (x - 0.5)
+        }
+        var c = HMCSampler.Config()
+        c.stepSize = 0.3; c.leapfrog = 5
+        c.chains.conditional = false; c.chains.steps = 1; c.chains.bounds = .box(-1, 1)
+        for seed: UInt64 in 1...3 {
+            let h = try HMCSampler(model: g, config: c, rng: RNG(seed: seed))
+            let e = try estimate(h, g, chains: 200, burnIn: 50, draws: 300, thin: 1, covariance: [m2 / z], offset: [m1 / z], seed: seed)
+            var one = Self.low
+            one.dimension = 1
+            report("HMC in [−1, 1] seed \(seed)", one, e, acceptance: h.acceptance)
+            XCTAssertLessThan(e.maxZ, Self.bound(tests: 2), "seed \(seed)")
+        }
+        // Without the box the same chains find the untruncated variance, far from the truncated one.
+        c.chains.bounds = .unbounded
+        let free = try estimate(try HMCSampler(model: g, config: c, rng: RNG(seed: 1)), g, chains: 200, burnIn: 50, draws: 300, thin: 1,
+                                covariance: [m2 / z], offset: [m1 / z], seed: 1)
+        XCTAssertGreaterThan(free.maxZ, 3 * Self.bound(tests: 2))
     }
 
     /// A MALA that leaves the reverse proposal density out of its acceptance ratio.

@@ -48,13 +48,15 @@ public final class HMCSampler: MarkovSampler {
          "mass": config.mass.count == 1 ? "\(config.mass[0])" : "per-coordinate"]
     }
 
-    /// Keeps x in the box by reflection, flipping the momentum of each reflected coordinate.
+    /// Keeps x in the box [lo, hi] by reflection, flipping the momentum once per face crossed. Folding
+    /// by the period 2w of the reflections (w = hi − lo) does any number of crossings at once; the
+    /// parity of their count is whether the folded point lies in the mirrored half.
     @inline(__always) private func reflect(_ x: inout Float, _ p: inout Float, _ lo: Float, _ hi: Float) {
-        // A step may cross the box more than once; the loop ends because each pass moves x by at most the box's width.
-        while x < lo || x > hi {
-            if x < lo { x = 2 * lo - x } else { x = 2 * hi - x }
-            p = -p
-        }
+        guard x.isFinite else { return }   // a non-finite position gives a NaN energy, which is reported
+        let w = hi - lo
+        var y = (x - lo).truncatingRemainder(dividingBy: 2 * w)
+        if y < 0 { y += 2 * w }
+        if y > w { x = lo + (2 * w - y); p = -p } else { x = lo + y }
     }
 
     public override func advance(_ x: Tensor, labels: [Int]?, step: Int, of steps: Int, rngs: [RNG]) throws {

@@ -43,8 +43,9 @@ open class MarkovSampler: ChainSampler {
     /// The precision the gradients really run in: bf16 only where the CPU has it.
     public var precision: Precision { settings.precision.available }
 
+    /// Nil before any run, and after a run of no steps.
     public var acceptance: [Double]? {
-        guard stepsRun > 0 else { return accepted.isEmpty ? nil : accepted.map { _ in .nan } }
+        guard stepsRun > 0 else { return nil }
         return accepted.map { $0 / Double(stepsRun) }
     }
 
@@ -176,9 +177,17 @@ open class MarkovSampler: ChainSampler {
     public func sampleFromBuffer(count: Int, labels: [Int]?) throws -> Tensor {
         let pools = try poolIndices(count: count, labels: labels)
         let x = Tensor(shape: [count] + space.shape)
-        // Fresh rows come from `ChainInit` (as SGLD's buffer), then into the box.
-        buffer.draw(into: x, pools: pools, freshFraction: settings.freshFraction, initial: settings.initial, rng: rng)
-        space.project(x.data, count: x.count)
+        // As `ReplayBuffer.draw`, but fresh chains come from the state space (a vector's Gaussian start is not clamped).
+        let d = space.size
+        for (i, p) in pools.enumerated() {
+            let row = x.data + i * d
+            if buffer.counts[p] == 0 || rng.uniform() < settings.freshFraction {
+                space.fill(row, count: d, noise: settings.initial, rng: rng)
+            } else {
+                row.update(from: buffer.storage[p].data + rng.int(buffer.counts[p]) * d, count: d)
+            }
+        }
+        x.touch()
         try run(x, labels: settings.conditional ? labels : nil)
         try buffer.store(x, pools: pools)
         return x
