@@ -167,13 +167,20 @@ for epoch = jem:epoch() + 1, p.epochs do
   local s = jem:fit_epoch(train, { batch_size = p.batch_size, progress = p.progress, log = true,
                                    max_batches = p.max_batches > 0 and p.max_batches or nil })
   if s.interrupted then stopped = true; break end
+  -- MALA's and HMC's mean acceptance over the chains of the epoch's last step (SGLD has none: nil, not logged).
+  local acceptance
+  if sampler.acceptance and sampler:acceptance() then
+    acceptance = 0
+    for _, a in ipairs(sampler:acceptance()) do acceptance = acceptance + a end
+    acceptance = acceptance / #sampler:acceptance()
+  end
   local v = jem:evaluate(val, { samples = p.eval_samples })
   -- Best by validation accuracy; a plain EBM has no classes to tell apart, so its latest is its best.
   local score = ebm and epoch or v.accuracy
   if score > best then best, best_epoch = score, epoch end
   joule.log{ epoch = epoch, step = jem:steps(), lr = lr, loss = s.loss, px = s.px, pyx = s.pyx,
              train_acc = s.accuracy, val_acc = v.accuracy, energy_real = v.energy_real,
-             energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm }
+             energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm, acceptance = acceptance }
   if best_epoch == epoch then jem:save_checkpoint(run .. "/best", info(epoch)) end
   jem:save_checkpoint(run .. "/last", info(epoch))
   -- After the checkpoints, and never fatal: a picture that cannot be drawn costs a warning, not the run.

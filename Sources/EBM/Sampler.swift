@@ -2,7 +2,8 @@ import Tensor
 
 /// What the JEM trainer and training checkpoints need from a sampler of an energy model: the
 /// synthesized batch of a training step (chains kept in a replay buffer), fresh samples for
-/// evaluation, and the state a resumed run restores. `SGLDSampler` is one.
+/// evaluation, and the state a resumed run restores. `SGLDSampler` is one; MALA, HMC and annealed
+/// Langevin (`Samplers/`) share `MarkovSampler`.
 public protocol ChainSampler: AnyObject {
     var model: EnergyModel { get }
     /// Draws the sampler's randomness; checkpoints save and restore its state.

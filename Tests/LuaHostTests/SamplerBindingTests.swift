@@ -148,6 +148,7 @@ extension TrainingTests {
             XCTAssertTrue(log.hasPrefix("{\"epoch\":1,\"step\":3,"), log)
             let w = try SafeTensors.read(directory.appendingPathComponent("\(run)/last/model.safetensors").path)
             XCTAssertEqual(w.metadata[sampler == "sgld" ? "sgld.start" : "\(sampler).start"], start, "\(sampler)/\(start)")
+            XCTAssertEqual(log.contains("\"acceptance\":"), sampler == "mala" || sampler == "hmc" || sampler == "annealed", log)
         }
         let s = try joule(["run", script("sample.lua"), "-p", "checkpoint=q-mala-pcd", "-p", "run=s", "-p", "n=3",
                            "-p", "steps=4", "-p", "sampler=mala", "-p", "mc_step_size=0.0001", "-p", "keep_every=2"])
