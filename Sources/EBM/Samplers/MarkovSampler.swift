@@ -60,9 +60,6 @@ open class MarkovSampler: ChainSampler {
 
     // MARK: What a kernel implements
 
-    /// Called once before a run's first step (after the chains' energies and gradients are evaluated).
-    open func begin(steps: Int) {}
-
     /// One step of every chain in place; adds each chain's acceptance (0 or 1, or a probability)
     /// to `accepted`. `step` counts from 0 to `steps` − 1; `rngs` are the chains' generators.
     open func advance(_ x: Tensor, labels: [Int]?, step: Int, of steps: Int, rngs: [RNG]) throws {
@@ -146,7 +143,6 @@ open class MarkovSampler: ChainSampler {
         if steps > 0 {
             space.project(x.data, count: x.count)
             try evaluate(x, labels: labels, energy: energy, gradient: gradient, step: 0)
-            begin(steps: steps)
         }
         for s in 0..<steps {
             try Interruption.check()
