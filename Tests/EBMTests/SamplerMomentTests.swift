@@ -188,6 +188,19 @@ final class SamplerMomentTests: XCTestCase {
         }
     }
 
+    /// A per-coordinate mass changes the kinetic energy ½pᵀM⁻¹p and the drift M⁻¹p: still exact.
+    func testHMCWithADiagonalMassIsExact() throws {
+        let s = Self.low, g = gaussian(s, seed: 1)
+        for seed: UInt64 in 1...3 {
+            var c = HMCSampler.Config()
+            c.stepSize = 0.3; c.leapfrog = 3; c.mass = [0.5, 3]; c.chains = chains(s)
+            let h = try HMCSampler(model: g, config: c, rng: RNG(seed: seed))
+            let e = try estimate(h, g, chains: s.chains, burnIn: 50, draws: s.hmcDraws, thin: 1, seed: seed)
+            report("HMC mass (0.5, 3) seed \(seed)", s, e, acceptance: h.acceptance)
+            XCTAssertLessThan(e.maxZ, Self.bound(tests: s.tests), "seed \(seed)")
+        }
+    }
+
     /// ULA at MALA's step matches its own (analytic) biased covariance and misses the target's by
     /// far; MALA at that step is exact (the test above).
     func testUnadjustedLangevinShowsItsKnownBias() throws {
