@@ -1,4 +1,5 @@
--- Draws new images from a trained model with SGLD, from fresh (uniform noise) starts.
+-- Draws new images from a trained model with SGLD (or -p sampler=mala|hmc|annealed), from fresh
+-- (uniform noise) starts.
 --
 --   joule run scripts/sample.lua -p checkpoint=RUN_OR_FILE [-p steps=256] [-p step_size=5] ...
 --
@@ -10,6 +11,9 @@
 -- Writes into the run folder: samples.npy (N, C, H, W), labels.npy (the class of each chain; -1 when
 -- unconditional), energies.npy (E of each final sample), and with keep_every > 0 chain.npy
 -- (frames, N, C, H, W: the start, every keep_every-th step, the end).
+-- -p sampler=mala|hmc|annealed samples with that sampler (mc_step_size is its h or ε; mala
+-- adapt_steps/target_acceptance, hmc leapfrog/mass, annealed t0) and prints the mean acceptance.
+-- -p start= is accepted for symmetry with train_jem.lua; new samples always start from noise.
 local p = joule.params{
   checkpoint = "",
   model = "",               -- a Lua file returning the network; "": the checkpoint's own
@@ -17,6 +21,10 @@ local p = joule.params{
   steps = 256,
   step_size = 10.0, step_decay = 1.0, noise = 0.005, grad_clip = 0.03,
   precision = "fp32",       -- "bf16": the convolutions in bfloat16 with FP32 accumulation
+  sampler = "sgld",         -- "sgld", "mala", "hmc" or "annealed" (joule.ebm.sampler)
+  start = "noise",          -- fresh samples start from noise (the only start without training)
+  mc_step_size = 0.0001,    -- mala/hmc/annealed: their step size (h, ε)
+  adapt_steps = 0, target_acceptance = 0.574, leapfrog = 10, mass = 1.0, t0 = 10.0,
   conditional = true,
   class = -1,               -- with conditional sampling: only this class id (0-based); -1: all in turn
   keep_every = 32,          -- keep the chain every k steps; 0: only the final samples
@@ -30,10 +38,20 @@ local classes = model:classes()
 local conditional = p.conditional and classes > 1
 local declared = model:input_shape()
 local shape = declared and #declared == 1 and declared or { declared and declared[1] or 1, p.image_size, p.image_size }
-local sampler = joule.ebm.SGLD{
-  model = model, steps = p.steps, step_size = p.step_size, step_decay = p.step_decay, noise = p.noise,
-  grad_clip = p.grad_clip, conditional = conditional, shape = shape, precision = p.precision,
-}
+if p.start ~= "noise" then
+  error(string.format("start '%s': new samples start from noise (replay, cd and pcd are starts of training steps)", p.start))
+end
+local o = { model = model, steps = p.steps, conditional = conditional, shape = shape, precision = p.precision }
+if p.sampler == "sgld" then
+  o.step_size, o.step_decay, o.noise, o.grad_clip = p.step_size, p.step_decay, p.noise, p.grad_clip
+elseif p.sampler == "mala" then
+  o.step_size, o.adapt_steps, o.target_acceptance = p.mc_step_size, p.adapt_steps, p.target_acceptance
+elseif p.sampler == "hmc" then
+  o.step_size, o.leapfrog, o.mass = p.mc_step_size, p.leapfrog, p.mass
+elseif p.sampler == "annealed" then
+  o.step_size, o.t0 = p.mc_step_size, p.t0
+end
+local sampler = joule.ebm.sampler(p.sampler, o)
 
 local labels
 if conditional then
@@ -46,6 +64,12 @@ print(string.format("sampling %d chains of %d steps from %s (%s, %s)", p.n, p.st
 local started = os.time()
 local samples, chain = sampler:sample{ n = p.n, labels = labels, keep_every = p.keep_every > 0 and p.keep_every or nil }
 local energies = model:energy(samples, labels)
+local acceptance = sampler.acceptance and sampler:acceptance()
+if acceptance then
+  local sum = 0
+  for _, a in ipairs(acceptance) do sum = sum + a end
+  print(string.format("mean acceptance %.3f over %d chains", sum / #acceptance, #acceptance))
+end
 
 local run = joule.run_dir()
 samples:save_npy(run .. "/samples.npy")

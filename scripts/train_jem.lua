@@ -25,6 +25,10 @@
 -- guard_every steps), reseeds the sampler, multiplies the learning rate by guard_lr_factor, adds
 -- guard_extra_steps SGLD steps, and logs { event = "rollback", ... } in log.jsonl. After
 -- guard_max_rollbacks rollbacks in a row it stops with an error; last/ keeps the last good epoch.
+-- -p sampler=sgld|mala|hmc|annealed chooses the sampler (default the course's SGLD; the others take
+-- mc_step_size (their h or ε), and mala adapt_steps/target_acceptance, hmc leapfrog/mass, annealed t0);
+-- -p start=replay|noise|cd|pcd where each training step's chains start (replay buffer, fresh noise,
+-- the real batch (contrastive divergence), persistent chains). Resume continues either exactly.
 local p = joule.params{
   data = "data/glyphs",
   epochs = 10,
@@ -39,6 +43,12 @@ local p = joule.params{
   buffer_per_class = 128,
   steps = 60, step_size = 10.0, noise = 0.005, grad_clip = 0.03, fresh_fraction = 0.05,
   precision = "fp32",       -- SGLD's passes: "bf16" runs the convolutions in bfloat16 (the update stays FP32)
+  sampler = "sgld",         -- "sgld", "mala", "hmc" or "annealed" (joule.ebm.sampler)
+  start = "replay",         -- training chains start from: "replay", "noise", "cd" (the real batch) or "pcd" (persistent)
+  mc_step_size = 0.0001,    -- mala/hmc/annealed: their step size (h, ε); sgld uses step_size
+  adapt_steps = 0, target_acceptance = 0.574,   -- mala: step-size warm-up
+  leapfrog = 10, mass = 1.0,                    -- hmc
+  t0 = 10.0,                                    -- annealed: the first step's temperature
   eval_samples = 32,        -- SGLD samples drawn per validation to measure their energy
   seed = 1,
   resume = "",
@@ -86,11 +96,24 @@ else
   end
   model = joule.nn.ShallowCNN{ hidden = p.hidden, classes = classes }
 end
-local sampler = joule.ebm.SGLD{
-  model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
+-- The sampler's options: those every sampler takes, then its own.
+local function sampler_options(o)
+  o.model, o.steps, o.shape, o.precision = model, p.steps, shape, p.precision
+  if p.sampler == "sgld" then
+    o.step_size, o.noise, o.grad_clip = p.step_size, p.noise, p.grad_clip
+  elseif p.sampler == "mala" then
+    o.step_size, o.adapt_steps, o.target_acceptance = p.mc_step_size, p.adapt_steps, p.target_acceptance
+  elseif p.sampler == "hmc" then
+    o.step_size, o.leapfrog, o.mass = p.mc_step_size, p.leapfrog, p.mass
+  elseif p.sampler == "annealed" then
+    o.step_size, o.t0 = p.mc_step_size, p.t0
+  end
+  return o
+end
+local sampler = joule.ebm.sampler(p.sampler, sampler_options{
   fresh_fraction = p.fresh_fraction, conditional = p.conditional and not ebm,
-  buffer_per_class = p.buffer_per_class, shape = shape, precision = p.precision,
-}
+  buffer_per_class = p.buffer_per_class, start = p.start,
+})
 local jem = joule.ebm.JEM{
   model = model, sampler = sampler, alpha = p.alpha, lambda = ebm and 0 or p.lambda,
   lr = p.lr, lr_step = p.lr_step, lr_gamma = p.lr_gamma, clip = p.clip,
@@ -118,11 +141,9 @@ end
 
 -- TensorBoard pictures, as the UvA tutorial's callbacks draw them. They come from a sampler of their
 -- own (own generator, chains from noise), so drawing them changes nothing in the training run.
-local tb_sampler = p.tb_every > 0 and joule.ebm.SGLD{
-  model = model, steps = p.steps, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
-  conditional = p.conditional and not ebm, buffer_per_class = 1, shape = shape,
-  seed = p.seed + 7919, precision = p.precision,
-}
+local tb_sampler = p.tb_every > 0 and joule.ebm.sampler(p.sampler, sampler_options{
+  conditional = p.conditional and not ebm, buffer_per_class = 1, seed = p.seed + 7919,
+})
 local ood_file = p.data .. "/ood_ta.npy"
 local ood = p.tb_every > 0 and io.open(ood_file) and joule.data.load_split(ood_file)
 local function first(t, n) return t:size(1) > n and t:slice(1, n) or t end
@@ -168,13 +189,20 @@ for epoch = jem:epoch() + 1, p.epochs do
   local s = jem:fit_epoch(train, { batch_size = p.batch_size, progress = p.progress, log = true,
                                    max_batches = p.max_batches > 0 and p.max_batches or nil })
   if s.interrupted then stopped = true; break end
+  -- MALA's and HMC's mean acceptance over the chains of the epoch's last step (SGLD has none: nil, not logged).
+  local acceptance
+  if sampler.acceptance and sampler:acceptance() then
+    acceptance = 0
+    for _, a in ipairs(sampler:acceptance()) do acceptance = acceptance + a end
+    acceptance = acceptance / #sampler:acceptance()
+  end
   local v = jem:evaluate(val, { samples = p.eval_samples })
   -- Best by validation accuracy; a plain EBM has no classes to tell apart, so its latest is its best.
   local score = ebm and epoch or v.accuracy
   if score > best then best, best_epoch = score, epoch end
   joule.log{ epoch = epoch, step = jem:steps(), lr = lr, loss = s.loss, px = s.px, pyx = s.pyx,
              train_acc = s.accuracy, val_acc = v.accuracy, energy_real = v.energy_real,
-             energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm }
+             energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm, acceptance = acceptance }
   if best_epoch == epoch then jem:save_checkpoint(run .. "/best", info(epoch)) end
   jem:save_checkpoint(run .. "/last", info(epoch))
   -- After the checkpoints, and never fatal: a picture that cannot be drawn costs a warning, not the run.

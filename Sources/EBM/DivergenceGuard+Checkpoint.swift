@@ -31,6 +31,8 @@ extension DivergenceGuard {
         meta["guard.buffer.counts"] = s.buffer.counts.map { "\($0)" }.joined(separator: ",")
         meta["guard.buffer.heads"] = s.buffer.heads.map { "\($0)" }.joined(separator: ",")
         meta["guard.rng.sampler"] = s.samplerRNG.map { "\($0)" }.joined(separator: ",")
+        for (k, t) in s.samplerState.tensors { tensors["guard.sampler." + k] = t }
+        for (k, v) in s.samplerState.meta { meta["guard.sampler." + k] = v }
     }
 
     /// Reads the guard's part of a training state for `jem` (parsed and validated in Formats'
@@ -47,9 +49,18 @@ extension DivergenceGuard {
             batchesDone: batchesDone, step: step, optimizerStep: optimizerStep)
         guard let file = try GuardStateFile.parse(tensors: tensors, meta: meta, expected: expected, fail: fail) else { return {} }
         let (scale, rollbacks, inARow, added, gaps) = (file.lrScale, file.rollbacks, file.inARow, file.stepsAdded, file.gaps)
+        // The sampler's part of the good state: validated by the sampler now, put back at a rollback.
+        let p = "guard.sampler."
+        let samplerState = (tensors: Dictionary(uniqueKeysWithValues: tensors.filter { $0.key.hasPrefix(p) }.map { (String($0.key.dropFirst(p.count)), $0.value) }),
+                            meta: Dictionary(uniqueKeysWithValues: meta.filter { $0.key.hasPrefix(p) }.map { (String($0.key.dropFirst(p.count)), $0.value) }))
+        if file.goodState != nil {
+            do { _ = try jem.sampler.stateRestorer(prefix: "", tensors: samplerState.tensors, meta: samplerState.meta) } catch let e as JouleError {
+                throw fail("guard: \(e.message)")
+            }
+        }
         let kept = file.goodState.map { g in
             Snapshot(step: g.step, batch: g.batch, weights: g.weights, moments: g.moments, optimizerStep: g.optimizerStep,
-                     buffer: (g.storage, g.counts, g.heads), samplerRNG: g.samplerRNG)
+                     buffer: (g.storage, g.counts, g.heads), samplerRNG: g.samplerRNG, samplerState: samplerState)
         }
         return { [self] in
             self.lrScale = scale

@@ -80,6 +80,8 @@ public final class DivergenceGuard {
         var optimizerStep: Int
         var buffer: (storage: [Tensor], counts: [Int], heads: [Int])
         var samplerRNG: [UInt64]
+        /// The sampler's own state (persistent chains, an adapted step size), as `ChainSampler.saveState` gives it.
+        var samplerState: (tensors: [String: Tensor], meta: [String: String]) = ([:], [:])
     }
 
     public let config: Config
@@ -121,12 +123,15 @@ public final class DivergenceGuard {
     /// `fitEpoch` calls it; it is public so that `joule bench` can time it.
     public func keep(_ jem: JEM, batch: Int) {
         let opt = jem.optimizer, buffer = jem.sampler.buffer
+        var samplerState: (tensors: [String: Tensor], meta: [String: String]) = ([:], [:])
+        jem.sampler.saveState(prefix: "", into: &samplerState.tensors, &samplerState.meta)
         snapshot = Snapshot(step: jem.step, batch: batch,
                             weights: jem.model.parameters.map { $0.value.copy() },
                             moments: zip(opt.m, opt.v).map { ($0.copy(), $1.copy()) },
                             optimizerStep: opt.step,
                             buffer: (buffer.storage.map { $0.copy() }, buffer.counts, buffer.heads),
-                            samplerRNG: jem.sampler.rng.state)
+                            samplerRNG: jem.sampler.rng.state,
+                            samplerState: (samplerState.tensors.mapValues { $0.copy() }, samplerState.meta))
         inARow = 0
     }
 
@@ -167,6 +172,7 @@ public final class DivergenceGuard {
         opt.restore(step: s.optimizerStep)
         try jem.sampler.buffer.restore(storage: s.buffer.storage, counts: s.buffer.counts, heads: s.buffer.heads)
         jem.sampler.rng.state = s.samplerRNG
+        try jem.sampler.stateRestorer(prefix: "", tensors: s.samplerState.tensors, meta: s.samplerState.meta)()
         jem.restore(epoch: jem.epoch, step: s.step)
     }
 }

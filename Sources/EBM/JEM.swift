@@ -98,8 +98,8 @@ public final class JEM {
 
     /// One training step on a batch: sample, loss, clip, Adam.
     public func step(_ images: Tensor, labels: [Int]) throws -> StepStats {
-        let b = images.shape.first ?? 0
-        let sampled = objective.needsSamples ? try sampler.sampleFromBuffer(count: b, labels: sampler.conditional ? labels : nil) : nil
+        // The real batch goes along: contrastive divergence starts its chains there.
+        let sampled = objective.needsSamples ? try sampler.sampleForTraining(real: images, labels: sampler.conditional ? labels : nil) : nil
         let real = images.copy()
         if config.realNoise > 0 {
             // Noised and clamped back into the pixel range, as the course's template and the UvA

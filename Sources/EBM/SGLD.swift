@@ -14,6 +14,8 @@ public final class SGLDSampler: ChainSampler {
         /// Fraction of chains that start fresh instead of from the replay buffer.
         public var freshFraction: Float = 0.05
         public var initial: ChainInit = .uniform
+        /// Where the chains of a training step start (`sampleForTraining`); the replay buffer by default.
+        public var start: ChainStart = .replay
         /// Sample E(x, y) with one buffer per class; otherwise E(x) with a single buffer.
         public var conditional = true
         public var bufferPerClass = 128
@@ -36,6 +38,8 @@ public final class SGLDSampler: ChainSampler {
     public var config: Config
     public let rng: RNG
     public let buffer: ReplayBuffer
+    /// The chains of `start = .pcd`.
+    public let persistent = PersistentChains()
 
     /// The model the steps run, for the precision it was made for: `model` itself, or its replica
     /// in `config.precision` (made again if the configuration changes).
@@ -110,6 +114,8 @@ public final class SGLDSampler: ChainSampler {
                 "sgld.fresh_fraction": "\(s.freshFraction)", "sgld.conditional": "\(s.conditional)",
                 "sgld.buffer_per_class": "\(s.bufferPerClass)", "sgld.shape": shape.map(String.init).joined(separator: ","),
                 "sgld.precision": s.precision.rawValue]
+            // Only a start other than the default is recorded, so checkpoints of the default stay as they were.
+            .merging(s.start == .replay ? [:] : ["sgld.start": s.start.rawValue]) { $1 }
     }
 
     /// One step on `x` in place, with the given standard-normal noise `eps`.
@@ -172,6 +178,50 @@ public final class SGLDSampler: ChainSampler {
         try run(x, labels: config.conditional ? labels : nil)
         try buffer.store(x, pools: pools)
         return x
+    }
+
+    /// The synthesized batch of a JEM step, started where `config.start` says: the replay buffer
+    /// (`sampleFromBuffer`, unchanged), fresh noise, the real batch (CD), or the persistent chains (PCD).
+    public func sampleForTraining(real: Tensor, labels: [Int]?) throws -> Tensor {
+        let count = real.shape.first ?? 0
+        switch config.start {
+        case .replay: return try sampleFromBuffer(count: count, labels: labels)
+        case .noise:
+            _ = try poolIndices(count: count, labels: labels)
+            let x = Tensor(shape: [count] + shape)
+            config.initial.fill(x.data, count: x.count, rng: rng)
+            try run(x, labels: config.conditional ? labels : nil)
+            return x
+        case .cd:
+            _ = try poolIndices(count: count, labels: labels)
+            guard Array(real.shape.dropFirst()) == shape else {
+                throw JouleError("SGLD: contrastive divergence starts at the real batch, of shape \(real.shape); the chains are \(shape)")
+            }
+            let x = real.copy()
+            try run(x, labels: config.conditional ? labels : nil)
+            return x
+        case .pcd:
+            _ = try poolIndices(count: count, labels: labels)
+            let (x, l) = try persistent.take(count: count, shape: shape, labels: config.conditional ? labels : nil) { x in
+                config.initial.fill(x.data, count: x.count, rng: rng)
+            }
+            try run(x, labels: l)
+            persistent.keep(x)
+            return x
+        }
+    }
+
+    public func saveState(prefix: String, into tensors: inout [String: Tensor], _ meta: inout [String: String]) {
+        persistent.save(prefix: prefix, into: &tensors, &meta)
+    }
+
+    public func stateRestorer(prefix: String, tensors: [String: Tensor], meta: [String: String]) throws -> () -> Void {
+        let known: Set = [prefix + "persistent", prefix + "persistent.labels"]
+        if let k = (tensors.keys.sorted() + meta.keys.sorted()).first(where: { !known.contains($0) }) {
+            throw JouleError("unexpected sampler state '\(k.prefix(80))' (the checkpoint is of another sampler)")
+        }
+        return try persistent.restorer(prefix: prefix, tensors: tensors, meta: meta, shape: shape, classes: model.classes,
+                                       conditional: config.conditional)
     }
 
     /// New samples from fresh starts (nothing read from or written to the buffer).

@@ -11,8 +11,9 @@ import Tensor
 ///   stopped: Adam's moments (`optimizer.exp_avg.<name>`, `optimizer.exp_avg_sq.<name>`) and step,
 ///   the epoch and step counters (the StepLR schedule follows the epoch), the replay buffer
 ///   (`buffer.<pool>` rows with their counts and ring heads), the state of every random generator
-///   involved (named by the caller: the sampler's, the epoch shuffler's, a script's), and an
-///   unfinished epoch's batch order, position and per-batch stats.
+///   involved (named by the caller: the sampler's, the epoch shuffler's, a script's), an
+///   unfinished epoch's batch order, position and per-batch stats, and the sampler's own state
+///   under `sampler.` (persistent chains, an adapted step size: `ChainSampler.saveState`).
 ///
 /// The folder is written whole beside its destination and swapped in (`AtomicFolder`), so the two
 /// files always belong together; both also carry the step they were written at and `restore`
@@ -21,6 +22,8 @@ public enum TrainingCheckpoint {
     public static let weightsFile = "model.safetensors"
     public static let stateFile = "state.safetensors"
     public static let format = TrainingStateFile.format
+    /// Where the sampler's own state lies in the state file.
+    public static let samplerPrefix = "sampler."
 
     /// The checkpoint folder `path` names: the folder itself when it holds a training state,
     /// otherwise its `last/` (so a run folder works too).
@@ -44,6 +47,7 @@ public enum TrainingCheckpoint {
         // The divergence guard's part, under `guard.`.
         var extra: (tensors: [String: Tensor], meta: [String: String]) = ([:], [:])
         jem.divergenceGuard?.save(jem, into: &extra.tensors, &extra.meta)
+        sampler.saveState(prefix: samplerPrefix, into: &extra.tensors, &extra.meta)
         let state = TrainingStateFile(
             epoch: jem.epoch, step: jem.step, optimizerStep: opt.step, moments: moments,
             buffer: .init(pools: buffer.pools, capacity: buffer.capacity, imageSize: buffer.imageSize,
@@ -99,7 +103,7 @@ public enum TrainingCheckpoint {
         }
         let state = try TrainingStateFile.read(statePath, expected: .init(
             parameters: shapes, pools: buffer.pools, capacity: buffer.capacity, imageSize: buffer.imageSize,
-            generators: Array(rngs.keys), extraPrefix: "guard."))
+            generators: Array(rngs.keys), extraPrefixes: ["guard.", samplerPrefix]))
         guard weights.metadata["step"] == "\(state.step)" else {
             throw JouleError("\(directory): weights (step \(weights.metadata["step"]?.prefix(20) ?? "?")) and training state (step \(state.step)) do not belong together")
         }
@@ -109,8 +113,16 @@ public enum TrainingCheckpoint {
                               gradNorm: r[5], accuracy: r[6], energyReal: r[7], energySampled: r[8])
             })
         }
+        func part(_ p: String) -> (tensors: [String: Tensor], meta: [String: String]) {
+            (state.extraTensors.filter { $0.key.hasPrefix(p) }, state.extraMetadata.filter { $0.key.hasPrefix(p) })
+        }
+        let samplerPart = part(samplerPrefix)
+        let restoreSampler: () -> Void
+        do {
+            restoreSampler = try jem.sampler.stateRestorer(prefix: samplerPrefix, tensors: samplerPart.tensors, meta: samplerPart.meta)
+        } catch let e as JouleError { throw JouleError("\(statePath): \(e.message)") }
         let restoreGuard = try jem.divergenceGuard?.restorer(
-            jem, tensors: state.extraTensors, meta: state.extraMetadata, batchesDone: progress?.stats.count,
+            jem, tensors: part("guard.").tensors, meta: part("guard.").meta, batchesDone: progress?.stats.count,
             step: state.step, optimizerStep: state.optimizerStep, fail: { JouleError("\(statePath): \($0)") })
         do {
             try buffer.restore(storage: state.buffer.storage, counts: state.buffer.counts, heads: state.buffer.heads)
@@ -126,6 +138,7 @@ public enum TrainingCheckpoint {
         jem.epochInProgress = progress
         jem.sampler.rng.state = state.generators["sampler"]!
         for (name, rng) in rngs { rng.state = state.generators[name]! }
+        restoreSampler()
         restoreGuard?()
         return weights.metadata
     }

@@ -43,8 +43,8 @@ public struct TrainingStateFile {
     /// Generator states (five words, see `RNG.state`) by name; "sampler" is the sampler's.
     public var generators: [String: [UInt64]]
     public var epochInProgress: Epoch?
-    /// Another component's part (the divergence guard's), tensors and metadata under
-    /// `Expectation.extraPrefix`: passed through for that component to validate. Their bytes are
+    /// Other components' parts (the divergence guard's, the sampler's), tensors and metadata under
+    /// `Expectation.extraPrefixes`: passed through for that component to validate. Their bytes are
     /// within the file (the byte ranges tile it), so reading them allocates no more than it holds.
     public var extraTensors: [String: Tensor], extraMetadata: [String: String]
 
@@ -61,12 +61,12 @@ public struct TrainingStateFile {
         public var parameters: [(name: String, shape: [Int])]
         public var pools: Int, capacity: Int, imageSize: Int
         public var generators: [String]
-        /// Names under this prefix are another component's part (see `extraTensors`).
-        public var extraPrefix: String?
+        /// Names under these prefixes are other components' parts (see `extraTensors`).
+        public var extraPrefixes: [String]
         public init(parameters: [(name: String, shape: [Int])], pools: Int, capacity: Int, imageSize: Int, generators: [String],
-                    extraPrefix: String? = nil) {
+                    extraPrefixes: [String] = []) {
             self.parameters = parameters; self.pools = pools; self.capacity = capacity
-            self.imageSize = imageSize; self.generators = generators; self.extraPrefix = extraPrefix
+            self.imageSize = imageSize; self.generators = generators; self.extraPrefixes = extraPrefixes
         }
     }
 
@@ -156,7 +156,7 @@ public struct TrainingStateFile {
                     known.insert("epoch.stats")
                 }
             }
-            if let p = expected.extraPrefix { for k in header.entries.keys where k.hasPrefix(p) { known.insert(k) } }
+            for p in expected.extraPrefixes { for k in header.entries.keys where k.hasPrefix(p) { known.insert(k) } }
             if let extra = header.entries.keys.sorted().first(where: { !known.contains($0) }) {
                 throw JouleError("unexpected tensor '\(extra.prefix(80))' (the checkpoint is of another model or sampler)")
             }
@@ -246,13 +246,13 @@ public struct TrainingStateFile {
         } else if meta["epoch.batches"] != nil {
             throw JouleError("the unfinished epoch's order is missing")
         }
-        let prefix = expected.extraPrefix
+        func extra(_ key: String) -> Bool { expected.extraPrefixes.contains { key.hasPrefix($0) } }
         return TrainingStateFile(epoch: epoch, step: step, optimizerStep: optimizerStep, moments: moments,
                                  buffer: Buffer(pools: pools, capacity: capacity, imageSize: imageSize,
                                                 counts: counts, heads: heads, storage: storage),
                                  generators: generators,
-                                 extraTensors: prefix.map { p in file.tensors.filter { $0.key.hasPrefix(p) } } ?? [:],
-                                 extraMetadata: prefix.map { p in meta.filter { $0.key.hasPrefix(p) } } ?? [:],
+                                 extraTensors: file.tensors.filter { extra($0.key) },
+                                 extraMetadata: meta.filter { extra($0.key) },
                                  epochInProgress: progress)
     }
 

@@ -155,6 +155,8 @@ public enum JouleDocs {
         + LossBinding.documentation
         + OptimBinding.documentation
         + SamplerBinding.documentation
+        + MarkovSamplerBinding.documentation
+        + MarkovSamplerBinding.methodDocumentation
         + JEMBinding.documentation
         + DataBinding.documentation
         + MetricsBinding.documentation

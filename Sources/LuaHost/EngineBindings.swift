@@ -19,6 +19,7 @@ enum EngineBindings {
         lua_setfield(L, module, "optim")
         lua_createtable(L, 0, 4)
         SamplerBinding.install(lua, context)
+        MarkovSamplerBinding.install(lua, context)
         JEMBinding.install(lua, context)
         lua_setfield(L, module, "ebm")
         lua_createtable(L, 0, 4)

@@ -8,11 +8,12 @@ import Tensor
 /// Timings of the course configuration (hidden 32, 42 classes, 1×56×56), as medians over runs.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "bench",
-        abstract: "Time a JEM iteration, SGLD, the classifier and start-up; compare with ../shared/bench/torch_jem_step.py.")
+        abstract: "Time a JEM iteration, SGLD, a MALA step and an HMC iteration, the classifier and start-up; compare with ../shared/bench/torch_jem_step.py.")
 
     @Option(help: "Timed repetitions (the median is reported).") var runs = 5
     @Option(help: "Chains per SGLD batch.") var chains = 32
     @Option(help: "SGLD steps per JEM iteration.") var steps = 60
+    @Option(help: "Leapfrog steps per HMC iteration.") var leapfrog = 10
     @Flag(help: "Print one JSON object instead of a table.") var json = false
 
     func run() throws {
@@ -42,10 +43,30 @@ struct BenchCommand: ParsableCommand {
         let jem16 = try JEM(model: model, sampler: sampler16)
         let bf16 = sampler16.precision == .bf16
         if bf16 { _ = try jem16.step(real, labels: labels) }
-        let times = try interleavedMedians([{ _ = try jem.step(real, labels: labels) }, { try sgld(sampler) }]
-            + (bf16 ? [{ _ = try jem16.step(real, labels: labels) }, { try sgld(sampler16) }] : []))
+        // MALA and HMC on the same chains and network (same precision rule as SGLD's): `steps` MALA steps
+        // (one energy gradient each, plus the run's first) and steps / leapfrog HMC iterations
+        // (leapfrog gradients each), so each run costs about one SGLD run.
+        let hmcIterations = Swift.max(1, steps / leapfrog)
+        func markov(_ precision: Precision) throws -> (mala: MALASampler, hmc: HMCSampler) {
+            var c = ChainSettings(); c.conditional = false; c.steps = steps; c.precision = precision
+            var m = MALASampler.Config(); m.stepSize = 1e-4; m.chains = c
+            var h = HMCSampler.Config(); h.stepSize = 1e-3; h.leapfrog = leapfrog; h.chains = c
+            return (try MALASampler(model: model, config: m, rng: RNG(seed: 1)), try HMCSampler(model: model, config: h, rng: RNG(seed: 1)))
+        }
+        func chain(_ s: MarkovSampler, _ n: Int) throws {
+            rng.fillUniform(chainsX, -1, 1)
+            try s.run(chainsX, labels: nil, steps: n)
+        }
+        let fp32 = try markov(.fp32), half = try markov(.bf16)
+        try chain(fp32.mala, 1); try chain(fp32.hmc, 1)
+        let times = try interleavedMedians([{ _ = try jem.step(real, labels: labels) }, { try sgld(sampler) },
+                                            { try chain(fp32.mala, steps) }, { try chain(fp32.hmc, hmcIterations) }]
+            + (bf16 ? [{ _ = try jem16.step(real, labels: labels) }, { try sgld(sampler16) },
+                       { try chain(half.mala, steps) }, { try chain(half.hmc, hmcIterations) }] : []))
         let (jemTime, sgldTime) = (times[0], times[1])
-        let (jem16Time, sgld16Time): (Double?, Double?) = bf16 ? (times[2], times[3]) : (nil, nil)
+        let (malaStep, hmcIteration) = (times[2] / Double(steps), times[3] / Double(hmcIterations))
+        let (jem16Time, sgld16Time): (Double?, Double?) = bf16 ? (times[4], times[5]) : (nil, nil)
+        let (mala16Step, hmc16Iteration): (Double?, Double?) = bf16 ? (times[6] / Double(steps), times[7] / Double(hmcIterations)) : (nil, nil)
         let snapshotTime = try guardSnapshot(model: model)
         let guardShare = snapshotTime / Double(DivergenceGuard.Config().every) / jemTime
         let luaTime = try Self.luaSGLD(chains: chains, steps: steps, runs: runs)
@@ -67,6 +88,9 @@ struct BenchCommand: ParsableCommand {
                 "guard_snapshot_s": .double(snapshotTime), "guard_overhead": .double(guardShare),
                 "jem_iteration_bf16_s": jem16Time.map(JSON.double) ?? .null, "sgld_bf16_s": sgld16Time.map(JSON.double) ?? .null,
                 "bf16": .bool(bf16),
+                "sgld_step_s": .double(sgldTime / Double(steps)), "mala_step_s": .double(malaStep),
+                "hmc_iteration_s": .double(hmcIteration), "hmc_leapfrog": .int(leapfrog),
+                "mala_step_bf16_s": mala16Step.map(JSON.double) ?? .null, "hmc_iteration_bf16_s": hmc16Iteration.map(JSON.double) ?? .null,
                 "gemm_peak_gflops": .double(gemm), "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
                 "kernels": .string(Kernels.description),
                 "chains": .int(chains), "steps": .int(steps), "runs": .int(runs),
@@ -88,6 +112,15 @@ struct BenchCommand: ParsableCommand {
             print(row("SGLD alone, bf16", sgld16Time, sgldFlops) + String(format: "  %.2f× FP32", sgldTime / sgld16Time))
         } else {
             print(label("bf16 sampling") + "  not measured: \(Precision.bf16Unavailable ?? "bf16 does not run here")")
+        }
+        let stepFlops = flops.sgldStep(batch: chains)
+        print(row("SGLD step (\(chains) chains)", sgldTime / Double(steps), stepFlops))
+        print(row("MALA step (\(chains) chains)", malaStep, stepFlops) + String(format: "  %.2f× an SGLD step", malaStep / (sgldTime / Double(steps))))
+        print(row("HMC iteration (\(chains) chains, L = \(leapfrog))", hmcIteration, Double(leapfrog) * stepFlops)
+              + String(format: "  %.2f× an SGLD step", hmcIteration / (sgldTime / Double(steps))))
+        if let mala16Step, let hmc16Iteration {
+            print(row("MALA step, bf16", mala16Step, stepFlops) + String(format: "  %.2f× FP32", malaStep / mala16Step))
+            print(row("HMC iteration, bf16", hmc16Iteration, Double(leapfrog) * stepFlops) + String(format: "  %.2f× FP32", hmcIteration / hmc16Iteration))
         }
         print(row("SGLD as a Lua loop over energy_grad", luaTime, sgldFlops) + String(format: "  %+.1f%% vs built-in", 100 * (luaTime / sgldTime - 1)))
         print(label("divergence guard (per JEM step)") + String(format: "%9.4f s  %+.2f%% of a JEM iteration", snapshotTime / Double(DivergenceGuard.Config().every), 100 * guardShare))

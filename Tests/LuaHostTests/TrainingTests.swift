@@ -525,6 +525,6 @@ final class TrainingTests: LuaTestCase {
     func testMissingBuiltInCorpusSaysHowToMakeIt() throws {
         let r = try joule(["run", script("train_jem.lua"), "-p", "epochs=1"])
         XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("train_jem.lua:53: data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("train_jem.lua:63: data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
     }
 }

@@ -27,9 +27,7 @@ enum JEMBinding {
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
             let model = try ModelBinding.model(o, required: "model").net()
             // Any sampler of the ChainSampler kind: the trainer asks nothing of it beyond the protocol.
-            guard let sampler = try o.object(required: "sampler", SamplerBinding.typeName, as: AnyObject.self) as? ChainSampler else {
-                throw call.bad(1, message: "field 'sampler': a sampler expected")
-            }
+            let sampler = try MarkovSamplerBinding.anySampler(o, "sampler")
             var c = JEM.Config()
             func float(_ key: String, _ d: Float) throws -> Float { Float(try o.number(key, default: Double(d))) }
             c.alpha = try float("alpha", c.alpha)

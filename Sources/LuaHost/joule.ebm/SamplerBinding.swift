@@ -7,12 +7,17 @@ import Tensor
 enum SamplerBinding {
     static let typeName = "SGLD"
     static let options = ["model", "steps", "step_size", "step_decay", "noise", "grad_clip", "fresh_fraction",
-                          "init", "init_std", "conditional", "buffer_per_class", "image_size", "shape", "precision", "seed"]
+                          "init", "init_std", "start", "conditional", "buffer_per_class", "image_size", "shape", "precision", "seed"]
 
     static func install(_ lua: LuaState, _ context: JouleContext) {
         lua.define(samplerClass())
         lua.setFunction("SGLD", qualified: "joule.ebm.SGLD") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
+            call.push(object: try make(o, call, context), type: typeName); return 1
+        }
+    }
+
+    static func make(_ o: LuaTable, _ call: LuaCall, _ context: JouleContext) throws -> SGLDSampler {
             let model = try ModelBinding.model(o, required: "model").net()
             var c = SGLDSampler.Config()
             c.steps = try o.integer("steps", 0...SGLDSampler.maxSteps, default: c.steps)
@@ -28,6 +33,7 @@ enum SamplerBinding {
                 throw call.bad(1, message: "field 'init': 'uniform' or 'gaussian' expected, got '\(other)'")
             }
             c.conditional = try o.boolean("conditional") ?? c.conditional
+            if let s = try o.string("start") { c.start = try MarkovSamplerBinding.start(s, call) }
             c.bufferPerClass = try o.integer("buffer_per_class", 1...SGLDSampler.maxBufferPerClass, default: c.bufferPerClass)
             // The chains' shape: {C, H, W} or {D}; image_size = s is {1, s, s}; by default the model's.
             if let side = try o.integer("image_size", 1...4096) { c.imageShape = [1, side, side] }
@@ -38,9 +44,7 @@ enum SamplerBinding {
                 }
                 c.precision = p
             }
-            let sampler = try SGLDSampler(model: model, config: c, rng: try EngineBindings.rng(o, context))
-            call.push(object: sampler, type: typeName); return 1
-        }
+            return try SGLDSampler(model: model, config: c, rng: try EngineBindings.rng(o, context))
     }
 
     static func this(_ call: LuaCall) throws -> SGLDSampler { try call.this(typeName) }
@@ -113,9 +117,9 @@ extension SamplerBinding {
     /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
     static let documentation: [(String, String, String)] = [
     // joule.ebm
-    ("joule.ebm", "joule.ebm", "Sampling and training: joule.ebm.SGLD (Langevin sampler with replay buffer) and joule.ebm.JEM (joint energy-based model training)."),
+    ("joule.ebm", "joule.ebm", "Sampling and training: joule.ebm.SGLD (Langevin sampler with replay buffer, the course's), joule.ebm.MALA, joule.ebm.HMC and joule.ebm.AnnealedLangevin (samplers of the literature), and joule.ebm.JEM (joint energy-based model training)."),
     ("joule.ebm.SGLD", "joule.ebm.SGLD{ model = m, steps = 60, step_size = 10, noise = 0.005, grad_clip = 0.03, ... } → SGLD",
-     "A stochastic-gradient Langevin sampler for `model` with a replay buffer. Each step: x ← clamp(x + noise·ε), g ← clamp(∂E/∂x, ±grad_clip), x ← clamp(x − step_size·g) in [−1, 1]. Other options: step_decay, fresh_fraction (0.05: chains restarted from noise), init ('uniform' or 'gaussian', init_std), conditional, buffer_per_class (128), shape ({C, H, W} or {D}: one chain's shape; by default the model's input shape), image_size (s: shape {1, s, s}), precision ('fp32' or 'bf16': the steps' convolutions in bfloat16 with FP32 accumulation, where the CPU has AVX512-BF16; the model itself and its training stay FP32), seed."),
+     "A stochastic-gradient Langevin sampler for `model` with a replay buffer. Each step: x ← clamp(x + noise·ε), g ← clamp(∂E/∂x, ±grad_clip), x ← clamp(x − step_size·g) in [−1, 1]. Other options: step_decay, start (where a training step's chains start: 'replay' (default), 'noise', 'cd' (the real batch) or 'pcd' (persistent chains), as for joule.ebm.MALA), fresh_fraction (0.05: chains restarted from noise), init ('uniform' or 'gaussian', init_std), conditional, buffer_per_class (128), shape ({C, H, W} or {D}: one chain's shape; by default the model's input shape), image_size (s: shape {1, s, s}), precision ('fp32' or 'bf16': the steps' convolutions in bfloat16 with FP32 accumulation, where the CPU has AVX512-BF16; the model itself and its training stay FP32), seed."),
     ("SGLD", "SGLD", "A Langevin sampler with replay buffer. Methods: sample, run, step, sample_buffer, buffer_size, config."),
     ("SGLD:sample", "sampler:sample{ n = 8, labels = {...}, steps = 256, keep_every = 32 } → final [, frames]",
      "Draws `n` new samples from fresh noise (class-conditional when labels are given), running `steps` steps. With keep_every k it also returns the chain's frames (F, N, 1, H, W) every k steps and at the end, for joule.plot.chains."),
