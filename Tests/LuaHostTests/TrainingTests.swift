@@ -525,6 +525,9 @@ final class TrainingTests: LuaTestCase {
     func testMissingBuiltInCorpusSaysHowToMakeIt() throws {
         let r = try joule(["run", script("train_jem.lua"), "-p", "epochs=1"])
         XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("train_jem.lua:63: data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
+        // The line of the script that raises it (the message must carry the script's own line).
+        let lines = try String(contentsOfFile: script("train_jem.lua"), encoding: .utf8).components(separatedBy: "\n")
+        let line = try XCTUnwrap(lines.firstIndex { $0.contains("error(\"data/glyphs/train.npy is missing") }) + 1
+        XCTAssertTrue(r.stderr.contains("train_jem.lua:\(line): data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
     }
 }
