@@ -207,7 +207,7 @@ public enum Diagnostics {
 
     /// Autocovariances at lags 0 ..< n, each divided by n (the biased estimate ArviZ uses), through
     /// an FFT of the centred chain padded with zeros to a power of two ≥ 2n (no wrap-around).
-    static func autocovariance(_ x: [Double]) -> [Double] {
+    public static func autocovariance(_ x: [Double]) -> [Double] {
         let n = x.count
         let mu = mean(x)
         var size = 1
@@ -267,7 +267,7 @@ public enum Diagnostics {
 
     /// Φ⁻¹(p) for 0 < p < 1: Acklam's rational approximation (relative error 1e-9) refined by one
     /// Halley step on erfc, which brings it to double precision (scipy's `norm.ppf` to ~1e-15).
-    static func normalQuantile(_ p: Double) -> Double {
+    public static func normalQuantile(_ p: Double) -> Double {
         let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
                  1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
         let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,

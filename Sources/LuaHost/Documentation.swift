@@ -156,6 +156,8 @@ public enum JouleDocs {
         + OptimBinding.documentation
         + SamplerBinding.documentation
         + JEMBinding.documentation
+        + EnergyBinding.documentation
+        + DiagnosticsBinding.documentation
         + DataBinding.documentation
         + MetricsBinding.documentation
         + OODBinding.documentation

@@ -20,6 +20,8 @@ enum EngineBindings {
         lua_createtable(L, 0, 4)
         SamplerBinding.install(lua, context)
         JEMBinding.install(lua, context)
+        EnergyBinding.install(lua, context)
+        DiagnosticsBinding.install(lua)
         lua_setfield(L, module, "ebm")
         lua_createtable(L, 0, 4)
         DataBinding.install(lua, context)

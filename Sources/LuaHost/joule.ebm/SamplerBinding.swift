@@ -13,7 +13,7 @@ enum SamplerBinding {
         lua.define(samplerClass())
         lua.setFunction("SGLD", qualified: "joule.ebm.SGLD") { call in
             guard let o = try call.options(1, allowed: options) else { throw call.bad(1, "options table") }
-            let model = try ModelBinding.model(o, required: "model").net()
+            let model = try EnergyBinding.model(o, required: "model")
             var c = SGLDSampler.Config()
             c.steps = try o.integer("steps", 0...SGLDSampler.maxSteps, default: c.steps)
             c.stepSize = Float(try o.number("step_size", default: Double(c.stepSize)))

@@ -10,7 +10,7 @@ enum OODBinding {
         lua.setFunction("scores", qualified: "joule.ood.scores") { call in
             // joule.ood.scores(model, images, "px" | "py" | "mass" [, batch_size]) → table of scores
             // (larger = more in-distribution).
-            let model = try ModelBinding.model(call, 1).net()
+            let model = try EnergyBinding.model(call, 1)
             let images = try call.tensor(2)
             let name = try call.string(3)
             guard let score = OODScore(rawValue: name) else {
