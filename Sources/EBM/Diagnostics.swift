@@ -59,7 +59,7 @@ public enum Diagnostics {
         for i in 0..<frames.count where !x[i].isFinite {
             let (f, rest) = i.quotientAndRemainder(dividingBy: chains * d)
             let (c, j) = rest.quotientAndRemainder(dividingBy: d)
-            throw JouleError("diagnostics: frame \(f + 1), chain \(c + 1), coordinate \(j + 1) is \(x[i]) (every draw must be a finite number)")
+            throw JouleError("diagnostics: frame \(f + 1), chain \(c + 1), coordinate \(j + 1) is \(text(x[i])) (every draw must be a finite number)")
         }
         var ess = [Double](repeating: .nan, count: d), rhat = [Double](repeating: .nan, count: d)
         ess.withUnsafeMutableBufferPointer { e in
@@ -107,7 +107,7 @@ public enum Diagnostics {
         try checkShape(draws: draws, chains: chains.count, minChains: minChains)
         for (c, chain) in chains.enumerated() {
             if let d = chain.firstIndex(where: { !$0.isFinite }) {
-                throw JouleError("diagnostics: draw \(d + 1) of chain \(c + 1) is \(chain[d]) (every draw must be a finite number)")
+                throw JouleError("diagnostics: draw \(d + 1) of chain \(c + 1) is \(text(chain[d])) (every draw must be a finite number)")
             }
         }
     }
@@ -250,6 +250,9 @@ public enum Diagnostics {
             len <<= 1
         }
     }
+
+    /// A number in a message: "nan" whatever its sign bit (0/0 is "-nan" on x86), as Lua prints it.
+    static func text<T: BinaryFloatingPoint>(_ v: T) -> String { v.isNaN ? "nan" : "\(v)" }
 
     static func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
 

@@ -35,7 +35,7 @@ final class LuaEnergy: EnergyModel {
         for ref in [energyRef, gradRef].compactMap({ $0 }) { luaL_unref(L, joule_registry_index(), ref) }
     }
 
-    private var name: String { "joule.ebm.Energy (made at \(madeAt.hasSuffix(":") ? String(madeAt.dropLast()) : madeAt))" }
+    private var name: String { "joule.ebm.Energy (made at \(madeAt))" }
 
     // MARK: EnergyModel
 
@@ -109,7 +109,7 @@ final class LuaEnergy: EnergyModel {
             throw JouleError("\(name): \(what) returned energies of shape \(energy.shape); a batch of \(n) needs shape [\(n)] (one energy per input: sum over the other dimensions, e.g. t:sum(2))")
         }
         if let i = (0..<n).first(where: { energy[$0].isNaN || energy[$0] == -.infinity }) {
-            throw JouleError("\(name): \(what) returned energy \(energy[i]) for input \(i + 1) of \(n)")
+            throw JouleError("\(name): \(what) returned energy \(formatNumber(Double(energy[i]))) for input \(i + 1) of \(n)")
         }
         guard what == "energy_grad" else { return (energy, nil) }
         guard let grad = results[1] else {
@@ -119,7 +119,7 @@ final class LuaEnergy: EnergyModel {
             throw JouleError("\(name): energy_grad returned gradients of shape \(grad.shape); they must have the shape of x, \(x.shape)")
         }
         if let i = (0..<grad.count).first(where: { !grad[$0].isFinite }) {
-            throw JouleError("\(name): energy_grad returned gradient \(grad[i]) for input \(i / grad.itemSize + 1) of \(n)")
+            throw JouleError("\(name): energy_grad returned gradient \(formatNumber(Double(grad[i]))) for input \(i / grad.itemSize + 1) of \(n)")
         }
         return (energy, gradient ? grad : nil)
     }
@@ -185,7 +185,8 @@ enum EnergyBinding {
                 throw call.bad(1, message: "give 'energy' (a function of a batch x returning its energies) and/or 'energy_grad' (returning energies and ∂E/∂x)")
             }
             luaL_where(L, 1)
-            let madeAt = LuaCall.stringValue(L, -1)
+            // "script.lua:12: " as Lua prefixes messages; kept as "script.lua:12".
+            let madeAt = LuaCall.stringValue(L, -1).trimmingCharacters(in: CharacterSet(charactersIn: ": "))
             lua_settop(L, -2)
             call.push(object: LuaEnergy(shape: shape, energyRef: energy, gradRef: grad, owner: lua, madeAt: madeAt), type: typeName)
             return 1

@@ -11,7 +11,7 @@ rng = np.random.default_rng(7)
 
 
 def save(name, a):
-    np.save(os.path.join(here, name + ".npy"), np.asarray(a, dtype=np.float32))
+    np.save(os.path.join(here, name + ".npy"), np.ascontiguousarray(a, dtype=np.float32))
 
 
 a = rng.standard_normal((2, 1, 3)).astype(np.float32)
