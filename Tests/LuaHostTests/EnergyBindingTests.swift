@@ -132,4 +132,41 @@ final class EnergyBindingTests: LuaTestCase {
         let m = luaError(gaussian(mu: mu, precision: p) + "local s = joule.ebm.SGLD{ model = g }\ns:sample{ n = 2, labels = {1, 0} }")
         XCTAssertTrue(m.contains("labels must lie in 0..<1"), m)
     }
+
+    /// A network's energy at a temperature T with a Gaussian prior, as the README writes it: the
+    /// Lua energy calls back into the network (Lua → Swift → Lua → Swift), and its gradient is the
+    /// network's / T plus x; ∂E/∂x also agrees with central differences of the energy.
+    func testANetworksEnergyWithTemperatureAndPrior() throws {
+        let r = try lua("""
+            local nn = joule.nn
+            local net = nn.Sequential{ nn.Linear(3, 8), nn.SiLU(), nn.Linear(8, 4), input_shape = {3} }
+            local T = 2.5
+            local g = joule.ebm.Energy{ shape = {3},
+              energy = function(x) return net:energy(x) / T + 0.5 * (x * x):sum(2) end,
+              energy_grad = function(x)
+                local e, d = net:energy_grad(x)
+                return e / T + 0.5 * (x * x):sum(2), d / T + x
+              end }
+            local x = joule.tensor{{0.2, -0.4, 0.9}, {-1.1, 0.3, 0.05}}
+            local e, grad = g:energy_grad(x)
+            local ne, nd = net:energy_grad(x)
+            local worst, fd = 0, 0
+            local h = 1e-2
+            for i = 1, 2 do for j = 1, 3 do
+              local xp, xm = x:copy(), x:copy()
+              xp:set(i, j, x:get(i, j) + h); xm:set(i, j, x:get(i, j) - h)
+              local numeric = (g:energy(xp):get(i) - g:energy(xm):get(i)) / (2 * h)
+              fd = math.max(fd, math.abs(numeric - grad:get(i, j)))
+              worst = math.max(worst, math.abs(grad:get(i, j) - (nd:get(i, j) / T + x:get(i, j))))
+            end end
+            local prior = 0.5 * (x * x):sum(2)
+            return (e - (ne / T + prior)):abs():max(), worst, fd, (g:energy(x) - e):abs():max()
+            """)
+        XCTAssertEqual(number(r[0]), 0, accuracy: 1e-6)
+        XCTAssertEqual(number(r[1]), 0, accuracy: 1e-6)
+        // Central differences in float32 with h = 0.01: truncation of order h² times the third
+        // derivative, rounding of order ε·|E|/h ≈ 1e-5 for energies of order 1.
+        XCTAssertEqual(number(r[2]), 0, accuracy: 2e-3)
+        XCTAssertEqual(number(r[3]), 0, accuracy: 1e-6)
+    }
 }
