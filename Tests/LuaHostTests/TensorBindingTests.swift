@@ -134,5 +134,8 @@ final class TensorBindingTests: LuaTestCase {
         XCTAssertTrue(luaError("return joule.tensor.zeros(4, 3):sum(1, 'yes')").contains("boolean expected"))
         XCTAssertTrue(luaError("return joule.tensor.zeros(4):transpose()").contains("no two dimensions to swap"))
         XCTAssertTrue(luaError("return joule.tensor.zeros(4, 3):matmul(joule.tensor.zeros(4))").contains("do not chain"))
+        // Shapes that broadcast to more than the cap are refused before anything is allocated.
+        XCTAssertTrue(luaError("return joule.tensor.zeros(100000, 1) + joule.tensor.zeros(1, 100000)").contains("add: the result would have shape [100000, 100000], more than"))
+        XCTAssertTrue(luaError("return joule.tensor.zeros(100000, 1):matmul(joule.tensor.zeros(1, 100000))").contains("matmul: the result would have shape [100000, 100000]"))
     }
 }

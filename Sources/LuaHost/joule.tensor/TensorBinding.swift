@@ -125,7 +125,11 @@ enum TensorBinding {
         }
         c.method("zero") { call in try call.this().zero(); call.pushSelf(); return 1 }
         for (name, op) in arithmetic { c.method(name) { call in call.push(try apply(op, call.this(), Operand(call, 1))); return 1 } }
-        c.method("matmul") { call in call.push(try call.this().matmul(try call.tensor(1))); return 1 }
+        c.method("matmul") { call in
+            let t = try call.this(), m = try call.tensor(1)
+            if t.rank >= 1, m.rank == 2 { try checkResult(t.shape.dropLast() + [m.shape[1]], "matmul") }
+            call.push(try t.matmul(m)); return 1
+        }
         c.method("clamp") { call in
             let t = try call.this()
             let lo = try call.float(1), hi = try call.float(2)
@@ -215,7 +219,17 @@ enum TensorBinding {
     static let arithmetic: [(String, Tensor.BinaryOperation)] = [("add", .add), ("sub", .sub), ("mul", .mul), ("div", .div)]
 
     static func apply(_ op: Tensor.BinaryOperation, _ t: Tensor, _ o: Operand) throws -> Tensor {
-        try o.tensor.map { try t.combined(op, $0) } ?? t.combined(op, o.scalar)
+        guard let other = o.tensor else { return t.combined(op, o.scalar) }
+        // Broadcasting can multiply sizes: (N, 1) + (1, M) is N·M values, refused past the cap.
+        try checkResult(try Tensor.broadcastShape(t.shape, other.shape, op.rawValue), op.rawValue)
+        return try t.combined(op, other)
+    }
+
+    /// A result of at most `LuaCall.maxElements` values, as every tensor Lua makes.
+    static func checkResult(_ shape: [Int], _ op: String) throws {
+        guard let n = Tensor.elementCount(shape), n <= LuaCall.maxElements else {
+            throw JouleError("\(op): the result would have shape \(shape), more than \(LuaCall.maxElements) elements")
+        }
     }
 
     /// A dimension argument, counted from 1 as Lua counts (negative: from the end, -1 the last),
