@@ -116,6 +116,23 @@ final class EnergyBindingTests: LuaTestCase {
         XCTAssertTrue(luaError(code + "joule.ood.scores(g, joule.tensor{{1, 2}}, 'mass')").contains("has no energy_grad"))
     }
 
+    /// What Lua gets from energy_grad is its own: a later call does not change it, and a sampler
+    /// never writes into a tensor the script returns every call.
+    func testGradientsAreNotShared() throws {
+        let r = try lua("""
+            local G = joule.tensor{{1, 2}}
+            local g = joule.ebm.Energy{ shape = {2}, energy_grad = function(x) return x:sum(2), G end }
+            local _, first = g:energy_grad(joule.tensor{{0, 0}})
+            local s = joule.ebm.SGLD{ model = g, steps = 3, conditional = false }
+            s:sample{ n = 1 }
+            local _, second = g:energy_grad(joule.tensor{{5, 5}})
+            second:fill(9)
+            local _, third = g:energy_grad(joule.tensor{{1, 1}})
+            return table.concat(first:reshape(-1):totable(), ','), table.concat(G:reshape(-1):totable(), ','), third:get(1, 2)
+            """)
+        XCTAssertEqual(r, ["1.0,2.0", "1.0,2.0", "2.0"])
+    }
+
     func testBadOptions() {
         XCTAssertTrue(luaError("joule.ebm.Energy{ energy = function(x) end }").contains("field 'shape': {D} or {C, H, W} expected, got nil"))
         XCTAssertTrue(luaError("joule.ebm.Energy{ shape = {2, 3}, energy = function(x) end }").contains("got 2 numbers"))

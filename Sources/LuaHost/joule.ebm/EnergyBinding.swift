@@ -23,6 +23,8 @@ final class LuaEnergy: EnergyModel {
     private let thread = pthread_self()
     /// The input of the latest `forwardLogits`, for `backward`.
     private var lastInput: Tensor?
+    /// ∂E/∂x of the latest `energyGradient`, reused from call to call.
+    private let gradient = Tensor(shape: [0])
 
     init(shape: [Int], energyRef: Int32?, gradRef: Int32?, owner: LuaState, madeAt: String) {
         self.shape = shape; self.energyRef = energyRef; self.gradRef = gradRef; self.owner = owner; self.madeAt = madeAt
@@ -73,7 +75,10 @@ final class LuaEnergy: EnergyModel {
         try checkLabels(labels, x)
         let (e, g) = try evaluate(x, gradient: true)
         try energy.assign(e)
-        return g!
+        // Into a tensor of this model's, as the protocol has it: a caller that changes the gradient
+        // in place must not change a tensor the script still holds (one it returns every call).
+        try gradient.assign(g!)
+        return gradient
     }
 
     private func checkLabels(_ labels: [Int]?, _ x: Tensor) throws {
@@ -200,7 +205,8 @@ enum EnergyBinding {
         c.method("energy_grad") { call in
             let e = Tensor(shape: [0])
             let g = try this(call).energyGradient(try call.tensor(1), labels: nil, energy: e)
-            call.push(e); call.push(g); return 2
+            // The model reuses its gradient tensor on the next call: Lua gets its own copy.
+            call.push(e); call.push(g.copy()); return 2
         }
         c.method("logits") { call in call.push(try this(call).logits(try call.tensor(1))); return 1 }
         c.method("classes") { call in call.push(try this(call).classes); return 1 }
