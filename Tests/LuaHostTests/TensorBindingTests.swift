@@ -133,6 +133,11 @@ final class TensorBindingTests: LuaTestCase {
         XCTAssertTrue(luaError("return joule.tensor.zeros(4, 3):mean(0)").contains("dimension 0 out of range"))
         XCTAssertTrue(luaError("return joule.tensor.zeros(4, 3):sum(1, 'yes')").contains("boolean expected"))
         XCTAssertTrue(luaError("return joule.tensor.zeros(4):transpose()").contains("no two dimensions to swap"))
+        // A vector times a vector is a 0-D tensor: a number for item(), no dimension to reduce.
+        let dot = "local v = joule.tensor{1, 2, 3}:matmul(joule.tensor{4, 5, 6})\n"
+        XCTAssertEqual(try lua(dot + "return v:item(), v:dim(), v:sum()"), ["32.0", "0", "32.0"])
+        XCTAssertTrue(luaError(dot + "return v:sum(1)").contains("dimension 1 out of range for a 0-D tensor"))
+        XCTAssertTrue(luaError(dot + "return v:transpose(-1, 1)").contains("out of range for a 0-D tensor"))
         XCTAssertTrue(luaError("return joule.tensor.zeros(4, 3):matmul(joule.tensor.zeros(4))").contains("do not chain"))
         // Shapes that broadcast to more than the cap are refused before anything is allocated.
         XCTAssertTrue(luaError("return joule.tensor.zeros(100000, 1) + joule.tensor.zeros(1, 100000)").contains("add: the result would have shape [100000, 100000], more than"))

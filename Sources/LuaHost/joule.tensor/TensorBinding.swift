@@ -161,8 +161,7 @@ enum TensorBinding {
             call.push(try t.transposed(d0, d1)); return 1
         }
         c.method("pow") { call in
-            let t = try call.this(), e = try Operand(call, 1)
-            call.push(try e.tensor.map { try t.combined(.pow, $0) } ?? t.combined(.pow, e.scalar)); return 1
+            call.push(try apply(.pow, call.this(), Operand(call, 1))); return 1
         }
         c.method("norm") { call in call.push(try call.this().norm()); return 1 }
         c.method("argmax") { call in
@@ -236,7 +235,8 @@ enum TensorBinding {
     /// made zero-based.
     static func dimension(_ call: LuaCall, _ n: Int, _ t: Tensor) throws -> Int {
         let d = try call.integer(n)
-        guard (1...Swift.max(t.rank, 1)).contains(d) || (-t.rank...(-1)).contains(d), t.rank > 0 else {
+        // (A 0-D tensor, such as a vector times a vector, has no dimension at all.)
+        guard t.rank > 0, (1...t.rank).contains(d) || (-t.rank...(-1)).contains(d) else {
             throw call.bad(n, message: "dimension \(d) out of range for a \(t.rank)-D tensor of shape \(t.shape) (1…\(t.rank), or -1 for the last)")
         }
         return d > 0 ? d - 1 : d + t.rank
