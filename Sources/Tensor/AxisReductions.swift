@@ -30,16 +30,54 @@ extension Tensor {
         if keepDim { outShape[d] = 1 } else { outShape.remove(at: d) }
         let out = Tensor(uninitializedShape: outShape)
         let (a, o) = (data, out.data)
-        // Each output element reads n values `inner` apart; rows of the outer index split over cores.
+        // Rows of the outer index split over cores. Along the last dimension (inner = 1) each output
+        // reads n contiguous values; along another one, n rows of `inner` values are combined row
+        // by row into `inner` accumulators, so that memory is read in order, not `inner` apart.
         Parallel.chunks(outer, minChunk: Swift.max(1, 32768 / Swift.max(n * inner, 1))) { rows in
             for p in rows {
-                for q in 0..<inner {
-                    let base = a + p * n * inner + q
-                    o[p * inner + q] = Tensor.reduce(reduction, base, count: n, stride: inner)
+                if inner == 1 {
+                    o[p] = Tensor.reduce(reduction, a + p * n, count: n, stride: 1)
+                } else {
+                    Tensor.reduceRows(reduction, a + p * n * inner, rows: n, width: inner, into: o + p * inner)
                 }
             }
         }
         return out
+    }
+
+    /// `reduce` of each column of a (rows, width) block, the same operations in the same order
+    /// per column, into `out` (width).
+    static func reduceRows(_ reduction: Reduction, _ p: UnsafeMutablePointer<Float>, rows n: Int, width w: Int,
+                           into out: UnsafeMutablePointer<Float>) {
+        switch reduction {
+        case .sum, .mean:
+            var acc = [Double](repeating: 0, count: w)
+            for i in 0..<n { let row = p + i * w; for q in 0..<w { acc[q] += Double(row[q]) } }
+            for q in 0..<w { out[q] = reduction == .sum ? Float(acc[q]) : (n == 0 ? .nan : Float(acc[q] / Double(n))) }
+        case .max, .min:
+            guard n > 0 else { for q in 0..<w { out[q] = .nan }; return }
+            for q in 0..<w { out[q] = p[q] }
+            for i in 0..<n {
+                let row = p + i * w
+                for q in 0..<w {
+                    // NaN, once in, stays: no comparison with it is true.
+                    let v = row[q], best = out[q]
+                    if v.isNaN || (reduction == .max ? v > best : v < best) { out[q] = best.isNaN ? best : v }
+                }
+            }
+        case .logsumexp:
+            var m = [Double](repeating: -.infinity, count: w), acc = [Double](repeating: 0, count: w)
+            var nan = [Bool](repeating: false, count: w)
+            for i in 0..<n {
+                let row = p + i * w
+                for q in 0..<w { let v = Double(row[q]); if v.isNaN { nan[q] = true } else { m[q] = Swift.max(m[q], v) } }
+            }
+            for i in 0..<n {
+                let row = p + i * w
+                for q in 0..<w where m[q].isFinite { acc[q] += Foundation.exp(Double(row[q]) - m[q]) }
+            }
+            for q in 0..<w { out[q] = nan[q] ? .nan : (m[q].isFinite ? Float(m[q] + Foundation.log(acc[q])) : Float(m[q])) }
+        }
     }
 
     /// One reduction over `count` values `stride` apart.

@@ -52,6 +52,22 @@ final class BroadcastTests: XCTestCase {
         XCTAssertEqual(r[1], .infinity)
         XCTAssertTrue(r[2].isNaN)
         XCTAssertTrue(try t.reduced(.max, along: 1)[2].isNaN, "max propagates NaN")
+        // The same along the first dimension (columns of rows, reduced row by row).
+        let c = try t.transposed(0, 1)
+        for r in Tensor.Reduction.allCases {
+            let rows = try t.reduced(r, along: 1), columns = try c.reduced(r, along: 0)
+            XCTAssertEqual(columns.shape, [3], "\(r)")
+            for i in 0..<3 {
+                XCTAssertTrue(columns[i] == rows[i] || (columns[i].isNaN && rows[i].isNaN), "\(r) of column \(i): \(columns[i]) vs \(rows[i])")
+            }
+        }
+        // NaN after a larger value, and before one: max and min see it either way.
+        let late = try Tensor(shape: [3, 2], values: [5, 1, .nan, 2, 7, 3])
+        for r in [Tensor.Reduction.max, .min, .sum, .logsumexp] {
+            let v = try late.reduced(r, along: 0)
+            XCTAssertTrue(v[0].isNaN, "\(r) with NaN in the middle of a column")
+            XCTAssertFalse(v[1].isNaN, "\(r) of a column without NaN")
+        }
         XCTAssertEqual(try Tensor(shape: [2], values: [1000, 1000]).logSumExp(), 1000 + log(2), accuracy: 1e-3)
     }
 
