@@ -158,6 +158,8 @@ public enum JouleDocs {
         + MarkovSamplerBinding.documentation
         + MarkovSamplerBinding.methodDocumentation
         + JEMBinding.documentation
+        + EnergyBinding.documentation
+        + DiagnosticsBinding.documentation
         + DataBinding.documentation
         + MetricsBinding.documentation
         + SampleQualityBinding.documentation

@@ -21,6 +21,8 @@ enum EngineBindings {
         SamplerBinding.install(lua, context)
         MarkovSamplerBinding.install(lua, context)
         JEMBinding.install(lua, context)
+        EnergyBinding.install(lua, context)
+        DiagnosticsBinding.install(lua)
         lua_setfield(L, module, "ebm")
         lua_createtable(L, 0, 4)
         DataBinding.install(lua, context)

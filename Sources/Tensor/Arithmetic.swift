@@ -1,7 +1,7 @@
 import Foundation
 
 // Elementwise arithmetic and reductions. Functions that return a new tensor have a throwing
-// shape check; the in-place forms (`add(_:scaled:)`, `clamp`) are for hot loops.
+// shape check (tensor operands broadcast); the in-place forms (`add(_:scaled:)`, `clamp`) are for hot loops.
 extension Tensor {
     /// A new tensor of this shape, each chunk of it written by `fill(out, range)`; large tensors are
     /// split over the cores (a sampler written in Lua does a few of these per step). Each operation
@@ -19,26 +19,11 @@ extension Tensor {
         return making { o, r in for i in r { o[i] = f(a[i]) } }
     }
 
-    public func adding(_ t: Tensor) throws -> Tensor {
-        try requireSameShape(self, t, "add")
-        let (a, b) = (data, t.data)
-        return making { o, r in for i in r { o[i] = a[i] + b[i] } }
-    }
-    public func subtracting(_ t: Tensor) throws -> Tensor {
-        try requireSameShape(self, t, "sub")
-        let (a, b) = (data, t.data)
-        return making { o, r in for i in r { o[i] = a[i] - b[i] } }
-    }
-    public func multiplying(_ t: Tensor) throws -> Tensor {
-        try requireSameShape(self, t, "mul")
-        let (a, b) = (data, t.data)
-        return making { o, r in for i in r { o[i] = a[i] * b[i] } }
-    }
-    public func dividing(_ t: Tensor) throws -> Tensor {
-        try requireSameShape(self, t, "div")
-        let (a, b) = (data, t.data)
-        return making { o, r in for i in r { o[i] = a[i] / b[i] } }
-    }
+    /// Elementwise with another tensor, broadcasting the shapes as NumPy does (Broadcast.swift).
+    public func adding(_ t: Tensor) throws -> Tensor { try combined(.add, t) }
+    public func subtracting(_ t: Tensor) throws -> Tensor { try combined(.sub, t) }
+    public func multiplying(_ t: Tensor) throws -> Tensor { try combined(.mul, t) }
+    public func dividing(_ t: Tensor) throws -> Tensor { try combined(.div, t) }
     public func adding(_ s: Float) -> Tensor {
         let a = data
         return making { o, r in for i in r { o[i] = a[i] + s } }
@@ -90,13 +75,25 @@ extension Tensor {
         }
     }
 
-    /// Matrix product of two 2-D tensors, run by the family `Kernels` chooses.
+    /// Matrix product, run by the family `Kernels` chooses, with NumPy's `matmul` rules for the
+    /// shapes: (M, K)·(K, N) → (M, N); a 1-D operand is a vector, (M, K)·(K) → (M) and
+    /// (K)·(K, N) → (N); and a stack (…, M, K)·(K, N) → (…, M, N), one GEMM over the stack.
     public func matmul(_ other: Tensor) throws -> Tensor {
-        guard rank == 2, other.rank == 2, shape[1] == other.shape[0] else {
-            throw JouleError("matmul: shapes \(shape) and \(other.shape) do not chain")
+        func fail() -> JouleError {
+            JouleError("matmul: shapes \(shape) and \(other.shape) do not chain (the last dimension of the first, \(shape.last.map(String.init) ?? "none"), must equal the \(other.rank == 1 ? "length" : "first dimension") of the second, \(other.shape.first.map(String.init) ?? "none"))")
         }
-        let out = Tensor(shape: [shape[0], other.shape[1]])
-        Kernels.gemm(m: shape[0], n: other.shape[1], k: shape[1], a: data, b: other.data, c: out.data)
+        guard rank >= 1, (1...2).contains(other.rank) else {
+            throw JouleError("matmul: shapes \(shape) and \(other.shape): the first operand must have at least one dimension and the second one or two")
+        }
+        let k = shape[rank - 1]
+        guard k == other.shape[0] else { throw fail() }
+        let n = other.rank == 2 ? other.shape[1] : 1
+        let m = count / Swift.max(k, 1)
+        var outShape = Array(shape.dropLast())
+        if other.rank == 2 { outShape.append(n) }
+        let out = try Tensor(checkedShape: outShape)
+        if k == 0 || out.count == 0 { return out }   // an empty sum is zeros
+        Kernels.gemm(m: m, n: n, k: k, a: data, b: other.data, c: out.data)
         return out
     }
 }

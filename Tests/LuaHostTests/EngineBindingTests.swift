@@ -89,7 +89,7 @@ final class EngineBindingTests: LuaTestCase {
                    s:buffer_size(), stats.loss == stats.loss, ev.accuracy >= 0 and ev.accuracy <= 1, #ev.predictions
             """)
         XCTAssertEqual(r, ["4x1x56x56", "3x4x1x56x56", "true", "2", "1", "4", "true", "true", "4"])
-        XCTAssertTrue(luaError("joule.ebm.SGLD{ steps = 3 }").contains("field 'model': Model expected, got nil"))
+        XCTAssertTrue(luaError("joule.ebm.SGLD{ steps = 3 }").contains("field 'model': Model or Energy expected, got nil"))
         XCTAssertTrue(luaError("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 3 }; joule.ebm.SGLD{ model = m, stepsize = 3 }").contains("did you mean 'step_size'?"))
         XCTAssertTrue(luaError("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 3 }; joule.ebm.SGLD{ model = m, noise = 'big' }").contains("field 'noise': number expected, got string"))
         XCTAssertTrue(luaError("local m = joule.nn.ShallowCNN{ hidden = 2, classes = 3 }; joule.ebm.SGLD{ model = m, grad_clip = -1 }").contains("grad_clip must be positive"))

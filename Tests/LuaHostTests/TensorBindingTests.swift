@@ -99,4 +99,48 @@ final class TensorBindingTests: LuaTestCase {
     func testRequireGivesTheSameModule() throws {
         XCTAssertEqual(try lua("return require('joule') == joule, joule.version ~= nil"), ["true", "true"])
     }
+
+    /// What an energy written in Lua needs: broadcasting operators, reductions along a dimension,
+    /// powers, transposes and matrix-vector products, each the Tensor module's (its tests hold
+    /// those to NumPy).
+    func testBroadcastingReductionsAndTransposeReachLua() throws {
+        let r = try lua("""
+            local x = joule.tensor{{1, 2, 3}, {4, 5, 6}}
+            local mu = joule.tensor{1, 1, 1}
+            local col = joule.tensor{{2}, {4}}
+            local function flat(t) return table.concat(t:reshape(-1):totable(), ',') end
+            return flat(x - mu), flat(x / col), flat(col * mu), flat(x ^ 2), flat(2 ^ joule.tensor{1, 3}), flat(x:pow(col)),
+                   flat(x:sum(2)), table.concat(x:sum(-1, true):shape(), 'x'), flat(x:mean(1)), flat(x:max(2)), flat(x:min(1)),
+                   x:logsumexp(), flat(x:logsumexp(2)), flat(x:transpose()), table.concat(x:transpose(1, 2):shape(), 'x'),
+                   flat(x:matmul(joule.tensor{1, 0, -1})), x:sum(), x:max()
+            """)
+        XCTAssertEqual(Array(r[0...5]), ["0.0,1.0,2.0,3.0,4.0,5.0", "0.5,1.0,1.5,1.0,1.25,1.5", "2.0,2.0,2.0,4.0,4.0,4.0",
+                                         "1.0,4.0,9.0,16.0,25.0,36.0", "2.0,8.0", "1.0,4.0,9.0,256.0,625.0,1296.0"])
+        XCTAssertEqual(Array(r[6...10]), ["6.0,15.0", "2x1", "2.5,3.5,4.5", "3.0,6.0", "1.0,2.0,3.0"])
+        XCTAssertEqual(number(r[11]), log((1...6).map { exp(Double($0)) }.reduce(0, +)), accuracy: 1e-5)
+        let lse = r[12].split(separator: ",").map { Double($0)! }
+        XCTAssertEqual(lse[0], log(exp(1.0) + exp(2) + exp(3)), accuracy: 1e-5)
+        XCTAssertEqual(lse[1], log(exp(4.0) + exp(5) + exp(6)), accuracy: 1e-5)
+        XCTAssertEqual(Array(r[13...16]), ["1.0,4.0,2.0,5.0,3.0,6.0", "3x2", "-2.0,-2.0", "21.0"])
+        XCTAssertEqual(r[17], "6.0", "no argument: the whole tensor, as before")
+    }
+
+    func testShapeAndDimensionErrorsNameTheLine() {
+        var m = luaError("local a = joule.tensor.zeros(4, 3)\nlocal b = a * joule.tensor.zeros(2, 3)")
+        XCTAssertTrue(m.hasPrefix("snippet.lua:2: mul: shapes [4, 3] and [2, 3] do not broadcast"), m)
+        m = luaError("local a = joule.tensor.zeros(4, 3)\nreturn a:sum(3)")
+        XCTAssertTrue(m.hasPrefix("snippet.lua:2: bad argument #1 to 'Tensor:sum' (dimension 3 out of range for a 2-D tensor of shape [4, 3]"), m)
+        XCTAssertTrue(luaError("return joule.tensor.zeros(4, 3):mean(0)").contains("dimension 0 out of range"))
+        XCTAssertTrue(luaError("return joule.tensor.zeros(4, 3):sum(1, 'yes')").contains("boolean expected"))
+        XCTAssertTrue(luaError("return joule.tensor.zeros(4):transpose()").contains("no two dimensions to swap"))
+        // A vector times a vector is a 0-D tensor: a number for item(), no dimension to reduce.
+        let dot = "local v = joule.tensor{1, 2, 3}:matmul(joule.tensor{4, 5, 6})\n"
+        XCTAssertEqual(try lua(dot + "return v:item(), v:dim(), v:sum()"), ["32.0", "0", "32.0"])
+        XCTAssertTrue(luaError(dot + "return v:sum(1)").contains("dimension 1 out of range for a 0-D tensor"))
+        XCTAssertTrue(luaError(dot + "return v:transpose(-1, 1)").contains("out of range for a 0-D tensor"))
+        XCTAssertTrue(luaError("return joule.tensor.zeros(4, 3):matmul(joule.tensor.zeros(4))").contains("do not chain"))
+        // Shapes that broadcast to more than the cap are refused before anything is allocated.
+        XCTAssertTrue(luaError("return joule.tensor.zeros(100000, 1) + joule.tensor.zeros(1, 100000)").contains("add: the result would have shape [100000, 100000], more than"))
+        XCTAssertTrue(luaError("return joule.tensor.zeros(100000, 1):matmul(joule.tensor.zeros(1, 100000))").contains("matmul: the result would have shape [100000, 100000]"))
+    }
 }

@@ -151,7 +151,7 @@ final class TensorTests: XCTestCase {
 
     func testShapeErrors() throws {
         assertThrowsMessage("holds 6 values, got 5") { _ = try Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5]) }
-        assertThrowsMessage("shapes [2] and [3] differ") { _ = try Tensor(shape: [2]).adding(Tensor(shape: [3])) }
+        assertThrowsMessage("shapes [2] and [3] do not broadcast") { _ = try Tensor(shape: [2]).adding(Tensor(shape: [3])) }
         assertThrowsMessage("cannot reshape") { try Tensor(shape: [2, 3]).reshape([4]) }
         assertThrowsMessage("out of bounds") { _ = try Tensor(shape: [2, 3]).gather([2]) }
         assertThrowsMessage("cannot concatenate") { _ = try Tensor.concatenate([Tensor(shape: [2, 3]), Tensor(shape: [2, 2])]) }

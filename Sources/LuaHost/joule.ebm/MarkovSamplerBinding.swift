@@ -42,7 +42,7 @@ enum MarkovSamplerBinding {
     static let byName = ["sgld": SamplerBinding.typeName, "mala": "MALA", "hmc": "HMC", "annealed": "AnnealedLangevin"]
 
     static func make(_ name: String, _ o: LuaTable, _ call: LuaCall, _ context: JouleContext) throws -> MarkovSampler {
-                let model = try ModelBinding.model(o, required: "model").net()
+                let model = try EnergyBinding.model(o, required: "model")
                 let chains = try chainSettings(o, call)
                 let rng = try EngineBindings.rng(o, context)
                 let sampler: MarkovSampler

@@ -18,7 +18,7 @@ enum SamplerBinding {
     }
 
     static func make(_ o: LuaTable, _ call: LuaCall, _ context: JouleContext) throws -> SGLDSampler {
-            let model = try ModelBinding.model(o, required: "model").net()
+            let model = try EnergyBinding.model(o, required: "model")
             var c = SGLDSampler.Config()
             c.steps = try o.integer("steps", 0...SGLDSampler.maxSteps, default: c.steps)
             c.stepSize = Float(try o.number("step_size", default: Double(c.stepSize)))

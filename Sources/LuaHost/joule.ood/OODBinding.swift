@@ -10,7 +10,7 @@ enum OODBinding {
         lua.setFunction("scores", qualified: "joule.ood.scores") { call in
             // joule.ood.scores(model, images, "px" | "py" | "mass" [, batch_size]) → table of scores
             // (larger = more in-distribution).
-            let model = try ModelBinding.model(call, 1).net()
+            let model = try EnergyBinding.model(call, 1)
             let images = try call.tensor(2)
             let name = try call.string(3)
             guard let score = OODScore(rawValue: name) else {
@@ -32,7 +32,7 @@ extension OODBinding {
     static let documentation: [(String, String, String)] = [
     ("joule.ood", "joule.ood", "Out-of-distribution scores (larger = more in-distribution) and their separation."),
     ("joule.ood.scores", "joule.ood.scores(model, images, 'px' | 'py' | 'mass' [, batch_size]) → list",
-     "Per-image scores: px = −E(x) (unnormalised log density), py = the largest softmax probability, mass = −‖∂E/∂x‖ (flat regions score high)."),
+     "Per-image scores under a model (a network, or an energy written in Lua: joule.ebm.Energy): px = −E(x) (unnormalised log density), py = the largest softmax probability (always 1 for a one-class model), mass = −‖∂E/∂x‖ (flat regions score high)."),
     ("joule.ood.separation", "joule.ood.separation(in_scores, out_scores) → auroc, auprc",
      "How well the scores separate in-distribution (positive) from out-of-distribution images."),
     ]

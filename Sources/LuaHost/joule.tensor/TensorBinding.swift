@@ -124,8 +124,12 @@ enum TensorBinding {
             call.pushSelf(); return 1
         }
         c.method("zero") { call in try call.this().zero(); call.pushSelf(); return 1 }
-        for (name, op) in arithmetic { c.method(name) { call in call.push(try op(call.this(), Operand(call, 1))); return 1 } }
-        c.method("matmul") { call in call.push(try call.this().matmul(try call.tensor(1))); return 1 }
+        for (name, op) in arithmetic { c.method(name) { call in call.push(try apply(op, call.this(), Operand(call, 1))); return 1 } }
+        c.method("matmul") { call in
+            let t = try call.this(), m = try call.tensor(1)
+            if t.rank >= 1, m.rank == 2 { try checkResult(t.shape.dropLast() + [m.shape[1]], "matmul") }
+            call.push(try t.matmul(m)); return 1
+        }
         c.method("clamp") { call in
             let t = try call.this()
             let lo = try call.float(1), hi = try call.float(2)
@@ -135,10 +139,30 @@ enum TensorBinding {
         for f in Tensor.UnaryFunction.allCases {
             c.method(f.rawValue) { call in call.push(try call.this().applying(f)); return 1 }
         }
-        c.method("sum") { call in call.push(try call.this().sumDouble()); return 1 }
-        c.method("mean") { call in call.push(try call.this().mean()); return 1 }
-        c.method("min") { call in call.push(try call.this().min()); return 1 }
-        c.method("max") { call in call.push(try call.this().max()); return 1 }
+        // Without a dimension: one number over the whole tensor; with one: a tensor reduced along it.
+        let wholeTensor: [(Tensor.Reduction, (Tensor) -> Double)] = [
+            (.sum, { $0.sumDouble() }), (.mean, { Double($0.mean()) }), (.min, { Double($0.min()) }),
+            (.max, { Double($0.max()) }), (.logsumexp, { Double($0.logSumExp()) }),
+        ]
+        for (reduction, whole) in wholeTensor {
+            c.method(reduction.rawValue) { call in
+                let t = try call.this()
+                if call.isNil(1) { call.push(whole(t)); return 1 }
+                call.push(try t.reduced(reduction, along: try dimension(call, 1, t), keepDim: try call.boolean(2, default: false)))
+                return 1
+            }
+        }
+        c.method("transpose") { call in
+            // t:transpose() swaps the last two dimensions; t:transpose(d1, d2) any two.
+            let t = try call.this()
+            guard t.rank >= 2 || !call.isNil(1) else { throw JouleError("transpose: a \(t.rank)-D tensor of shape \(t.shape) has no two dimensions to swap") }
+            let d0 = call.isNil(1) ? t.rank - 2 : try dimension(call, 1, t)
+            let d1 = call.isNil(1) ? t.rank - 1 : try dimension(call, 2, t)
+            call.push(try t.transposed(d0, d1)); return 1
+        }
+        c.method("pow") { call in
+            call.push(try apply(.pow, call.this(), Operand(call, 1))); return 1
+        }
         c.method("norm") { call in call.push(try call.this().norm()); return 1 }
         c.method("argmax") { call in
             // 1-based class indices per row, as Lua counts.
@@ -156,17 +180,12 @@ enum TensorBinding {
             call.push(t.shape.first ?? 1); return 1
         }
         c.meta("__unm") { call in call.push(try call.tensor(1).negated()); return 1 }
-        for (name, op) in arithmetic {
+        for (name, op) in arithmetic + [("pow", .pow)] {
             c.meta("__" + name) { call in
                 // Either operand may be the number: 2 - t is t:subtracted(from: 2).
-                if call.isTensor(1) { return try pushing(call, op(call.tensor(1), Operand(call, 2))) }
+                if call.isTensor(1) { return try pushing(call, apply(op, call.tensor(1), Operand(call, 2))) }
                 let s = try call.float(1), t = try call.tensor(2)
-                switch name {
-                case "add": return pushing(call, t.adding(s))
-                case "sub": return pushing(call, t.subtracted(from: s))
-                case "mul": return pushing(call, t.multiplying(s))
-                default: return pushing(call, t.divided(into: s))
-                }
+                return pushing(call, t.combined(op, s, reversed: true))
             }
         }
         let methodNames = c.methods.map(\.0)
@@ -194,12 +213,34 @@ enum TensorBinding {
         return c
     }
 
-    static let arithmetic: [(String, (Tensor, Operand) throws -> Tensor)] = [
-        ("add", { t, o in try o.tensor.map(t.adding) ?? t.adding(o.scalar) }),
-        ("sub", { t, o in try o.tensor.map(t.subtracting) ?? t.subtracting(o.scalar) }),
-        ("mul", { t, o in try o.tensor.map(t.multiplying) ?? t.multiplying(o.scalar) }),
-        ("div", { t, o in try o.tensor.map(t.dividing) ?? t.dividing(o.scalar) }),
-    ]
+    /// + - * / and ^ (as methods add, sub, mul, div and the metamethods __add … __pow): a tensor
+    /// operand broadcasts (NumPy's rules), a number applies to every element.
+    static let arithmetic: [(String, Tensor.BinaryOperation)] = [("add", .add), ("sub", .sub), ("mul", .mul), ("div", .div)]
+
+    static func apply(_ op: Tensor.BinaryOperation, _ t: Tensor, _ o: Operand) throws -> Tensor {
+        guard let other = o.tensor else { return t.combined(op, o.scalar) }
+        // Broadcasting can multiply sizes: (N, 1) + (1, M) is N·M values, refused past the cap.
+        try checkResult(try Tensor.broadcastShape(t.shape, other.shape, op.rawValue), op.rawValue)
+        return try t.combined(op, other)
+    }
+
+    /// A result of at most `LuaCall.maxElements` values, as every tensor Lua makes.
+    static func checkResult(_ shape: [Int], _ op: String) throws {
+        guard let n = Tensor.elementCount(shape), n <= LuaCall.maxElements else {
+            throw JouleError("\(op): the result would have shape \(shape), more than \(LuaCall.maxElements) elements")
+        }
+    }
+
+    /// A dimension argument, counted from 1 as Lua counts (negative: from the end, -1 the last),
+    /// made zero-based.
+    static func dimension(_ call: LuaCall, _ n: Int, _ t: Tensor) throws -> Int {
+        let d = try call.integer(n)
+        // (A 0-D tensor, such as a vector times a vector, has no dimension at all.)
+        guard t.rank > 0, (1...t.rank).contains(d) || (-t.rank...(-1)).contains(d) else {
+            throw call.bad(n, message: "dimension \(d) out of range for a \(t.rank)-D tensor of shape \(t.shape) (1…\(t.rank), or -1 for the last)")
+        }
+        return d > 0 ? d - 1 : d + t.rank
+    }
 
     /// The right-hand side of an arithmetic operation: a tensor or a number.
     struct Operand {
@@ -331,7 +372,7 @@ extension TensorBinding {
     ("joule.tensor.cat", "joule.tensor.cat{ t1, t2, ... } → Tensor",
      "Concatenates tensors along the first dimension; the other dimensions must agree."),
     ("Tensor", "Tensor",
-     "An N-dimensional Float32 array. Arithmetic with + - * / (with tensors of the same shape or numbers), t[i] for 1-D tensors, #t for the first dimension; methods: shape, size, dim, numel, get, set, item, slice, index, reshape, copy, fill, zero, add, sub, mul, div, matmul, clamp, exp, log, sqrt, abs, tanh, sigmoid, sum, mean, min, max, norm, argmax, totable, save_npy."),
+     "An N-dimensional Float32 array. Arithmetic with + - * / ^ (with numbers, or tensors whose shapes broadcast as NumPy's do: aligned from the last dimension, each pair of sizes equal or one of them 1, so a batch (N, D) minus a mean (D) or divided by a column (N, 1) works), t[i] for 1-D tensors, #t for the first dimension; methods: shape, size, dim, numel, get, set, item, slice, index, reshape, transpose, copy, fill, zero, add, sub, mul, div, pow, matmul, clamp, exp, log, sqrt, abs, tanh, sigmoid, sum, mean, min, max, logsumexp (each over the whole tensor, or along a dimension), norm, argmax, totable, save_npy."),
     ("Tensor:shape", "t:shape() → {d1, d2, ...}", "The dimensions as a Lua list."),
     ("Tensor:size", "t:size(d) → integer", "The size of dimension `d` (counting from 1)."),
     ("Tensor:dim", "t:dim() → integer", "The number of dimensions."),
@@ -347,11 +388,14 @@ extension TensorBinding {
     ("Tensor:copy", "t:copy() → Tensor", "An independent copy."),
     ("Tensor:fill", "t:fill(value) → t", "Sets every element to `value` in place."),
     ("Tensor:zero", "t:zero() → t", "Sets every element to 0 in place."),
-    ("Tensor:add", "t:add(other) → Tensor", "Elementwise sum with a tensor of the same shape or a number (also t + other)."),
-    ("Tensor:sub", "t:sub(other) → Tensor", "Elementwise difference with a tensor or a number (also t - other)."),
-    ("Tensor:mul", "t:mul(other) → Tensor", "Elementwise product with a tensor or a number (also t * other)."),
-    ("Tensor:div", "t:div(other) → Tensor", "Elementwise quotient by a tensor or a number (also t / other)."),
-    ("Tensor:matmul", "t:matmul(other) → Tensor", "Matrix product of two 2-D tensors (BLAS)."),
+    ("Tensor:add", "t:add(other) → Tensor", "Elementwise sum with a number or a tensor whose shape broadcasts with t's (NumPy's rules; also t + other)."),
+    ("Tensor:sub", "t:sub(other) → Tensor", "Elementwise difference with a number or a broadcasting tensor (also t - other)."),
+    ("Tensor:mul", "t:mul(other) → Tensor", "Elementwise product with a number or a broadcasting tensor (also t * other)."),
+    ("Tensor:div", "t:div(other) → Tensor", "Elementwise quotient by a number or a broadcasting tensor (also t / other)."),
+    ("Tensor:pow", "t:pow(p) → Tensor", "Elementwise power t^p with a number or a broadcasting tensor p (also t ^ p; 2 ^ t raises 2 to each element)."),
+    ("Tensor:matmul", "t:matmul(other) → Tensor",
+     "Matrix product (BLAS) with NumPy's shapes: (M, K)·(K, N) → (M, N), e.g. a batch (N, D) times a matrix (D, D); (M, K)·(K) → (M); (K)·(K, N) → (N); a stack (…, M, K)·(K, N) → (…, M, N)."),
+    ("Tensor:transpose", "t:transpose([d1, d2]) → Tensor", "A copy with two dimensions exchanged: the last two by default, or d1 and d2 (counted from 1; -1 is the last)."),
     ("Tensor:clamp", "t:clamp(lo, hi) → Tensor", "Each element limited to [lo, hi]."),
     ("Tensor:exp", "t:exp() → Tensor", "Elementwise e^x."),
     ("Tensor:log", "t:log() → Tensor", "Elementwise natural logarithm."),
@@ -359,10 +403,13 @@ extension TensorBinding {
     ("Tensor:abs", "t:abs() → Tensor", "Elementwise absolute value."),
     ("Tensor:tanh", "t:tanh() → Tensor", "Elementwise hyperbolic tangent."),
     ("Tensor:sigmoid", "t:sigmoid() → Tensor", "Elementwise logistic function 1 / (1 + e^-x)."),
-    ("Tensor:sum", "t:sum() → number", "The sum of all elements (accumulated in double precision)."),
-    ("Tensor:mean", "t:mean() → number", "The mean of all elements."),
-    ("Tensor:min", "t:min() → number", "The smallest element."),
-    ("Tensor:max", "t:max() → number", "The largest element."),
+    ("Tensor:sum", "t:sum([dim [, keepdim]]) → number or Tensor",
+     "The sum of all elements as a number; with `dim` (counted from 1; -1 is the last) a tensor summed along that dimension, which goes away (or stays with size 1 when keepdim is true): a batch's energies (N) from (N, D) terms are t:sum(2). Accumulated in double precision."),
+    ("Tensor:mean", "t:mean([dim [, keepdim]]) → number or Tensor", "The mean of all elements, or along `dim` (as t:sum)."),
+    ("Tensor:min", "t:min([dim [, keepdim]]) → number or Tensor", "The smallest element, or the smallest along `dim` (as t:sum; NaN if any is NaN)."),
+    ("Tensor:max", "t:max([dim [, keepdim]]) → number or Tensor", "The largest element, or the largest along `dim` (as t:sum; NaN if any is NaN)."),
+    ("Tensor:logsumexp", "t:logsumexp([dim [, keepdim]]) → number or Tensor",
+     "log Σ exp over all elements, or along `dim` (as t:sum), computed stably (shifted by the largest value): a mixture's energy is −(logits):logsumexp(2)."),
     ("Tensor:norm", "t:norm() → number", "The Euclidean (Frobenius) norm."),
     ("Tensor:argmax", "t:argmax() → {i1, i2, ...}", "For each row of a 2-D tensor, the 1-based position of its largest element."),
     ("Tensor:totable", "t:totable() → table", "Nested Lua tables mirroring the shape (a number for a 0-D tensor)."),
