@@ -133,6 +133,11 @@ public final class SGLDSampler: ChainSampler {
     /// Each chain draws its noise from its own generator, seeded from `rng`, so chains are
     /// reproducible however the batch is split over cores.
     @discardableResult
+    public func run(_ x: Tensor, labels: [Int]?, steps: Int?, keepEvery: Int?) throws -> Tensor? {
+        try run(x, labels: labels, steps: steps, keepEvery: keepEvery, onStep: nil)
+    }
+
+    @discardableResult
     public func run(_ x: Tensor, labels: [Int]?, steps: Int? = nil, keepEvery: Int? = nil,
                     onStep: ((Int) -> Void)? = nil) throws -> Tensor? {
         let steps = steps ?? config.steps

@@ -30,6 +30,9 @@ public protocol ChainSampler: AnyObject {
     func stateRestorer(prefix: String, tensors: [String: Tensor], meta: [String: String]) throws -> () -> Void
     /// New samples from fresh starts (nothing read from or written to the buffer).
     func sample(count: Int, labels: [Int]?, steps: Int?, keepEvery: Int?) throws -> (final: Tensor, frames: Tensor?)
+    /// Runs the chains `x` in place for `steps` (nil: the configured count); with `keepEvery` k, their
+    /// frames (the start, every k-th step, the end) stacked as (frames, N, …).
+    func run(_ x: Tensor, labels: [Int]?, steps: Int?, keepEvery: Int?) throws -> Tensor?
     /// The most chains one call runs and the most steps a chain takes: what callers (the trainer,
     /// the Lua bindings) check counts against, whichever sampler they hold.
     var maxChains: Int { get }

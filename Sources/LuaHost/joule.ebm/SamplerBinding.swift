@@ -51,30 +51,7 @@ enum SamplerBinding {
 
     static func samplerClass() -> LuaClass {
         var c = LuaClass(name: typeName)
-        c.method("sample") { call in
-            // sampler:sample{ n = 8, labels = {...}, steps = 256, keep_every = 32 } → final [, frames]
-            let s = try this(call)
-            guard let o = try call.options(1, allowed: ["n", "labels", "steps", "keep_every"]) else {
-                throw call.bad(1, "options table")
-            }
-            let labels = try o.integers("labels", 0...Int.max)
-            let n = try o.integer("n", 1...SGLDSampler.maxChains) ?? labels?.count ?? 1
-            let (final, frames) = try s.sample(count: n, labels: labels, steps: try o.integer("steps", 0...SGLDSampler.maxSteps),
-                                               keepEvery: try o.integer("keep_every", 1...Int.max))
-            call.push(final)
-            if let frames { call.push(frames); return 2 }
-            return 1
-        }
-        c.method("run") { call in
-            // sampler:run(x [, { labels, steps, keep_every }]): x moves in place; returns the frames if kept.
-            let s = try this(call)
-            let x = try call.tensor(1)
-            let o = try call.options(2, allowed: ["labels", "steps", "keep_every"])
-            let frames = try s.run(x, labels: try o?.integers("labels", 0...Int.max), steps: try o?.integer("steps", 0...SGLDSampler.maxSteps),
-                                   keepEvery: try o?.integer("keep_every", 1...Int.max))
-            if let frames { call.push(frames); return 1 }
-            return 0
-        }
+        ChainSamplerMethods.add(to: &c) { try this($0) }
         c.method("step") { call in
             // sampler:step(x, eps [, { labels, step_size }]): one SGLD step in place with given noise.
             let s = try this(call)
@@ -90,7 +67,6 @@ enum SamplerBinding {
             call.push(try s.sampleFromBuffer(count: try call.integer(1, 1...SGLDSampler.maxChains), labels: try EngineBindings.labels(call, 2)))
             return 1
         }
-        c.method("buffer_size") { call in call.push(try this(call).buffer.totalCount); return 1 }
         c.method("config") { call in
             let s = try this(call), cfg = s.config
             call.pushTable { t in
