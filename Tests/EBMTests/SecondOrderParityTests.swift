@@ -93,6 +93,39 @@ final class SecondOrderParityTests: XCTestCase {
         }
     }
 
+    /// Every parameter's gradient against the reference's, 1e-4 relative to each tensor's largest.
+    private func checkGradients(_ net: EnergyNet, _ name: String, _ file: String, _ what: String) throws {
+        let grads = try Self.tensors(name, file)
+        XCTAssertEqual(Set(grads.keys), Set(net.namedParameters.map(\.name)), "\(name): gradient names")
+        for (pname, p) in net.namedParameters {
+            guard let g = grads[pname] else { continue }
+            assertClose(p.grad, g, relative: 1e-4, "\(name): \(what) gradient of \(pname)")
+        }
+    }
+
+    func testGradientPenalty() throws { try KernelFamilies.each(self) {
+        for name in Self.models {
+            let net = try Self.model(name)
+            net.zeroGradients()
+            let gp = try GradientPenalty(weight: 1).addLossAndGradients(model: net, try Self.tensor(name, "x.npy"))
+            let ref = Double(try Self.tensor(name, "gp.npy")[0])
+            XCTAssertEqual(gp, ref, accuracy: 1e-5 * abs(ref), "\(name): gp")
+            try checkGradients(net, name, "gp_grads.safetensors", "gp")
+        }
+    } }
+
+    func testDenoisingScoreMatching() throws { try KernelFamilies.each(self) {
+        for name in Self.models {
+            let net = try Self.model(name)
+            net.zeroGradients()
+            let dsm = try DenoisingScoreMatching(sigmas: [0.1], rng: RNG(seed: 0))
+            let loss = try dsm.addLossAndGradients(model: net, try Self.tensor(name, "x.npy"), noise: try Self.tensor(name, "noise.npy"))
+            let ref = Double(try Self.tensor(name, "dsm.npy")[0])
+            XCTAssertEqual(loss, ref, accuracy: 1e-5 * abs(ref), "\(name): dsm")
+            try checkGradients(net, name, "dsm_grads.safetensors", "dsm")
+        }
+    } }
+
     func testSecondOrderErrors() throws {
         let net = try Self.model("mlp2d")
         assertThrowsMessage("direction v has shape") { _ = try net.hessianVectorProduct(Tensor(shape: [2, 2]), Tensor(shape: [3, 2]), labels: nil) }
