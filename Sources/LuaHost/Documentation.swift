@@ -156,6 +156,7 @@ public enum JouleDocs {
         + OptimBinding.documentation
         + SamplerBinding.documentation
         + JEMBinding.documentation
+        + ObjectivesBinding.documentation
         + DataBinding.documentation
         + MetricsBinding.documentation
         + OODBinding.documentation

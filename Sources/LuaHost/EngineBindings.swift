@@ -20,6 +20,7 @@ enum EngineBindings {
         lua_createtable(L, 0, 4)
         SamplerBinding.install(lua, context)
         JEMBinding.install(lua, context)
+        ObjectivesBinding.install(lua, context)
         lua_setfield(L, module, "ebm")
         lua_createtable(L, 0, 4)
         DataBinding.install(lua, context)

@@ -126,7 +126,31 @@ final class SecondOrderParityTests: XCTestCase {
         }
     } }
 
+    /// An energy written outside the modules (as a Lua-written one would be): first order only.
+    private final class FirstOrderEnergy: EnergyModel {
+        let classes = 1
+        let inputShape: [Int]? = [2]
+        let logits = Tensor(shape: [0])
+        func forwardLogits(_ x: Tensor) throws -> Tensor { try logits.resize([x.shape[0], 1]); return logits }
+        func backward(_ gradLogits: Tensor, weights: Bool) throws -> Tensor? { nil }
+        func energyGradient(_ x: Tensor, labels: [Int]?, energy: Tensor) throws -> Tensor { Tensor(shape: x.shape) }
+        let namedParameters: [(name: String, parameter: Parameter)] = [("w", Parameter(Tensor(shape: [1])))]
+        let hyperparameters: [String: String] = [:]
+        func load(stateDict: [String: Tensor]) throws {}
+    }
+
     func testSecondOrderErrors() throws {
+        let x = Tensor(shape: [2, 2])
+        assertThrowsMessage("gives no second derivatives") { _ = try FirstOrderEnergy().hessianVectorProduct(x, x, labels: nil) }
+        assertThrowsMessage("gives no second derivatives") { try GradientPenalty(weight: 1).addLossAndGradients(model: FirstOrderEnergy(), x) }
+        let bare = try EnergyNet(Sequential([Swish()]), inputShape: [2])
+        assertThrowsMessage("the model has no parameters") { try GradientPenalty(weight: 1).addLossAndGradients(model: bare, x) }
+        assertThrowsMessage("the model has no parameters") {
+            try DenoisingScoreMatching(sigmas: [0.1], rng: RNG(seed: 1)).addLossAndGradients(model: bare, x)
+        }
+        assertThrowsMessage("sigma must be a finite number > 0") { _ = try DenoisingScoreMatching(sigmas: [0.1, 0], rng: RNG(seed: 1)) }
+        assertThrowsMessage("got nan") { _ = try DenoisingScoreMatching(sigmas: [.nan], rng: RNG(seed: 1)) }
+        assertThrowsMessage("weight must be a finite number") { _ = try GradientPenalty(weight: .infinity) }
         let net = try Self.model("mlp2d")
         assertThrowsMessage("direction v has shape") { _ = try net.hessianVectorProduct(Tensor(shape: [2, 2]), Tensor(shape: [3, 2]), labels: nil) }
         assertThrowsMessage("labels") { _ = try net.hessianVectorProduct(Tensor(shape: [2, 2]), Tensor(shape: [2, 2]), labels: [0]) }

@@ -25,17 +25,18 @@ final class ClassifierTerm {
     }
 }
 
-/// Checks of objectives' options, with one message for each.
-enum ObjectiveOptions {
-    static func finite(_ value: Float, _ what: String, atLeast low: Float = 0) throws -> Float {
-        guard value.isFinite, value >= low else { throw JouleError("\(what) must be a finite number ≥ \(low), got \(value)") }
+/// Checks of objectives' options, with one message for each (NaN and infinities are refused).
+public enum ObjectiveOptions {
+    private static func text(_ v: Float) -> String { v.isNaN ? "nan" : v.isInfinite ? (v > 0 ? "inf" : "-inf") : "\(v)" }
+    public static func finite(_ value: Float, _ what: String, atLeast low: Float = 0) throws -> Float {
+        guard value.isFinite, value >= low else { throw JouleError("\(what) must be a finite number ≥ \(low), got \(text(value))") }
         return value
     }
-    static func positive(_ value: Float, _ what: String) throws -> Float {
-        guard value.isFinite, value > 0 else { throw JouleError("\(what) must be a finite number > 0, got \(value)") }
+    public static func positive(_ value: Float, _ what: String) throws -> Float {
+        guard value.isFinite, value > 0 else { throw JouleError("\(what) must be a finite number > 0, got \(text(value))") }
         return value
     }
-    static func hasParameters(_ model: EnergyModel, _ what: String) throws {
+    public static func hasParameters(_ model: EnergyModel, _ what: String) throws {
         guard !model.parameters.isEmpty else { throw JouleError("\(what): the model has no parameters to train") }
     }
 }

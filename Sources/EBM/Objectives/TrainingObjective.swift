@@ -27,3 +27,16 @@ public struct ObjectiveResult {
         self.terms = terms; self.predictions = predictions; self.meanF = meanF
     }
 }
+
+extension TrainingObjective {
+    /// As `lossAndGradients`, but adding the loss's gradient to the gradients already accumulated
+    /// (an objective called on its own, e.g. from Lua, next to other terms) instead of replacing them.
+    public func addLossAndGradients(model: EnergyModel, real: Tensor, labels: [Int], sampled: Tensor?) throws -> ObjectiveResult {
+        let saved = model.parameters.map { $0.grad.copy() }
+        let r = try lossAndGradients(model: model, real: real, labels: labels, sampled: sampled)
+        for (p, g) in zip(model.parameters, saved) {
+            for i in 0..<g.count { p.grad.data[i] += g.data[i] }
+        }
+        return r
+    }
+}

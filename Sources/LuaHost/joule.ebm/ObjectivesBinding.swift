@@ -1,0 +1,72 @@
+import CLua
+import EBM
+import Foundation
+import Tensor
+
+/// joule.ebm.objectives: training objectives called on their own, each returning the loss of a
+/// batch and adding ∂loss/∂θ into the model's gradients (model:zero_grad() and model:grads() as
+/// for model:backward), for training loops written in Lua. The maths lives in EBM/Objectives.
+enum ObjectivesBinding {
+    static func install(_ lua: LuaState, _ context: JouleContext) {
+        let L = lua.L
+        lua_createtable(L, 0, 4)
+        lua.setFunction("gradient_penalty", qualified: "joule.ebm.objectives.gradient_penalty") { call in
+            let model = try ModelBinding.model(call, 1).net()
+            let x = try call.tensor(2)
+            let o = try call.options(3, allowed: ["weight"])
+            let penalty = try GradientPenalty(weight: Float(try o?.number("weight") ?? 1))
+            call.push(try penalty.addLossAndGradients(model: model, x)); return 1
+        }
+        lua.setFunction("dsm", qualified: "joule.ebm.objectives.dsm") { call in
+            let model = try ModelBinding.model(call, 1).net()
+            let x = try call.tensor(2)
+            let o = try call.options(3, allowed: ["sigma", "noise", "seed"])
+            let dsm = try DenoisingScoreMatching(sigmas: try sigmas(call, o), rng: try EngineBindings.rng(o, context))
+            call.push(try dsm.addLossAndGradients(model: model, x, noise: try o?.tensor("noise"))); return 1
+        }
+        lua.setFunction("ml", qualified: "joule.ebm.objectives.ml") { call in
+            let model = try ModelBinding.model(call, 1).net()
+            let x = try call.tensor(2)
+            guard let o = try call.options(3, allowed: ["sampled", "labels", "alpha", "lambda"]) else { throw call.bad(3, "options table") }
+            guard let sampled = try o.tensor("sampled") else { throw call.bad(3, message: "field 'sampled': the sampled batch (a Tensor) is needed") }
+            let alpha = try ObjectiveOptions.finite(Float(try o.number("alpha", default: 0.1)), "ml: alpha")
+            let lambda = try ObjectiveOptions.finite(Float(try o.number("lambda", default: 1)), "ml: lambda")
+            // Without the classifier's term the labels do not matter.
+            let n = x.shape.first ?? 0
+            guard let labels = try o.integers("labels", 0...Int.max) ?? (lambda == 0 ? [Int](repeating: 0, count: n) : nil) else {
+                throw call.bad(3, message: "field 'labels': class ids of x are needed when lambda > 0")
+            }
+            let r = try ContrastiveML(alpha: alpha, lambda: lambda).addLossAndGradients(model: model, real: x, labels: labels, sampled: sampled)
+            call.push(Double(r.terms.total)); return 1
+        }
+        lua_setfield(L, -2, "objectives")
+    }
+
+    /// `sigma`: one noise level or a list of them (default 0.1).
+    static func sigmas(_ call: LuaCall, _ o: LuaTable?) throws -> [Float] {
+        guard let o, o.has("sigma") else { return [0.1] }
+        let L = call.L
+        return try o.withField("sigma") { s in
+            if lua_type(L, s) == LUA_TNUMBER { return [Float(lua_tonumberx(L, s, nil))] }
+            guard lua_type(L, s) == LUA_TTABLE else { throw o.bad("field 'sigma'", "number or list of numbers", s) }
+            return try (0..<min(Int(lua_rawlen(L, s)), DenoisingScoreMatching.maxLevels + 1)).map { i in
+                lua_rawgeti(L, s, lua_Integer(i + 1))
+                defer { lua_settop(L, -2) }
+                guard lua_type(L, -1) == LUA_TNUMBER else { throw o.bad("field 'sigma' element \(i + 1)", "number", -1) }
+                return Float(lua_tonumberx(L, -1, nil))
+            }
+        }
+    }
+}
+
+extension ObjectivesBinding {
+    /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
+    static let documentation: [(String, String, String)] = [
+    ("joule.ebm.objectives.gradient_penalty", "joule.ebm.objectives.gradient_penalty(model, x [, { weight = 1 }]) → loss",
+     "The gradient penalty weight·meanᵢ ‖∂E(xᵢ)/∂xᵢ‖² of E(x) = −logsumexp f(x) on the batch x; adds its exact (second-order) gradient to the model's parameter gradients. weight is a finite number ≥ 0."),
+    ("joule.ebm.objectives.dsm", "joule.ebm.objectives.dsm(model, x [, { sigma = 0.1, noise, seed }]) → loss",
+     "Denoising score matching: x̃ = x + σ·ε, loss = ½σ²·meanᵢ ‖−∂E(x̃ᵢ)/∂x̃ᵢ + (x̃ᵢ − xᵢ)/σ²‖², averaged over the levels when sigma is a list ({0.5, 0.1, 0.02}: multi-scale); adds its exact (second-order) gradient to the model's parameter gradients. ε is the tensor noise (x's shape, used for every level) or drawn from the generator of `seed` (else joule.seed's). Each σ must be a finite number > 0."),
+    ("joule.ebm.objectives.ml", "joule.ebm.objectives.ml(model, x, { sampled = t, labels, alpha = 0.1, lambda = 1 }) → loss",
+     "JEM's contrastive maximum likelihood (the trainer's default objective): α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r) with f = −E of x and of the sampled batch, plus λ·cross-entropy of x against labels (needed when lambda > 0); adds its gradient to the model's parameter gradients."),
+    ]
+}
