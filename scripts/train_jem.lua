@@ -45,6 +45,11 @@ local p = joule.params{
   guard_every = 50, guard_energy_max = 1000.0, guard_gap_max = 100.0, guard_window = 20,
   guard_lr_factor = 0.5, guard_extra_steps = 0, guard_max_rollbacks = 4,
   tb_every = 5,             -- TensorBoard pictures every this many epochs and after the last; 0: none
+  -- The objective (README, "Training objectives"): ml (contrastive maximum likelihood with SGLD
+  -- samples), dsm (denoising score matching, noise level sigma), ssm (sliced score matching by
+  -- finite differences, ssm_eps and projections); gp > 0 adds the gradient penalty gp·mean‖∂E/∂x‖²
+  -- on the real batch (and on the sampled one with gp_sampled). Saved in checkpoints: a resume must match.
+  objective = "ml", sigma = 0.1, ssm_eps = 0.1, projections = 1, gp = 0.0, gp_sampled = false,
 }
 
 joule.seed(p.seed)
@@ -92,6 +97,8 @@ local jem = joule.ebm.JEM{
   guard = p.guard and { every = p.guard_every, energy_max = p.guard_energy_max, gap_max = p.guard_gap_max,
                         window = p.guard_window, lr_factor = p.guard_lr_factor, extra_steps = p.guard_extra_steps,
                         max_rollbacks = p.guard_max_rollbacks },
+  objective = p.objective, sigma = p.sigma, eps = p.ssm_eps, projections = p.projections,
+  gp = p.gp, gp_sampled = p.gp_sampled,
 }
 
 local run = joule.run_dir()

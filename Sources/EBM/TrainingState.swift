@@ -74,6 +74,7 @@ public enum TrainingCheckpoint {
         return ["alpha": "\(c.alpha)", "lambda": "\(c.lambda)", "real_noise": "\(c.realNoise)", "lr": "\(c.lr)",
                 "lr_step": "\(c.lrStep)", "lr_gamma": "\(c.lrGamma)", "clip": "\(c.clip)",
                 "beta1": "\(c.beta1)", "beta2": "\(c.beta2)"].merging(jem.sampler.hyperparameters) { $1 }
+            .merging(jem.objective.hyperparameters) { $1 }
     }
 
     /// Restores weights and training state saved by `save` into `jem` (whose model, sampler and
@@ -95,6 +96,16 @@ public enum TrainingCheckpoint {
             }
             if let extra = header.entries.keys.sorted().first(where: { name in !shapes.contains { $0.name == name } }) {
                 throw JouleError("unknown weight '\(extra.prefix(80))' (the checkpoint is of another model)")
+            }
+        }
+        // The objective it was trained with (checkpoints that name one): another would not resume
+        // the same run.
+        if weights.metadata["objective"] != nil {
+            let mine = jem.objective.hyperparameters
+            let keys = Set(mine.keys).union(["objective", "sigma", "eps", "projections", "gp", "gp_sampled"].filter { weights.metadata[$0] != nil })
+            // The objective's name first: the message then says what differs most.
+            for key in ["objective"] + keys.subtracting(["objective"]).sorted() where weights.metadata[key] != mine[key] {
+                throw JouleError("\(weightsPath): trained with \(key) = \(weights.metadata[key]?.prefix(40) ?? "none"), this trainer has \(key) = \(mine[key] ?? "none"): resume with the same objective")
             }
         }
         let state = try TrainingStateFile.read(statePath, expected: .init(

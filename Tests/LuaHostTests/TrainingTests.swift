@@ -116,13 +116,14 @@ final class TrainingTests: LuaTestCase {
 
     /// Trains from Lua: `epochs` epochs straight, or `split` epochs, a checkpoint, new objects that
     /// load it, and the rest. Returns the per-epoch losses and leaves the final checkpoint in DIR/name.
-    func luaTraining(epochs: Int, split: Int?, name: String) throws -> String {
+    /// `options` are more of joule.ebm.JEM's (an objective).
+    func luaTraining(epochs: Int, split: Int?, name: String, options: String = "") throws -> String {
         try lua("""
             joule.seed(3)
             local function trainer()
               local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
               local s = joule.ebm.SGLD{ model = m, steps = 3, image_size = 16, buffer_per_class = 8, fresh_fraction = 0.3 }
-              return joule.ebm.JEM{ model = m, sampler = s, lr = 1e-3, lr_step = 1, lr_gamma = 0.5 }
+              return joule.ebm.JEM{ model = m, sampler = s, lr = 1e-3, lr_step = 1, lr_gamma = 0.5, \(options) }
             end
             local x = joule.tensor.rand(40, 1, 16, 16) * 2 - 1
             local y = {}
@@ -145,6 +146,35 @@ final class TrainingTests: LuaTestCase {
             jem:save_checkpoint(DIR .. '/\(name)')
             return table.concat(losses, ' ')
             """)[0]
+    }
+
+    /// Objectives other than maximum likelihood draw their noise and directions from the sampler's
+    /// generator, which checkpoints save: resumed runs are the uninterrupted ones, bit for bit, and
+    /// the objective's settings go into the checkpoint, so resuming with others is refused.
+    func testResumeWithOtherObjectivesEqualsAnUninterruptedRun() throws {
+        for (k, options) in ["objective = 'dsm', sigma = { 0.3, 0.1 }, gp = 0.1", "objective = 'ssm', eps = 0.05, projections = 2",
+                             "gp = 0.2, gp_sampled = true"].enumerated() {
+            let straight = try luaTraining(epochs: 3, split: nil, name: "straight\(k)", options: options)
+            let resumed = try luaTraining(epochs: 3, split: 1, name: "resumed\(k)", options: options)
+            XCTAssertEqual(resumed, straight, options)
+            for file in ["model.safetensors", "state.safetensors"] {
+                let a = try Data(contentsOf: directory.appendingPathComponent("straight\(k)/\(file)"))
+                let b = try Data(contentsOf: directory.appendingPathComponent("resumed\(k)/\(file)"))
+                XCTAssertTrue(a == b, "\(options): \(file) differs between the straight and the resumed run")
+            }
+        }
+        let meta = try SafeTensors.read(directory.appendingPathComponent("straight0/model.safetensors").path).metadata
+        XCTAssertEqual([meta["objective"], meta["sigma"], meta["gp"]], ["dsm", "0.3,0.1", "0.1"])
+        let message = luaError("""
+            local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
+            local s = joule.ebm.SGLD{ model = m, steps = 3, image_size = 16, buffer_per_class = 8 }
+            joule.ebm.JEM{ model = m, sampler = s, objective = 'ssm' }:load_checkpoint('\(directory.path)/straight0')
+            """)
+        XCTAssertTrue(message.contains("trained with objective = dsm, this trainer has objective = ssm"), message)
+        XCTAssertTrue(luaError("""
+            local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
+            joule.ebm.JEM{ model = m, sampler = joule.ebm.SGLD{ model = m }, objective = 'nce2' }
+            """).contains("field 'objective': 'ml', 'dsm' or 'ssm' expected, got 'nce2'"))
     }
 
     func testResumeFromLuaEqualsAnUninterruptedRun() throws {
@@ -525,6 +555,6 @@ final class TrainingTests: LuaTestCase {
     func testMissingBuiltInCorpusSaysHowToMakeIt() throws {
         let r = try joule(["run", script("train_jem.lua"), "-p", "epochs=1"])
         XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("train_jem.lua:53: data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("train_jem.lua:58: data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
     }
 }

@@ -7,7 +7,7 @@ import Tensor
 enum JEMBinding {
     static let typeName = "JEM"
     static let options = ["model", "sampler", "alpha", "lambda", "real_noise", "lr", "lr_step", "lr_gamma",
-                          "clip", "beta1", "beta2", "seed", "guard"]
+                          "clip", "beta1", "beta2", "seed", "guard"] + ObjectivesBinding.trainingOptions
     static let guardOptions = ["every", "energy_max", "gap_max", "window", "lr_factor", "extra_steps", "max_rollbacks"]
 
     /// A JEM, the generator that shuffles its epochs, and the script's generator (`joule.seed`),
@@ -41,7 +41,8 @@ enum JEMBinding {
             c.clip = try float("clip", c.clip)
             c.beta1 = try float("beta1", c.beta1)
             c.beta2 = try float("beta2", c.beta2)
-            let jem = try JEM(model: model, sampler: sampler, config: c)
+            let jem = try JEM(model: model, sampler: sampler, config: c,
+                              objective: try ObjectivesBinding.trainingObjective(call, o, config: c, rng: sampler.rng))
             jem.divergenceGuard = try divergenceGuard(o)
             let trainer = Trainer(jem: jem, rng: try EngineBindings.rng(o, context), scriptRNG: context.rng)
             call.push(object: trainer, type: typeName); return 1

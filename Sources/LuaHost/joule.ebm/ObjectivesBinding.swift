@@ -39,7 +39,42 @@ enum ObjectivesBinding {
             let r = try ContrastiveML(alpha: alpha, lambda: lambda).addLossAndGradients(model: model, real: x, labels: labels, sampled: sampled)
             call.push(Double(r.terms.total)); return 1
         }
+        lua.setFunction("ssm", qualified: "joule.ebm.objectives.ssm") { call in
+            let model = try ModelBinding.model(call, 1).net()
+            let x = try call.tensor(2)
+            let o = try call.options(3, allowed: ["eps", "projections", "seed"])
+            let ssm = try SlicedScoreMatching(epsilon: Float(try o?.number("eps") ?? 0.1),
+                                              projections: try o?.integer("projections", 1...SlicedScoreMatching.maxProjections) ?? 1,
+                                              rng: try EngineBindings.rng(o, context))
+            call.push(try ssm.addLossAndGradients(model: model, x)); return 1
+        }
         lua_setfield(L, -2, "objectives")
+    }
+
+    /// The options of joule.ebm.JEM that choose its objective (see `trainingObjective`).
+    static let trainingOptions = ["objective", "sigma", "eps", "projections", "gp", "gp_sampled"]
+
+    /// The objective a JEM's options ask for: `objective` = "ml" (default), "dsm" (with `sigma`),
+    /// "ssm" (with `eps` and `projections`), and a gradient penalty of weight `gp` (> 0) on the real
+    /// batch, also on the sampled one with `gp_sampled`; nil for the trainer's default. Random draws
+    /// come from `rng`, the sampler's generator, which checkpoints save: resumes are exact.
+    static func trainingObjective(_ call: LuaCall, _ o: LuaTable, config c: JEM.Config, rng: RNG) throws -> TrainingObjective? {
+        let name = try o.string("objective") ?? "ml"
+        var objective: TrainingObjective?
+        switch name {
+        case "ml": objective = nil
+        case "dsm": objective = try DenoisingScoreMatching(sigmas: try sigmas(call, o), lambda: c.lambda, rng: rng)
+        case "ssm":
+            objective = try SlicedScoreMatching(epsilon: Float(try o.number("eps") ?? 0.1),
+                                                projections: try o.integer("projections", 1...SlicedScoreMatching.maxProjections) ?? 1,
+                                                lambda: c.lambda, rng: rng)
+        default: throw call.bad(1, message: "field 'objective': 'ml', 'dsm' or 'ssm' expected, got '\(name)'")
+        }
+        let gp = try ObjectiveOptions.finite(Float(try o.number("gp") ?? 0), "gp")
+        let onSampled = try o.boolean("gp_sampled") ?? false
+        guard gp > 0 else { return objective }
+        return Penalized(objective ?? ContrastiveML(alpha: c.alpha, lambda: c.lambda),
+                         penalty: try GradientPenalty(weight: gp, onSampled: onSampled))
     }
 
     /// `sigma`: one noise level or a list of them (default 0.1).
@@ -66,6 +101,8 @@ extension ObjectivesBinding {
      "The gradient penalty weight·meanᵢ ‖∂E(xᵢ)/∂xᵢ‖² of E(x) = −logsumexp f(x) on the batch x; adds its exact (second-order) gradient to the model's parameter gradients. weight is a finite number ≥ 0."),
     ("joule.ebm.objectives.dsm", "joule.ebm.objectives.dsm(model, x [, { sigma = 0.1, noise, seed }]) → loss",
      "Denoising score matching: x̃ = x + σ·ε, loss = ½σ²·meanᵢ ‖−∂E(x̃ᵢ)/∂x̃ᵢ + (x̃ᵢ − xᵢ)/σ²‖², averaged over the levels when sigma is a list ({0.5, 0.1, 0.02}: multi-scale); adds its exact (second-order) gradient to the model's parameter gradients. ε is the tensor noise (x's shape, used for every level) or drawn from the generator of `seed` (else joule.seed's). Each σ must be a finite number > 0."),
+    ("joule.ebm.objectives.ssm", "joule.ebm.objectives.ssm(model, x [, { eps = 0.1, projections = 1, seed }]) → loss",
+     "Sliced score matching by finite differences (Pang et al. 2020): for random directions u (E[uuᵀ] = I), meanᵢ meanᵤ [(2E(x) − E(x+εu) − E(x−εu))/ε² + (E(x+εu) − E(x−εu))²/(8ε²)], which approaches sliced score matching E[uᵀ(∂s/∂x)u + ½(uᵀs)²] (s = −∂E/∂x) as ε → 0 and needs first-order gradients only; adds its gradient to the model's parameter gradients. Directions come from the generator of `seed` (else joule.seed's)."),
     ("joule.ebm.objectives.ml", "joule.ebm.objectives.ml(model, x, { sampled = t, labels, alpha = 0.1, lambda = 1 }) → loss",
      "JEM's contrastive maximum likelihood (the trainer's default objective): α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r) with f = −E of x and of the sampled batch, plus λ·cross-entropy of x against labels (needed when lambda > 0); adds its gradient to the model's parameter gradients."),
     ]
