@@ -83,4 +83,47 @@ final class ObjectiveTests: XCTestCase {
             try SlicedScoreMatching(projections: 2, rng: RNG(seed: 0)).addLossAndGradients(model: net, x, directions: [x])
         }
     }
+
+    /// NCE's gradients (first order: ∂nce/∂E per input times ∂E/∂θ, and ∂nce/∂c) against central
+    /// differences of the loss in c and in single weights, with fixed noise draws; the fitted
+    /// Gaussian against the data's moments.
+    func testNoiseContrastiveEstimationGradients() throws {
+        let (net, x) = try mlp()
+        let noise = try GaussianNoise.fit(x)
+        for j in 0..<2 {
+            let column = (0..<x.shape[0]).map { Double(x[$0 * 2 + j]) }
+            let mean = column.reduce(0, +) / Double(column.count)
+            XCTAssertEqual(Double(noise.mean[j]), mean, accuracy: 1e-6)
+            XCTAssertEqual(Double(noise.std[j]), (column.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(column.count)).squareRoot(), accuracy: 1e-5)
+        }
+        let nce = try NoiseContrastiveEstimation(noise: noise, ratio: 2, logNormalizer: 0.3, rng: RNG(seed: 0))
+        let eps = Tensor(shape: [2 * x.shape[0], 2]); RNG(seed: 9).fillNormal(eps)
+        net.zeroGradients(); nce.logNormalizer.grad.zero()
+        try nce.addLossAndGradients(model: net, x, standardNoise: eps)
+        let analytic = net.parameters.map { $0.grad.copy() }
+        let dc = Double(nce.logNormalizer.grad[0])
+        let h: Float = 1e-2
+        func loss() throws -> Double { try nce.addLossAndGradients(model: net, x, standardNoise: eps) }
+        func difference(_ t: Tensor, _ i: Int) throws -> Double {
+            let saved = t[i]
+            t[i] = saved + h; let up = try loss()
+            t[i] = saved - h; let down = try loss()
+            t[i] = saved
+            return (up - down) / Double(2 * h)
+        }
+        let numericC = try difference(nce.logNormalizer.value, 0)
+        XCTAssertEqual(dc, numericC, accuracy: 1e-2 * abs(numericC) + 1e-5, "∂nce/∂c")
+        XCTAssertGreaterThan(abs(numericC), 1e-3)
+        for (k, (name, p)) in net.namedParameters.enumerated() {
+            for i in [0, p.value.count / 2, p.value.count - 1] {
+                let numeric = try difference(p.value, i)
+                XCTAssertEqual(Double(analytic[k][i]), numeric, accuracy: 2e-2 * abs(numeric) + 1e-4, "∂nce/∂\(name)[\(i)]")
+            }
+        }
+        assertThrowsMessage("ratio must be in") { _ = try NoiseContrastiveEstimation(noise: noise, ratio: 0, rng: RNG(seed: 0)) }
+        assertThrowsMessage("std must be finite and > 0") {
+            _ = try GaussianNoise(mean: Tensor(shape: [2]), std: try Tensor(shape: [2], values: [1, .nan]))
+        }
+        assertThrowsMessage("do not have the noise's shape") { try nce.addLossAndGradients(model: net, Tensor(shape: [3, 3])) }
+    }
 }

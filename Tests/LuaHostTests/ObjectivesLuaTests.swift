@@ -49,6 +49,19 @@ final class ObjectivesLuaTests: LuaTestCase {
         XCTAssertEqual(r, ["ok"])
     }
 
+    /// NCE and SSM from Lua: a loss and, for NCE, the gradient to c, which moves as the loss does.
+    func testNCEAndSSM() throws {
+        let r = try lua(setup("mlp2d") + """
+            local eps = joule.tensor.randn(32, 2)
+            local l0, dc = joule.ebm.objectives.nce(m, x, { data = x, ratio = 2, noise = eps, log_z = 0 })
+            local l1 = joule.ebm.objectives.nce(m, x, { data = x, ratio = 2, noise = eps, log_z = 0.01 })
+            local s = joule.ebm.objectives.ssm(m, x, { eps = 0.1, projections = 2, seed = 1 })
+            return math.abs((l1 - l0) / 0.01 - dc) / math.abs(dc), s
+            """)
+        XCTAssertLessThanOrEqual(number(r[0]), 2e-2)
+        XCTAssertTrue(number(r[1]).isFinite)
+    }
+
     func testBadOptions() throws {
         let m = setup("mlp2d")
         for (code, fragment) in [
@@ -65,6 +78,11 @@ final class ObjectivesLuaTests: LuaTestCase {
             ("joule.ebm.objectives.ml(m, x, { sampled = x, alpha = math.huge })", "alpha must be a finite number"),
             ("joule.ebm.objectives.ml(m, x, { sampled = x })", "labels"),
             ("m:hvp(x, joule.tensor.zeros(3, 2))", "direction v has shape"),
+            ("joule.ebm.objectives.ssm(m, x, { eps = -1 })", "eps must be a finite number > 0"),
+            ("joule.ebm.objectives.ssm(m, x, { projections = 0 })", "projections"),
+            ("joule.ebm.objectives.nce(m, x, {})", "give 'data' (to fit it to) or 'mean' and 'std'"),
+            ("joule.ebm.objectives.nce(m, x, { mean = joule.tensor.zeros(2), std = joule.tensor.zeros(2) })", "std must be finite and > 0"),
+            ("joule.ebm.objectives.nce(m, x, { data = x, log_z = 0/0 })", "log_z must be a finite number"),
         ] {
             let message = luaError(m + code)
             XCTAssertTrue(message.contains(fragment), "\(code): \(message)")

@@ -48,6 +48,26 @@ enum ObjectivesBinding {
                                               rng: try EngineBindings.rng(o, context))
             call.push(try ssm.addLossAndGradients(model: model, x)); return 1
         }
+        lua.setFunction("nce", qualified: "joule.ebm.objectives.nce") { call in
+            let model = try ModelBinding.model(call, 1).net()
+            let x = try call.tensor(2)
+            guard let o = try call.options(3, allowed: ["data", "mean", "std", "log_z", "ratio", "noise", "seed"]) else {
+                throw call.bad(3, "options table")
+            }
+            let noise: GaussianNoise
+            if let data = try o.tensor("data") {
+                noise = try GaussianNoise.fit(data)
+            } else if let mean = try o.tensor("mean"), let std = try o.tensor("std") {
+                noise = try GaussianNoise(mean: mean, std: std)
+            } else {
+                throw call.bad(3, message: "the noise: give 'data' (to fit it to) or 'mean' and 'std'")
+            }
+            let nce = try NoiseContrastiveEstimation(noise: noise, ratio: try o.integer("ratio", 1...NoiseContrastiveEstimation.maxRatio) ?? 1,
+                                                     logNormalizer: Float(try o.number("log_z") ?? 0), rng: try EngineBindings.rng(o, context))
+            call.push(try nce.addLossAndGradients(model: model, x, standardNoise: try o.tensor("noise")))
+            call.push(Double(nce.logNormalizer.grad.data[0]))
+            return 2
+        }
         lua_setfield(L, -2, "objectives")
     }
 
@@ -103,6 +123,8 @@ extension ObjectivesBinding {
      "Denoising score matching: x̃ = x + σ·ε, loss = ½σ²·meanᵢ ‖−∂E(x̃ᵢ)/∂x̃ᵢ + (x̃ᵢ − xᵢ)/σ²‖², averaged over the levels when sigma is a list ({0.5, 0.1, 0.02}: multi-scale); adds its exact (second-order) gradient to the model's parameter gradients. ε is the tensor noise (x's shape, used for every level) or drawn from the generator of `seed` (else joule.seed's). Each σ must be a finite number > 0."),
     ("joule.ebm.objectives.ssm", "joule.ebm.objectives.ssm(model, x [, { eps = 0.1, projections = 1, seed }]) → loss",
      "Sliced score matching by finite differences (Pang et al. 2020): for random directions u (E[uuᵀ] = I), meanᵢ meanᵤ [(2E(x) − E(x+εu) − E(x−εu))/ε² + (E(x+εu) − E(x−εu))²/(8ε²)], which approaches sliced score matching E[uᵀ(∂s/∂x)u + ½(uᵀs)²] (s = −∂E/∂x) as ε → 0 and needs first-order gradients only; adds its gradient to the model's parameter gradients. Directions come from the generator of `seed` (else joule.seed's)."),
+    ("joule.ebm.objectives.nce", "joule.ebm.objectives.nce(model, x, { data | mean, std, log_z = 0, ratio = 1, noise, seed }) → loss, d_log_z",
+     "Noise-contrastive estimation with a learned log-normaliser c = log_z: log p(x) = −E(x) − c, noise q a Gaussian with one mean and std per input value (fitted to the tensor `data`, or given), ratio noise inputs per real one, G = log p − log(ratio·q); loss = −mean log σ(G(x)) − (1/N) Σ log σ(−G(y)) over the noise y. Adds its gradient to the model's parameter gradients and returns ∂loss/∂c (to update c in the script). `noise`: standard normal draws of shape (ratio·N, …) instead of the generator's."),
     ("joule.ebm.objectives.ml", "joule.ebm.objectives.ml(model, x, { sampled = t, labels, alpha = 0.1, lambda = 1 }) → loss",
      "JEM's contrastive maximum likelihood (the trainer's default objective): α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r) with f = −E of x and of the sampled batch, plus λ·cross-entropy of x against labels (needed when lambda > 0); adds its gradient to the model's parameter gradients."),
     ]
