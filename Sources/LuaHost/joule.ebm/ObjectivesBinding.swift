@@ -117,6 +117,8 @@ enum ObjectivesBinding {
 extension ObjectivesBinding {
     /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
     static let documentation: [(String, String, String)] = [
+    ("joule.ebm.objectives", "joule.ebm.objectives",
+     "Training objectives on a batch, for training steps written in Lua: gradient_penalty, dsm, ssm, nce and ml. Each returns the loss and adds ∂loss/∂θ to the model's gradients (model:zero_grad() first, model:grads() after); joule.ebm.JEM{ objective = … } trains with them."),
     ("joule.ebm.objectives.gradient_penalty", "joule.ebm.objectives.gradient_penalty(model, x [, { weight = 1 }]) → loss",
      "The gradient penalty weight·meanᵢ ‖∂E(xᵢ)/∂xᵢ‖² of E(x) = −logsumexp f(x) on the batch x; adds its exact (second-order) gradient to the model's parameter gradients. weight is a finite number ≥ 0."),
     ("joule.ebm.objectives.dsm", "joule.ebm.objectives.dsm(model, x [, { sigma = 0.1, noise, seed }]) → loss",
