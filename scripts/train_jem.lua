@@ -47,9 +47,10 @@ local p = joule.params{
   tb_every = 5,             -- TensorBoard pictures every this many epochs and after the last; 0: none
   -- The objective (README, "Training objectives"): ml (contrastive maximum likelihood with SGLD
   -- samples), dsm (denoising score matching, noise level sigma), ssm (sliced score matching by
-  -- finite differences, ssm_eps and projections); gp > 0 adds the gradient penalty gp·mean‖∂E/∂x‖²
+  -- finite differences, ssm_eps and projections), nce (noise-contrastive estimation against a
+  -- Gaussian fitted to the training images, nce_ratio noise images per real one); gp > 0 adds the gradient penalty gp·mean‖∂E/∂x‖²
   -- on the real batch (and on the sampled one with gp_sampled). Saved in checkpoints: a resume must match.
-  objective = "ml", sigma = 0.1, ssm_eps = 0.1, projections = 1, gp = 0.0, gp_sampled = false,
+  objective = "ml", sigma = 0.1, ssm_eps = 0.1, projections = 1, nce_ratio = 1, gp = 0.0, gp_sampled = false,
 }
 
 joule.seed(p.seed)
@@ -98,6 +99,7 @@ local jem = joule.ebm.JEM{
                         window = p.guard_window, lr_factor = p.guard_lr_factor, extra_steps = p.guard_extra_steps,
                         max_rollbacks = p.guard_max_rollbacks },
   objective = p.objective, sigma = p.sigma, eps = p.ssm_eps, projections = p.projections,
+  nce_data = p.objective == "nce" and train.images or nil, ratio = p.nce_ratio,
   gp = p.gp, gp_sampled = p.gp_sampled,
 }
 

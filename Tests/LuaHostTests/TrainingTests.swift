@@ -120,12 +120,12 @@ final class TrainingTests: LuaTestCase {
     func luaTraining(epochs: Int, split: Int?, name: String, options: String = "") throws -> String {
         try lua("""
             joule.seed(3)
+            local x = joule.tensor.rand(40, 1, 16, 16) * 2 - 1
             local function trainer()
               local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
               local s = joule.ebm.SGLD{ model = m, steps = 3, image_size = 16, buffer_per_class = 8, fresh_fraction = 0.3 }
               return joule.ebm.JEM{ model = m, sampler = s, lr = 1e-3, lr_step = 1, lr_gamma = 0.5, \(options) }
             end
-            local x = joule.tensor.rand(40, 1, 16, 16) * 2 - 1
             local y = {}
             for i = 1, 40 do y[i] = (i - 1) % 3 end
             local train = { images = x, labels = y }
@@ -153,7 +153,7 @@ final class TrainingTests: LuaTestCase {
     /// the objective's settings go into the checkpoint, so resuming with others is refused.
     func testResumeWithOtherObjectivesEqualsAnUninterruptedRun() throws {
         for (k, options) in ["objective = 'dsm', sigma = { 0.3, 0.1 }, gp = 0.1", "objective = 'ssm', eps = 0.05, projections = 2",
-                             "gp = 0.2, gp_sampled = true"].enumerated() {
+                             "gp = 0.2, gp_sampled = true", "objective = 'nce', nce_data = x, ratio = 2"].enumerated() {
             let straight = try luaTraining(epochs: 3, split: nil, name: "straight\(k)", options: options)
             let resumed = try luaTraining(epochs: 3, split: 1, name: "resumed\(k)", options: options)
             XCTAssertEqual(resumed, straight, options)
@@ -174,7 +174,7 @@ final class TrainingTests: LuaTestCase {
         XCTAssertTrue(luaError("""
             local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
             joule.ebm.JEM{ model = m, sampler = joule.ebm.SGLD{ model = m }, objective = 'nce2' }
-            """).contains("field 'objective': 'ml', 'dsm' or 'ssm' expected, got 'nce2'"))
+            """).contains("field 'objective': 'ml', 'dsm', 'ssm' or 'nce' expected, got 'nce2'"))
     }
 
     func testResumeFromLuaEqualsAnUninterruptedRun() throws {
@@ -555,6 +555,6 @@ final class TrainingTests: LuaTestCase {
     func testMissingBuiltInCorpusSaysHowToMakeIt() throws {
         let r = try joule(["run", script("train_jem.lua"), "-p", "epochs=1"])
         XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stderr.contains("train_jem.lua:58: data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("train_jem.lua:59: data/glyphs/train.npy is missing: make the built-in corpus with `joule data glyphs`"), r.stderr)
     }
 }

@@ -43,6 +43,7 @@ public final class Penalized: TrainingObjective {
     public let penalty: GradientPenalty
     public var name: String { base.name }
     public var needsSamples: Bool { base.needsSamples }
+    public var ownParameters: [(name: String, parameter: Parameter)] { base.ownParameters }
     public var hyperparameters: [String: String] {
         base.hyperparameters.merging(["gp": "\(penalty.weight)", "gp_sampled": "\(penalty.onSampled)"]) { $1 }
     }

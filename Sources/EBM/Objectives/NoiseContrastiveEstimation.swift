@@ -57,19 +57,27 @@ public struct GaussianNoise {
 ///   nce = −(1/N) Σᵢ log σ(G(xᵢ)) − (1/N) Σⱼ log σ(−G(yⱼ)),   yⱼ ~ q (ν·N of them),
 /// the logistic loss of telling data from noise. Its gradients are first order: ∂nce/∂E(xᵢ) =
 /// (1 − σ(G(xᵢ)))/N, ∂nce/∂E(yⱼ) = −σ(G(yⱼ))/N, and ∂nce/∂c their sum. E(x) = −logsumexp f(x).
-public final class NoiseContrastiveEstimation {
+/// In JEM training c is trained with the weights (as "objective.log_z") and it adds λ·cross-entropy.
+public final class NoiseContrastiveEstimation: TrainingObjective {
     public let noise: GaussianNoise
     public let ratio: Int
     /// c, the learned log-normaliser: its gradient accumulates in `logNormalizer.grad`.
     public let logNormalizer: Parameter
     public let rng: RNG
+    public let lambda: Float
     public static let maxRatio = 64
+    public var name: String { "nce" }
+    public var needsSamples: Bool { false }
+    public var hyperparameters: [String: String] { ["objective": name, "ratio": "\(ratio)", "lambda": "\(lambda)"] }
+    public var ownParameters: [(name: String, parameter: Parameter)] { [("log_z", logNormalizer)] }
+    private let classifier = ClassifierTerm()
     private let noiseBatch = Tensor(shape: [0]), energy = Tensor(shape: [0]), gradLogits = Tensor(shape: [0])
     private var logQ: [Double] = []
 
-    public init(noise: GaussianNoise, ratio: Int = 1, logNormalizer c: Float = 0, rng: RNG) throws {
+    public init(noise: GaussianNoise, ratio: Int = 1, logNormalizer c: Float = 0, lambda: Float = 0, rng: RNG) throws {
         guard (1...Self.maxRatio).contains(ratio) else { throw JouleError("nce: ratio must be in 1...\(Self.maxRatio), got \(ratio)") }
         self.noise = noise; self.ratio = ratio; self.rng = rng
+        self.lambda = try ObjectiveOptions.finite(lambda, "nce: lambda")
         logNormalizer = Parameter(try Tensor(shape: [1], values: [try ObjectiveOptions.finite(c, "nce: log_z", atLeast: -.greatestFiniteMagnitude)]))
     }
 
@@ -110,6 +118,15 @@ public final class NoiseContrastiveEstimation {
         }
         logNormalizer.grad.data[0] += Float(dc)
         return loss
+    }
+
+    public func lossAndGradients(model: EnergyModel, real: Tensor, labels: [Int], sampled: Tensor?) throws -> ObjectiveResult {
+        model.zeroGradients()
+        logNormalizer.grad.zero()
+        let c = try classifier.run(model: model, real: real, labels: labels, lambda: lambda)
+        let nce = Float(try addLossAndGradients(model: model, real))
+        return ObjectiveResult(terms: JEM.Terms(reg: 0, cdiv: 0, px: nce, pyx: c.pyx, total: nce + lambda * c.pyx),
+                               predictions: c.predictions, meanF: (c.meanF, 0))
     }
 
     static func softplus(_ v: Double) -> Double { v > 0 ? v + Foundation.log1p(Foundation.exp(-v)) : Foundation.log1p(Foundation.exp(v)) }

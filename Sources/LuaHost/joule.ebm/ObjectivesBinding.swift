@@ -72,10 +72,10 @@ enum ObjectivesBinding {
     }
 
     /// The options of joule.ebm.JEM that choose its objective (see `trainingObjective`).
-    static let trainingOptions = ["objective", "sigma", "eps", "projections", "gp", "gp_sampled"]
+    static let trainingOptions = ["objective", "sigma", "eps", "projections", "gp", "gp_sampled", "nce_data", "ratio"]
 
     /// The objective a JEM's options ask for: `objective` = "ml" (default), "dsm" (with `sigma`),
-    /// "ssm" (with `eps` and `projections`), and a gradient penalty of weight `gp` (> 0) on the real
+    /// "ssm" (with `eps` and `projections`), "nce" (noise fitted to `nce_data`, `ratio`), and a gradient penalty of weight `gp` (> 0) on the real
     /// batch, also on the sampled one with `gp_sampled`; nil for the trainer's default. Random draws
     /// come from `rng`, the sampler's generator, which checkpoints save: resumes are exact.
     static func trainingObjective(_ call: LuaCall, _ o: LuaTable, config c: JEM.Config, rng: RNG) throws -> TrainingObjective? {
@@ -88,7 +88,14 @@ enum ObjectivesBinding {
             objective = try SlicedScoreMatching(epsilon: Float(try o.number("eps") ?? 0.1),
                                                 projections: try o.integer("projections", 1...SlicedScoreMatching.maxProjections) ?? 1,
                                                 lambda: c.lambda, rng: rng)
-        default: throw call.bad(1, message: "field 'objective': 'ml', 'dsm' or 'ssm' expected, got '\(name)'")
+        case "nce":
+            guard let data = try o.tensor("nce_data") else {
+                throw call.bad(1, message: "field 'nce_data': objective 'nce' fits its noise to these images (the training split's)")
+            }
+            objective = try NoiseContrastiveEstimation(noise: try GaussianNoise.fit(data),
+                                                       ratio: try o.integer("ratio", 1...NoiseContrastiveEstimation.maxRatio) ?? 1,
+                                                       lambda: c.lambda, rng: rng)
+        default: throw call.bad(1, message: "field 'objective': 'ml', 'dsm', 'ssm' or 'nce' expected, got '\(name)'")
         }
         let gp = try ObjectiveOptions.finite(Float(try o.number("gp") ?? 0), "gp")
         let onSampled = try o.boolean("gp_sampled") ?? false
