@@ -404,6 +404,23 @@ final class TrainingTests: LuaTestCase {
         XCTAssertEqual(printed.count, guarded.events.count, on.stdout)
     }
 
+    /// train_jem.lua with each objective (and a gradient penalty): it trains, logs finite losses,
+    /// and its checkpoint samples.
+    func testTrainScriptWithEachObjective() throws {
+        let data = try makeCourseFolder()
+        for (k, options) in [["objective=dsm", "sigma=0.2"], ["objective=ssm", "projections=2"], ["objective=nce", "nce_ratio=2"],
+                             ["gp=0.1", "gp_sampled=true"]].enumerated() {
+            let train = try joule(["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=o\(k)", "-p", "epochs=1",
+                                   "-p", "max_batches=2"] + options.flatMap { ["-p", $0] } + Self.tiny)
+            XCTAssertEqual(train.status, 0, "\(options): \(train.stderr)")
+            let log = try String(contentsOf: directory.appendingPathComponent("o\(k)/log.jsonl"), encoding: .utf8)
+            XCTAssertTrue(log.hasPrefix("{\"epoch\":1,\"step\":2,"), "\(options): \(log)")
+            XCTAssertFalse(log.contains("null"), "\(options): a non-finite value in \(log)")
+            let sample = try joule(["run", script("sample.lua"), "-p", "checkpoint=o\(k)", "-p", "run=s\(k)", "-p", "n=2", "-p", "steps=3"])
+            XCTAssertEqual(sample.status, 0, "\(options): \(sample.stderr)")
+        }
+    }
+
     func testScriptsEndToEnd() throws {
         let data = try makeCourseFolder()
         let train = try joule(["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=jem", "-p", "epochs=2",
