@@ -37,7 +37,7 @@ public struct GaussianNoise {
     /// log q of each input of a batch (N, …).
     func logDensity(_ x: Tensor, into out: inout [Double]) {
         let (n, d) = (x.shape[0], x.itemSize)
-        out = [Double](repeating: 0, count: n)
+        if out.count != n { out = [Double](repeating: 0, count: n) }
         var constant = 0.0
         for j in 0..<d { constant -= Foundation.log(Double(std.data[j])) + 0.5 * Foundation.log(2 * Double.pi) }
         for i in 0..<n {

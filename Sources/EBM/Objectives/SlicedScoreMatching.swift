@@ -29,6 +29,8 @@ public final class SlicedScoreMatching: TrainingObjective {
     private let shifted = Tensor(shape: [0]), direction = Tensor(shape: [0])
     private let energies = [Tensor(shape: [0]), Tensor(shape: [0]), Tensor(shape: [0])]
     private let gradLogits = Tensor(shape: [0])
+    /// ∂J/∂E per input at x, x + εu and x − εu (kept between calls: no allocation per projection).
+    private var dZero: [Double] = [], dPlus: [Double] = [], dMinus: [Double] = []
 
     public init(epsilon: Float = 0.1, projections: Int = 1, lambda: Float = 0, rng: RNG) throws {
         self.epsilon = try ObjectiveOptions.positive(epsilon, "ssm: eps")
@@ -56,7 +58,9 @@ public final class SlicedScoreMatching: TrainingObjective {
         let e0 = energies[0]
         try energy(model, x, into: e0)
         // ∂J/∂E₀ = 2/ε² per input (the mean over projections of the same term).
-        try backward(model, Array(repeating: 2 / (eps * eps) / Double(n), count: n))
+        dZero = [Double](repeating: 2 / (eps * eps) / Double(n), count: n)
+        if dPlus.count != n { dPlus = dZero; dMinus = dZero }
+        try backward(model, dZero)
         var total = 0.0
         for k in 0..<projections {
             if let directions { try direction.assign(directions[k]) } else { try drawDirection(x.shape) }
@@ -65,7 +69,6 @@ public final class SlicedScoreMatching: TrainingObjective {
             // for its gradient: three forward passes and two gradient passes per projection.
             try shift(x, by: -epsilon, into: minus, model)
             try shift(x, by: epsilon, into: plus, model)
-            var dPlus = [Double](repeating: 0, count: n), dMinus = dPlus
             for i in 0..<n {
                 let (ep, em, ez) = (Double(plus.data[i]), Double(minus.data[i]), Double(e0.data[i]))
                 total += (2 * ez - ep - em) / (eps * eps) + (ep - em) * (ep - em) / (8 * eps * eps)
