@@ -60,6 +60,12 @@ local p = joule.params{
   fid_every = 0,            -- sample quality (FID, KID, precision/recall, …) every this many epochs; 0: never
   fid_per_class = 4,        -- samples per class for it (more than 64 in all: the features' count)
   features = "features/glyphs.safetensors",  -- the feature network it uses (made for the built-in corpus)
+  -- The objective (README, "Training objectives"): ml (contrastive maximum likelihood with SGLD
+  -- samples), dsm (denoising score matching, noise level sigma), ssm (sliced score matching by
+  -- finite differences, ssm_eps and projections), nce (noise-contrastive estimation against a
+  -- Gaussian fitted to the training images, nce_ratio noise images per real one); gp > 0 adds the gradient penalty gp·mean‖∂E/∂x‖²
+  -- on the real batch (and on the sampled one with gp_sampled). Saved in checkpoints: a resume must match.
+  objective = "ml", sigma = 0.1, ssm_eps = 0.1, projections = 1, nce_ratio = 1, gp = 0.0, gp_sampled = false,
 }
 
 joule.seed(p.seed)
@@ -120,6 +126,9 @@ local jem = joule.ebm.JEM{
   guard = p.guard and { every = p.guard_every, energy_max = p.guard_energy_max, gap_max = p.guard_gap_max,
                         window = p.guard_window, lr_factor = p.guard_lr_factor, extra_steps = p.guard_extra_steps,
                         max_rollbacks = p.guard_max_rollbacks },
+  objective = p.objective, sigma = p.sigma, eps = p.ssm_eps, projections = p.projections,
+  nce_data = p.objective == "nce" and train.images or nil, ratio = p.nce_ratio,
+  gp = p.gp, gp_sampled = p.gp_sampled,
 }
 
 local run = joule.run_dir()

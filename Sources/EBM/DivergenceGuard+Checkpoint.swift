@@ -19,7 +19,7 @@ extension DivergenceGuard {
             tensors["guard.gaps"] = t
         }
         guard jem.epochInProgress != nil, let s = snapshot else { return }
-        for ((name, _), w, (m, v)) in zip3(jem.model.namedParameters, s.weights, s.moments) {
+        for ((name, _), w, (m, v)) in zip3(jem.trainedParameters, s.weights, s.moments) {
             tensors["guard.weight.\(name)"] = w
             tensors["guard.exp_avg.\(name)"] = m
             tensors["guard.exp_avg_sq.\(name)"] = v
@@ -44,7 +44,7 @@ extension DivergenceGuard {
         let buffer = jem.sampler.buffer
         let expected = GuardStateFile.Expectation(
             maxRollbacks: config.maxRollbacks, extraSteps: config.extraSteps, window: config.window,
-            parameters: jem.model.namedParameters.map { ($0.name, $0.parameter.value.shape) },
+            parameters: jem.trainedParameters.map { ($0.name, $0.parameter.value.shape) },
             pools: buffer.pools, capacity: buffer.capacity, imageSize: buffer.imageSize,
             batchesDone: batchesDone, step: step, optimizerStep: optimizerStep)
         guard let file = try GuardStateFile.parse(tensors: tensors, meta: meta, expected: expected, fail: fail) else { return {} }

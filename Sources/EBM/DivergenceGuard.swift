@@ -126,7 +126,7 @@ public final class DivergenceGuard {
         var samplerState: (tensors: [String: Tensor], meta: [String: String]) = ([:], [:])
         jem.sampler.saveState(prefix: "", into: &samplerState.tensors, &samplerState.meta)
         snapshot = Snapshot(step: jem.step, batch: batch,
-                            weights: jem.model.parameters.map { $0.value.copy() },
+                            weights: jem.trainedParameters.map { $0.parameter.value.copy() },
                             moments: zip(opt.m, opt.v).map { ($0.copy(), $1.copy()) },
                             optimizerStep: opt.step,
                             buffer: (buffer.storage.map { $0.copy() }, buffer.counts, buffer.heads),
@@ -161,7 +161,7 @@ public final class DivergenceGuard {
 
     private func restore(_ s: Snapshot, into jem: JEM) throws {
         let opt = jem.optimizer
-        for (p, w) in zip(jem.model.parameters, s.weights) {
+        for ((_, p), w) in zip(jem.trainedParameters, s.weights) {
             p.value.data.update(from: w.data, count: w.count)
             p.value.touch()
         }

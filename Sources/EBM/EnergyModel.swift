@@ -29,10 +29,24 @@ public protocol EnergyModel: AnyObject {
     /// A model sharing these parameters whose energy gradients run in `precision` (what a sampler
     /// in bf16 calls); `self` when that is already the case or the model cannot.
     func sampling(in precision: Precision) -> EnergyModel
+    /// The input Hessian of each input's energy, E(x) (labels nil) or E(x, y), times v:
+    /// ∂/∂x [vᵀ ∂E/∂x], exact (forward over reverse, see NN's `SecondOrder.swift`), of x's shape, in
+    /// a tensor the model reuses on the next call.
+    func hessianVectorProduct(_ x: Tensor, _ v: Tensor, labels: [Int]?) throws -> Tensor
+    /// Accumulates ∂/∂θ [Σᵢ vᵢᵀ ∂E(xᵢ)/∂xᵢ] into every parameter's gradient: the weight gradient of
+    /// any loss of the input gradients ∂E/∂x, v being the loss's gradient to them.
+    func accumulateWeightGradientOfInputGradient(_ x: Tensor, direction v: Tensor, labels: [Int]?) throws
 }
 
 extension EnergyModel {
     public func sampling(in precision: Precision) -> EnergyModel { self }
+    /// A model without second derivatives (one whose energy is written outside the modules) says so.
+    public func hessianVectorProduct(_ x: Tensor, _ v: Tensor, labels: [Int]?) throws -> Tensor {
+        throw JouleError("this energy model gives no second derivatives (Hessian-vector products need a model of joule.nn modules)")
+    }
+    public func accumulateWeightGradientOfInputGradient(_ x: Tensor, direction v: Tensor, labels: [Int]?) throws {
+        throw JouleError("this energy model gives no second derivatives (score matching and gradient penalties need a model of joule.nn modules)")
+    }
     public var parameters: [Parameter] { namedParameters.map(\.parameter) }
     public func zeroGradients() { for p in parameters { p.grad.zero() } }
 
@@ -86,6 +100,21 @@ public enum Energies {
             try Losses.logsumexp(logits, into: lse, softmax: gradLogits == nil ? nil : softmax)
             for i in 0..<n { energy.data[i] = -lse.data[i] }
             if let g = gradLogits { for i in 0..<g.count { g.data[i] = -softmax.data[i] } }
+        }
+    }
+
+    /// The tangent R{∂E/∂f} of `compute`'s ∂E/∂f, `gradLogits`, along the logits' tangent R{f}:
+    /// zero for E(x, y) = −f_y; for E = −logsumexp f, g = −p and R{g}_j = g_j (R{f}_j + Σ_k g_k R{f}_k).
+    public static func gradientTangent(_ gradLogits: Tensor, logitsTangent rf: Tensor, conditional: Bool, into out: Tensor) throws {
+        try requireSameShape(rf, gradLogits, "logits' tangent")
+        try out.resize(gradLogits.shape)
+        guard !conditional else { out.zero(); return }
+        let (n, c) = (gradLogits.shape[0], gradLogits.shape[1])
+        let (g, r, o) = (gradLogits.data, rf.data, out.data)
+        for i in 0..<n {
+            var dot: Float = 0
+            for j in 0..<c { dot += g[i * c + j] * r[i * c + j] }
+            for j in 0..<c { o[i * c + j] = g[i * c + j] * (r[i * c + j] + dot) }
         }
     }
 }

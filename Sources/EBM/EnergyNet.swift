@@ -23,6 +23,10 @@ public class EnergyNet: EnergyModel {
     private let softmax = Tensor(shape: [0])
     private let gradLogits = Tensor(shape: [0])
     private let inputGradient = Tensor(shape: [0])
+    private let tangentInput = Tensor(shape: [0])
+    private let gradLogitsTangent = Tensor(shape: [0])
+    private let secondOrderEnergy = Tensor(shape: [0])
+    private let hvp = Tensor(shape: [0])
     /// The shape of the latest forward pass's input, (N, C, H, W) or (N, D).
     private var forwardShape: [Int] = []
 
@@ -109,11 +113,8 @@ public class EnergyNet: EnergyModel {
     // MARK: Forward and backward
 
     public func forwardLogits(_ x: Tensor) throws -> Tensor {
-        let y = try located { try root.forward(try layerInput(x)) }
-        guard y.rank == 2 else {
-            throw JouleError("the network gives outputs of shape \(y.shape), not (N, C) logits: end it with Flatten and Linear")
-        }
-        return y
+        let input = try entered(x)
+        return try checkedLogits(try located { try root.forward(input) })
     }
 
     /// The output of the first `count` modules of a `Sequential` network (what `FeatureNetwork`
@@ -122,12 +123,13 @@ public class EnergyNet: EnergyModel {
         guard let seq = root as? Sequential, (0...seq.modules.count).contains(count) else {
             throw JouleError("forwardPrefix: the network is not a Sequential of at least \(count) modules")
         }
-        let input = try layerInput(x)
+        let input = try entered(x)
         return try located { try seq.forward(input, through: count) }
     }
 
-    /// `x` checked and in the layers' layout: images (N, C, H, W) become (N, H, W, C) in `input`.
-    private func layerInput(_ x: Tensor) throws -> Tensor {
+    /// Checks a batch and turns it into the modules' layout, in `input` (returned: as a throwing
+    /// function returning nothing, Swift 6.3 -O left a loop count in the error register here).
+    private func entered(_ x: Tensor) throws -> Tensor {
         guard (x.rank == 2 || x.rank == 4), x.shape[0] > 0 else {
             throw JouleError("expected images (N, C, H, W) or vectors (N, D), got shape \(x.shape)")
         }
@@ -146,6 +148,13 @@ public class EnergyNet: EnergyModel {
             try input.assign(x)
         }
         return input
+    }
+
+    private func checkedLogits(_ y: Tensor) throws -> Tensor {
+        guard y.rank == 2 else {
+            throw JouleError("the network gives outputs of shape \(y.shape), not (N, C) logits: end it with Flatten and Linear")
+        }
+        return y
     }
 
     public func backward(_ gradLogits: Tensor, weights: Bool) throws -> Tensor? {
@@ -219,6 +228,47 @@ public class EnergyNet: EnergyModel {
     private func wholeEnergyGradient(_ x: Tensor, labels: [Int]?, energy: Tensor) throws -> Tensor {
         try Energies.compute(of: try forwardLogits(x), labels: labels, into: energy, gradLogits: gradLogits, lse: lse, softmax: softmax)
         return try backward(gradLogits, weights: false)!
+    }
+
+    // MARK: Second order
+
+    public func hessianVectorProduct(_ x: Tensor, _ v: Tensor, labels: [Int]?) throws -> Tensor {
+        try secondOrder(x, v, labels: labels, weights: false)!
+    }
+
+    public func accumulateWeightGradientOfInputGradient(_ x: Tensor, direction v: Tensor, labels: [Int]?) throws {
+        _ = try secondOrder(x, v, labels: labels, weights: true)
+    }
+
+    /// One forward pass with the tangent R{x} = v and one backward pass with tangents (see NN's
+    /// `SecondOrder.swift`), on the whole batch (the layers share the cores, as in a weight-gradient
+    /// pass): with `weights`, R{∂E/∂θ} accumulates into the parameters' gradients and the input
+    /// layer's tangent is skipped; otherwise R{∂E/∂x}, the Hessian-vector product, is returned.
+    private func secondOrder(_ x: Tensor, _ v: Tensor, labels: [Int]?, weights: Bool) throws -> Tensor? {
+        guard v.shape == x.shape else { throw JouleError("direction v has shape \(v.shape), the inputs \(x.shape)") }
+        let input = try entered(x)
+        if x.rank == 4 {
+            let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+            try tangentInput.resize(input.shape)
+            Self.transpose(v.data, into: tangentInput.data, items: n, rows: c, columns: hw)
+        } else {
+            try tangentInput.assign(v)
+        }
+        let f = try located { try root.forward(input, tangent: tangentInput) }
+        _ = try checkedLogits(f.value)
+        try Energies.compute(of: f.value, labels: labels, into: secondOrderEnergy, gradLogits: gradLogits, lse: lse, softmax: softmax)
+        try Energies.gradientTangent(gradLogits, logitsTangent: f.tangent, conditional: labels != nil, into: gradLogitsTangent)
+        let r = try located { try root.backward(gradLogits, tangent: gradLogitsTangent, weights: weights, needInputGradient: !weights) }
+        guard !weights else { return nil }
+        guard let r else { throw JouleError("the network returned no input gradient") }
+        try hvp.resize(forwardShape)
+        if forwardShape.count == 4 {
+            let (n, c, hw) = (forwardShape[0], forwardShape[1], forwardShape[2] * forwardShape[3])
+            Self.transpose(r.tangent.data, into: hvp.data, items: n, rows: hw, columns: c)
+        } else {
+            hvp.data.update(from: r.tangent.data, count: r.tangent.count)
+        }
+        return hvp
     }
 
     // MARK: Checkpoints

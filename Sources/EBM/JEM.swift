@@ -83,8 +83,14 @@ public final class JEM {
         self.sampler = sampler
         self.config = config
         self.objective = objective ?? ContrastiveML(alpha: config.alpha, lambda: config.lambda)
-        optimizer = Adam(parameters: model.parameters, lr: config.lr, beta1: config.beta1, beta2: config.beta2)
+        optimizer = Adam(parameters: (model.namedParameters + self.objective.ownParameters.map { ("objective.\($0.name)", $0.parameter) }).map(\.parameter),
+                         lr: config.lr, beta1: config.beta1, beta2: config.beta2)
         scheduler = StepLR(baseLR: config.lr, stepSize: config.lrStep, gamma: config.lrGamma)
+    }
+
+    /// What the optimizer trains: the model's parameters, then the objective's own ("objective.<name>").
+    public var trainedParameters: [(name: String, parameter: Parameter)] {
+        model.namedParameters + objective.ownParameters.map { ("objective.\($0.name)", $0.parameter) }
     }
 
     /// The loss of real images (with labels) against sampled ones under the trainer's objective, with
@@ -111,7 +117,7 @@ public final class JEM {
         optimizer.lr = learningRate
         let terms = try lossAndGradients(real: real, labels: labels, sampled: sampled)
         let accuracy = try Metrics.accuracy(predictions: realPredictions, labels: labels)
-        let gradNorm = GradientClipping.clipGlobalNorm(model.parameters, maxNorm: config.clip)
+        let gradNorm = GradientClipping.clipGlobalNorm(trainedParameters.map(\.parameter), maxNorm: config.clip)
         optimizer.update()
         step += 1
         // Energies of this step's batches come from the loss's own forward pass: E = −f.

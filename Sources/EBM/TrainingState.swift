@@ -43,7 +43,7 @@ public enum TrainingCheckpoint {
         let model = jem.model, sampler = jem.sampler, buffer = sampler.buffer, opt = jem.optimizer
         guard rngs["sampler"] == nil else { throw JouleError("checkpoint: the generator name 'sampler' is reserved") }
         var moments: [String: (m: Tensor, v: Tensor)] = [:]
-        for (k, (name, _)) in model.namedParameters.enumerated() { moments[name] = (opt.m[k], opt.v[k]) }
+        for (k, (name, _)) in jem.trainedParameters.enumerated() { moments[name] = (opt.m[k], opt.v[k]) }
         // The divergence guard's part, under `guard.`.
         var extra: (tensors: [String: Tensor], meta: [String: String]) = ([:], [:])
         jem.divergenceGuard?.save(jem, into: &extra.tensors, &extra.meta)
@@ -60,7 +60,10 @@ public enum TrainingCheckpoint {
                      s.gradNorm, s.accuracy, s.energyReal, s.energySampled]
                 })
             })
-        let counters = ["epoch": "\(jem.epoch)", "step": "\(jem.step)"]
+        // The objective's own parameters (NCE's log-normaliser) are no model weights that PyTorch
+        // would load: their values travel in the metadata, as exact bit patterns.
+        var counters = ["epoch": "\(jem.epoch)", "step": "\(jem.step)"]
+        for (name, p) in jem.objective.ownParameters { counters["objective.\(name)"] = p.value.array.map { String($0.bitPattern) }.joined(separator: ",") }
         let stateBytes = try state.safeTensors().encoded()
         let weightsBytes = try SafeTensors(tensors: model.stateDict(),
                                            metadata: model.hyperparameters.merging(metadata) { $1 }
@@ -78,6 +81,7 @@ public enum TrainingCheckpoint {
         return ["alpha": "\(c.alpha)", "lambda": "\(c.lambda)", "real_noise": "\(c.realNoise)", "lr": "\(c.lr)",
                 "lr_step": "\(c.lrStep)", "lr_gamma": "\(c.lrGamma)", "clip": "\(c.clip)",
                 "beta1": "\(c.beta1)", "beta2": "\(c.beta2)"].merging(jem.sampler.hyperparameters) { $1 }
+            .merging(jem.objective.hyperparameters) { $1 }
     }
 
     /// Restores weights and training state saved by `save` into `jem` (whose model, sampler and
@@ -93,6 +97,7 @@ public enum TrainingCheckpoint {
         }
         let model = jem.model, opt = jem.optimizer, buffer = jem.sampler.buffer
         let shapes = model.namedParameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
+        let trained = jem.trainedParameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
         let weights = try SafeTensors.read(weightsPath) { header in
             for (name, shape) in shapes where header.entries[name]?.shape != shape {
                 throw JouleError("weight '\(name)' missing or not of shape \(shape) (the checkpoint is of another model)")
@@ -101,8 +106,18 @@ public enum TrainingCheckpoint {
                 throw JouleError("unknown weight '\(extra.prefix(80))' (the checkpoint is of another model)")
             }
         }
+        // The objective it was trained with (checkpoints that name one): another would not resume
+        // the same run.
+        if weights.metadata["objective"] != nil {
+            let mine = jem.objective.hyperparameters
+            let keys = Set(mine.keys).union(["objective", "sigma", "eps", "projections", "gp", "gp_sampled"].filter { weights.metadata[$0] != nil })
+            // The objective's name first: the message then says what differs most.
+            for key in ["objective"] + keys.subtracting(["objective"]).sorted() where weights.metadata[key] != mine[key] {
+                throw JouleError("\(weightsPath): trained with \(key) = \(weights.metadata[key]?.prefix(40) ?? "none"), this trainer has \(key) = \(mine[key] ?? "none"): resume with the same objective")
+            }
+        }
         let state = try TrainingStateFile.read(statePath, expected: .init(
-            parameters: shapes, pools: buffer.pools, capacity: buffer.capacity, imageSize: buffer.imageSize,
+            parameters: trained, pools: buffer.pools, capacity: buffer.capacity, imageSize: buffer.imageSize,
             generators: Array(rngs.keys), extraPrefixes: ["guard.", samplerPrefix]))
         guard weights.metadata["step"] == "\(state.step)" else {
             throw JouleError("\(directory): weights (step \(weights.metadata["step"]?.prefix(20) ?? "?")) and training state (step \(state.step)) do not belong together")
@@ -124,11 +139,21 @@ public enum TrainingCheckpoint {
         let restoreGuard = try jem.divergenceGuard?.restorer(
             jem, tensors: part("guard.").tensors, meta: part("guard.").meta, batchesDone: progress?.stats.count,
             step: state.step, optimizerStep: state.optimizerStep, fail: { JouleError("\(statePath): \($0)") })
+        var ownValues: [(Parameter, [Float])] = []
+        for (name, p) in jem.objective.ownParameters {
+            let bits = weights.metadata["objective.\(name)"]?.split(separator: ",").compactMap { UInt32($0) } ?? []
+            guard bits.count == p.value.count else { throw JouleError("\(weightsPath): metadata 'objective.\(name)' missing or malformed") }
+            ownValues.append((p, bits.map(Float.init(bitPattern:))))
+        }
         do {
             try buffer.restore(storage: state.buffer.storage, counts: state.buffer.counts, heads: state.buffer.heads)
         } catch let e as JouleError { throw JouleError("\(statePath): \(e.message)") }
         do { try model.load(stateDict: weights.tensors) } catch let e as JouleError { throw JouleError("\(weightsPath): \(e.message)") }
-        for (k, (name, _)) in model.namedParameters.enumerated() {
+        for (p, values) in ownValues {
+            for (i, v) in values.enumerated() { p.value.data[i] = v }
+            p.value.touch()
+        }
+        for (k, (name, _)) in jem.trainedParameters.enumerated() {
             let (m, v) = state.moments[name]!
             opt.m[k].data.update(from: m.data, count: m.count)
             opt.v[k].data.update(from: v.data, count: v.count)

@@ -160,6 +160,7 @@ public enum JouleDocs {
         + JEMBinding.documentation
         + EnergyBinding.documentation
         + DiagnosticsBinding.documentation
+        + ObjectivesBinding.documentation
         + DataBinding.documentation
         + MetricsBinding.documentation
         + SampleQualityBinding.documentation

@@ -23,6 +23,7 @@ enum EngineBindings {
         JEMBinding.install(lua, context)
         EnergyBinding.install(lua, context)
         DiagnosticsBinding.install(lua)
+        ObjectivesBinding.install(lua, context)
         lua_setfield(L, module, "ebm")
         lua_createtable(L, 0, 4)
         DataBinding.install(lua, context)

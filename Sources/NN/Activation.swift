@@ -19,6 +19,7 @@ public final class Activation: Module {
     private let slope = Tensor(shape: [0])
     private var output = Tensor(shape: [0])
     private var gradInput = Tensor(shape: [0])
+    private let tangents = PointwiseTangents()
 
     public init(_ function: Function, inPlace: Bool = false) { self.function = function; self.inPlace = inPlace }
     public func replica() -> Module { Activation(function, inPlace: inPlace) }
@@ -47,6 +48,7 @@ public final class Activation: Module {
 
     public func forward(_ input: Tensor) throws -> Tensor {
         try slope.resize(input.shape)
+        tangents.current = false   // until a tangent forward
         if inPlace { output = input } else { try output.resize(input.shape) }
         switch function {
         case .relu: apply(input) { x in x > 0 ? (x, 1) : (0, 0) }
@@ -83,5 +85,42 @@ public final class Activation: Module {
         let (g, d, dx) = (gradOutput.data, slope.data, gradInput.data)
         Parallel.chunks(gradOutput.count, minChunk: 16384) { r in for i in r { dx[i] = g[i] * d[i] } }
         return gradInput
+    }
+
+    // MARK: Second order (see `SecondOrder.swift`)
+
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        let ry: Tensor
+        switch function {
+        // Piecewise linear: f'' = 0; the slope at the kink is the forward pass's (0 for ReLU at 0).
+        case .relu: ry = try tangents.forward(input, tangent: tangent, summary) { x in (x > 0 ? 1 : 0, 0) }
+        case .leakyReLU(let a): ry = try tangents.forward(input, tangent: tangent, summary) { x in (x > 0 ? 1 : a, 0) }
+        case .elu(let a):
+            ry = try tangents.forward(input, tangent: tangent, summary) { x in
+                if x > 0 { return (1, 0) }
+                let d = a * Foundation.exp(x)
+                return (d, d)
+            }
+        case .tanh:
+            ry = try tangents.forward(input, tangent: tangent, summary) { x in
+                let y = Foundation.tanh(x), d = 1 - y * y
+                return (d, -2 * y * d)
+            }
+        case .sigmoid:
+            ry = try tangents.forward(input, tangent: tangent, summary) { x in
+                let y = 1 / (1 + Foundation.exp(-x)), d = y * (1 - y)
+                return (d, d * (1 - 2 * y))
+            }
+        }
+        let y = try forward(input)
+        tangents.current = true
+        return (y, ry)
+    }
+
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        guard needInputGradient else { return nil }
+        let rgx = try tangents.backward(gradOutput, tangent: tangent, slope: slope, summary)
+        return (try backwardInput(gradOutput), rgx)
     }
 }

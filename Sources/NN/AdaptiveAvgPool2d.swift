@@ -6,6 +6,8 @@ public final class AdaptiveAvgPool2d: Module {
     private var inputShape: [Int] = []
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
+    private let outputTangent = Tensor(shape: [0])
+    private let gradInputTangent = Tensor(shape: [0])
 
     public init() {}
     public static let layer = LayerType(
@@ -22,31 +24,60 @@ public final class AdaptiveAvgPool2d: Module {
     public func forward(_ input: Tensor) throws -> Tensor {
         guard input.rank == 4 else { throw JouleError("expected images (N, C, H, W), got shape \(input.shapeText)") }
         inputShape = input.shape
-        let (n, hw, c) = (input.shape[0], input.shape[1] * input.shape[2], input.shape[3])
-        try output.resize([n, 1, 1, c])
-        output.zero()
-        for i in 0..<n {
-            let out = output.data + i * c
-            for p in 0..<hw {
-                let src = input.data + (i * hw + p) * c
-                for ch in 0..<c { out[ch] += src[ch] }
-            }
-            for ch in 0..<c { out[ch] /= Float(hw) }
-        }
+        try output.resize([input.shape[0], 1, 1, input.shape[3]])
+        average(input.data, into: output.data)
         return output
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         try requireSameShape(gradOutput, output, "AdaptiveAvgPool2d backward")
-        let (n, hw, c) = (inputShape[0], inputShape[1] * inputShape[2], inputShape[3])
         try gradInput.resize(inputShape)
+        spread(gradOutput.data, into: gradInput.data)
+        return gradInput
+    }
+
+    /// Per image and channel, the mean over positions (the forward map, and its tangent's).
+    private func average(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let (n, hw, c) = (inputShape[0], inputShape[1] * inputShape[2], inputShape[3])
+        y.update(repeating: 0, count: n * c)
         for i in 0..<n {
-            let g = gradOutput.data + i * c
+            let out = y + i * c
             for p in 0..<hw {
-                let dst = gradInput.data + (i * hw + p) * c
-                for ch in 0..<c { dst[ch] = g[ch] / Float(hw) }
+                let src = x + (i * hw + p) * c
+                for ch in 0..<c { out[ch] += src[ch] }
+            }
+            for ch in 0..<c { out[ch] /= Float(hw) }
+        }
+    }
+
+    /// Its transpose: each gradient spread evenly over the positions.
+    private func spread(_ g: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
+        let (n, hw, c) = (inputShape[0], inputShape[1] * inputShape[2], inputShape[3])
+        for i in 0..<n {
+            let gi = g + i * c
+            for p in 0..<hw {
+                let dst = dx + (i * hw + p) * c
+                for ch in 0..<c { dst[ch] = gi[ch] / Float(hw) }
             }
         }
-        return gradInput
+    }
+
+    // MARK: Second order (see `SecondOrder.swift`): linear, so the tangents take the same maps.
+
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        let y = try forward(input)
+        try requireSameShape(tangent, input, "AdaptiveAvgPool2d tangent")
+        try outputTangent.resize(y.shape)
+        average(tangent.data, into: outputTangent.data)
+        return (y, outputTangent)
+    }
+
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        guard needInputGradient else { return nil }
+        try requireSameShape(tangent, output, "AdaptiveAvgPool2d backward tangent")
+        try gradInputTangent.resize(inputShape)
+        spread(tangent.data, into: gradInputTangent.data)
+        return (try backwardInput(gradOutput), gradInputTangent)
     }
 }

@@ -43,6 +43,10 @@ public final class Conv2d: Module {
     private let gradInput = Tensor(shape: [0])
     /// The weight tensor's version when it was last packed.
     private var packedVersion: UInt64?
+    // Second order: the latest tangent forward's input tangent, and the tangents' workspaces.
+    private var inputTangent: Tensor?
+    private let outputTangent = Tensor(shape: [0])
+    private let gradInputTangent = Tensor(shape: [0])
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true,
                 rng: RNG) {
@@ -129,22 +133,34 @@ public final class Conv2d: Module {
         }
         geometry = g
         self.input = input
+        inputTangent = nil   // set again by a tangent forward
         if kernelGeneration != Kernels.generation { chooseKernels() }
         if packedVersion != weight.value.version { try packWeight() }
         try output.resize([g.batch, g.outHeight, g.outWidth, outChannels])
-        let (x, out, o) = (input.data, output.data, outChannels)
-        let b: UnsafeMutablePointer<Float>? = hasBias ? bias.value.data : nil
+        try convolve(g, input.data, bias: hasBias ? bias.value.data : nil, into: output.data)
+        return output
+    }
+
+    /// out = conv(x) (+ bias): the forward pass's GEMMs, also those of its tangent.
+    private func convolve(_ g: ConvGeometry, _ x: UnsafePointer<Float>, bias b: UnsafePointer<Float>?,
+                          into out: UnsafeMutablePointer<Float>) throws {
+        let o = outChannels
         try forEachTile(g) { _, rows, col, phases in
             Self.unfold(g, x, rows, into: col, phases: phases)
             gemms.forward(rows: rows.count, patches: col, transposed: phases != nil, bias: b, output: out + rows.lowerBound * o)
         }
-        return output
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         let g = try checkedGeometry(gradOutput)
         try gradInput.resize([g.batch, g.height, g.width, inChannels])
-        let (gy, gx, o) = (gradOutput.data, gradInput.data, outChannels)
+        try transposedConvolve(g, gradOutput.data, into: gradInput.data)
+        return gradInput
+    }
+
+    /// gx = convᵀ(gy): the input gradient's GEMMs and folding, also those of its tangent.
+    private func transposedConvolve(_ g: ConvGeometry, _ gy: UnsafePointer<Float>, into gx: UnsafeMutablePointer<Float>) throws {
+        let o = outChannels
         let perImage = g.outHeight * g.outWidth, imageSize = g.height * g.width * inChannels
         try forEachTile(g) { _, rows, dcol, phases in
             gemms.inputGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, transposed: phases != nil, patches: dcol)
@@ -157,18 +173,30 @@ public final class Conv2d: Module {
             if first < end { (gx + first * imageSize).update(repeating: 0, count: (end - first) * imageSize) }
             Convolution.col2imAdding(g, col: dcol, rows: rows, input: gx)
         }
-        return gradInput
     }
 
     public func accumulateWeightGradients(_ gradOutput: Tensor) throws {
         let g = try checkedGeometry(gradOutput)
         guard let input else { throw JouleError("Conv2d: backward before forward") }
-        let (gy, x, o) = (gradOutput.data, input.data, outChannels)
+        try accumulateWeightGradients(g, (gradOutput.data, input.data), nil, biasGradient: gradOutput.data)
+    }
+
+    /// Adds gyᵀ·unfold(x) for the pair (gy, x), and for the second pair when given, to the weight
+    /// gradient, and Σ `biasGradient` over positions to the bias's: one pair for the gradient, two
+    /// for its tangent.
+    private func accumulateWeightGradients(_ g: ConvGeometry, _ first: (gy: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>),
+                                           _ second: (gy: UnsafeMutablePointer<Float>, x: UnsafeMutablePointer<Float>)?,
+                                           biasGradient gb: UnsafePointer<Float>) throws {
+        let o = outChannels
         while packedGrads.count < Parallel.cores { packedGrads.append(Tensor(shape: [0])) }
         for p in packedGrads { try p.resize([o, g.patchSize]); p.zero() }
         try forEachTile(g) { part, rows, col, phases in
-            Self.unfold(g, x, rows, into: col, phases: phases)
-            gemms.accumulateWeightGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, patches: col,
+            Self.unfold(g, first.x, rows, into: col, phases: phases)
+            gemms.accumulateWeightGradient(rows: rows.count, gradOutput: first.gy + rows.lowerBound * o, patches: col,
+                                           transposed: phases != nil, into: packedGrads[part].data)
+            guard let second else { return }
+            Self.unfold(g, second.x, rows, into: col, phases: phases)
+            gemms.accumulateWeightGradient(rows: rows.count, gradOutput: second.gy + rows.lowerBound * o, patches: col,
                                            transposed: phases != nil, into: packedGrads[part].data)
         }
         let (c, kk) = (inChannels, kernel * kernel)
@@ -180,9 +208,39 @@ public final class Conv2d: Module {
             }
         }
         for p in 0..<g.positions where hasBias {
-            let row = gy + p * o
+            let row = gb + p * o
             for oc in 0..<o { bias.grad.data[oc] += row[oc] }
         }
+    }
+
+    // MARK: Second order (see `SecondOrder.swift`)
+
+    /// R{y} = conv(R{x}), without the bias (R{θ} = 0).
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        let y = try forward(input)
+        try requireSameShape(tangent, input, "Conv2d tangent")
+        inputTangent = tangent
+        try outputTangent.resize(y.shape)
+        try convolve(geometry!, tangent.data, bias: nil, into: outputTangent.data)
+        return (y, outputTangent)
+    }
+
+    /// R{∂L/∂x} = convᵀ(R{g}); R{∂L/∂W} = R{g}ᵀ·unfold(x) + gᵀ·unfold(R{x}), R{∂L/∂b} = Σ R{g}.
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        let g = try checkedGeometry(gradOutput)
+        try requireSameShape(tangent, gradOutput, "Conv2d backward tangent")
+        guard let input, let inputTangent, inputTangent.shape == input.shape else {
+            throw JouleError("Conv2d: second-order backward before a tangent forward")
+        }
+        if weights {
+            try accumulateWeightGradients(g, (tangent.data, input.data), (gradOutput.data, inputTangent.data),
+                                          biasGradient: tangent.data)
+        }
+        guard needInputGradient else { return nil }
+        try gradInputTangent.resize(input.shape)
+        try transposedConvolve(g, tangent.data, into: gradInputTangent.data)
+        return (try backwardInput(gradOutput), gradInputTangent)
     }
 
     /// Calls `body(part, rows, tile, phases)` over the batch's output positions, a tile of rows at a

@@ -8,6 +8,8 @@ public final class Flatten: Module {
     private var inputShape: [Int] = []
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
+    private let outputTangent = Tensor(shape: [0])
+    private let gradInputTangent = Tensor(shape: [0])
 
     public init() {}
     public static let layer = LayerType("Flatten", signature: "joule.nn.Flatten() → Model",
@@ -35,6 +37,25 @@ public final class Flatten: Module {
         try gradInput.resize(inputShape)
         permute(gradOutput.data, gradInput.data, toPyTorch: false)
         return gradInput
+    }
+
+    // MARK: Second order (see `SecondOrder.swift`): a permutation, so the tangents take the same one.
+
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        let y = try forward(input)
+        try requireSameShape(tangent, input, "Flatten tangent")
+        try outputTangent.resize(y.shape)
+        permute(tangent.data, outputTangent.data, toPyTorch: true)
+        return (y, outputTangent)
+    }
+
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        guard needInputGradient else { return nil }
+        try requireSameShape(tangent, output, "Flatten backward tangent")
+        try gradInputTangent.resize(inputShape)
+        permute(tangent.data, gradInputTangent.data, toPyTorch: false)
+        return (try backwardInput(gradOutput), gradInputTangent)
     }
 
     private func permute(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, toPyTorch: Bool) {

@@ -11,6 +11,10 @@ public final class Linear: Module {
     private var input: Tensor?
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
+    // Second order: the latest tangent forward's input tangent, and the tangents' workspaces.
+    private var inputTangent: Tensor?
+    private let outputTangent = Tensor(shape: [0])
+    private let gradInputTangent = Tensor(shape: [0])
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: RNG) {
         require(inFeatures > 0 && outFeatures > 0, "Linear: feature counts must be positive")
@@ -52,6 +56,7 @@ public final class Linear: Module {
                              + (input.rank == 4 ? " (images: put Flatten() before a Linear layer)" : ""))
         }
         self.input = input
+        inputTangent = nil   // set again by a tangent forward
         let n = input.shape[0]
         try output.resize([n, outFeatures])
         if hasBias {
@@ -83,5 +88,41 @@ public final class Linear: Module {
             throw JouleError("Linear: gradient shape \(gradOutput.shape), expected \([input.shape[0], outFeatures])")
         }
         return input.shape[0]
+    }
+
+    // MARK: Second order (see `SecondOrder.swift`)
+
+    /// R{y} = R{x}·Wᵀ (no bias: R{θ} = 0).
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        let y = try forward(input)
+        try requireSameShape(tangent, input, "Linear tangent")
+        inputTangent = tangent
+        let n = input.shape[0]
+        try outputTangent.resize([n, outFeatures])
+        Kernels.gemm(transB: true, m: n, n: outFeatures, k: inFeatures, a: tangent.data, b: weight.value.data, c: outputTangent.data)
+        return (y, outputTangent)
+    }
+
+    /// R{∂L/∂x} = R{g}·W; R{∂L/∂W} = R{g}ᵀ·x + gᵀ·R{x}, R{∂L/∂b} = Σ R{g}.
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        let n = try checkedBatch(gradOutput)
+        try requireSameShape(tangent, gradOutput, "Linear backward tangent")
+        guard let input, let inputTangent, inputTangent.shape == input.shape else {
+            throw JouleError("Linear: second-order backward before a tangent forward")
+        }
+        if weights {
+            Kernels.gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: tangent.data, b: input.data, accumulate: true,
+                         c: weight.grad.data)
+            Kernels.gemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: gradOutput.data, b: inputTangent.data,
+                         accumulate: true, c: weight.grad.data)
+            if hasBias {
+                for i in 0..<n { for o in 0..<outFeatures { bias.grad.data[o] += tangent.data[i * outFeatures + o] } }
+            }
+        }
+        guard needInputGradient else { return nil }
+        try gradInputTangent.resize([n, inFeatures])
+        Kernels.gemm(m: n, n: inFeatures, k: outFeatures, a: tangent.data, b: weight.value.data, c: gradInputTangent.data)
+        return (try backwardInput(gradOutput), gradInputTangent)
     }
 }

@@ -43,6 +43,19 @@ public protocol Module: AnyObject {
     /// The shape and cost of its output for one input (see `Workload`), or nil when the input does
     /// not fit; modules that keep the shape and touch each value once use the default.
     func workload(after input: Workload) -> Workload
+
+    // Second order: Pearlmutter's R-operator, forward over reverse (see `SecondOrder.swift`).
+    // R{·} is the derivative along the input direction R{x} = v with the weights held (R{θ} = 0).
+
+    /// The forward pass (as `forward`, which the first-order backward passes may then follow) and
+    /// the output's tangent R{y} for the input's tangent `tangent` = R{x}.
+    func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor)
+    /// The backward pass of the latest `forward(_:tangent:)` and its tangent: given g = ∂L/∂y and
+    /// R{g}, returns ∂L/∂x and R{∂L/∂x} when `needInputGradient`, and with `weights` accumulates
+    /// R{∂L/∂θ} (not ∂L/∂θ) into the parameters' gradients. Tensors returned are the module's own,
+    /// reused on the next call, like the first-order ones.
+    func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)?
 }
 
 extension Module {
@@ -53,6 +66,14 @@ extension Module {
         return needInputGradient ? try backwardInput(gradOutput) : nil
     }
     public var summary: String { architecture["type"]?.string ?? "\(type(of: self))" }
+    /// A module written without second order says so, rather than giving a wrong derivative.
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        throw JouleError("\(summary) has no second-order pass (Hessian-vector products, score matching and gradient penalties need one)")
+    }
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        throw JouleError("\(summary) has no second-order pass (Hessian-vector products, score matching and gradient penalties need one)")
+    }
     public var children: [Module] { [] }
     /// This module and every module inside it, depth first.
     public var allModules: [Module] { [self] + children.flatMap(\.allModules) }

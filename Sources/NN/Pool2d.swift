@@ -13,6 +13,8 @@ public final class Pool2d: Module {
     private let gradInput = Tensor(shape: [0])
     /// Max pooling: for each output value, the input offset it came from.
     private var argmax: [Int] = []
+    private let outputTangent = Tensor(shape: [0])
+    private let gradInputTangent = Tensor(shape: [0])
 
     public init(_ kind: Kind, kernel: Int, stride: Int? = nil) {
         require(kernel > 0 && (stride ?? 1) > 0, "Pool2d: kernel and stride must be positive")
@@ -41,43 +43,76 @@ public final class Pool2d: Module {
         let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1)
         inputShape = input.shape
         try output.resize([n, oh, ow, c])
-        if kind == .max { argmax = [Int](repeating: 0, count: output.count) }
-        let (x, y, k, s) = (input.data, output.data, kernel, stride)
-        let scale = 1 / Float(k * k)
-        for b in 0..<n {
-            for oy in 0..<oh {
-                for ox in 0..<ow {
-                    let out = ((b * oh + oy) * ow + ox) * c
-                    for ch in 0..<c {
-                        var acc: Float = kind == .max ? -.infinity : 0, at = -1
-                        for kh in 0..<k {
-                            for kw in 0..<k {
-                                let i = ((b * h + oy * s + kh) * w + ox * s + kw) * c + ch
-                                if kind == .max {
-                                    if x[i] > acc || at < 0 { acc = x[i]; at = i }
-                                } else {
-                                    acc += x[i]
-                                }
-                            }
-                        }
-                        if kind == .max { y[out + ch] = acc; argmax[out + ch] = at } else { y[out + ch] = acc * scale }
-                    }
-                }
-            }
+        if kind == .max {
+            if argmax.count != output.count { argmax = [Int](repeating: 0, count: output.count) }
+            maxPool(input.data)
+        } else {
+            averagePool(input.data, into: output.data)
         }
         return output
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {
         try requireSameShape(gradOutput, output, "\(summary) backward")
+        try gradInput.resize(inputShape)
+        spread(gradOutput.data, into: gradInput.data)
+        return gradInput
+    }
+
+    /// Each window's maximum into `output`, and its offset (the first largest) into `argmax`.
+    private func maxPool(_ x: UnsafePointer<Float>) {
+        let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (oh, ow, y, k, s) = (output.shape[1], output.shape[2], output.data, kernel, stride)
+        for b in 0..<n {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let out = ((b * oh + oy) * ow + ox) * c
+                    for ch in 0..<c {
+                        var acc = -Float.infinity, at = -1
+                        for kh in 0..<k {
+                            for kw in 0..<k {
+                                let i = ((b * h + oy * s + kh) * w + ox * s + kw) * c + ch
+                                if x[i] > acc || at < 0 { acc = x[i]; at = i }
+                            }
+                        }
+                        y[out + ch] = acc; argmax[out + ch] = at
+                    }
+                }
+            }
+        }
+    }
+
+    /// Window means of x into y (the average pool's forward map, and its tangent's).
+    private func averagePool(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (oh, ow, k, s) = (output.shape[1], output.shape[2], kernel, stride)
+        let scale = 1 / Float(k * k)
+        for b in 0..<n {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let out = ((b * oh + oy) * ow + ox) * c
+                    for ch in 0..<c {
+                        var acc: Float = 0
+                        for kh in 0..<k {
+                            for kw in 0..<k { acc += x[((b * h + oy * s + kh) * w + ox * s + kw) * c + ch] }
+                        }
+                        y[out + ch] = acc * scale
+                    }
+                }
+            }
+        }
+    }
+
+    /// The transpose of the forward map: each output's gradient back over its window (to the
+    /// maximum of a max pool, spread evenly by an average pool); for gradients and their tangents.
+    private func spread(_ g: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
         let (h, w, c) = (inputShape[1], inputShape[2], inputShape[3])
         let (oh, ow) = (output.shape[1], output.shape[2])
-        try gradInput.resize(inputShape)
-        gradInput.zero()
-        let (g, dx, k, s) = (gradOutput.data, gradInput.data, kernel, stride)
+        dx.update(repeating: 0, count: inputShape.reduce(1, *))
+        let (k, s) = (kernel, stride)
         if kind == .max {
-            for o in 0..<gradOutput.count { dx[argmax[o]] += g[o] }
-            return gradInput
+            for o in 0..<output.count { dx[argmax[o]] += g[o] }
+            return
         }
         let scale = 1 / Float(k * k)
         for b in 0..<inputShape[0] {
@@ -93,6 +128,31 @@ public final class Pool2d: Module {
                 }
             }
         }
-        return gradInput
+    }
+
+    // MARK: Second order (see `SecondOrder.swift`)
+
+    /// Both poolings are linear in x between kinks: R{y} is the tangent at each window's maximum
+    /// (the first largest, as the gradient) or the window mean of the tangent.
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        let y = try forward(input)
+        try requireSameShape(tangent, input, "\(summary) tangent")
+        try outputTangent.resize(y.shape)
+        if kind == .max {
+            let (v, ry) = (tangent.data, outputTangent.data)
+            for o in 0..<y.count { ry[o] = v[argmax[o]] }
+        } else {
+            averagePool(tangent.data, into: outputTangent.data)
+        }
+        return (y, outputTangent)
+    }
+
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        guard needInputGradient else { return nil }
+        try requireSameShape(tangent, output, "\(summary) backward tangent")
+        try gradInputTangent.resize(inputShape)
+        spread(tangent.data, into: gradInputTangent.data)
+        return (try backwardInput(gradOutput), gradInputTangent)
     }
 }

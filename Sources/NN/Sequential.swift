@@ -89,6 +89,31 @@ public final class Sequential: Module {
         return needInputGradient ? g : nil
     }
 
+    // MARK: Second order (see `SecondOrder.swift`): values and tangents travel in pairs.
+
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        var x = (value: input, tangent: tangent)
+        for (i, m) in modules.enumerated() { x = try LayerError.locate(names[i], m) { try m.forward(x.value, tangent: x.tangent) } }
+        return x
+    }
+
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        var g = (value: gradOutput, tangent: tangent)
+        for (i, m) in modules.enumerated().reversed() {
+            let need = i > 0 || needInputGradient
+            guard need || weights else { break }
+            let next = try LayerError.locate(names[i], m) {
+                try m.backward(g.value, tangent: g.tangent, weights: weights, needInputGradient: need)
+            }
+            if need {
+                guard let next else { throw JouleError("\(m.summary) returned no input gradient") }
+                g = next
+            }
+        }
+        return needInputGradient ? g : nil
+    }
+
     public var namedParameters: [(name: String, parameter: Parameter)] {
         modules.enumerated().flatMap { i, m in m.namedParameters.map { ("\(names[i]).\($0.name)", $0.parameter) } }
     }
@@ -99,6 +124,8 @@ public final class Residual: Module {
     public let body: Module
     private let output = Tensor(shape: [0])
     private let gradInput = Tensor(shape: [0])
+    private let outputTangent = Tensor(shape: [0])
+    private let gradInputTangent = Tensor(shape: [0])
 
     public init(_ body: Module) { self.body = body }
     public func replica() -> Module { Residual(body.replica()) }
@@ -116,13 +143,49 @@ public final class Residual: Module {
 
     public func forward(_ input: Tensor) throws -> Tensor {
         let y = try LayerError.locate("body", body) { try body.forward(input) }
-        guard y.shape == input.shape else {
-            throw JouleError("the body maps \(input.shapeText) to \(y.shapeText); a residual block needs the same shape")
-        }
-        try output.resize(input.shape)
-        let (x, b, o) = (input.data, y.data, output.data)
-        for i in 0..<input.count { o[i] = x[i] + b[i] }
+        try add(input, y, into: output)
         return output
+    }
+
+    /// out = x + body's y, the same shape.
+    private func add(_ x: Tensor, _ y: Tensor, into out: Tensor) throws {
+        guard y.shape == x.shape else {
+            throw JouleError("the body maps \(x.shapeText) to \(y.shapeText); a residual block needs the same shape")
+        }
+        try out.resize(x.shape)
+        let (a, b, o) = (x.data, y.data, out.data)
+        for i in 0..<x.count { o[i] = a[i] + b[i] }
+    }
+
+    // MARK: Second order (see `SecondOrder.swift`): the skip path carries tangents unchanged.
+
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        try requireSameShape(tangent, input, "Residual tangent")
+        let y = try LayerError.locate("body", body) { try body.forward(input, tangent: tangent) }
+        try add(input, y.value, into: output)
+        try add(tangent, y.tangent, into: outputTangent)
+        return (output, outputTangent)
+    }
+
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        try requireSameShape(gradOutput, output, "Residual backward")
+        try requireSameShape(tangent, output, "Residual backward tangent")
+        guard needInputGradient else {
+            _ = try LayerError.locate("body", body) {
+                try body.backward(gradOutput, tangent: tangent, weights: weights, needInputGradient: false)
+            }
+            return nil
+        }
+        // Copied out first, as in the first-order pass: the body need not keep its arguments.
+        try gradInput.assign(gradOutput)
+        try gradInputTangent.assign(tangent)
+        guard let gb = try LayerError.locate("body", body, {
+            try body.backward(gradOutput, tangent: tangent, weights: weights, needInputGradient: true)
+        }) else { throw JouleError("the body returned no input gradient") }
+        let (g, d, rg, rd) = (gradInput.data, gb.value.data, gradInputTangent.data, gb.tangent.data)
+        for i in 0..<gradInput.count { g[i] += d[i]; rg[i] += rd[i] }
+        return (gradInput, gradInputTangent)
     }
 
     public func backwardInput(_ gradOutput: Tensor) throws -> Tensor {

@@ -12,6 +12,7 @@ public final class Swish: Module {
     private let slope = Tensor(shape: [0])
     private var output = Tensor(shape: [0])
     private var gradInput = Tensor(shape: [0])
+    private let tangents = PointwiseTangents()
 
     public init(inPlace: Bool = false) { self.inPlace = inPlace }
     public func replica() -> Module { Swish(inPlace: inPlace) }
@@ -21,6 +22,7 @@ public final class Swish: Module {
 
     public func forward(_ input: Tensor) throws -> Tensor {
         try slope.resize(input.shape)
+        tangents.current = false   // until a tangent forward
         if inPlace { output = input } else { try output.resize(input.shape) }
         let (x, d, y) = (input.data, slope.data, output.data)
         // In place, the loop names one pointer for input and output: the compiler would not
@@ -47,5 +49,25 @@ public final class Swish: Module {
         let s = 1 / (1 + FastMath.exp(-x))
         let y = x * s
         return (y, s + y * (1 - s))
+    }
+
+    // MARK: Second order (see `SecondOrder.swift`)
+
+    public func forward(_ input: Tensor, tangent: Tensor) throws -> (value: Tensor, tangent: Tensor) {
+        let ry = try tangents.forward(input, tangent: tangent, "SiLU") { x in
+            // f' = σ + y(1 − σ); f'' = σ(1 − σ)(2 + x(1 − 2σ)).
+            let s = 1 / (1 + FastMath.exp(-x)), y = x * s
+            return (s + y * (1 - s), s * (1 - s) * (2 + x * (1 - 2 * s)))
+        }
+        let y = try forward(input)
+        tangents.current = true
+        return (y, ry)
+    }
+
+    public func backward(_ gradOutput: Tensor, tangent: Tensor, weights: Bool, needInputGradient: Bool) throws
+        -> (value: Tensor, tangent: Tensor)? {
+        guard needInputGradient else { return nil }
+        let rgx = try tangents.backward(gradOutput, tangent: tangent, slope: slope, "SiLU")
+        return (try backwardInput(gradOutput), rgx)
     }
 }

@@ -15,8 +15,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "SGLD steps per JEM iteration.") var steps = 60
     @Option(help: "Leapfrog steps per HMC iteration.") var leapfrog = 10
     @Flag(help: "Print one JSON object instead of a table.") var json = false
+    @Flag(help: "Time only the second-order passes (Hessian-vector product, DSM, gradient penalty) against a first-order pass.")
+    var secondOrder = false
 
     func run() throws {
+        if secondOrder { return try timeSecondOrder() }
         let rng = RNG(seed: 0)
         let model = try ShallowCNN(hidden: 32, classes: 42, rng: rng)
         var sc = SGLDSampler.Config(); sc.steps = steps; sc.conditional = false

@@ -116,15 +116,16 @@ final class TrainingTests: LuaTestCase {
 
     /// Trains from Lua: `epochs` epochs straight, or `split` epochs, a checkpoint, new objects that
     /// load it, and the rest. Returns the per-epoch losses and leaves the final checkpoint in DIR/name.
-    func luaTraining(epochs: Int, split: Int?, name: String) throws -> String {
+    /// `options` are more of joule.ebm.JEM's (an objective).
+    func luaTraining(epochs: Int, split: Int?, name: String, options: String = "") throws -> String {
         try lua("""
             joule.seed(3)
+            local x = joule.tensor.rand(40, 1, 16, 16) * 2 - 1
             local function trainer()
               local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
               local s = joule.ebm.SGLD{ model = m, steps = 3, image_size = 16, buffer_per_class = 8, fresh_fraction = 0.3 }
-              return joule.ebm.JEM{ model = m, sampler = s, lr = 1e-3, lr_step = 1, lr_gamma = 0.5 }
+              return joule.ebm.JEM{ model = m, sampler = s, lr = 1e-3, lr_step = 1, lr_gamma = 0.5, \(options) }
             end
-            local x = joule.tensor.rand(40, 1, 16, 16) * 2 - 1
             local y = {}
             for i = 1, 40 do y[i] = (i - 1) % 3 end
             local train = { images = x, labels = y }
@@ -145,6 +146,35 @@ final class TrainingTests: LuaTestCase {
             jem:save_checkpoint(DIR .. '/\(name)')
             return table.concat(losses, ' ')
             """)[0]
+    }
+
+    /// Objectives other than maximum likelihood draw their noise and directions from the sampler's
+    /// generator, which checkpoints save: resumed runs are the uninterrupted ones, bit for bit, and
+    /// the objective's settings go into the checkpoint, so resuming with others is refused.
+    func testResumeWithOtherObjectivesEqualsAnUninterruptedRun() throws {
+        for (k, options) in ["objective = 'dsm', sigma = { 0.3, 0.1 }, gp = 0.1", "objective = 'ssm', eps = 0.05, projections = 2",
+                             "gp = 0.2, gp_sampled = true", "objective = 'nce', nce_data = x, ratio = 2"].enumerated() {
+            let straight = try luaTraining(epochs: 3, split: nil, name: "straight\(k)", options: options)
+            let resumed = try luaTraining(epochs: 3, split: 1, name: "resumed\(k)", options: options)
+            XCTAssertEqual(resumed, straight, options)
+            for file in ["model.safetensors", "state.safetensors"] {
+                let a = try Data(contentsOf: directory.appendingPathComponent("straight\(k)/\(file)"))
+                let b = try Data(contentsOf: directory.appendingPathComponent("resumed\(k)/\(file)"))
+                XCTAssertTrue(a == b, "\(options): \(file) differs between the straight and the resumed run")
+            }
+        }
+        let meta = try SafeTensors.read(directory.appendingPathComponent("straight0/model.safetensors").path).metadata
+        XCTAssertEqual([meta["objective"], meta["sigma"], meta["gp"]], ["dsm", "0.3,0.1", "0.1"])
+        let message = luaError("""
+            local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
+            local s = joule.ebm.SGLD{ model = m, steps = 3, image_size = 16, buffer_per_class = 8 }
+            joule.ebm.JEM{ model = m, sampler = s, objective = 'ssm' }:load_checkpoint('\(directory.path)/straight0')
+            """)
+        XCTAssertTrue(message.contains("trained with objective = dsm, this trainer has objective = ssm"), message)
+        XCTAssertTrue(luaError("""
+            local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
+            joule.ebm.JEM{ model = m, sampler = joule.ebm.SGLD{ model = m }, objective = 'nce2' }
+            """).contains("field 'objective': 'ml', 'dsm', 'ssm' or 'nce' expected, got 'nce2'"))
     }
 
     func testResumeFromLuaEqualsAnUninterruptedRun() throws {
@@ -372,6 +402,23 @@ final class TrainingTests: LuaTestCase {
         }
         let printed = on.stdout.split(separator: "\n").filter { $0.hasPrefix("guard: step ") }
         XCTAssertEqual(printed.count, guarded.events.count, on.stdout)
+    }
+
+    /// train_jem.lua with each objective (and a gradient penalty): it trains, logs finite losses,
+    /// and its checkpoint samples.
+    func testTrainScriptWithEachObjective() throws {
+        let data = try makeCourseFolder()
+        for (k, options) in [["objective=dsm", "sigma=0.2"], ["objective=ssm", "projections=2"], ["objective=nce", "nce_ratio=2"],
+                             ["gp=0.1", "gp_sampled=true"]].enumerated() {
+            let train = try joule(["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=o\(k)", "-p", "epochs=1",
+                                   "-p", "max_batches=2"] + options.flatMap { ["-p", $0] } + Self.tiny)
+            XCTAssertEqual(train.status, 0, "\(options): \(train.stderr)")
+            let log = try String(contentsOf: directory.appendingPathComponent("o\(k)/log.jsonl"), encoding: .utf8)
+            XCTAssertTrue(log.hasPrefix("{\"epoch\":1,\"step\":2,"), "\(options): \(log)")
+            XCTAssertFalse(log.contains("null"), "\(options): a non-finite value in \(log)")
+            let sample = try joule(["run", script("sample.lua"), "-p", "checkpoint=o\(k)", "-p", "run=s\(k)", "-p", "n=2", "-p", "steps=3"])
+            XCTAssertEqual(sample.status, 0, "\(options): \(sample.stderr)")
+        }
     }
 
     func testScriptsEndToEnd() throws {

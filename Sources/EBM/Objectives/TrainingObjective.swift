@@ -1,3 +1,4 @@
+import NN
 import Tensor
 
 /// What a training step minimises, behind one interface: given a batch of real images with their
@@ -13,6 +14,9 @@ public protocol TrainingObjective: AnyObject {
     /// Its settings under the names the Lua options use, for checkpoints.
     var hyperparameters: [String: String] { get }
     func lossAndGradients(model: EnergyModel, real: Tensor, labels: [Int], sampled: Tensor?) throws -> ObjectiveResult
+    /// Parameters of its own (NCE's log-normaliser), trained with the model's, their gradients
+    /// accumulated (and zeroed) by `lossAndGradients` too; checkpoints keep them under these names.
+    var ownParameters: [(name: String, parameter: Parameter)] { get }
 }
 
 /// One evaluation of an objective.
@@ -25,5 +29,20 @@ public struct ObjectiveResult {
 
     public init(terms: JEM.Terms, predictions: [Int], meanF: (real: Double, sampled: Double)) {
         self.terms = terms; self.predictions = predictions; self.meanF = meanF
+    }
+}
+
+extension TrainingObjective {
+    public var ownParameters: [(name: String, parameter: Parameter)] { [] }
+
+    /// As `lossAndGradients`, but adding the loss's gradient to the gradients already accumulated
+    /// (an objective called on its own, e.g. from Lua, next to other terms) instead of replacing them.
+    public func addLossAndGradients(model: EnergyModel, real: Tensor, labels: [Int], sampled: Tensor?) throws -> ObjectiveResult {
+        let saved = model.parameters.map { $0.grad.copy() }
+        let r = try lossAndGradients(model: model, real: real, labels: labels, sampled: sampled)
+        for (p, g) in zip(model.parameters, saved) {
+            for i in 0..<g.count { p.grad.data[i] += g.data[i] }
+        }
+        return r
     }
 }

@@ -7,7 +7,7 @@ import Tensor
 enum JEMBinding {
     static let typeName = "JEM"
     static let options = ["model", "sampler", "alpha", "lambda", "real_noise", "lr", "lr_step", "lr_gamma",
-                          "clip", "beta1", "beta2", "seed", "guard"]
+                          "clip", "beta1", "beta2", "seed", "guard"] + ObjectivesBinding.trainingOptions
     static let guardOptions = ["every", "energy_max", "gap_max", "window", "lr_factor", "extra_steps", "max_rollbacks"]
 
     /// A JEM, the generator that shuffles its epochs, and the script's generator (`joule.seed`),
@@ -39,7 +39,8 @@ enum JEMBinding {
             c.clip = try float("clip", c.clip)
             c.beta1 = try float("beta1", c.beta1)
             c.beta2 = try float("beta2", c.beta2)
-            let jem = try JEM(model: model, sampler: sampler, config: c)
+            let jem = try JEM(model: model, sampler: sampler, config: c,
+                              objective: try ObjectivesBinding.trainingObjective(call, o, config: c, rng: sampler.rng))
             jem.divergenceGuard = try divergenceGuard(o)
             let trainer = Trainer(jem: jem, rng: try EngineBindings.rng(o, context), scriptRNG: context.rng)
             call.push(object: trainer, type: typeName); return 1
@@ -257,7 +258,7 @@ extension JEMBinding {
     /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
     static let documentation: [(String, String, String)] = [
     ("joule.ebm.JEM", "joule.ebm.JEM{ model = m, sampler = s, alpha = 0.1, lambda = 1, lr = 1e-4, lr_step = 2, lr_gamma = 0.97, clip = 0.1 } → JEM",
-     "Joint energy-based model training: loss = px + λ·pyx with px = α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r) over real and sampled batches and pyx the cross-entropy; Adam (betas beta1 = 0, beta2 = 0.999), StepLR(lr_step, lr_gamma), global gradient-norm clipping. Other options: real_noise, seed, and guard = { every = 50, energy_max = 1000, gap_max = 100, window = 20, lr_factor = 0.5, extra_steps = 0, max_rollbacks = 4 } (the divergence guard, on by default; guard = false turns it off): fit_epoch checks each step for a non-finite loss, energy or gradient norm, |mean energy| above energy_max, or a mean |E(sampled) − E(real)| over `window` steps above gap_max, and then rolls back to the last good state (kept at each epoch's start and every `every` steps), reseeds the sampler, multiplies the learning rate by lr_factor and adds extra_steps SGLD steps; after max_rollbacks rollbacks in a row it raises an error."),
+     "Joint energy-based model training: loss = px + λ·pyx with px = α·mean(f_r² + f_s²) + mean(f_s) − mean(f_r) over real and sampled batches and pyx the cross-entropy; Adam (betas beta1 = 0, beta2 = 0.999), StepLR(lr_step, lr_gamma), global gradient-norm clipping. Other options: real_noise, seed, and guard = { every = 50, energy_max = 1000, gap_max = 100, window = 20, lr_factor = 0.5, extra_steps = 0, max_rollbacks = 4 } (the divergence guard, on by default; guard = false turns it off): fit_epoch checks each step for a non-finite loss, energy or gradient norm, |mean energy| above energy_max, or a mean |E(sampled) − E(real)| over `window` steps above gap_max, and then rolls back to the last good state (kept at each epoch's start and every `every` steps), reseeds the sampler, multiplies the learning rate by lr_factor and adds extra_steps SGLD steps; after max_rollbacks rollbacks in a row it raises an error. The objective (see joule.ebm.objectives): objective = \"ml\" (the above, default), \"dsm\" (sigma = 0.1 or a list) or \"ssm\" (eps = 0.1, projections = 1) or \"nce\" (noise fitted to the images nce_data, ratio = 1 noise inputs per real one, the log-normaliser trained with the weights), each with λ·pyx; gp = w > 0 adds w·mean‖∂E/∂x‖² of the real batch (gp_sampled = true: also of the sampled one). Saved in checkpoints; load_checkpoint refuses other settings."),
     ("JEM", "JEM", "A JEM trainer. Methods: step, fit_epoch, evaluate, save_checkpoint, load_checkpoint, epoch, steps, lr, rollbacks."),
     ("JEM:step", "jem:step(images, labels) → stats",
      "One training step on a batch: samples from the buffer, computes the losses, updates the model. Stats: loss, px, pyx, reg, cdiv, grad_norm, accuracy, energy_real, energy_sampled."),

@@ -119,6 +119,12 @@ enum ModelBinding {
             call.push(grad.copy())
             return 2
         }
+        c.method("hvp") { call in
+            // The input Hessian of E times v, exact (forward over reverse); Lua gets its own copy.
+            let model = try net(call)
+            call.push(try model.hessianVectorProduct(try call.tensor(1), try call.tensor(2), labels: try EngineBindings.labels(call, 3)).copy())
+            return 1
+        }
         c.method("parameters") { call in
             // The live parameter tensors under their PyTorch names: changing one changes the model.
             let module = try this(call).module
@@ -194,15 +200,17 @@ extension ModelBinding {
     ("joule.nn.load", "joule.nn.load(path [, model_file]) → model",
      "A model from a safetensors weights file, or from a folder holding one: a checkpoint, or a run folder (its best/, else its last/ checkpoint). Composed networks are rebuilt from the architecture Joule stores in the file's metadata; a ShallowCNN also from PyTorch's own files (by its parameter names). With `model_file` (a Lua file, see joule.nn.from_file), that file's network takes the weights; a function it returns gets the file's classes, hidden and channels metadata."),
     ("Model", "Model",
-     "A network of joule.nn modules, usable as an energy model. Methods: logits, predict, energy, energy_grad, parameters, num_parameters, save, load, classes, input_shape, summary, zero_grad, backward, grads."),
+     "A network of joule.nn modules, usable as an energy model. Methods: logits, predict, energy, energy_grad, hvp, parameters, num_parameters, save, load, classes, input_shape, summary, zero_grad, backward, grads."),
     ("ShallowCNN", "ShallowCNN",
-     "The energy model. Methods: logits, predict, energy, energy_grad, parameters, num_parameters, save, load, hidden, classes, zero_grad, backward, grads."),
+     "The energy model. Methods: logits, predict, energy, energy_grad, hvp, parameters, num_parameters, save, load, hidden, classes, zero_grad, backward, grads."),
     ("ShallowCNN:logits", "model:logits(x) → Tensor (N, C)", "The logits f(x) for a batch of inputs x: images (N, C, H, W) (the ShallowCNN's are (N, 1, 56, 56)) or vectors (N, D)."),
     ("ShallowCNN:predict", "model:predict(x) → { class ids }", "The most likely class of each image (class ids from 0, as labels are)."),
     ("ShallowCNN:energy", "model:energy(x [, labels]) → Tensor (N)",
      "Energies of a batch: E(x) = −logsumexp_y f(x)[y], or with labels the class-conditional E(x, y) = −f(x)[y]. Lower energy means more likely."),
     ("ShallowCNN:energy_grad", "model:energy_grad(x [, labels]) → energy, grad",
      "Energies and their gradient ∂E/∂x with respect to the input in one forward and backward pass (what SGLD uses); the gradient has x's shape."),
+    ("ShallowCNN:hvp", "model:hvp(x, v [, labels]) → Tensor",
+     "The input Hessian of each input's energy times v, ∂/∂x [vᵀ ∂E/∂x], exact (forward over reverse through every layer, as PyTorch's double backward), of x's shape: E(x), or with labels E(x, y). v has x's shape."),
     ("ShallowCNN:parameters", "model:parameters() → { name = Tensor }",
      "The live parameter tensors under their PyTorch names (conv layers, linear); changing one changes the model."),
     ("ShallowCNN:num_parameters", "model:num_parameters() → integer", "The number of trainable scalars."),
