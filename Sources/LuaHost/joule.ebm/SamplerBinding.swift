@@ -106,6 +106,7 @@ extension SamplerBinding {
     ("SGLD:sample_buffer", "sampler:sample_buffer(n [, labels]) → Tensor",
      "The synthesized batch of a JEM step: chains drawn from the replay buffer (a fraction fresh), run for `steps` steps and stored back."),
     ("SGLD:buffer_size", "sampler:buffer_size() → integer", "How many chains the replay buffer holds now."),
+    ("SGLD:acceptance", "sampler:acceptance() → nil", "SGLD has no Metropolis test, so no acceptance (MALA and HMC give each chain's share of accepted proposals)."),
     ("SGLD:config", "sampler:config() → table", "The sampler's settings: steps, step_size, step_decay, noise, grad_clip, fresh_fraction, conditional, buffer_per_class, shape, precision (and running_precision: what this CPU runs)."),
     ]
 }
