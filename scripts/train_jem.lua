@@ -12,6 +12,9 @@
 -- Every tb_every epochs (and after the last) it adds to the run's TensorBoard events (tensorboard
 -- --logdir runs) a grid of class-conditional samples, an SGLD chain, and the energy histograms of
 -- real, sampled, noise and OOD images; joule.log's numbers become TensorBoard curves by themselves.
+-- With the pictures, the diagnostics of their chains (the energy's ESS and R-hat, the median and
+-- smallest ESS and the largest R-hat over pixels, the mean acceptance) as an event line in log.jsonl,
+-- { event = "diagnostics", ... }, which TensorBoard shows as diagnostics/energy_ess and so on.
 -- Every fid_every epochs (and after the last; 0: never) it logs the sample quality of fid_per_class
 -- samples per class against the validation split (scripts/sample_quality.lua's measures).
 -- -p resume=DIR continues a run from its last/ checkpoint (DIR: the run folder or a checkpoint
@@ -159,6 +162,19 @@ local function tensorboard()
   local steps = {}
   for i = 1, frames:size(1) do steps[i] = math.min((i - 1) * k, 256) end
   joule.tb.image("samples/chain", joule.plot.chains(frames, { chains = { 1, 2, 3, 4 }, steps = steps }), { step = step })
+  -- How well these chains mixed, on their second half (the first is the way from noise): logged as an
+  -- event line, so TensorBoard draws diagnostics/energy_ess, … and log.jsonl keeps them. The chains are
+  -- of different classes, so R-hat also measures how the classes' energies differ. A few ms: the frames exist.
+  local d = joule.ebm.diagnostics(frames, { model = model, labels = conditional and labels or nil, warmup = frames:size(1) // 2 })
+  local acceptance = tb_sampler.acceptance and tb_sampler:acceptance()
+  local mean_acceptance
+  if acceptance then
+    mean_acceptance = 0
+    for _, a in ipairs(acceptance) do mean_acceptance = mean_acceptance + a / #acceptance end
+  end
+  joule.log{ event = "diagnostics", epoch = jem:epoch(), step = step, chains = d.chains, draws = d.draws,
+             energy_ess = d.energy.ess, energy_rhat = d.energy.rhat, ess_median = d.ess_median, ess_min = d.ess_min,
+             rhat_max = d.rhat_max, acceptance = mean_acceptance }
   joule.tb.histogram("energy/real", model:energy(first(val.images, 256)), { step = step })
   joule.tb.histogram("energy/sampled", model:energy(x), { step = step })
   joule.tb.histogram("energy/noise", model:energy(tb_sampler:sample{ n = 64, steps = 0 }), { step = step })
