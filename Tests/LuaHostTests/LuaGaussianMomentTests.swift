@@ -103,7 +103,7 @@ final class LuaGaussianMomentTests: LuaTestCase {
 
     func testMALAAndHMCRecoverTheMomentsOfALuaGaussian() throws {
         for s in [Self.low, Self.high] {
-            for seed: UInt64 in 1...2 {
+            for seed: UInt64 in 1...3 {
                 let g = GaussianEnergy.correlated(dimension: s.dimension, smallest: s.smallest, largest: s.largest, seed: 100 + seed)
                 let (m, ma) = try moments(s, g, sampler: "joule.ebm.MALA{ model = g, step_size = \(s.h), steps = 1, conditional = false, seed = \(seed) }",
                                           burnIn: s.burnIn, draws: s.draws, thin: s.thin, seed: seed)
