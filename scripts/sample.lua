@@ -32,7 +32,7 @@ local p = joule.params{
   adapt_steps = 0, target_acceptance = 0.574, leapfrog = 10, mass = 1.0, t0 = 10.0,
   conditional = true,
   class = -1,               -- with conditional sampling: only this class id (0-based); -1: all in turn
-  keep_every = 32,          -- keep the chain every k steps; 0: only the final samples
+  keep_every = 8,           -- keep the chain every k steps (chain.png shows at most 9 of them); 0: only the final samples
   warmup = -1,              -- kept frames the diagnostics leave out; -1: the first half
   image_size = 56,          -- the side of the images sampled (the channels are the model's)
   seed = 1,
@@ -113,11 +113,15 @@ if diagnostics then joule.save_json(run .. "/diagnostics.json", diagnostics) end
 if joule.plot then
   joule.plot.grid(samples, run .. "/samples.png", { nrow = math.min(p.n, 16) })
   if chain then
-    -- Frame f shows step (f - 1)·keep_every, the last one the final step; the first 8 chains only.
-    local steps, shown = {}, {}
-    for f = 1, chain:size(1) do steps[f] = math.min((f - 1) * p.keep_every, p.steps) end
+    -- At most 9 frames, evenly spaced, and the last; frame f is step (f - 1)·keep_every (the last one
+    -- the final step); the first 8 chains only.
+    local frames, steps, shown = {}, {}, {}
+    local every = math.max(1, math.ceil((chain:size(1) - 1) / 8))
+    for f = 1, chain:size(1), every do frames[#frames + 1] = f end
+    if frames[#frames] ~= chain:size(1) then frames[#frames + 1] = chain:size(1) end
+    for i, f in ipairs(frames) do steps[i] = math.min((f - 1) * p.keep_every, p.steps) end
     for i = 1, math.min(p.n, 8) do shown[i] = i end
-    joule.plot.chains(chain, run .. "/chain.png", { steps = steps, chains = shown })
+    joule.plot.chains(chain:index(frames), run .. "/chain.png", { steps = steps, chains = shown })
   end
 end
 print(string.format("mean energy of the samples %.4g (%d s)", energies:mean(), os.difftime(os.time(), started)))

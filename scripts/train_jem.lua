@@ -152,19 +152,21 @@ local ood = p.tb_every > 0 and io.open(ood_file) and joule.data.load_split(ood_f
 local function first(t, n) return t:size(1) > n and t:slice(1, n) or t end
 
 local function tensorboard()
-  local step, n, k = jem:steps(), 16, 32
+  -- Every 8th step kept (33 frames): the picture shows every 4th of them (steps 0, 32, …, 256), the
+  -- diagnostics use the second half (17 draws; the first half is the way from noise).
+  local step, n, k = jem:steps(), 16, 8
   local labels, names = {}, {}
   for i = 1, n do labels[i] = (i - 1) * classes // n; names[i] = tostring(labels[i]) end
   local conditional = p.conditional and not ebm
   local x, frames = tb_sampler:sample{ n = n, labels = conditional and labels or nil, steps = 256, keep_every = k }
   joule.tb.image("samples/generated", x, { step = step, nrow = 8, scale = 2 })
   if conditional then joule.tb.text("samples/classes", "row by row: classes " .. table.concat(names, ", "), { step = step }) end
-  local steps = {}
-  for i = 1, frames:size(1) do steps[i] = math.min((i - 1) * k, 256) end
-  joule.tb.image("samples/chain", joule.plot.chains(frames, { chains = { 1, 2, 3, 4 }, steps = steps }), { step = step })
-  -- How well these chains mixed, on their second half (the first is the way from noise): logged as an
-  -- event line, so TensorBoard draws diagnostics/energy_ess, … and log.jsonl keeps them. The chains are
-  -- of different classes, so R-hat also measures how the classes' energies differ. A few ms: the frames exist.
+  local shown, steps = {}, {}
+  for f = 1, frames:size(1), 4 do shown[#shown + 1] = f; steps[#steps + 1] = math.min((f - 1) * k, 256) end
+  joule.tb.image("samples/chain", joule.plot.chains(frames:index(shown), { chains = { 1, 2, 3, 4 }, steps = steps }), { step = step })
+  -- How well these chains mixed: logged as an event line, so TensorBoard draws diagnostics/energy_ess, …
+  -- and log.jsonl keeps them. The chains are of different classes, so R-hat also measures how the
+  -- classes' energies differ. Cheap: the frames exist, the energies of 17 × 16 of them are new.
   local d = joule.ebm.diagnostics(frames, { model = model, labels = conditional and labels or nil, warmup = frames:size(1) // 2 })
   local acceptance = tb_sampler.acceptance and tb_sampler:acceptance()
   local mean_acceptance

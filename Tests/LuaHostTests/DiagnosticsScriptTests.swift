@@ -16,9 +16,9 @@ extension TrainingTests {
         let log = try String(contentsOf: directory.appendingPathComponent("jem/log.jsonl"), encoding: .utf8)
         let text = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("\"event\":\"diagnostics\"") }, log)
         let line = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        // The pictures' 16 chains of 256 steps, every 32nd kept (9 frames): the second half, 5 draws.
+        // The pictures' 16 chains of 256 steps, every 8th kept (33 frames): the second half, 17 draws.
         XCTAssertEqual(line["chains"] as? Int, 16)
-        XCTAssertEqual(line["draws"] as? Int, 5)
+        XCTAssertEqual(line["draws"] as? Int, 17)
         for key in ["energy_ess", "energy_rhat", "ess_median", "ess_min", "rhat_max", "acceptance"] {
             let v = try XCTUnwrap(line[key] as? Double, "\(key) in \(text)")
             XCTAssertTrue(v.isFinite && v > 0, "\(key) = \(v)")
