@@ -81,7 +81,6 @@ if log then
   end
   for line in io.lines(log) do
     if line:find('"event":"rollback"', 1, true) then events[#events + 1] = fields(line)
-    elseif line:find('"event":"diagnostics"', 1, true) then last.diagnostics = fields(line)
     elseif line:find("%S") and not line:find('"event":', 1, true) then last.line = line; epochs[#epochs + 1] = fields(line) end
   end
   for k, v in (last.line or ""):gmatch('"([%w_]+)":(-?[%d%.eE+-]+)') do last[k] = tonumber(v) end
@@ -100,7 +99,6 @@ if log then
   local mark_options = #marks > 0 and { marks = marks, mark_label = "guard rollback" } or {}
   local function with_marks(o) for k, v in pairs(mark_options) do o[k] = v end return o end
   metrics.rollbacks = events
-  metrics.training_diagnostics = last.diagnostics
   figure("training_loss.png", function(path)
     joule.plot.run_log(log, path, with_marks { keys = { "loss", "px", "pyx" }, x = "epoch", title = "Training loss per epoch",
                                    ylabel = "loss (lower is better)",
@@ -426,8 +424,8 @@ say("unlikely; chains ending far below it found images the model likes more than
 say("enough to tell), which usually shows as blank or blotchy samples.")
 say("")
 img("energy_trace.png", "energy during sampling")
-local mc, mu, td = metrics.mixing_conditional, metrics.mixing_unconditional, metrics.training_diagnostics
-if mc or mu or td then
+local mc, mu = metrics.mixing_conditional, metrics.mixing_unconditional
+if mc or mu then
   say("How well the chains mixed, on the second half of their kept frames (the first half is the way from noise):")
   say("the effective sample size (ESS) counts how many independent draws the correlated ones are worth, and R-hat")
   say("compares the chains (near 1, below 1.01, when they sample the same distribution; far above, when each is")
@@ -435,7 +433,7 @@ if mc or mu or td then
   say("")
   say("| chains | draws × chains | energy ESS | energy R-hat | pixel ESS (median, min) | largest pixel R-hat | acceptance |")
   say("| --- | --- | --- | --- | --- | --- | --- |")
-  -- A number the log wrote as null (NaN: no coordinate moved) shows as a dash.
+  -- NaN (no coordinate moved) shows as a dash.
   local function num(x, fmt) return (x and x == x) and string.format(fmt, x) or "–" end
   local function row(name, m, acceptance)
     say("| %s | %s × %s | %s | %s | %s, %s | %s | %s |", name, num(m.draws, "%d"), num(m.chains, "%d"), num(m.energy_ess, "%.1f"),
@@ -443,10 +441,6 @@ if mc or mu or td then
   end
   if mc then row("class given (classes differ, so R-hat also compares classes)", mc, "– (SGLD)") end
   if mu then row("no class given", mu, "– (SGLD)") end
-  if td and td.energy_ess then
-    row(string.format("training's TensorBoard chains, epoch %d", td.epoch or 0), td,
-        td.acceptance and string.format("%.3f", td.acceptance) or "– (SGLD)")
-  end
   say("")
   say("A low ESS and an R-hat far above 1 say the chains are still near where they started: more steps, a larger")
   say("step, or another sampler (`-p sampler=mala|hmc`, which also have an acceptance rate). `scripts/sample.lua`")

@@ -13,8 +13,8 @@
 -- --logdir runs) a grid of class-conditional samples, an SGLD chain, and the energy histograms of
 -- real, sampled, noise and OOD images; joule.log's numbers become TensorBoard curves by themselves.
 -- With the pictures, the diagnostics of their chains (the energy's ESS and R-hat, the median and
--- smallest ESS and the largest R-hat over pixels, the mean acceptance) as an event line in log.jsonl,
--- { event = "diagnostics", ... }, which TensorBoard shows as diagnostics/energy_ess and so on.
+-- smallest ESS and the largest R-hat over pixels, the mean acceptance) as TensorBoard curves
+-- diagnostics/energy_ess and so on, and one printed line.
 -- Every fid_every epochs (and after the last; 0: never) it logs the sample quality of fid_per_class
 -- samples per class against the validation split (scripts/sample_quality.lua's measures).
 -- -p resume=DIR continues a run from its last/ checkpoint (DIR: the run folder or a checkpoint
@@ -164,9 +164,10 @@ local function tensorboard()
   local shown, steps = {}, {}
   for f = 1, frames:size(1), 4 do shown[#shown + 1] = f; steps[#steps + 1] = math.min((f - 1) * k, 256) end
   joule.tb.image("samples/chain", joule.plot.chains(frames:index(shown), { chains = { 1, 2, 3, 4 }, steps = steps }), { step = step })
-  -- How well these chains mixed: logged as an event line, so TensorBoard draws diagnostics/energy_ess, …
-  -- and log.jsonl keeps them. The chains are of different classes, so R-hat also measures how the
-  -- classes' energies differ. Cheap: the frames exist, the energies of 17 × 16 of them are new.
+  -- How well these chains mixed, as TensorBoard curves diagnostics/energy_ess, … (not in log.jsonl: its
+  -- lines are the epochs, which resume and sweeps compare). The chains are of different classes, so
+  -- R-hat also measures how the classes' energies differ. Cheap: the frames exist, the energies of
+  -- 17 × 16 of them are new.
   local d = joule.ebm.diagnostics(frames, { model = model, labels = conditional and labels or nil, warmup = frames:size(1) // 2 })
   local acceptance = tb_sampler.acceptance and tb_sampler:acceptance()
   local mean_acceptance
@@ -174,9 +175,13 @@ local function tensorboard()
     mean_acceptance = 0
     for _, a in ipairs(acceptance) do mean_acceptance = mean_acceptance + a / #acceptance end
   end
-  joule.log{ event = "diagnostics", epoch = jem:epoch(), step = step, chains = d.chains, draws = d.draws,
-             energy_ess = d.energy.ess, energy_rhat = d.energy.rhat, ess_median = d.ess_median, ess_min = d.ess_min,
-             rhat_max = d.rhat_max, acceptance = mean_acceptance }
+  local values = { energy_ess = d.energy.ess, energy_rhat = d.energy.rhat, ess_median = d.ess_median, ess_min = d.ess_min,
+                  rhat_max = d.rhat_max, acceptance = mean_acceptance }
+  for _, key in ipairs{ "energy_ess", "energy_rhat", "ess_median", "ess_min", "rhat_max", "acceptance" } do
+    if values[key] then joule.tb.scalar("diagnostics/" .. key, values[key], { step = step }) end
+  end
+  print(string.format("chains of the TensorBoard pictures (%d × %d draws): energy ESS %.1f, R-hat %.3f; pixels: ESS median %.1f, R-hat max %.3f",
+    d.chains, d.draws, d.energy.ess, d.energy.rhat, d.ess_median, d.rhat_max))
   joule.tb.histogram("energy/real", model:energy(first(val.images, 256)), { step = step })
   joule.tb.histogram("energy/sampled", model:energy(x), { step = step })
   joule.tb.histogram("energy/noise", model:energy(tb_sampler:sample{ n = 64, steps = 0 }), { step = step })

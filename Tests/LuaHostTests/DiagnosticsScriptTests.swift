@@ -13,21 +13,19 @@ extension TrainingTests {
                                "-p", "max_batches=2", "-p", "tb_every=1", "-p", "sampler=mala", "-p", "mc_step_size=0.001"] + Self.tiny)
         XCTAssertEqual(train.status, 0, train.stderr)
         XCTAssertFalse(train.stderr.contains("warning"), train.stderr)
-        let log = try String(contentsOf: directory.appendingPathComponent("jem/log.jsonl"), encoding: .utf8)
-        let text = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("\"event\":\"diagnostics\"") }, log)
-        let line = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         // The pictures' 16 chains of 256 steps, every 8th kept (33 frames): the second half, 17 draws.
-        XCTAssertEqual(line["chains"] as? Int, 16)
-        XCTAssertEqual(line["draws"] as? Int, 17)
-        for key in ["energy_ess", "energy_rhat", "ess_median", "ess_min", "rhat_max", "acceptance"] {
-            let v = try XCTUnwrap(line[key] as? Double, "\(key) in \(text)")
-            XCTAssertTrue(v.isFinite && v > 0, "\(key) = \(v)")
-        }
-        XCTAssertLessThanOrEqual(line["acceptance"] as! Double, 1)
+        let printed = try XCTUnwrap(train.stdout.split(separator: "\n").first { $0.hasPrefix("chains of the TensorBoard pictures (16 × 17 draws): energy ESS ") },
+                                    train.stdout)
+        XCTAssertFalse(printed.contains("nan"), String(printed))
+        // TensorBoard has the curves; log.jsonl keeps one line per epoch (resume and sweeps compare them).
         let events = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("jem").path)
             .filter { $0.hasPrefix("events.out.tfevents.") }
         let bytes = try Data(contentsOf: directory.appendingPathComponent("jem/" + events[0]))
-        XCTAssertNotNil(bytes.range(of: Data("diagnostics/energy_ess".utf8)), "TensorBoard has the curve")
+        for key in ["energy_ess", "energy_rhat", "ess_median", "ess_min", "rhat_max", "acceptance"] {
+            XCTAssertNotNil(bytes.range(of: Data("diagnostics/\(key)".utf8)), "TensorBoard has diagnostics/\(key)")
+        }
+        let log = try String(contentsOf: directory.appendingPathComponent("jem/log.jsonl"), encoding: .utf8)
+        XCTAssertEqual(log.split(separator: "\n").count, 1, log)
 
         // sample.lua: 4 chains of one class, 9 frames, the last 5 diagnosed.
         let sample = try joule(["run", script("sample.lua"), "-p", "checkpoint=jem", "-p", "run=s", "-p", "n=4", "-p", "class=1",
