@@ -121,7 +121,8 @@ if joule.plot then
     if frames[#frames] ~= chain:size(1) then frames[#frames + 1] = chain:size(1) end
     for i, f in ipairs(frames) do steps[i] = math.min((f - 1) * p.keep_every, p.steps) end
     for i = 1, math.min(p.n, 8) do shown[i] = i end
-    joule.plot.chains(chain:index(frames), run .. "/chain.png", { steps = steps, chains = shown })
+    local counts = ({ sgld = "SGLD step", mala = "MALA step", hmc = "HMC iteration", annealed = "annealed Langevin step" })[p.sampler]
+    joule.plot.chains(chain:index(frames), run .. "/chain.png", { steps = steps, chains = shown, xlabel = counts })
   end
 end
 print(string.format("mean energy of the samples %.4g (%d s)", energies:mean(), os.difftime(os.time(), started)))

@@ -163,7 +163,9 @@ local function tensorboard()
   if conditional then joule.tb.text("samples/classes", "row by row: classes " .. table.concat(names, ", "), { step = step }) end
   local shown, steps = {}, {}
   for f = 1, frames:size(1), 4 do shown[#shown + 1] = f; steps[#steps + 1] = math.min((f - 1) * k, 256) end
-  joule.tb.image("samples/chain", joule.plot.chains(frames:index(shown), { chains = { 1, 2, 3, 4 }, steps = steps }), { step = step })
+  local counts = ({ sgld = "SGLD step", mala = "MALA step", hmc = "HMC iteration", annealed = "annealed Langevin step" })[p.sampler]
+  joule.tb.image("samples/chain", joule.plot.chains(frames:index(shown), { chains = { 1, 2, 3, 4 }, steps = steps, xlabel = counts }),
+                 { step = step })
   -- How well these chains mixed, as TensorBoard curves diagnostics/energy_ess, … (not in log.jsonl: its
   -- lines are the epochs, which resume and sweeps compare). The chains are of different classes, so
   -- R-hat also measures how the classes' energies differ. Cheap: the frames exist, the energies of
