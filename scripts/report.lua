@@ -157,8 +157,12 @@ end
 local function mixing(frames, energies)
   local warmup = frames:size(1) // 2
   if frames:size(1) - warmup < 4 or frames:size(2) < 2 then return nil end
-  local d = joule.ebm.diagnostics(frames, { warmup = warmup })
-  local e = joule.ebm.diagnostics(joule.tensor(energies), { warmup = warmup })
+  local ok, d = pcall(joule.ebm.diagnostics, frames, { warmup = warmup })
+  local ok2, e = pcall(joule.ebm.diagnostics, joule.tensor(energies), { warmup = warmup })
+  if not (ok and ok2) then   -- non-finite chains: a note, not a failed report
+    notes[#notes + 1] = "no mixing diagnostics: " .. tostring(ok and e or d)
+    return nil
+  end
   return { warmup = warmup, draws = d.draws, chains = d.chains, energy_ess = e.ess[1], energy_rhat = e.rhat[1],
            ess_median = d.ess_median, ess_min = d.ess_min, rhat_max = d.rhat_max }
 end

@@ -84,8 +84,13 @@ local diagnostics
 if chain then
   local frames = chain:size(1)
   local warmup = p.warmup >= 0 and p.warmup or frames // 2
+  -- Never fatal: chains that went non-finite still leave their samples on disk (and say why here).
+  local ok, d = false, nil
   if frames - warmup >= 4 and p.n >= 2 then
-    local d = joule.ebm.diagnostics(chain, { model = model, labels = labels, warmup = warmup })
+    ok, d = pcall(joule.ebm.diagnostics, chain, { model = model, labels = labels, warmup = warmup })
+    if not ok then print("diagnostics skipped: " .. tostring(d)) end
+  end
+  if ok then
     local classes_seen = {}
     for _, y in ipairs(labels or {}) do classes_seen[y] = true end
     local mixed = next(classes_seen) ~= nil and next(classes_seen, next(classes_seen)) ~= nil
@@ -96,7 +101,7 @@ if chain then
     print(string.format("diagnostics of %d chains × %d kept frames (after %d left out): energy ESS %.1f, R-hat %.3f; "
       .. "pixels: ESS median %.1f, min %.1f, R-hat max %.3f%s", d.chains, d.draws, warmup, d.energy.ess, d.energy.rhat,
       d.ess_median, d.ess_min, d.rhat_max, mixed and " (chains of several classes: R-hat includes their differences)" or ""))
-  else
+  elseif frames - warmup < 4 or p.n < 2 then
     print(string.format("diagnostics need 4 kept frames after the %d left out and 2 chains: %d frames, %d chains (a smaller keep_every)",
       warmup, frames, p.n))
   end
