@@ -152,6 +152,21 @@ local function frame_energies(frames)
   return rows
 end
 
+-- How well chains mixed: ESS and R-hat of their energies (the rows frame_energies computed) and of
+-- their pixels, on the second half of the kept frames (the first is the way from noise).
+local function mixing(frames, energies)
+  local warmup = frames:size(1) // 2
+  if frames:size(1) - warmup < 4 or frames:size(2) < 2 then return nil end
+  local ok, d = pcall(joule.ebm.diagnostics, frames, { warmup = warmup })
+  local ok2, e = pcall(joule.ebm.diagnostics, joule.tensor(energies), { warmup = warmup })
+  if not (ok and ok2) then   -- non-finite chains: a note, not a failed report
+    notes[#notes + 1] = "no mixing diagnostics: " .. tostring(ok and e or d)
+    return nil
+  end
+  return { warmup = warmup, draws = d.draws, chains = d.chains, energy_ess = e.ess[1], energy_rhat = e.rhat[1],
+           ess_median = d.ess_median, ess_min = d.ess_min, rhat_max = d.rhat_max }
+end
+
 local traces = {}
 local t0 = os.time()
 if conditional then
@@ -190,6 +205,7 @@ if conditional then
   end)
   traces[#traces + 1] = { name = "class given", energies = frame_energies(frames),
                           steps = steps_of(frames, p.keep_every) }
+  metrics.mixing_conditional = mixing(frames, traces[#traces].energies)
   metrics.samples_conditional = { n = #labels, mean_energy = model:energy(samples):mean() }
 end
 
@@ -205,6 +221,7 @@ figure("chains_unconditional.png", function(path)
   joule.plot.chains(ustrip, path, { steps = ustrip_steps, chains = upicked, title = "Unconditional SGLD chains" })
 end)
 traces[#traces + 1] = { name = "no class given", energies = frame_energies(uframes), steps = steps_of(uframes, p.keep_every) }
+metrics.mixing_unconditional = mixing(uframes, traces[#traces].energies)
 metrics.samples_unconditional = { n = p.unconditional, mean_energy = model:energy(usamples):mean() }
 
 -- Real images for reference: where the chains should end up.
@@ -411,6 +428,29 @@ say("unlikely; chains ending far below it found images the model likes more than
 say("enough to tell), which usually shows as blank or blotchy samples.")
 say("")
 img("energy_trace.png", "energy during sampling")
+local mc, mu = metrics.mixing_conditional, metrics.mixing_unconditional
+if mc or mu then
+  say("How well the chains mixed, on the second half of their kept frames (the first half is the way from noise):")
+  say("the effective sample size (ESS) counts how many independent draws the correlated ones are worth, and R-hat")
+  say("compares the chains (near 1, below 1.01, when they sample the same distribution; far above, when each is")
+  say("stuck where it started). Bulk ESS and rank-normalised split R-hat as ArviZ computes them (`joule.ebm.diagnostics`).")
+  say("")
+  say("| chains | draws × chains | energy ESS | energy R-hat | pixel ESS (median, min) | largest pixel R-hat | acceptance |")
+  say("| --- | --- | --- | --- | --- | --- | --- |")
+  -- NaN (no coordinate moved) shows as a dash.
+  local function num(x, fmt) return (x and x == x) and string.format(fmt, x) or "–" end
+  local function row(name, m, acceptance)
+    say("| %s | %s × %s | %s | %s | %s, %s | %s | %s |", name, num(m.draws, "%d"), num(m.chains, "%d"), num(m.energy_ess, "%.1f"),
+        num(m.energy_rhat, "%.3f"), num(m.ess_median, "%.1f"), num(m.ess_min, "%.1f"), num(m.rhat_max, "%.3f"), acceptance)
+  end
+  if mc then row("class given (classes differ, so R-hat also compares classes)", mc, "– (SGLD)") end
+  if mu then row("no class given", mu, "– (SGLD)") end
+  say("")
+  say("A low ESS and an R-hat far above 1 say the chains are still near where they started: more steps, a larger")
+  say("step, or another sampler (`-p sampler=mala|hmc`, which also have an acceptance rate). `scripts/sample.lua`")
+  say("prints these numbers for any sampler.")
+  say("")
+end
 local q = metrics.sample_quality
 if q and q.fid then
   local real, u = q.floor or {}, q.unconditional or {}

@@ -14,6 +14,11 @@
 -- -p sampler=mala|hmc|annealed samples with that sampler (mc_step_size is its h or ε; mala
 -- adapt_steps/target_acceptance, hmc leapfrog/mass, annealed t0) and prints the mean acceptance.
 -- -p start= is accepted for symmetry with train_jem.lua; new samples always start from noise.
+-- With keep_every > 0 it also says how well the chains mixed (joule.ebm.diagnostics on the kept frames
+-- after the first warmup of them; -1: the first half): the ESS and R-hat of the energy, the smallest and
+-- median ESS and the largest R-hat over the pixels, and the mean acceptance, printed and written to
+-- diagnostics.json in the run folder. Chains of different classes sample different energies, so their
+-- R-hat also measures how the classes differ: -p class=K gives the R-hat of one target.
 local p = joule.params{
   checkpoint = "",
   model = "",               -- a Lua file returning the network; "": the checkpoint's own
@@ -27,7 +32,8 @@ local p = joule.params{
   adapt_steps = 0, target_acceptance = 0.574, leapfrog = 10, mass = 1.0, t0 = 10.0,
   conditional = true,
   class = -1,               -- with conditional sampling: only this class id (0-based); -1: all in turn
-  keep_every = 32,          -- keep the chain every k steps; 0: only the final samples
+  keep_every = 8,           -- keep the chain every k steps (chain.png shows at most 9 of them); 0: only the final samples
+  warmup = -1,              -- kept frames the diagnostics leave out; -1: the first half
   image_size = 56,          -- the side of the images sampled (the channels are the model's)
   seed = 1,
 }
@@ -65,10 +71,40 @@ local started = os.time()
 local samples, chain = sampler:sample{ n = p.n, labels = labels, keep_every = p.keep_every > 0 and p.keep_every or nil }
 local energies = model:energy(samples, labels)
 local acceptance = sampler.acceptance and sampler:acceptance()
+local mean_acceptance
 if acceptance then
   local sum = 0
   for _, a in ipairs(acceptance) do sum = sum + a end
-  print(string.format("mean acceptance %.3f over %d chains", sum / #acceptance, #acceptance))
+  mean_acceptance = sum / #acceptance
+  print(string.format("mean acceptance %.3f over %d chains", mean_acceptance, #acceptance))
+end
+
+-- How well the kept chains mixed. The diagnostics need 4 draws and 2 chains after the warm-up.
+local diagnostics
+if chain then
+  local frames = chain:size(1)
+  local warmup = p.warmup >= 0 and p.warmup or frames // 2
+  -- Never fatal: chains that went non-finite still leave their samples on disk (and say why here).
+  local ok, d = false, nil
+  if frames - warmup >= 4 and p.n >= 2 then
+    ok, d = pcall(joule.ebm.diagnostics, chain, { model = model, labels = labels, warmup = warmup })
+    if not ok then print("diagnostics skipped: " .. tostring(d)) end
+  end
+  if ok then
+    local classes_seen = {}
+    for _, y in ipairs(labels or {}) do classes_seen[y] = true end
+    local mixed = next(classes_seen) ~= nil and next(classes_seen, next(classes_seen)) ~= nil
+    diagnostics = { warmup = warmup, draws = d.draws, chains = d.chains, keep_every = p.keep_every,
+                    energy = { ess = d.energy.ess, rhat = d.energy.rhat },
+                    ess_min = d.ess_min, ess_median = d.ess_median, rhat_max = d.rhat_max,
+                    acceptance = mean_acceptance, acceptance_per_chain = acceptance, chains_of_several_classes = mixed }
+    print(string.format("diagnostics of %d chains × %d kept frames (after %d left out): energy ESS %.1f, R-hat %.3f; "
+      .. "pixels: ESS median %.1f, min %.1f, R-hat max %.3f%s", d.chains, d.draws, warmup, d.energy.ess, d.energy.rhat,
+      d.ess_median, d.ess_min, d.rhat_max, mixed and " (chains of several classes: R-hat includes their differences)" or ""))
+  elseif frames - warmup < 4 or p.n < 2 then
+    print(string.format("diagnostics need 4 kept frames after the %d left out and 2 chains: %d frames, %d chains (a smaller keep_every)",
+      warmup, frames, p.n))
+  end
 end
 
 local run = joule.run_dir()
@@ -78,16 +114,23 @@ for i = 1, p.n do ids[i] = labels and labels[i] or -1 end
 joule.tensor.new(ids):save_npy(run .. "/labels.npy")
 energies:save_npy(run .. "/energies.npy")
 if chain then chain:save_npy(run .. "/chain.npy") end
+if diagnostics then joule.save_json(run .. "/diagnostics.json", diagnostics) end
 if joule.plot then
   joule.plot.grid(samples, run .. "/samples.png", { nrow = math.min(p.n, 16) })
   if chain then
-    -- Frame f shows step (f - 1)·keep_every, the last one the final step; the first 8 chains only.
-    local steps, shown = {}, {}
-    for f = 1, chain:size(1) do steps[f] = math.min((f - 1) * p.keep_every, p.steps) end
+    -- At most 9 frames, evenly spaced, and the last; frame f is step (f - 1)·keep_every (the last one
+    -- the final step); the first 8 chains only.
+    local frames, steps, shown = {}, {}, {}
+    local every = math.max(1, math.ceil((chain:size(1) - 1) / 8))
+    for f = 1, chain:size(1), every do frames[#frames + 1] = f end
+    if frames[#frames] ~= chain:size(1) then frames[#frames + 1] = chain:size(1) end
+    for i, f in ipairs(frames) do steps[i] = math.min((f - 1) * p.keep_every, p.steps) end
     for i = 1, math.min(p.n, 8) do shown[i] = i end
-    joule.plot.chains(chain, run .. "/chain.png", { steps = steps, chains = shown })
+    local counts = ({ sgld = "SGLD step", mala = "MALA step", hmc = "HMC iteration", annealed = "annealed Langevin step" })[p.sampler]
+    joule.plot.chains(chain:index(frames), run .. "/chain.png", { steps = steps, chains = shown, xlabel = counts })
   end
 end
 print(string.format("mean energy of the samples %.4g (%d s)", energies:mean(), os.difftime(os.time(), started)))
 print("samples: " .. run .. "/samples.npy, labels.npy, energies.npy" .. (chain and ", chain.npy" or "")
+  .. (diagnostics and ", diagnostics.json" or "")
   .. (joule.plot and "; pictures: samples.png" .. (chain and ", chain.png" or "") or ""))

@@ -12,8 +12,12 @@
 -- Every tb_every epochs (and after the last) it adds to the run's TensorBoard events (tensorboard
 -- --logdir runs) a grid of class-conditional samples, an SGLD chain, and the energy histograms of
 -- real, sampled, noise and OOD images; joule.log's numbers become TensorBoard curves by themselves.
--- Every fid_every epochs (and after the last; 0: never) it logs the sample quality of fid_per_class
--- samples per class against the validation split (scripts/sample_quality.lua's measures).
+-- With the pictures, the diagnostics of their chains (the energy's ESS and R-hat, the median and
+-- smallest ESS and the largest R-hat over pixels, the mean acceptance) as TensorBoard curves
+-- diagnostics/energy_ess and so on, and one printed line.
+-- Every fid_every epochs (and after the last; 0: never) the epoch's log line also holds the sample
+-- quality of fid_per_class samples per class against the validation split (scripts/sample_quality.lua's
+-- measures: fid, kid, precision, recall, density, coverage, class_fidelity, diversity).
 -- -p resume=DIR continues a run from its last/ checkpoint (DIR: the run folder or a checkpoint
 -- folder) and ends with the same numbers as a run that never stopped. Ctrl-C finishes the current
 -- step, saves last/ and exits with status 130.
@@ -158,37 +162,60 @@ local ood = p.tb_every > 0 and io.open(ood_file) and joule.data.load_split(ood_f
 local function first(t, n) return t:size(1) > n and t:slice(1, n) or t end
 
 local function tensorboard()
-  local step, n, k = jem:steps(), 16, 32
+  -- Every 8th step kept (33 frames): the picture shows every 4th of them (steps 0, 32, …, 256), the
+  -- diagnostics use the second half (17 draws; the first half is the way from noise).
+  local step, n, k = jem:steps(), 16, 8
   local labels, names = {}, {}
   for i = 1, n do labels[i] = (i - 1) * classes // n; names[i] = tostring(labels[i]) end
   local conditional = p.conditional and not ebm
   local x, frames = tb_sampler:sample{ n = n, labels = conditional and labels or nil, steps = 256, keep_every = k }
   joule.tb.image("samples/generated", x, { step = step, nrow = 8, scale = 2 })
   if conditional then joule.tb.text("samples/classes", "row by row: classes " .. table.concat(names, ", "), { step = step }) end
-  local steps = {}
-  for i = 1, frames:size(1) do steps[i] = math.min((i - 1) * k, 256) end
-  joule.tb.image("samples/chain", joule.plot.chains(frames, { chains = { 1, 2, 3, 4 }, steps = steps }), { step = step })
+  local shown, steps = {}, {}
+  for f = 1, frames:size(1), 4 do shown[#shown + 1] = f; steps[#steps + 1] = math.min((f - 1) * k, 256) end
+  local counts = ({ sgld = "SGLD step", mala = "MALA step", hmc = "HMC iteration", annealed = "annealed Langevin step" })[p.sampler]
+  joule.tb.image("samples/chain", joule.plot.chains(frames:index(shown), { chains = { 1, 2, 3, 4 }, steps = steps, xlabel = counts }),
+                 { step = step })
+  -- How well these chains mixed, as TensorBoard curves diagnostics/energy_ess, … (not in log.jsonl: its
+  -- lines are the epochs, which resume and sweeps compare). The chains are of different classes, so
+  -- R-hat also measures how the classes' energies differ. Cheap: the frames exist, the energies of
+  -- 17 × 16 of them are new.
+  local d = joule.ebm.diagnostics(frames, { model = model, labels = conditional and labels or nil, warmup = frames:size(1) // 2 })
+  local acceptance = tb_sampler.acceptance and tb_sampler:acceptance()
+  local mean_acceptance
+  if acceptance then
+    mean_acceptance = 0
+    for _, a in ipairs(acceptance) do mean_acceptance = mean_acceptance + a / #acceptance end
+  end
+  local values = { energy_ess = d.energy.ess, energy_rhat = d.energy.rhat, ess_median = d.ess_median, ess_min = d.ess_min,
+                  rhat_max = d.rhat_max, acceptance = mean_acceptance }
+  for _, key in ipairs{ "energy_ess", "energy_rhat", "ess_median", "ess_min", "rhat_max", "acceptance" } do
+    if values[key] then joule.tb.scalar("diagnostics/" .. key, values[key], { step = step }) end
+  end
+  print(string.format("chains of the TensorBoard pictures (%d × %d draws): energy ESS %.1f, R-hat %.3f; pixels: ESS median %.1f, R-hat max %.3f",
+    d.chains, d.draws, d.energy.ess, d.energy.rhat, d.ess_median, d.rhat_max))
   joule.tb.histogram("energy/real", model:energy(first(val.images, 256)), { step = step })
   joule.tb.histogram("energy/sampled", model:energy(x), { step = step })
   joule.tb.histogram("energy/noise", model:energy(tb_sampler:sample{ n = 64, steps = 0 }), { step = step })
   if ood then joule.tb.histogram("energy/ood_ta", model:energy(first(ood.images, 256)), { step = step }) end
 end
 
--- Sample quality on the validation split, logged as { event = "sample_quality", fid = …, … } (TensorBoard:
--- sample_quality/fid, …). Chains of its own generator from noise, like the pictures: no effect on training.
-local quality_sampler = p.fid_every > 0 and joule.ebm.SGLD{
-  model = model, steps = 256, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
-  conditional = p.conditional and not ebm, buffer_per_class = 1, shape = shape, seed = p.seed + 104729, precision = p.precision,
-}
+-- Sample quality on the validation split: fid, kid, precision, … join the epoch's log line (and so its
+-- TensorBoard curves). The chains come from a sampler seeded by the epoch, from noise: no effect on
+-- training, and a resumed run logs the same numbers as one that never stopped.
 local function sample_quality(epoch)
   local conditional = p.conditional and not ebm
+  local sampler = joule.ebm.SGLD{
+    model = model, steps = 256, step_size = p.step_size, noise = p.noise, grad_clip = p.grad_clip,
+    conditional = conditional, buffer_per_class = 1, shape = shape, seed = p.seed * 1000 + epoch + 104729, precision = p.precision,
+  }
   local labels = {}
   for c = 0, classes - 1 do for _ = 1, p.fid_per_class do labels[#labels + 1] = c end end
-  local x = quality_sampler:sample{ n = #labels, labels = conditional and labels or nil }
+  local x = sampler:sample{ n = #labels, labels = conditional and labels or nil }
   local q = joule.metrics.sample_quality(x, val.images, conditional and { labels = labels, real_labels = val.labels, features = p.features }
                                                                        or { features = p.features })
-  joule.log{ event = "sample_quality", epoch = epoch, step = jem:steps(), fid = q.fid, kid = q.kid, precision = q.precision,
-             recall = q.recall, density = q.density, coverage = q.coverage, class_fidelity = q.class_fidelity, diversity = q.diversity }
+  return { fid = q.fid, kid = q.kid, precision = q.precision, recall = q.recall, density = q.density,
+           coverage = q.coverage, class_fidelity = q.class_fidelity, diversity = q.diversity }
 end
 
 local stopped = false
@@ -209,19 +236,22 @@ for epoch = jem:epoch() + 1, p.epochs do
   -- Best by validation accuracy; a plain EBM has no classes to tell apart, so its latest is its best.
   local score = ebm and epoch or v.accuracy
   if score > best then best, best_epoch = score, epoch end
-  joule.log{ epoch = epoch, step = jem:steps(), lr = lr, loss = s.loss, px = s.px, pyx = s.pyx,
-             train_acc = s.accuracy, val_acc = v.accuracy, energy_real = v.energy_real,
-             energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm, acceptance = acceptance }
+  local line = { epoch = epoch, step = jem:steps(), lr = lr, loss = s.loss, px = s.px, pyx = s.pyx,
+                 train_acc = s.accuracy, val_acc = v.accuracy, energy_real = v.energy_real,
+                 energy_sampled = v.energy_sampled, cdiv = v.cdiv, grad_norm = s.grad_norm, acceptance = acceptance }
+  -- Never fatal: a measure that cannot be taken costs a warning, not the run.
+  if p.fid_every > 0 and (epoch % p.fid_every == 0 or epoch == p.epochs) then
+    local ok, q = pcall(sample_quality, epoch)
+    if ok then for k, v in pairs(q) do line[k] = v end
+    else io.stderr:write("warning: sample quality of epoch ", epoch, " skipped: ", tostring(q), "\n") end
+  end
+  joule.log(line)
   if best_epoch == epoch then jem:save_checkpoint(run .. "/best", info(epoch)) end
   jem:save_checkpoint(run .. "/last", info(epoch))
   -- After the checkpoints, and never fatal: a picture that cannot be drawn costs a warning, not the run.
   if p.tb_every > 0 and (epoch % p.tb_every == 0 or epoch == p.epochs) then
     local ok, err = pcall(tensorboard)
     if not ok then io.stderr:write("warning: TensorBoard pictures of epoch ", epoch, " skipped: ", tostring(err), "\n") end
-  end
-  if p.fid_every > 0 and (epoch % p.fid_every == 0 or epoch == p.epochs) then
-    local ok, err = pcall(sample_quality, epoch)
-    if not ok then io.stderr:write("warning: sample quality of epoch ", epoch, " skipped: ", tostring(err), "\n") end
   end
   print(string.format("epoch %d done in %d s", epoch, os.difftime(os.time(), started)))
   if joule.interrupted() then stopped = true; break end

@@ -43,6 +43,16 @@ public enum Diagnostics {
         public var rhat: [Double]
         public var draws: Int
         public var chains: Int
+
+        /// The slowest coordinate's ESS and the median over coordinates (NaN when there are none).
+        public var essMin: Double { ess.min() ?? .nan }
+        public var essMedian: Double {
+            let s = ess.sorted(), n = s.count
+            return n == 0 ? .nan : n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+        }
+        /// The largest R-hat over the coordinates that move (a constant coordinate's R-hat is NaN and
+        /// says nothing about mixing); NaN when none moves.
+        public var rhatMax: Double { rhat.filter { !$0.isNaN }.max() ?? .nan }
     }
 
     /// The diagnostics of every coordinate of `frames`, draws × chains × state: (F, N, C, H, W) or

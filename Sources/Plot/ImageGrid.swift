@@ -44,11 +44,13 @@ public struct ChainOptions: Sendable {
     /// One label per chain (for example the class it samples).
     public var rowLabels: [String]?
     public var title: String?
+    /// What the numbers under the frames count (a sampler other than SGLD counts its own steps).
+    public var xLabel = "SGLD step"
 
     public init(range: ValueRange = .fixed(-1, 1), steps: [Int]? = nil, padding: Int = 2, scale: Int? = nil,
-                rowLabels: [String]? = nil, title: String? = nil) {
+                rowLabels: [String]? = nil, title: String? = nil, xLabel: String = "SGLD step") {
         self.range = range; self.steps = steps; self.padding = padding; self.scale = scale
-        self.rowLabels = rowLabels; self.title = title
+        self.rowLabels = rowLabels; self.title = title; self.xLabel = xLabel
     }
 }
 
@@ -111,7 +113,7 @@ extension Figure {
         let captions = (0..<n).map { _ in steps.map(String.init) }
         return try GridLayout(stack: stack, cells: cells, captions: captions, rowLabels: options.rowLabels,
                               title: options.title, range: options.range, padding: options.padding,
-                              scale: options.scale, footer: "SGLD step").render()
+                              scale: options.scale, footer: options.xLabel).render()
     }
 }
 

@@ -17,66 +17,24 @@ import XCTest
 /// moments (4.4 for 2-D's 5 moments, 5.0 for 50-D's 1325): a correct sampler fails it once in a
 /// thousand runs, and each test runs three seeds. The effective sample size of a mean is σ² / se².
 final class SamplerMomentTests: XCTestCase {
-    struct Estimate {
-        var z: [Double]
-        /// Largest |estimate − truth| of a covariance entry relative to √(Σ_ii Σ_jj), and of a mean relative to √Σ_ii.
-        var bias: Double
-        /// Largest standard error, relative likewise.
-        var error: Double
-        /// Smallest effective sample size of a coordinate's mean (all chains together).
-        var ess: Double
-        var maxZ: Double { z.map(abs).max()! }
-    }
+    typealias Estimate = MomentEstimate
 
-    /// The two-sided normal quantile of a family-wise rate `alpha` over `k` tests (bisection on erfc).
-    static func bound(alpha: Double = 1e-3, tests k: Int) -> Double {
-        var lo = 0.0, hi = 10.0
-        for _ in 0..<100 {
-            let z = (lo + hi) / 2
-            if erfc(z / 2.0.squareRoot()) > alpha / Double(k) { lo = z } else { hi = z }
-        }
-        return lo
-    }
+    static func bound(alpha: Double = 1e-3, tests k: Int) -> Double { MomentEstimate.bound(alpha: alpha, tests: k) }
 
-    /// Runs the chains and compares their moments with `mean` and `covariance` (row-major).
-    /// `offset`: E[x − μ] when the target is not N(μ, ·) itself (a truncated Gaussian); zero by default.
+    /// Runs the chains (from N(0, I), `burnIn` steps, then `draws` states `thin` steps apart) and
+    /// compares their moments with `mean` and `covariance` (row-major; MomentEstimate says how).
     func estimate(_ s: MarkovSampler, _ g: GaussianEnergy, chains n: Int, burnIn: Int, draws: Int, thin: Int,
                   covariance: [Double]? = nil, offset: [Double]? = nil, seed: UInt64) throws -> Estimate {
-        let d = g.dimension, sigma = covariance ?? g.covariance, offset = offset ?? Array(repeating: 0, count: d)
+        let d = g.dimension
         let x = Tensor(shape: [n, d])
         RNG(seed: seed).fillNormal(x)
         try s.run(x, labels: nil, steps: burnIn)
-        let pairs = d * (d + 1) / 2, m = d + pairs
-        var sums = [Double](repeating: 0, count: n * m)
-        var centred = [Double](repeating: 0, count: d)
-        for _ in 0..<draws {
+        var frames = [Float](repeating: 0, count: draws * n * d)
+        for f in 0..<draws {
             try s.run(x, labels: nil, steps: thin)
-            for c in 0..<n {
-                for i in 0..<d { centred[i] = Double(x.data[c * d + i]) - g.mean[i] }
-                var k = c * m
-                for i in 0..<d { sums[k] += centred[i]; k += 1 }
-                for i in 0..<d { for j in i..<d { sums[k] += centred[i] * centred[j]; k += 1 } }
-            }
+            for i in 0..<(n * d) { frames[f * n * d + i] = x.data[i] }
         }
-        var z: [Double] = [], bias = 0.0, error = 0.0, ess = Double.infinity
-        var k = 0
-        func compare(_ truth: Double, _ scale: Double) -> (Double, Double) {
-            let per = (0..<n).map { sums[$0 * m + k] / Double(draws) }
-            let mean = per.reduce(0, +) / Double(n)
-            let sd = (per.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - 1)).squareRoot()
-            let se = sd / Double(n).squareRoot()
-            z.append((mean - truth) / se)
-            bias = max(bias, abs(mean - truth) / scale)
-            error = max(error, se / scale)
-            k += 1
-            return (mean, se)
-        }
-        for i in 0..<d {
-            let (_, se) = compare(offset[i], sigma[i * d + i].squareRoot())
-            ess = min(ess, sigma[i * d + i] / (se * se))
-        }
-        for i in 0..<d { for j in i..<d { _ = compare(sigma[i * d + j], (sigma[i * d + i] * sigma[j * d + j]).squareRoot()) } }
-        return Estimate(z: z, bias: bias, error: error, ess: ess)
+        return MomentEstimate(frames: frames, draws: draws, chains: n, mean: g.mean, covariance: covariance ?? g.covariance, offset: offset)
     }
 
     struct Setting {

@@ -49,6 +49,24 @@ final class DiagnosticsBindingTests: LuaTestCase {
         XCTAssertEqual(r[11], "true", "no model, no energies")
     }
 
+    /// The summaries the scripts print: the smallest and the median ESS over coordinates, and the
+    /// largest R-hat of the coordinates that move (a third, constant coordinate has R-hat NaN and is left out).
+    func testSummariesOverCoordinates() throws {
+        let r = try lua(setup + """
+            local three = joule.tensor.cat{ frames:reshape(41 * 4, 2):transpose(), joule.tensor.ones(1, 41 * 4) }:transpose():reshape(41, 4, 3)
+            local d = joule.ebm.diagnostics(three, { warmup = 1 })
+            local function exact(v) return string.format('%.17g', v) end
+            return exact(d.ess[1]), exact(d.ess[2]), exact(d.ess[3]), exact(d.rhat[1]), exact(d.rhat[2]), tostring(d.rhat[3]),
+                   exact(d.ess_min), exact(d.ess_median), exact(d.rhat_max)
+            """)
+        let v = r.map { Double($0) ?? .nan }
+        XCTAssertTrue(v[5].isNaN, "a constant coordinate: \(r[5])")
+        XCTAssertEqual(v[2], 40 * 4, "a constant coordinate's ESS is draws × chains (an even number of draws: split chains drop none)")
+        XCTAssertEqual(v[6], min(v[0], v[1]))
+        XCTAssertEqual(v[7], [v[0], v[1], v[2]].sorted()[1])
+        XCTAssertEqual(v[8], max(v[3], v[4]))
+    }
+
     func testBadFramesAreClearErrorsWithTheLine() {
         var m = luaError(setup + "joule.ebm.diagnostics(frames:slice(1, 3))")
         XCTAssertTrue(m.hasPrefix("snippet.lua:6: diagnostics: need at least 4 draws per chain, got 3"), m)

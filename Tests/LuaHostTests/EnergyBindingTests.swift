@@ -93,6 +93,30 @@ final class EnergyBindingTests: LuaTestCase {
         XCTAssertTrue(m.hasPrefix("snippet.lua:3: joule.ebm.Energy (made at snippet.lua:2) takes a batch of shape (N, 2), got [3, 3]"), m)
     }
 
+    /// The same bad returns through MALA, HMC and annealed Langevin: one message with the line of the
+    /// call that ran the sampler and the line that made the energy, also when the energy goes bad only
+    /// away from the start (a NaN on the way, where |x| grows past 3).
+    func testBadReturnsThroughEverySamplerAreClearErrorsWithTheLines() {
+        func energy(_ body: String) -> String { "local g = joule.ebm.Energy{ shape = {2}, energy_grad = function(x) \(body) end }\n" }
+        for make in ["joule.ebm.MALA{ model = g, conditional = false, step_size = 0.5, steps = 50, seed = 1 }",
+                     "joule.ebm.HMC{ model = g, conditional = false, step_size = 0.5, leapfrog = 3, steps = 50, seed = 1 }",
+                     "joule.ebm.AnnealedLangevin{ model = g, conditional = false, step_size = 0.5, steps = 50, seed = 1 }"] {
+            let name = String(make.dropFirst("joule.ebm.".count).prefix { $0 != "{" })
+            let run = "local s = \(make)\ns:sample{ n = 4 }"
+            var m = luaError("\n" + energy("return (x * 0 / 0):sum(2), x") + run)
+            XCTAssertTrue(m.hasPrefix("snippet.lua:4: joule.ebm.Energy (made at snippet.lua:2): energy_grad returned energy nan for input 1 of 4"),
+                          "\(name): \(m)")
+            m = luaError("\n" + energy("return (x * x):sum(2), x:sum(2)") + run)
+            XCTAssertTrue(m.hasPrefix("snippet.lua:4: joule.ebm.Energy (made at snippet.lua:2): energy_grad returned gradients of shape [4]; they must have the shape of x, [4, 2]"),
+                          "\(name): \(m)")
+            // Finite at the start, NaN for chain 3 from the fifth evaluation on (a proposal, in MALA and HMC).
+            m = luaError("local calls = 0\n" + energy("calls = calls + 1; local e = (x * x):sum(2); if calls >= 5 then e:set(3, 0 / 0) end; return e, 2 * x")
+                         + run)
+            XCTAssertTrue(m.hasPrefix("snippet.lua:4: joule.ebm.Energy (made at snippet.lua:2): energy_grad returned energy nan for input 3 of 4"),
+                          "\(name): \(m)")
+        }
+    }
+
     func testALuaErrorInsideTheEnergyKeepsItsMessageAndLine() {
         let m = luaError("""
             local g = joule.ebm.Energy{ shape = {2},

@@ -71,6 +71,14 @@ final class PlotBindingTests: LuaTestCase {
         XCTAssertLessThan(Int(two[1])!, Int(out[1])!, "two chains make a shorter figure than three")
         XCTAssertTrue(luaError("joule.plot.chains(joule.tensor.rand(5, 3, 1, 10, 10), { steps = {0, 8} })")
             .contains("2 step numbers for 5 frames"))
+        // xlabel names what the numbers count: the same frames with another footer are another picture,
+        // and the default is SGLD's.
+        let footers = try lua("""
+        local frames = joule.tensor.rand(5, 2, 1, 10, 10)
+        local function png(o) return joule.plot.chains(frames, o):png() end
+        return png{} == png{ xlabel = 'SGLD step' }, png{} ~= png{ xlabel = 'HMC iteration' }
+        """)
+        XCTAssertEqual(footers, ["true", "true"])
     }
 
     func testHistogramForms() throws {

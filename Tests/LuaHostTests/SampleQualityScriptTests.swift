@@ -23,8 +23,9 @@ final class SampleQualityScriptTests: LuaTestCase {
                               + TrainingTests.tiny, timeout: 600)
         XCTAssertEqual(train.status, 0, train.stderr)
         let log = try String(contentsOf: directory.appendingPathComponent("main/train/log.jsonl"), encoding: .utf8)
-        let quality = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("\"event\":\"sample_quality\"") }, log)
-        let line = try JSONSerialization.jsonObject(with: Data(quality.utf8)) as! [String: Any]
+        let epoch = try XCTUnwrap(log.split(separator: "\n").first { $0.hasPrefix("{\"epoch\":1,") }, log)
+        let line = try JSONSerialization.jsonObject(with: Data(epoch.utf8)) as! [String: Any]
+        XCTAssertNotNil(line["val_acc"] as? Double)
         XCTAssertGreaterThan(line["fid"] as! Double, 0)
         XCTAssertTrue((0...1).contains(line["class_fidelity"] as! Double))
 
@@ -46,13 +47,21 @@ final class SampleQualityScriptTests: LuaTestCase {
         XCTAssertGreaterThan(r["fid"] as! Double, 5 * (floor["fid"] as! Double))
         XCTAssertGreaterThan(floor["class_fidelity"] as! Double, r["class_fidelity"] as! Double)
 
-        let report = try joule(["run", script("report.lua"), "-p", "run=main", "-p", "data=\(data)", "-p", "steps=3",
+        // 8 steps, every one kept: 9 frames, the diagnostics on the last 5.
+        let report = try joule(["run", script("report.lua"), "-p", "run=main", "-p", "data=\(data)", "-p", "steps=8", "-p", "keep_every=1",
                                 "-p", "unconditional=4", "-p", "max_images=40"], timeout: 600)
         XCTAssertEqual(report.status, 0, report.stderr)
         let md = try String(contentsOf: directory.appendingPathComponent("main/report/report.md"), encoding: .utf8)
         XCTAssertTrue(md.contains("## How good are the samples?"), md)
         XCTAssertTrue(md.contains(String(format: "| FID | %.1f |", r["fid"] as! Double)), md)
         XCTAssertNotNil((try json("main/report/metrics.json"))["sample_quality"] as? [String: Any])
+        // How the chains mixed, in the section on what the model draws.
+        XCTAssertTrue(md.contains("| no class given | 5 × 4 | "), md)
+        XCTAssertTrue(md.contains("| class given (classes differ, so R-hat also compares classes) | 5 × 32 | "), md)
+        let mixing = try XCTUnwrap((try json("main/report/metrics.json"))["mixing_unconditional"] as? [String: Any])
+        for key in ["energy_ess", "energy_rhat", "ess_median", "ess_min", "rhat_max"] {
+            XCTAssertTrue((mixing[key] as? Double).map { $0.isFinite && $0 > 0 } ?? false, "\(key): \(mixing)")
+        }
 
         let ev = try joule(["run", script("evaluate.lua"), "-p", "checkpoint=main/train", "-p", "data=\(data)", "-p", "attack=pgd",
                             "-p", "attack_n=24", "-p", "attack_steps=2", "-p", "out=ev.json"], timeout: 600)

@@ -31,6 +31,9 @@ enum DiagnosticsBinding {
                 t.set("rhat", summary.rhat)
                 t.set("draws", summary.draws)
                 t.set("chains", summary.chains)
+                t.set("ess_min", summary.essMin)
+                t.set("ess_median", summary.essMedian)
+                t.set("rhat_max", summary.rhatMax)
                 if let energy {
                     t.table("energy") { e in
                         e.set("ess", energy.summary.ess[0])
@@ -47,7 +50,7 @@ enum DiagnosticsBinding {
 extension DiagnosticsBinding {
     /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
     static let documentation: [(String, String, String)] = [
-    ("joule.ebm.diagnostics", "joule.ebm.diagnostics(frames [, { model = m, labels = {...}, warmup = k }]) → { ess, rhat, draws, chains [, energy] }",
-     "How well kept chains have mixed: for frames draws × chains × state — what sampler:sample{ keep_every = k } returns, (F, N, C, H, W) or (F, N, D) — the bulk effective sample size (ess) and the rank-normalised split R-hat (rhat) of every coordinate of a chain's state (lists in row-major order), as Vehtari et al. (2021) define them and ArviZ computes them (arviz.ess(method='bulk'), arviz.rhat(method='rank'); equal to 1e-6). R-hat near 1 (below 1.01) says the chains agree; an ESS far below draws × chains says they move slowly. With a model (a network or a joule.ebm.Energy; labels for E(x, y)), also energy = { ess, rhat, trace }: the diagnostics of the chains' energies and the energies themselves, (F, N), for joule.plot.energy_trace. warmup = k leaves out the first k frames (the start from noise, and the way from it). Needs at least 4 draws and 2 chains and finite frames; a coordinate that never moves has ess = draws × chains and rhat NaN."),
+    ("joule.ebm.diagnostics", "joule.ebm.diagnostics(frames [, { model = m, labels = {...}, warmup = k }]) → { ess, rhat, ess_min, ess_median, rhat_max, draws, chains [, energy] }",
+     "How well kept chains have mixed: for frames draws × chains × state — what sampler:sample{ keep_every = k } returns, (F, N, C, H, W) or (F, N, D) — the bulk effective sample size (ess) and the rank-normalised split R-hat (rhat) of every coordinate of a chain's state (lists in row-major order), as Vehtari et al. (2021) define them and ArviZ computes them (arviz.ess(method='bulk'), arviz.rhat(method='rank'); equal to 1e-6). ess_min and ess_median summarise ess over the coordinates, rhat_max is the largest R-hat of the coordinates that move. R-hat near 1 (below 1.01) says the chains agree; an ESS far below draws × chains says they move slowly. With a model (a network or a joule.ebm.Energy; labels for E(x, y)), also energy = { ess, rhat, trace }: the diagnostics of the chains' energies and the energies themselves, (F, N), for joule.plot.energy_trace. warmup = k leaves out the first k frames (the start from noise, and the way from it). Needs at least 4 draws and 2 chains and finite frames; a coordinate that never moves has ess = draws × chains and rhat NaN."),
     ]
 }

@@ -52,7 +52,7 @@ public enum PlotBinding {
             return try Figure.imageRows(flat, rows: rows, options: g)
         }
 
-        plot(lua, "chains", options: ["steps", "chains", "title", "range", "row_labels", "padding", "scale"]) { call, o in
+        plot(lua, "chains", options: ["steps", "chains", "title", "xlabel", "range", "row_labels", "padding", "scale"]) { call, o in
             // chains(frames [, path] [, options]): frames (F, N, 1, H, W) as sampler:sample{ keep_every }
             // returns them; one row per chain, the SGLD step under each frame. chains = {1, 5, ...}
             // shows only those chains (positions from 1), in that order.
@@ -62,6 +62,7 @@ public enum PlotBinding {
                 if let pick = try o.integers("chains", 1...Int.max) { frames = try chainSubset(frames, pick) }
                 c.steps = try o.integers("steps")
                 c.title = try o.string("title")
+                c.xLabel = try o.string("xlabel") ?? c.xLabel
                 c.rowLabels = try strings(o, "row_labels")
                 c.padding = try o.integer("padding", 0...64, default: c.padding)
                 c.scale = try o.integer("scale", 1...32)
@@ -571,8 +572,8 @@ extension PlotBinding {
      "A function of the plane on a grid, in viridis (dark = low): values (rows, columns) over xrange × yrange (default [-1, 1]², row 1 at the bottom), e.g. the energy of a 2-D model on a meshgrid; points (N, 2) — SGLD samples — drawn on top."),
     ("joule.plot.grid", "joule.plot.grid(images [, path] [, { nrow, padding, range, row_labels, title, scale, blocks, levels }]) → Figure",
      "A grid of images from an (N, C, H, W), (N, H, W) or (H, W) tensor (C = 1 grey, 3 colour, any other count channel by channel, each a grey tile), filled row by row (nrow per row), or the frames of sampler:sample{ keep_every = k } (F, N, 1, H, W), one chain after another. range: {lo, hi} (default {-1, 1}), 'auto' or 'per_image'."),
-    ("joule.plot.chains", "joule.plot.chains(frames [, path] [, { steps, chains, title, range, row_labels, padding, scale }]) → Figure",
-     "Sampling chains from (F, N, 1, H, W) frames (as SGLD:sample returns with keep_every): one row per chain, the SGLD step under each frame; chains = {1, 5, ...} shows only those chains."),
+    ("joule.plot.chains", "joule.plot.chains(frames [, path] [, { steps, chains, title, xlabel, range, row_labels, padding, scale }]) → Figure",
+     "Sampling chains from (F, N, 1, H, W) frames (as SGLD:sample returns with keep_every): one row per chain, the SGLD step under each frame (xlabel names what the numbers count for another sampler, e.g. 'HMC iteration'); chains = {1, 5, ...} shows only those chains."),
     ("joule.plot.histogram", "joule.plot.histogram(sets [, path] [, { bins = 40, density = true, style, title, xlabel, ylabel, width, height, ... }]) → Figure",
      "Overlaid histograms with a legend — the course's figure of ID and OOD energies. sets is {{ name = 'test', values = t }, ...}, { test = t, ood = u } (drawn in name order), or one list or tensor of values."),
     ("joule.plot.lines", "joule.plot.lines(series [, path] [, { title, xlabel, ylabel, width, height, ... }]) → Figure",
