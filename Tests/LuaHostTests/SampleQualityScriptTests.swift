@@ -80,6 +80,26 @@ final class SampleQualityScriptTests: LuaTestCase {
         XCTAssertTrue(bad.stderr.contains("unknown attack 'fgsm'"), bad.stderr)
     }
 
+    /// FID during training comes from chains seeded by the epoch: a run resumed after epoch 1 logs the
+    /// same epoch-2 numbers as one that never stopped.
+    func testSampleQualityDuringTrainingIsTheSameAfterAResume() throws {
+        let data = directory.appendingPathComponent("glyphs").path
+        try GlyphCorpus.make(into: data, options: GlyphCorpus.Options(seed: 4, count: 1500))
+        let common = ["-p", "data=\(data)", "-p", "max_batches=2", "-p", "fid_every=1", "-p", "fid_per_class=2", "-p", "tb_every=0"] + TrainingTests.tiny
+        let whole = try joule(["run", script("train_jem.lua"), "-p", "run=whole", "-p", "epochs=2"] + common, timeout: 600)
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let first = try joule(["run", script("train_jem.lua"), "-p", "run=part", "-p", "epochs=1"] + common, timeout: 600)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let rest = try joule(["run", script("train_jem.lua"), "-p", "run=part", "-p", "epochs=2", "-p", "resume=part"] + common, timeout: 600)
+        XCTAssertEqual(rest.status, 0, rest.stderr)
+        func epoch2(_ run: String) throws -> String {
+            let log = try String(contentsOf: directory.appendingPathComponent("\(run)/log.jsonl"), encoding: .utf8)
+            return String(try XCTUnwrap(log.split(separator: "\n").first { $0.hasPrefix("{\"epoch\":2,") }, log))
+        }
+        XCTAssertTrue(try epoch2("whole").contains("\"fid\":"))
+        XCTAssertEqual(try epoch2("whole"), try epoch2("part"))
+    }
+
     func testLoadJSONReadsWhatSaveJSONWrote() throws {
         let out = try lua("""
             joule.save_json(DIR .. "/t.json", { a = 1, b = { 2.5, "x", true }, c = { d = "e" } })
