@@ -487,8 +487,12 @@ if q and q.fid then
       q.recall, q.diversity, real.recall, real.diversity or 1, q.coverage)
   elseif q.diversity and q.diversity < 0.75 then
     words[#words + 1] = string.format("The samples vary less than real glyphs (diversity %.2f): a class's samples resemble one another.", q.diversity)
+  elseif q.diversity then
+    words[#words + 1] = string.format("The samples vary about as much as real glyphs (diversity %.2f, recall %.2f).", q.diversity, q.recall)
+  elseif real.recall and q.recall < 0.5 * real.recall then
+    words[#words + 1] = string.format("The samples cover little of the data: recall %.2f against the real images' %.2f.", q.recall, real.recall)
   else
-    words[#words + 1] = string.format("The samples vary about as much as real glyphs (diversity %.2f, recall %.2f).", q.diversity or 0 / 0, q.recall)
+    words[#words + 1] = string.format("The samples cover the data about as well as real images do (recall %.2f).", q.recall)
   end
   if real.precision and q.precision >= 0.8 * real.precision then
     words[#words + 1] = string.format("Most look like real glyphs (precision %.2f; real images %.2f).", q.precision, real.precision)
