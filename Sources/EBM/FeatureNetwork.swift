@@ -84,16 +84,11 @@ public final class FeatureNetwork {
     /// The class the network assigns each image.
     public func predict(_ images: Tensor) throws -> [Int] {
         try check(images)
-        let n = images.shape[0], c = classes
+        let n = images.shape[0]
         var out: [Int] = []
         out.reserveCapacity(n)
         for first in stride(from: 0, to: n, by: Self.chunk) {
-            let logits = try net.forwardLogits(try images.items(first..<Swift.min(first + Self.chunk, n)))
-            for i in 0..<logits.shape[0] {
-                var best = 0
-                for j in 1..<c where logits.data[i * c + j] > logits.data[i * c + best] { best = j }
-                out.append(best)
-            }
+            out += try net.forwardLogits(try images.items(first..<Swift.min(first + Self.chunk, n))).argmaxRows()
         }
         return out
     }

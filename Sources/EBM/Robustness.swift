@@ -107,12 +107,8 @@ public enum PGD {
                 let last = Swift.min(first + batchSize, n)
                 let ys = Array(labels[first..<last])
                 let adv = try attack(model: model, images: try images.items(first..<last), labels: ys, config: c)
-                let logits = try model.forwardLogits(adv)
-                let k = logits.shape[1]
-                for i in 0..<(last - first) {
-                    var best = 0
-                    for j in 1..<k where logits.data[i * k + j] > logits.data[i * k + best] { best = j }
-                    if best != ys[i] { survived[first + i] = false }
+                for (i, predicted) in try model.forwardLogits(adv).argmaxRows().enumerated() where predicted != ys[i] {
+                    survived[first + i] = false
                 }
             }
             out.append(Double(survived.filter { $0 }.count) / Double(n))
