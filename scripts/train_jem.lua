@@ -23,6 +23,9 @@
 -- step, saves last/ and exits with status 130.
 -- -p model=FILE.lua trains the network that file returns (see scripts/models/; a file returning a
 -- function gets { classes, channels, hidden }); by default the course's ShallowCNN.
+-- -p spectral_norm=true wraps every Conv2d and Linear of that network in spectral normalisation
+-- (PyTorch's spectral_norm: one power iteration per training step; the checkpoints hold the
+-- weights as <layer>.parametrizations.weight.original with u and v, loadable in PyTorch).
 -- The divergence guard (-p guard=false turns it off) checks every step for a non-finite loss,
 -- energies beyond guard_energy_max or a runaway gap between sampled and real energies (mean over
 -- guard_window steps beyond guard_gap_max); it then rolls back to the last good state (kept every
@@ -70,6 +73,9 @@ local p = joule.params{
   -- Gaussian fitted to the training images, nce_ratio noise images per real one); gp > 0 adds the gradient penalty gp·mean‖∂E/∂x‖²
   -- on the real batch (and on the sampled one with gp_sampled). Saved in checkpoints: a resume must match.
   objective = "ml", sigma = 0.1, ssm_eps = 0.1, projections = 1, nce_ratio = 1, gp = 0.0, gp_sampled = false,
+  -- Spectral normalisation of every Conv2d and Linear (PyTorch's spectral_norm, one power
+  -- iteration per training step); its u, v are saved in checkpoints under PyTorch's names.
+  spectral_norm = false,
 }
 
 joule.seed(p.seed)
@@ -105,6 +111,14 @@ else
     error(string.format("%s: images of %d channels; the ShallowCNN reads one: give -p model=FILE.lua (e.g. scripts/models/residual_ebm.lua)", p.data, shape[1]))
   end
   model = joule.nn.ShallowCNN{ hidden = p.hidden, classes = classes }
+end
+if p.spectral_norm then
+  -- Every convolution and linear layer spectrally normalised (README, "Spectral normalisation").
+  -- A resumed run wraps the same network, whose names the checkpoint's weights (u, v included)
+  -- then fill. Evaluation mode: validation and pictures leave u, v alone; each training step
+  -- advances them once (the JEM trainer does, whatever the mode).
+  model = joule.nn.spectral_norm(model)
+  model:eval()
 end
 -- The sampler's options: those every sampler takes, then its own.
 local function sampler_options(o)

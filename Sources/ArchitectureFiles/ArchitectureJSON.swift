@@ -42,14 +42,18 @@ extension Architecture {
                     throw JouleError("architecture: \(type) \"\(arg.key)\" \(e.message)")
                 }
             }
+            if let key = layer.child, let wrap = layer.wrap {
+                // A kind that wraps one module: the child first, then the wrapper (which checks
+                // what it wraps).
+                guard let child = o[key] else { throw JouleError("architecture: \(type) needs \"\(key)\"") }
+                let module = try build(child, rng: rng, depth: depth + 1, budget: &budget, modules: &left)
+                do { return try wrap(args, module, rng) } catch let e as JouleError { throw JouleError("architecture: \(e.message)") }
+            }
             guard let count = try? layer.parameterCount(args, limit: budget) else { throw ParameterBudgetExceeded() }
             budget -= count
             return try layer.make(args, rng)
         }
         switch type {
-        case "Residual":
-            guard let body = o["body"] else { throw JouleError("architecture: Residual needs \"body\"") }
-            return Residual(try build(body, rng: rng, depth: depth + 1, budget: &budget, modules: &left))
         case "Sequential":
             guard let list = o["modules"]?.array, list.count <= maxModules else { throw JouleError("architecture: Sequential needs a \"modules\" list") }
             let modules = try list.map { try build($0, rng: rng, depth: depth + 1, budget: &budget, modules: &left) }

@@ -24,6 +24,7 @@ extension DivergenceGuard {
             tensors["guard.exp_avg.\(name)"] = m
             tensors["guard.exp_avg_sq.\(name)"] = v
         }
+        for ((name, _), t) in zip(jem.model.namedBuffers, s.buffers) { tensors["guard.state.\(name)"] = t }
         for (p, t) in s.buffer.storage.enumerated() where t.count > 0 { tensors["guard.buffer.\(p)"] = t }
         meta["guard.step"] = "\(s.step)"
         meta["guard.batch"] = "\(s.batch)"
@@ -45,6 +46,7 @@ extension DivergenceGuard {
         let expected = GuardStateFile.Expectation(
             maxRollbacks: config.maxRollbacks, extraSteps: config.extraSteps, window: config.window,
             parameters: jem.trainedParameters.map { ($0.name, $0.parameter.value.shape) },
+            buffers: jem.model.namedBuffers.map { ($0.name, $0.tensor.shape) },
             pools: buffer.pools, capacity: buffer.capacity, imageSize: buffer.imageSize,
             batchesDone: batchesDone, step: step, optimizerStep: optimizerStep)
         guard let file = try GuardStateFile.parse(tensors: tensors, meta: meta, expected: expected, fail: fail) else { return {} }
@@ -59,8 +61,9 @@ extension DivergenceGuard {
             }
         }
         let kept = file.goodState.map { g in
-            Snapshot(step: g.step, batch: g.batch, weights: g.weights, moments: g.moments, optimizerStep: g.optimizerStep,
-                     buffer: (g.storage, g.counts, g.heads), samplerRNG: g.samplerRNG, samplerState: samplerState)
+            Snapshot(step: g.step, batch: g.batch, weights: g.weights, buffers: g.buffers, moments: g.moments,
+                     optimizerStep: g.optimizerStep, buffer: (g.storage, g.counts, g.heads), samplerRNG: g.samplerRNG,
+                     samplerState: samplerState)
         }
         return { [self] in
             self.lrScale = scale

@@ -76,6 +76,8 @@ public final class DivergenceGuard {
         /// Batches of the epoch in progress done at that state.
         var batch: Int
         var weights: [Tensor]
+        /// The model's buffers (spectral normalisation's u, v), in `namedBuffers` order.
+        var buffers: [Tensor] = []
         var moments: [(m: Tensor, v: Tensor)]
         var optimizerStep: Int
         var buffer: (storage: [Tensor], counts: [Int], heads: [Int])
@@ -132,6 +134,7 @@ public final class DivergenceGuard {
                             buffer: (buffer.storage.map { $0.copy() }, buffer.counts, buffer.heads),
                             samplerRNG: jem.sampler.rng.state,
                             samplerState: (samplerState.tensors.mapValues { $0.copy() }, samplerState.meta))
+        snapshot!.buffers = jem.model.namedBuffers.map { $0.tensor.copy() }
         inARow = 0
     }
 
@@ -164,6 +167,10 @@ public final class DivergenceGuard {
         for ((_, p), w) in zip(jem.trainedParameters, s.weights) {
             p.value.data.update(from: w.data, count: w.count)
             p.value.touch()
+        }
+        for ((_, t), b) in zip(jem.model.namedBuffers, s.buffers) {
+            t.data.update(from: b.data, count: b.count)
+            t.touch()
         }
         for (k, (m, v)) in s.moments.enumerated() {
             opt.m[k].data.update(from: m.data, count: m.count)

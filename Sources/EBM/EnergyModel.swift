@@ -22,9 +22,18 @@ public protocol EnergyModel: AnyObject {
     /// input's gradient is that of its own energy. Splits large batches over per-core replicas.
     func energyGradient(_ x: Tensor, labels: [Int]?, energy: Tensor) throws -> Tensor
     var namedParameters: [(name: String, parameter: Parameter)] { get }
+    /// Checkpointed state that is not trained (PyTorch's buffers: spectral normalisation's u, v).
+    var namedBuffers: [(name: String, tensor: Tensor)] { get }
+    /// PyTorch's training / evaluation mode, for models with mode-dependent modules (spectral
+    /// normalisation: in training mode each model-level pass advances its power iteration).
+    var training: Bool { get set }
+    /// What a training step does once before its objective's passes, which then run in
+    /// evaluation mode: advance the mode-dependent state once, whatever the mode (as PyTorch's one
+    /// training-mode forward of the step's joint batch would).
+    func beginTrainingStep()
     /// What a checkpoint's metadata records to rebuild the model (see `EnergyNets.load`).
     var hyperparameters: [String: String] { get }
-    /// Copies weights in; every name must be present with the right shape, and no unknown names.
+    /// Copies weights (and buffers) in; every name must be present with the right shape, and no unknown names.
     func load(stateDict: [String: Tensor]) throws
     /// A model sharing these parameters whose energy gradients run in `precision` (what a sampler
     /// in bf16 calls); `self` when that is already the case or the model cannot.
@@ -40,6 +49,16 @@ public protocol EnergyModel: AnyObject {
 
 extension EnergyModel {
     public func sampling(in precision: Precision) -> EnergyModel { self }
+    public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
+    public var training: Bool {
+        get { false }
+        set {}
+    }
+    public func beginTrainingStep() {}
+    /// Names and shapes of everything a weights file holds for this model: parameters, then buffers.
+    public var stateShapes: [(name: String, shape: [Int])] {
+        namedParameters.map { ($0.name, $0.parameter.value.shape) } + namedBuffers.map { ($0.name, $0.tensor.shape) }
+    }
     /// A model without second derivatives (one whose energy is written outside the modules) says so.
     public func hessianVectorProduct(_ x: Tensor, _ v: Tensor, labels: [Int]?) throws -> Tensor {
         throw JouleError("this energy model gives no second derivatives (Hessian-vector products need a model of joule.nn modules)")
@@ -51,7 +70,7 @@ extension EnergyModel {
     public func zeroGradients() { for p in parameters { p.grad.zero() } }
 
     public func stateDict() -> [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: namedParameters.map { ($0.name, $0.parameter.value) })
+        Dictionary(uniqueKeysWithValues: namedParameters.map { ($0.name, $0.parameter.value) } + namedBuffers.map { ($0.name, $0.tensor) })
     }
 
     public func logits(_ x: Tensor) throws -> Tensor { try forwardLogits(x).copy() }

@@ -29,6 +29,11 @@ public class EnergyNet: EnergyModel {
     private let hvp = Tensor(shape: [0])
     /// The shape of the latest forward pass's input, (N, C, H, W) or (N, D).
     private var forwardShape: [Int] = []
+    /// Modules whose passes depend on the mode (spectral normalisation), found once.
+    private let modeModules: [ModeDependent]
+    /// A replica (per-core helper, a sampler's bf16 model) never advances mode-dependent state:
+    /// only the model the caller holds does, on the calling thread, before it splits a batch.
+    private var isReplica = false
 
     /// `inputShape` is the shape of one input, (C, H, W) or (D); for a network that starts with a
     /// Linear layer it defaults to (in features). The number of classes is found by running one
@@ -42,13 +47,14 @@ public class EnergyNet: EnergyModel {
         }
         self.root = root
         self.inputShape = inputShape ?? (Self.firstLeaf(root) as? Linear).map { [$0.inFeatures] }
+        modeModules = root.allModules.compactMap { $0 as? ModeDependent }
         shareConvolutionWorkspace()
         if let s = self.inputShape {
             try checkWorkload(item: s)
             // One input through the network: layers that do not fit the input shape (a Flatten
             // feeding a Linear of the wrong width) fail here, naming the layer, not at the first
-            // step of sampling.
-            classes = try forwardLogits(Tensor(shape: [1] + s)).shape[1]
+            // step of sampling. No pass of the model's: the mode-dependent state stays.
+            classes = try forwardPass(Tensor(shape: [1] + s)).shape[1]
         } else if let out = Self.lastLinear(root) {
             classes = out.outFeatures
         } else {
@@ -72,6 +78,8 @@ public class EnergyNet: EnergyModel {
     /// A model sharing `other`'s parameters, with workspaces of its own.
     private init(sharing other: EnergyNet) {
         root = other.root.replica()
+        modeModules = root.allModules.compactMap { $0 as? ModeDependent }
+        isReplica = true
         inputShape = other.inputShape
         classes = other.classes
         precision = other.precision
@@ -94,11 +102,13 @@ public class EnergyNet: EnergyModel {
 
     private static func firstLeaf(_ m: Module) -> Module {
         if let s = m as? Sequential, let first = s.modules.first { return firstLeaf(first) }
+        if let sn = m as? SpectralNorm { return sn.module }
         return m
     }
 
     private static func lastLinear(_ m: Module) -> Linear? {
         if let s = m as? Sequential, let last = s.modules.last { return lastLinear(last) }
+        if let sn = m as? SpectralNorm { return sn.module as? Linear }
         return m as? Linear
     }
 
@@ -109,10 +119,46 @@ public class EnergyNet: EnergyModel {
     }
 
     public var namedParameters: [(name: String, parameter: Parameter)] { root.namedParameters }
+    public var namedBuffers: [(name: String, tensor: Tensor)] { root.namedBuffers }
+
+    // MARK: Mode (PyTorch's train() / eval())
+
+    /// Training mode (PyTorch's `model.training`): each model-level pass (`forwardLogits`,
+    /// `energyGradient`, the second-order passes) first advances the mode-dependent modules' state
+    /// once (spectral normalisation's u, v), on the calling thread. A model without such modules
+    /// keeps the mode but nothing depends on it.
+    public var training: Bool {
+        get { modeModules.first?.training ?? ownMode }
+        set { ownMode = newValue; for m in modeModules { m.training = newValue } }
+    }
+    private var ownMode = true
+
+    /// One advance of every mode-dependent module, whatever the mode (see `EnergyModel`).
+    public func beginTrainingStep() {
+        guard !isReplica else { return }
+        for m in modeModules {
+            let mode = m.training
+            m.training = true
+            m.beginPass()
+            m.training = mode
+        }
+    }
+
+    /// Called once at the start of every model-level pass, before a batch is split over replicas.
+    private func beginPass() {
+        guard !isReplica else { return }
+        for m in modeModules { m.beginPass() }
+    }
 
     // MARK: Forward and backward
 
     public func forwardLogits(_ x: Tensor) throws -> Tensor {
+        beginPass()
+        return try forwardPass(x)
+    }
+
+    /// The logits of `x`, without `beginPass`.
+    private func forwardPass(_ x: Tensor) throws -> Tensor {
         let input = try entered(x)
         return try checkedLogits(try located { try root.forward(input) })
     }
@@ -123,6 +169,7 @@ public class EnergyNet: EnergyModel {
         guard let seq = root as? Sequential, (0...seq.modules.count).contains(count) else {
             throw JouleError("forwardPrefix: the network is not a Sequential of at least \(count) modules")
         }
+        beginPass()
         let input = try entered(x)
         return try located { try seq.forward(input, through: count) }
     }
@@ -189,6 +236,7 @@ public class EnergyNet: EnergyModel {
     }
 
     public func energyGradient(_ x: Tensor, labels: [Int]? = nil, energy: Tensor) throws -> Tensor {
+        beginPass()
         let n = x.shape.first ?? 0
         let parts = Swift.min(Parallel.cores, n / Self.minItemsPerCore)
         guard parts > 1 else { return try wholeEnergyGradient(x, labels: labels, energy: energy) }
@@ -226,7 +274,7 @@ public class EnergyNet: EnergyModel {
     private var helpers: [Helper] = []
 
     private func wholeEnergyGradient(_ x: Tensor, labels: [Int]?, energy: Tensor) throws -> Tensor {
-        try Energies.compute(of: try forwardLogits(x), labels: labels, into: energy, gradLogits: gradLogits, lse: lse, softmax: softmax)
+        try Energies.compute(of: try forwardPass(x), labels: labels, into: energy, gradLogits: gradLogits, lse: lse, softmax: softmax)
         return try backward(gradLogits, weights: false)!
     }
 
@@ -246,6 +294,7 @@ public class EnergyNet: EnergyModel {
     /// layer's tangent is skipped; otherwise R{∂E/∂x}, the Hessian-vector product, is returned.
     private func secondOrder(_ x: Tensor, _ v: Tensor, labels: [Int]?, weights: Bool) throws -> Tensor? {
         guard v.shape == x.shape else { throw JouleError("direction v has shape \(v.shape), the inputs \(x.shape)") }
+        beginPass()
         let input = try entered(x)
         if x.rank == 4 {
             let (n, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
@@ -280,23 +329,24 @@ public class EnergyNet: EnergyModel {
     }
 
     public func load(stateDict: [String: Tensor]) throws {
-        let mine = namedParameters
+        // Parameters, then buffers (spectral normalisation's u, v): a file holds both.
+        let mine = namedParameters.map { ($0.name, $0.parameter.value) } + namedBuffers.map { ($0.name, $0.tensor) }
         // Check everything before copying anything, in the parameters' order, so that the message
         // names the first parameter where checkpoint and model differ.
         for (name, p) in mine {
             guard let t = stateDict[name] else { throw JouleError("missing weight '\(name)' (the checkpoint is of another architecture)") }
-            guard t.shape == p.value.shape else {
-                throw JouleError("weight '\(name)' has shape \(t.shape), the model needs \(p.value.shape)")
+            guard t.shape == p.shape else {
+                throw JouleError("weight '\(name)' has shape \(t.shape), the model needs \(p.shape)")
             }
         }
-        let known = Set(mine.map(\.name))
+        let known = Set(mine.map(\.0))
         if let extra = stateDict.keys.sorted().first(where: { !known.contains($0) }) {
-            throw JouleError("unknown weight '\(extra)' for this model (its parameters: \(mine.prefix(4).map(\.name).joined(separator: ", "))\(mine.count > 4 ? ", …" : ""))")
+            throw JouleError("unknown weight '\(extra)' for this model (its parameters: \(mine.prefix(4).map(\.0).joined(separator: ", "))\(mine.count > 4 ? ", …" : ""))")
         }
         for (name, p) in mine {
             let t = stateDict[name]!
-            p.value.data.update(from: t.data, count: t.count)
-            p.value.touch()
+            p.data.update(from: t.data, count: t.count)
+            p.touch()
         }
     }
 }
@@ -323,15 +373,17 @@ public enum EnergyNets {
             let values = header.entries.values.reduce(0) { $0 + $1.count }
             let model = try build(architecture: text, inputShape: meta["input_shape"], parameterBudget: values)
             // Names and shapes before the tensors: the first that differs is named.
-            for (name, p) in model.namedParameters where header.entries[name]?.shape != p.value.shape {
+            for (name, shape) in model.stateShapes where header.entries[name]?.shape != shape {
                 throw JouleError(header.entries[name] == nil ? "missing weight '\(name)' (the checkpoint is of another architecture)"
-                                                              : "weight '\(name)' has shape \(header.entries[name]!.shape), the model needs \(p.value.shape)")
+                                                              : "weight '\(name)' has shape \(header.entries[name]!.shape), the model needs \(shape)")
             }
             composed = model
         }
         if let shallow { return try ShallowCNN.load(file, shallow, path: path) }
         do {
             try composed!.load(stateDict: file.tensors)
+            // A model from a file starts in evaluation mode (its u, v stay until model:train()).
+            composed!.training = false
             return composed!
         } catch let e as JouleError {
             throw JouleError("\(path): \(e.message)")

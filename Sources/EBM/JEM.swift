@@ -95,7 +95,17 @@ public final class JEM {
 
     /// The loss of real images (with labels) against sampled ones under the trainer's objective, with
     /// every parameter's gradient accumulated (gradients are zeroed first).
+    ///
+    /// A training step is a training-mode pass whatever the model's mode: the mode-dependent state
+    /// (spectral normalisation's u, v) advances exactly once here, then the objective's passes
+    /// (ContrastiveML's real and sampled forwards, a penalty's, …) run in evaluation mode: the same
+    /// as PyTorch's one training-mode forward of the joint batch. The caller's mode is restored
+    /// afterwards (a script keeps its model in evaluation mode so that validation does not advance).
     public func lossAndGradients(real: Tensor, labels: [Int], sampled: Tensor?) throws -> Terms {
+        let mode = model.training
+        model.beginTrainingStep()
+        model.training = false
+        defer { model.training = mode }
         let r = try objective.lossAndGradients(model: model, real: real, labels: labels, sampled: sampled)
         realPredictions = r.predictions
         meanF = r.meanF
@@ -104,8 +114,14 @@ public final class JEM {
 
     /// One training step on a batch: sample, loss, clip, Adam.
     public func step(_ images: Tensor, labels: [Int]) throws -> StepStats {
-        // The real batch goes along: contrastive divergence starts its chains there.
-        let sampled = objective.needsSamples ? try sampler.sampleForTraining(real: images, labels: sampler.conditional ? labels : nil) : nil
+        // The real batch goes along: contrastive divergence starts its chains there. Sampling runs
+        // in evaluation mode (as JEM's and IGEBM's reference code do, f.eval() around it): its
+        // passes leave spectral normalisation's u, v as they are.
+        let mode = model.training
+        model.training = false
+        let sampledOrError = Result { objective.needsSamples ? try sampler.sampleForTraining(real: images, labels: sampler.conditional ? labels : nil) : nil }
+        model.training = mode
+        let sampled = try sampledOrError.get()
         let real = images.copy()
         if config.realNoise > 0 {
             // Noised and clamped back into the pixel range, as the course's template and the UvA

@@ -85,6 +85,7 @@ public final class ShallowCNN: EnergyNet {
     static func load(_ file: SafeTensors, _ shape: (hidden: Int, classes: Int), path: String) throws -> ShallowCNN {
         let model = try ShallowCNN(hidden: shape.hidden, classes: shape.classes, rng: RNG(seed: 0))
         do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
+        model.training = false   // as every model from a file
         return model
     }
 

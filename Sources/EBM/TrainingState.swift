@@ -96,7 +96,8 @@ public enum TrainingCheckpoint {
             throw JouleError("\(path): no training checkpoint (expected \(stateFile) and \(weightsFile) here or in \(path)/last)")
         }
         let model = jem.model, opt = jem.optimizer, buffer = jem.sampler.buffer
-        let shapes = model.namedParameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
+        // Parameters and buffers (spectral normalisation's u, v): a resumed run continues from both.
+        let shapes = model.stateShapes
         let trained = jem.trainedParameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
         let weights = try SafeTensors.read(weightsPath) { header in
             for (name, shape) in shapes where header.entries[name]?.shape != shape {

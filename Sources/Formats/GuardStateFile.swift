@@ -10,12 +10,14 @@ public struct GuardStateFile {
         public var maxRollbacks: Int, extraSteps: Int, window: Int
         /// The model's parameters, the replay buffer's geometry, and the counters of the state itself.
         public var parameters: [(name: String, shape: [Int])]
+        /// The model's buffers (spectral normalisation's u, v): part of its good state too.
+        public var buffers: [(name: String, shape: [Int])]
         public var pools: Int, capacity: Int, imageSize: Int
         public var batchesDone: Int?, step: Int, optimizerStep: Int
         public init(maxRollbacks: Int, extraSteps: Int, window: Int, parameters: [(name: String, shape: [Int])],
-                    pools: Int, capacity: Int, imageSize: Int, batchesDone: Int?, step: Int, optimizerStep: Int) {
+                    buffers: [(name: String, shape: [Int])] = [], pools: Int, capacity: Int, imageSize: Int, batchesDone: Int?, step: Int, optimizerStep: Int) {
             self.maxRollbacks = maxRollbacks; self.extraSteps = extraSteps; self.window = window
-            self.parameters = parameters; self.pools = pools; self.capacity = capacity; self.imageSize = imageSize
+            self.parameters = parameters; self.buffers = buffers; self.pools = pools; self.capacity = capacity; self.imageSize = imageSize
             self.batchesDone = batchesDone; self.step = step; self.optimizerStep = optimizerStep
         }
     }
@@ -23,7 +25,7 @@ public struct GuardStateFile {
     /// The good state an unfinished epoch would roll back to.
     public struct GoodState {
         public var step: Int, batch: Int, optimizerStep: Int
-        public var weights: [Tensor], moments: [(m: Tensor, v: Tensor)]
+        public var weights: [Tensor], buffers: [Tensor], moments: [(m: Tensor, v: Tensor)]
         public var storage: [Tensor], counts: [Int], heads: [Int]
         public var samplerRNG: [UInt64]
     }
@@ -71,6 +73,13 @@ public struct GuardStateFile {
             }
             weights.append(w); moments.append((m, v))
         }
+        var buffers: [Tensor] = []
+        for (name, shape) in e.buffers {
+            guard let t = tensors["guard.state.\(name)"], t.shape == shape else {
+                throw fail("the guard's good state of buffer '\(name)' is missing or not of shape \(shape)")
+            }
+            buffers.append(t)
+        }
         let storage = (0..<e.pools).map { tensors["guard.buffer.\($0)"] ?? Tensor(shape: [0]) }
         guard storage.allSatisfy({ $0.count == 0 || $0.count == e.capacity * e.imageSize }) else {
             throw fail("the guard's replay buffer does not fit this sampler's")
@@ -86,7 +95,7 @@ public struct GuardStateFile {
         }
         state.goodState = GoodState(step: try int("guard.step", 0...e.step), batch: try int("guard.batch", 0...done),
                                     optimizerStep: try int("guard.optimizer.step", 0...e.optimizerStep),
-                                    weights: weights, moments: moments, storage: storage, counts: counts, heads: heads,
+                                    weights: weights, buffers: buffers, moments: moments, storage: storage, counts: counts, heads: heads,
                                     samplerRNG: words)
         return state
     }

@@ -31,11 +31,12 @@ public enum Architecture {
         func lines(_ m: Module, _ name: String, _ depth: Int) -> [String] {
             let pad = String(repeating: "  ", count: depth)
             let arch = m.architecture.object ?? [:]
-            let args = arch.keys.sorted().filter { !["type", "modules", "names", "body"].contains($0) }
+            let child = (arch["type"]?.string).flatMap { LayerType.named[$0]?.child }
+            let args = arch.keys.sorted().filter { !["type", "modules", "names"].contains($0) && $0 != child }
                 .map { "\($0) \(arch[$0]!)" }.joined(separator: ", ")
             let head = pad + (name.isEmpty ? "" : "(\(name)) ") + (arch["type"]?.string ?? m.summary) + (args.isEmpty ? "" : "(\(args))")
             if let s = m as? Sequential { return [head] + zip(s.names, s.modules).flatMap { lines($1, $0, depth + 1) } }
-            if let r = m as? Residual { return [head] + lines(r.body, "body", depth + 1) }
+            if let child, let c = m.children.first { return [head] + lines(c, child, depth + 1) }
             return [head]
         }
         return lines(m, "", 0).joined(separator: "\n")

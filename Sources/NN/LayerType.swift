@@ -53,16 +53,33 @@ public struct LayerType {
     public let parameters: (Arguments) -> [[Int]]
     /// The module; `rng` draws its initial weights.
     public let make: (Arguments, RNG) throws -> Module
-    /// Whether it draws random initial weights (its Lua constructor then takes a `seed` option).
-    public var drawsWeights: Bool { parametersKnown }
-    private let parametersKnown: Bool
+    /// Whether it draws random initial values (its Lua constructor then takes a `seed` option).
+    public let drawsWeights: Bool
+    /// For a kind that wraps one module (Residual's "body", SpectralNorm's "module"): the child's
+    /// key in the architecture JSON (in Lua the child is the first argument), and how the wrapper
+    /// is made of the child, built first; `make` is then not called.
+    public let child: String?
+    public let wrap: ((Arguments, Module, RNG) throws -> Module)?
 
     public init(_ name: String, arguments: [Argument] = [], signature: String, documentation: String,
                 parameters: ((Arguments) -> [[Int]])? = nil,
                 make: @escaping (Arguments, RNG) throws -> Module) {
         self.name = name; self.arguments = arguments; self.signature = signature; self.documentation = documentation
-        self.parameters = parameters ?? { _ in [] }; self.parametersKnown = parameters != nil; self.make = make
+        self.parameters = parameters ?? { _ in [] }; self.drawsWeights = parameters != nil; self.make = make
+        child = nil; wrap = nil
     }
+
+    /// A kind that wraps one module, under the key `child` (see `wrap`); `drawsValues`: whether
+    /// making it draws random values (it then takes a `seed` option in Lua).
+    public init(_ name: String, wrapping child: String, arguments: [Argument] = [], drawsValues: Bool = false,
+                signature: String, documentation: String, wrap: @escaping (Arguments, Module, RNG) throws -> Module) {
+        self.name = name; self.arguments = arguments; self.signature = signature; self.documentation = documentation
+        parameters = { _ in [] }; drawsWeights = drawsValues; self.child = child; self.wrap = wrap
+        make = { _, _ in throw JouleError("\(name) wraps a module: give it one") }
+    }
+
+    /// The wrapping kinds' child keys, for walks over architecture JSON.
+    public static var childKeys: Set<String> { Set(all.compactMap(\.child)) }
 
     /// The one check of an argument's value, wherever it comes from (a Lua call, a file): what the
     /// caller found as an integer, a number or a Bool; the message says what it must be.
@@ -100,7 +117,7 @@ public struct LayerType {
 
     /// Every layer kind, by name. A new layer adds its `LayerType` here.
     public static let all: [LayerType] = [Conv2d.layer, Linear.layer, Swish.layer, GELU.layer] + Activation.layers
-        + Pool2d.layers + [AdaptiveAvgPool2d.layer, Flatten.layer]
+        + Pool2d.layers + [AdaptiveAvgPool2d.layer, Flatten.layer, Residual.layer, SpectralNorm.layer]
 
     public static let named: [String: LayerType] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 }

@@ -28,6 +28,9 @@ public protocol Module: AnyObject {
     func accumulateWeightGradients(_ gradOutput: Tensor) throws
     /// Parameters under their PyTorch `state_dict` names relative to this module.
     var namedParameters: [(name: String, parameter: Parameter)] { get }
+    /// State that is not trained but belongs in checkpoints (PyTorch's buffers: spectral
+    /// normalisation's u and v), under their `state_dict` names relative to this module.
+    var namedBuffers: [(name: String, tensor: Tensor)] { get }
     /// A copy that shares this module's parameters but has workspaces of its own (Torch7's
     /// `clone('weight', 'bias')`), so that several threads can run it on different batches.
     func replica() -> Module
@@ -61,6 +64,7 @@ public protocol Module: AnyObject {
 extension Module {
     public func accumulateWeightGradients(_ gradOutput: Tensor) throws {}
     public var namedParameters: [(name: String, parameter: Parameter)] { [] }
+    public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
     public func backward(_ gradOutput: Tensor, needInputGradient: Bool) throws -> Tensor? {
         try accumulateWeightGradients(gradOutput)
         return needInputGradient ? try backwardInput(gradOutput) : nil

@@ -53,7 +53,9 @@ public final class Sequential: Module {
     /// with the container's caller, a residual block's skip path among them, so it keeps its own.)
     static func chooseInPlace(_ modules: [Module]) {
         guard modules.count > 2 else { return }
-        for i in 1..<(modules.count - 1) where modules[i - 1] is Conv2d || modules[i - 1] is Linear {
+        // A spectrally normalised layer hands on its wrapped layer's output: the same case.
+        func affine(_ m: Module) -> Bool { m is Conv2d || m is Linear || (m as? SpectralNorm).map { affine($0.module) } == true }
+        for i in 1..<(modules.count - 1) where affine(modules[i - 1]) {
             if let s = modules[i] as? Swish { s.inPlace = true }
             if let a = modules[i] as? Activation { a.inPlace = true }
         }
@@ -117,6 +119,9 @@ public final class Sequential: Module {
     public var namedParameters: [(name: String, parameter: Parameter)] {
         modules.enumerated().flatMap { i, m in m.namedParameters.map { ("\(names[i]).\($0.name)", $0.parameter) } }
     }
+    public var namedBuffers: [(name: String, tensor: Tensor)] {
+        modules.enumerated().flatMap { i, m in m.namedBuffers.map { ("\(names[i]).\($0.name)", $0.tensor) } }
+    }
 }
 
 /// x + body(x), a residual block; the body's parameters are named under "body." as in PyTorch.
@@ -128,6 +133,10 @@ public final class Residual: Module {
     private let gradInputTangent = Tensor(shape: [0])
 
     public init(_ body: Module) { self.body = body }
+    public static let layer = LayerType(
+        "Residual", wrapping: "body", signature: "joule.nn.Residual(m) → Model",
+        documentation: "x + m(x), a residual block; m's parameters are named body.*, as in PyTorch.",
+        wrap: { _, body, _ in Residual(body) })
     public func replica() -> Module { Residual(body.replica()) }
     public var children: [Module] { [body] }
     public func workload(after input: Workload) -> Workload {
@@ -140,6 +149,7 @@ public final class Residual: Module {
     public var namedParameters: [(name: String, parameter: Parameter)] {
         body.namedParameters.map { ("body.\($0.name)", $0.parameter) }
     }
+    public var namedBuffers: [(name: String, tensor: Tensor)] { body.namedBuffers.map { ("body.\($0.name)", $0.tensor) } }
 
     public func forward(_ input: Tensor) throws -> Tensor {
         let y = try LayerError.locate("body", body) { try body.forward(input) }

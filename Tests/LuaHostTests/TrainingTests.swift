@@ -117,12 +117,13 @@ final class TrainingTests: LuaTestCase {
     /// Trains from Lua: `epochs` epochs straight, or `split` epochs, a checkpoint, new objects that
     /// load it, and the rest. Returns the per-epoch losses and leaves the final checkpoint in DIR/name.
     /// `options` are more of joule.ebm.JEM's (an objective).
-    func luaTraining(epochs: Int, split: Int?, name: String, options: String = "") throws -> String {
+    func luaTraining(epochs: Int, split: Int?, name: String, options: String = "",
+                     model: String = "joule.nn.ShallowCNN{ hidden = 3, classes = 3 }") throws -> String {
         try lua("""
             joule.seed(3)
             local x = joule.tensor.rand(40, 1, 16, 16) * 2 - 1
             local function trainer()
-              local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
+              local m = \(model)
               local s = joule.ebm.SGLD{ model = m, steps = 3, image_size = 16, buffer_per_class = 8, fresh_fraction = 0.3 }
               return joule.ebm.JEM{ model = m, sampler = s, lr = 1e-3, lr_step = 1, lr_gamma = 0.5, \(options) }
             end
@@ -175,6 +176,26 @@ final class TrainingTests: LuaTestCase {
             local m = joule.nn.ShallowCNN{ hidden = 3, classes = 3 }
             joule.ebm.JEM{ model = m, sampler = joule.ebm.SGLD{ model = m }, objective = 'nce2' }
             """).contains("field 'objective': 'ml', 'dsm', 'ssm' or 'nce' expected, got 'nce2'"))
+    }
+
+    /// Spectral normalisation's u, v are in the checkpoint: a resumed run is the uninterrupted one,
+    /// bit for bit, whether the model trains in evaluation mode (as train_jem.lua keeps it) or in
+    /// training mode (its evaluate passes then advance u, v too).
+    func testResumeWithSpectralNormEqualsAnUninterruptedRun() throws {
+        for (k, mode) in ["eval", "train"].enumerated() {
+            let model = "joule.nn.spectral_norm(joule.nn.ShallowCNN{ hidden = 3, classes = 3 }):\(mode)()"
+            let straight = try luaTraining(epochs: 3, split: nil, name: "sn-straight\(k)", model: model)
+            let resumed = try luaTraining(epochs: 3, split: 1, name: "sn-resumed\(k)", model: model)
+            XCTAssertEqual(resumed, straight, mode)
+            for file in ["model.safetensors", "state.safetensors"] {
+                let a = try Data(contentsOf: directory.appendingPathComponent("sn-straight\(k)/\(file)"))
+                let b = try Data(contentsOf: directory.appendingPathComponent("sn-resumed\(k)/\(file)"))
+                XCTAssertTrue(a == b, "\(mode): \(file) differs between the straight and the resumed run")
+            }
+        }
+        let w = try SafeTensors.read(directory.appendingPathComponent("sn-straight0/model.safetensors").path).tensors
+        XCTAssertNotNil(w["cnn_layers.0.parametrizations.weight.original"])
+        XCTAssertNotNil(w["fc_layers.1.parametrizations.weight.0._u"])
     }
 
     func testResumeFromLuaEqualsAnUninterruptedRun() throws {
@@ -368,6 +389,27 @@ final class TrainingTests: LuaTestCase {
         }
         let log = try String(contentsOf: directory.appendingPathComponent("cut/log.jsonl"), encoding: .utf8)
         XCTAssertEqual(log.split(separator: "\n").count, epochs)
+    }
+
+    /// train_jem.lua -p spectral_norm=true: a run stopped after one epoch and resumed ends with the
+    /// log, weights and training state of one that never stopped; the weights carry PyTorch's names.
+    func testTrainScriptWithSpectralNormResumesExactly() throws {
+        let data = try makeCourseFolder()
+        let sn = ["-p", "spectral_norm=true", "-p", "data=\(data)"] + Self.tiny
+        let straight = try joule(["run", script("train_jem.lua"), "-p", "run=sn-straight", "-p", "epochs=2"] + sn)
+        XCTAssertEqual(straight.status, 0, straight.stderr)
+        let first = try joule(["run", script("train_jem.lua"), "-p", "run=sn-cut", "-p", "epochs=1"] + sn)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let resumed = try joule(["run", script("train_jem.lua"), "-p", "resume=sn-cut", "-p", "epochs=2"] + sn)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        for file in ["log.jsonl", "last/model.safetensors", "last/state.safetensors", "best/model.safetensors"] {
+            let a = try Data(contentsOf: directory.appendingPathComponent("sn-straight/\(file)"))
+            let b = try Data(contentsOf: directory.appendingPathComponent("sn-cut/\(file)"))
+            XCTAssertTrue(a == b, "\(file) of the resumed run differs from the uninterrupted run's")
+        }
+        let w = try SafeTensors.read(directory.appendingPathComponent("sn-straight/last/model.safetensors").path).tensors
+        XCTAssertEqual(w["cnn_layers.2.parametrizations.weight.0._v"]?.shape, [27])
+        XCTAssertNil(w["cnn_layers.0.weight"])
     }
 
     /// A learning rate 5000 times the course's and no energy regularisation: without the guard the

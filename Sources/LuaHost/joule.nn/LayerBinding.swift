@@ -5,8 +5,9 @@ import NN
 import Tensor
 
 /// The modules of joule.nn: every layer kind NN declares (`LayerType.all`: its arguments, ranges and
-/// documentation, read here by one generic constructor), the containers Sequential{ m1, m2, …
-/// [, names, input_shape] } and Residual(m), and from_file. Each gives a model object: a whole
+/// documentation, read here by one generic constructor; kinds that wrap one module, Residual(m) and
+/// SpectralNorm(layer [, options]), take it first), Sequential{ m1, m2, … [, names, input_shape] },
+/// spectral_norm(model) and from_file. Each gives a model object: a whole
 /// network is an energy model.
 enum LayerBinding {
     static func install(_ lua: LuaState, _ context: JouleContext) {
@@ -18,10 +19,12 @@ enum LayerBinding {
         // Every layer kind from its declaration (NN's LayerType): positional arguments, then an
         // options table; the same ranges the loader of checkpoints checks.
         for layer in LayerType.all { define(layer.name) { call in try make(layer, call, context) } }
-        define("Residual") { call in
-            let r = Residual(try ModelBinding.model(call, 1).module)
-            try Architecture.check(r)
-            return r
+        lua.setFunction("spectral_norm", qualified: "joule.nn.spectral_norm") { call in
+            // spectral_norm(model [, { seed }]): a new model, every Conv2d and Linear wrapped.
+            let o = try call.options(2, allowed: ["seed"])
+            let source = try ModelBinding.model(call, 1).net()
+            ModelBinding.push(call, try source.spectrallyNormalised(rng: try EngineBindings.rng(o, context)))
+            return 1
         }
         lua.setFunction("from_file", qualified: "joule.nn.from_file") { call in
             // from_file(path [, options]): the model a Lua file returns; a file that returns a
@@ -102,13 +105,16 @@ enum LayerBinding {
     /// `layer` from a Lua call: its positional arguments, then its options (and `seed` for layers
     /// that draw weights), each read with its range; the parameter count checked before allocation.
     private static func make(_ layer: LayerType, _ call: LuaCall, _ context: JouleContext) throws -> Module {
-        let optionsAt = (layer.arguments.compactMap(\.position).max() ?? 0) + 1
+        // A kind that wraps a module takes it first; its own arguments follow.
+        let child = layer.child == nil ? nil : try ModelBinding.model(call, 1).module
+        let shift = child == nil ? 0 : 1
+        let optionsAt = (layer.arguments.compactMap(\.position).max() ?? 0) + 1 + shift
         let allowed = layer.arguments.filter { $0.position == nil }.map(\.key) + (layer.drawsWeights ? ["seed"] : [])
         let opts = allowed.isEmpty ? nil : try call.options(optionsAt, allowed: allowed)
         var args = LayerType.Arguments()
         for arg in layer.arguments {
             var value: LayerType.Value?
-            if let n = arg.position {
+            if let n = arg.position.map({ $0 + shift }) {
                 if call.isNil(n) && arg.optional {
                     value = arg.defaultValue
                 } else {
@@ -134,7 +140,13 @@ enum LayerBinding {
             if let value { args.values[arg.key] = value }
         }
         _ = try layer.parameterCount(args)
-        return try layer.make(args, layer.drawsWeights ? try EngineBindings.rng(opts, context) : RNG(seed: 0))
+        let rng = layer.drawsWeights ? try EngineBindings.rng(opts, context) : RNG(seed: 0)
+        if let child, let wrap = layer.wrap {
+            let m = try wrap(args, child, rng)
+            try Architecture.check(m)
+            return m
+        }
+        return try layer.make(args, rng)
     }
 
     /// A layer's real-valued setting, in the range a checkpoint can hold (`Architecture.setting`).
@@ -154,6 +166,7 @@ extension LayerBinding {
      "The model a Lua file returns (scripts/models/ has some). A file may instead return a function of an options table, which is called with `options`; the scripts' `-p model=FILE.lua` passes { classes, channels, hidden }."),
     ("joule.nn.Sequential", "joule.nn.Sequential{ m1, m2, ... [, names = {...}] [, input_shape = {C, H, W} or {D}] } → Model",
      "The modules in order; their parameters are named 0.weight, 1.bias, … as in PyTorch (or by `names`). A network that ends with (N, C) logits is an energy model: model:energy, SGLD, JEM, OOD scores, optimisers and checkpoints take it. `input_shape` declares the inputs (SGLD starts chains there); a network starting with Linear declares its own. A module object stands in one place of a network (make another for a second layer; weights are not shared), and networks nest at most 64 levels deep."),
-    ("joule.nn.Residual", "joule.nn.Residual(m) → Model", "x + m(x), a residual block; m's parameters are named body.*, as in PyTorch."),
+    ("joule.nn.spectral_norm", "joule.nn.spectral_norm(model [, { seed }]) → Model",
+     "A new model like `model` with every Conv2d and Linear wrapped in joule.nn.SpectralNorm (as applying torch.nn.utils.parametrizations.spectral_norm to each): its weights copied in as the originals (parametrizations.weight.original; the ShallowCNN's become cnn_layers.N.parametrizations.weight.original), u and v drawn as PyTorch does (from `seed`, else joule.seed's generator) and 15 power iterations run. It starts in training mode; `model` is unchanged. Layers already wrapped keep their u and v."),
     ]
 }

@@ -16,6 +16,16 @@ final class LuaModel {
     init(_ module: Module, inputShape: [Int]? = nil) { self.module = module; self.inputShape = inputShape }
     init(_ net: EnergyNet) { module = net.root; inputShape = net.inputShape; built = net }
 
+    /// PyTorch's training mode (see `EnergyNet.training`), on the modules themselves, so that a
+    /// piece of a network (a lone SpectralNorm) has one too.
+    var training: Bool {
+        get { built?.training ?? module.allModules.lazy.compactMap { $0 as? ModeDependent }.first?.training ?? true }
+        set {
+            if let built { built.training = newValue }
+            for case let m as ModeDependent in module.allModules { m.training = newValue }
+        }
+    }
+
     /// The energy model of this network (made on first use).
     func net() throws -> EnergyNet {
         if let built { return built }
@@ -57,6 +67,7 @@ enum ModelBinding {
             }
             let model = try ModelBinding.model(call.L, -1)!.net()
             do { try model.load(stateDict: file.tensors) } catch let e as JouleError { throw JouleError("\(path): \(e.message)") }
+            model.training = false   // a model from a file starts in evaluation mode
             return 1
         }
         LayerBinding.install(lua, context)
@@ -155,7 +166,8 @@ enum ModelBinding {
             // A folder stands for the weights file in it (as for joule.nn.load).
             let model = try net(call)
             let path = weightsFile(try call.string(1))
-            let shapes = model.namedParameters.map { (name: $0.name, shape: $0.parameter.value.shape) }
+            // Parameters and buffers (spectral normalisation's u, v), as a saved file holds them.
+            let shapes = model.stateShapes
             let file = try SafeTensors.read(path) { header in
                 // Names and shapes checked before a tensor is allocated, in the model's order, so
                 // that the message names the first parameter where file and model differ.
@@ -174,6 +186,14 @@ enum ModelBinding {
             guard let m = try net(call) as? ShallowCNN else { throw JouleError("hidden(): only a ShallowCNN has a hidden width") }
             call.push(m.hidden); return 1
         }
+        c.method("train") { call in
+            // PyTorch's model.train([mode]): training mode unless `mode` is false.
+            let mode = call.isNil(1) ? true : try call.boolean(1)
+            try this(call).training = mode
+            call.pushSelf(); return 1
+        }
+        c.method("eval") { call in try this(call).training = false; call.pushSelf(); return 1 }
+        c.method("training") { call in call.push(try this(call).training); return 1 }
         c.method("classes") { call in call.push(try net(call).classes); return 1 }
         c.method("input_shape") { call in
             let m = try this(call)
@@ -200,9 +220,9 @@ extension ModelBinding {
     ("joule.nn.load", "joule.nn.load(path [, model_file]) → model",
      "A model from a safetensors weights file, or from a folder holding one: a checkpoint, or a run folder (its best/, else its last/ checkpoint). Composed networks are rebuilt from the architecture Joule stores in the file's metadata; a ShallowCNN also from PyTorch's own files (by its parameter names). With `model_file` (a Lua file, see joule.nn.from_file), that file's network takes the weights; a function it returns gets the file's classes, hidden and channels metadata."),
     ("Model", "Model",
-     "A network of joule.nn modules, usable as an energy model. Methods: logits, predict, energy, energy_grad, hvp, parameters, num_parameters, save, load, classes, input_shape, summary, zero_grad, backward, grads."),
+     "A network of joule.nn modules, usable as an energy model. Methods: logits, predict, energy, energy_grad, hvp, parameters, num_parameters, save, load, train, eval, training, classes, input_shape, summary, zero_grad, backward, grads."),
     ("ShallowCNN", "ShallowCNN",
-     "The energy model. Methods: logits, predict, energy, energy_grad, hvp, parameters, num_parameters, save, load, hidden, classes, zero_grad, backward, grads."),
+     "The energy model. Methods: logits, predict, energy, energy_grad, hvp, parameters, num_parameters, save, load, train, eval, training, hidden, classes, zero_grad, backward, grads."),
     ("ShallowCNN:logits", "model:logits(x) → Tensor (N, C)", "The logits f(x) for a batch of inputs x: images (N, C, H, W) (the ShallowCNN's are (N, 1, 56, 56)) or vectors (N, D)."),
     ("ShallowCNN:predict", "model:predict(x) → { class ids }", "The most likely class of each image (class ids from 0, as labels are)."),
     ("ShallowCNN:energy", "model:energy(x [, labels]) → Tensor (N)",
@@ -220,6 +240,10 @@ extension ModelBinding {
     ("ShallowCNN:hidden", "model:hidden() → integer", "The width h of the first convolution (a ShallowCNN's only)."),
     ("ShallowCNN:input_shape", "model:input_shape() → {C, H, W} or {D} or nil", "The shape of one input, when the model declares one."),
     ("ShallowCNN:summary", "model:summary() → string", "The modules, one a line, with their names and arguments."),
+    ("ShallowCNN:train", "model:train([mode]) → model",
+     "Training mode, as PyTorch's model.train() (`mode` false: evaluation mode). It matters only to spectrally normalised layers: in training mode each logits, energy, energy_grad and hvp call advances their power iteration (u, v) once before computing; a JEM trainer's step advances them once per step whatever its passes. New models are in training mode; models loaded from files in evaluation mode."),
+    ("ShallowCNN:eval", "model:eval() → model", "Evaluation mode, as PyTorch's model.eval(): spectrally normalised layers keep their u, v and use the σ they give."),
+    ("ShallowCNN:training", "model:training() → boolean", "Whether the model is in training mode (see model:train)."),
     ("ShallowCNN:classes", "model:classes() → integer", "The number of classes C (logits per image)."),
     ("ShallowCNN:zero_grad", "model:zero_grad()", "Sets every parameter's gradient to zero, before accumulating a new step's."),
     ("ShallowCNN:backward", "model:backward(x, grad_logits)",
