@@ -44,7 +44,7 @@ public final class SpectralNorm: Module, ModeDependent {
         /// PyTorch's `_u` (out) and `_v` (in·k·k).
         public let u: Tensor, v: Tensor
         /// σ = uᵀ W v of the latest refresh.
-        public private(set) var sigma: Double = 1
+        public internal(set) var sigma: Double = 1
         public var training = true
         public let eps: Float
         public let iterations: Int

@@ -110,6 +110,16 @@ final class SpectralNormTests: XCTestCase {
         for ((bname, t), (_, ref)) in zip(net.namedBuffers, twin.namedBuffers) {
             XCTAssertEqual(t.array, ref.array, "\(bname): one advance per step")
         }
+        // In evaluation mode (as train_jem.lua keeps the model) a step advances once all the same.
+        net.training = false
+        let before = try Self.model("mlp2d")
+        try before.load(stateDict: net.stateDict())
+        _ = try jem.step(x, labels: Array(repeating: 0, count: x.shape[0]))
+        XCTAssertFalse(net.training, "the caller's mode is restored")
+        before.beginTrainingStep()
+        for ((bname, t), (_, ref)) in zip(net.namedBuffers, before.namedBuffers) {
+            XCTAssertEqual(t.array, ref.array, "\(bname): one advance per step in evaluation mode")
+        }
     }
 
     /// The weight gradient through W/σ(W) (u, v held) against central differences in the
@@ -173,6 +183,7 @@ final class SpectralNormTests: XCTestCase {
             let loaded = try EnergyNets.load(from: path)
             XCTAssertFalse(loaded.training, "\(name): a loaded model is in evaluation mode")
             for ((bname, t), (_, s)) in zip(loaded.namedBuffers, net.namedBuffers) { XCTAssertEqual(t.array, s.array, "\(name): \(bname)") }
+            net.training = false   // the saved u, v: no further advance
             assertClose(try loaded.logits(x), try net.logits(x), relative: 1e-6, "\(name): logits after loading")
         }
     }
