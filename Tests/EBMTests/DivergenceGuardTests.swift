@@ -18,9 +18,11 @@ final class DivergenceGuardTests: XCTestCase {
     }
 
     /// The blob problem of the learning test, with `lr` and `alpha` to make it diverge.
-    func trainer(lr: Float, alpha: Float, guarded: DivergenceGuard.Config?, seed: UInt64 = 42) throws -> Run {
+    /// `spectralNorm`: every layer spectrally normalised (its u, v are part of every good state).
+    func trainer(lr: Float, alpha: Float, guarded: DivergenceGuard.Config?, seed: UInt64 = 42, spectralNorm: Bool = false) throws -> Run {
         let rng = RNG(seed: seed)
-        let model = try ShallowCNN(hidden: 8, classes: 2, rng: rng)
+        let plain = try ShallowCNN(hidden: 8, classes: 2, rng: rng)
+        let model: EnergyNet = spectralNorm ? try plain.spectrallyNormalised(rng: rng) : plain
         var s = SGLDSampler.Config()
         s.steps = 10; s.imageShape = [1, 16, 16]; s.bufferPerClass = 32; s.stepSize = 1; s.noise = 0.01
         let sampler = try SGLDSampler(model: model, config: s, rng: RNG(seed: seed + 1))
@@ -155,11 +157,19 @@ final class DivergenceGuardTests: XCTestCase {
         XCTAssertTrue(r.jem.model.parameters.allSatisfy { $0.value.array.allSatisfy(\.isFinite) })
     }
 
-    func testResumedAcrossRollbacksEqualsUninterrupted() throws {
+    func testResumedAcrossRollbacksEqualsUninterrupted() throws { try resumedAcrossRollbacks(spectralNorm: false) }
+
+    /// With spectral normalisation: rollbacks put u, v back with the weights, and the guard's good
+    /// state in a checkpoint holds them (bit-identical u, v at the end).
+    func testResumedAcrossRollbacksWithSpectralNormEqualsUninterrupted() throws { try resumedAcrossRollbacks(spectralNorm: true) }
+
+    func resumedAcrossRollbacks(spectralNorm sn: Bool) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guard-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let epochs = 3
-        let straight = try trainer(lr: 0.2, alpha: 0, guarded: guardConfig())
+        // Spectral normalisation tames a learning rate of 0.2 (and 20): it takes 200 to diverge.
+        let lr: Float = sn ? 200 : 0.2
+        let straight = try trainer(lr: lr, alpha: 0, guarded: guardConfig(), spectralNorm: sn)
         var straightEvents: [DivergenceGuard.Event] = []
         for _ in 0..<epochs {
             _ = try straight.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: straight.shuffle,
@@ -169,14 +179,14 @@ final class DivergenceGuardTests: XCTestCase {
 
         // Stop after every few steps, save, and go on in a new trainer each time.
         var events: [DivergenceGuard.Event] = []
-        var current = try trainer(lr: 0.2, alpha: 0, guarded: guardConfig())
+        var current = try trainer(lr: lr, alpha: 0, guarded: guardConfig(), spectralNorm: sn)
         var stops = 0
         while current.jem.epoch < epochs {
             var calls = 0
             _ = try current.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: current.shuffle,
                                          shouldStop: { calls += 1; return calls == 3 }, onRollback: { events.append($0) })
             try TrainingCheckpoint.save(current.jem, rngs: ["shuffle": current.shuffle], to: dir)
-            current = try trainer(lr: 0.2, alpha: 0, guarded: guardConfig(), seed: 99)
+            current = try trainer(lr: lr, alpha: 0, guarded: guardConfig(), seed: 99, spectralNorm: sn)
             try TrainingCheckpoint.restore(current.jem, rngs: ["shuffle": current.shuffle], from: dir)
             stops += 1
         }
@@ -188,5 +198,9 @@ final class DivergenceGuardTests: XCTestCase {
             XCTAssertEqual(p.value.array.map(\.bitPattern), q.value.array.map(\.bitPattern))
         }
         XCTAssertEqual(straight.jem.sampler.rng.state, current.jem.sampler.rng.state)
+        XCTAssertEqual(straight.jem.model.namedBuffers.count, sn ? 6 * 2 : 0)
+        for ((name, a), (_, b)) in zip(straight.jem.model.namedBuffers, current.jem.model.namedBuffers) {
+            XCTAssertEqual(a.array.map(\.bitPattern), b.array.map(\.bitPattern), name)
+        }
     }
 }
