@@ -161,7 +161,7 @@ extension LayerBinding {
     /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.
     static let documentation: [(String, String, String)] = [
     // joule.nn
-    ("joule.nn", "joule.nn", "Networks composed of modules with PyTorch's semantics and state_dict names — Conv2d, Linear, SiLU, ReLU, LeakyReLU, ELU, Tanh, Sigmoid, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d, Flatten, Sequential, Residual — any of which is an energy model; the preset joule.nn.ShallowCNN (the course's network); joule.nn.load (any of them from a weights file); losses joule.nn.cross_entropy and joule.nn.logsumexp."),
+    ("joule.nn", "joule.nn", "Networks composed of modules with PyTorch's semantics and state_dict names — Conv2d, Linear, SiLU, ReLU, LeakyReLU, ELU, Tanh, Sigmoid, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d, Flatten, Sequential, Residual, SpectralNorm (and joule.nn.spectral_norm, which wraps a whole model's) — any of which is an energy model; the preset joule.nn.ShallowCNN (the course's network); joule.nn.load (any of them from a weights file); losses joule.nn.cross_entropy and joule.nn.logsumexp."),
     ("joule.nn.from_file", "joule.nn.from_file(path [, options]) → model",
      "The model a Lua file returns (scripts/models/ has some). A file may instead return a function of an options table, which is called with `options`; the scripts' `-p model=FILE.lua` passes { classes, channels, hidden }."),
     ("joule.nn.Sequential", "joule.nn.Sequential{ m1, m2, ... [, names = {...}] [, input_shape = {C, H, W} or {D}] } → Model",
