@@ -163,6 +163,24 @@ final class DivergenceGuardTests: XCTestCase {
     /// state in a checkpoint holds them (bit-identical u, v at the end).
     func testResumedAcrossRollbacksWithSpectralNormEqualsUninterrupted() throws { try resumedAcrossRollbacks(spectralNorm: true) }
 
+    /// A mid-epoch state whose guard good state lacks one of u, v is refused, naming it, and
+    /// changes nothing.
+    func refuseGoodStateWithoutBuffers(_ dir: String, lr: Float) throws {
+        let copy = dir + "-tampered"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        try FileManager.default.copyItem(atPath: dir, toPath: copy)
+        var state = try SafeTensors.read(copy + "/" + TrainingCheckpoint.stateFile)
+        let key = "guard.state.cnn_layers.2.parametrizations.weight.0._v"
+        XCTAssertNotNil(state.tensors.removeValue(forKey: key), "the good state holds \(key)")
+        try state.write(to: copy + "/" + TrainingCheckpoint.stateFile)
+        let fresh = try trainer(lr: lr, alpha: 0, guarded: guardConfig(), seed: 99, spectralNorm: true)
+        let before = fresh.jem.model.stateDict().mapValues(\.array)
+        assertThrowsMessage("the guard's good state of buffer 'cnn_layers.2.parametrizations.weight.0._v' is missing") {
+            try TrainingCheckpoint.restore(fresh.jem, rngs: ["shuffle": fresh.shuffle], from: copy)
+        }
+        XCTAssertEqual(fresh.jem.model.stateDict().mapValues(\.array), before, "a refused state changes nothing")
+    }
+
     func resumedAcrossRollbacks(spectralNorm sn: Bool) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("guard-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -186,6 +204,7 @@ final class DivergenceGuardTests: XCTestCase {
             _ = try current.jem.fitEpoch(train.images, labels: train.labels, batchSize: 16, rng: current.shuffle,
                                          shouldStop: { calls += 1; return calls == 3 }, onRollback: { events.append($0) })
             try TrainingCheckpoint.save(current.jem, rngs: ["shuffle": current.shuffle], to: dir)
+            if sn && stops == 0 { try refuseGoodStateWithoutBuffers(dir, lr: lr) }
             current = try trainer(lr: lr, alpha: 0, guarded: guardConfig(), seed: 99, spectralNorm: sn)
             try TrainingCheckpoint.restore(current.jem, rngs: ["shuffle": current.shuffle], from: dir)
             stops += 1
