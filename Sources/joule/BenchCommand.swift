@@ -17,9 +17,13 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Flag(help: "Time only the second-order passes (Hessian-vector product, DSM, gradient penalty) against a first-order pass.")
     var secondOrder = false
+    @Flag(help: "Time SGLD and a JEM iteration on every network of the benchmark suite (scripts/bench --suite runs PyTorch beside it).")
+    var suite = false
+    @Option(help: "SGLD steps per run in --suite (PyTorch's side uses the same).") var suiteSteps = 20
 
     func run() throws {
         if secondOrder { return try timeSecondOrder() }
+        if suite { return try runSuite() }
         let rng = RNG(seed: 0)
         let model = try ShallowCNN(hidden: 32, classes: 42, rng: rng)
         var sc = SGLDSampler.Config(); sc.steps = steps; sc.conditional = false
@@ -147,7 +151,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// Medians of `bodies`' times over `runs` rounds, each round running every body once in turn.
-    private func interleavedMedians(_ bodies: [() throws -> Void]) throws -> [Double] {
+    func interleavedMedians(_ bodies: [() throws -> Void]) throws -> [Double] {
         var times = bodies.map { _ in [Double]() }
         for _ in 0..<max(runs, 1) {
             for (k, body) in bodies.enumerated() {
