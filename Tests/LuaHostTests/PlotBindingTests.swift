@@ -161,7 +161,7 @@ final class PlotBindingTests: LuaTestCase {
         let r = try lua("""
         local E = joule.tensor.randn(20, 20)
         local a = joule.plot.heatmap(E, { width = 200, height = 180, points = joule.tensor{{0, 0}}, marks = joule.tensor{{0.5, 0.5}, {-0.5, 0.5}} })
-        local b = joule.plot.lines({ y = {1, 3, 2} }, { width = 150, height = 120 })
+        local b = joule.plot.lines({ y = {1, 3, 2} }, { width = 160, height = 120 })
         local p = joule.plot.panels({ a, b, a }, DIR .. '/panels.png', { ncol = 2, padding = 4 })
         a:save(DIR .. '/a.png')
         return p:size()
