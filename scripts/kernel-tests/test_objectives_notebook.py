@@ -2,11 +2,12 @@
 with the tests' seed) are parsed and held against the mixture. The bounds are stated once, below, with why.
 
 The mixture: four Gaussians of σ = 0.1 at (±0.5, ±0.5), equal weights; the grid step is 0.025."""
-import re
+import subprocess
 
+import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import JOULE, ROOT
 
 NOTEBOOK = ROOT / "notebooks/10-objectives.ipynb"
 OBJECTIVES = ["ml", "dsm", "ssm", "nce"]
@@ -74,9 +75,25 @@ def test_nce_learns_the_mode_weights(rows):
     assert NCE_MASS[0] <= p_min and p_max <= NCE_MASS[1], f"nce: mass per mode from {p_min} to {p_max}"
 
 
+def pictures(nb):
+    return [o.data["image/png"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if o.output_type in ("execute_result", "display_data") and "image/png" in o.data]
+
+
+def test_a_rerun_gives_the_same_pictures_and_tables(joule_run, notebook_params, tmp_path):
+    """Seeded throughout: a second run with the same parameters draws the same PNG bytes and prints the same tables."""
+    first = joule_run(NOTEBOOK)
+    args = [x for k, v in notebook_params.items() for x in ("-p", f"{k}={v}")]
+    r = subprocess.run([JOULE, "notebook", "run", str(NOTEBOOK), "-o", str(tmp_path / "again.ipynb"), "-q"] + args,
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    again = nbformat.read(tmp_path / "again.ipynb", as_version=4)
+    assert len(pictures(first)) == 2 and pictures(first) == pictures(again)
+    assert tables(first) == tables(again)
+
+
 def test_tables_are_parsed():
     """The parser reads what the notebook prints (a table format change must not make the checks vacuous)."""
-    import nbformat
     nb = nbformat.v4.new_notebook()
     out = nbformat.v4.new_output("stream", name="stdout", text=(
         "Modes\n      d(μ1) d(μ2) d(μ3) d(μ4)  minima   p min   p max\n"
