@@ -238,16 +238,16 @@ public class EnergyNet: EnergyModel {
     public func energyGradient(_ x: Tensor, labels: [Int]? = nil, energy: Tensor) throws -> Tensor {
         beginPass()
         let n = x.shape.first ?? 0
-        let parts = Swift.min(Parallel.cores, n / Self.minItemsPerCore)
-        guard parts > 1 else { return try wholeEnergyGradient(x, labels: labels, energy: energy) }
+        let pieces = Swift.min(Parallel.cores * Self.piecesPerCore, n / Self.minItemsPerPiece)
+        guard Parallel.cores > 1, pieces > 1 else { return try wholeEnergyGradient(x, labels: labels, energy: energy) }
         if let labels, labels.count != n { throw JouleError("\(labels.count) labels for \(n) inputs") }
         if helpers.isEmpty { helpers = (0..<Parallel.cores).map { _ in Helper(model: replica()) } }
         try energy.resize([n])
         try inputGradient.resize(x.shape)
         let d = x.itemSize
         let failure = FirstError()
-        Parallel.split(n, parts: parts) { part, rows in
-            let h = helpers[part]
+        Parallel.pieces(n, pieces: pieces, workers: Parallel.cores) { worker, rows in
+            let h = helpers[worker]
             do {
                 try h.x.resize([rows.count] + x.shape.dropFirst())
                 h.x.data.update(from: x.data + rows.lowerBound * d, count: h.x.count)
@@ -262,8 +262,12 @@ public class EnergyNet: EnergyModel {
         return inputGradient
     }
 
-    /// Below this many inputs per core a batch is not split.
-    static let minItemsPerCore = 4
+    /// Below this many inputs a piece is not split further.
+    static let minItemsPerPiece = 4
+    /// Pieces per core of a split batch, handed out as cores free up (`Parallel.pieces`): when another
+    /// process takes part of a core, the others take more pieces instead of waiting for its half.
+    /// More pieces balance finer but run smaller GEMMs.
+    static let piecesPerCore = 4
 
     /// A replica and its share of a split batch.
     private final class Helper {

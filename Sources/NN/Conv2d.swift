@@ -145,7 +145,7 @@ public final class Conv2d: Module {
     private func convolve(_ g: ConvGeometry, _ x: UnsafePointer<Float>, bias b: UnsafePointer<Float>?,
                           into out: UnsafeMutablePointer<Float>) throws {
         let o = outChannels
-        try forEachTile(g) { _, rows, col, phases in
+        try forEachTile(g, balanced: true) { _, rows, col, phases in
             Self.unfold(g, x, rows, into: col, phases: phases)
             gemms.forward(rows: rows.count, patches: col, transposed: phases != nil, bias: b, output: out + rows.lowerBound * o)
         }
@@ -162,7 +162,7 @@ public final class Conv2d: Module {
     private func transposedConvolve(_ g: ConvGeometry, _ gy: UnsafePointer<Float>, into gx: UnsafeMutablePointer<Float>) throws {
         let o = outChannels
         let perImage = g.outHeight * g.outWidth, imageSize = g.height * g.width * inChannels
-        try forEachTile(g) { _, rows, dcol, phases in
+        try forEachTile(g, balanced: true) { _, rows, dcol, phases in
             gemms.inputGradient(rows: rows.count, gradOutput: gy + rows.lowerBound * o, transposed: phases != nil, patches: dcol)
             if let phases {
                 Convolution.col2imSingleChannel(g, colT: dcol, rows: rows, phases: phases, input: gx)
@@ -248,7 +248,13 @@ public final class Conv2d: Module {
     /// holds whole images, so folding never races); within a part, tiles run in order. One-channel
     /// input unfolds transposed (see `Convolution.im2colSingleChannel`): its tiles hold whole images
     /// and `phases` is room for one image's column phases; otherwise `phases` is nil.
-    private func forEachTile(_ g: ConvGeometry,
+    ///
+    /// With `balanced`, the images go out in several pieces per core, each to the next core that is
+    /// free (`Parallel.pieces`), so that a core shared with another process does less of the work;
+    /// `part` then names the worker, not a fixed share. The pieces are fixed ranges, so passes whose
+    /// pieces write disjoint outputs (forward, input gradient) give the same bits; the weight
+    /// gradient, summed per part, keeps fixed parts so that its order of summation never changes.
+    private func forEachTile(_ g: ConvGeometry, balanced: Bool = false,
                              _ body: (Int, Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) -> Void) throws {
         let perImage = g.outHeight * g.outWidth
         let singleChannel = inChannels == 1
@@ -258,7 +264,7 @@ public final class Conv2d: Module {
         let phaseFloats = singleChannel ? Convolution.phaseFloats(g) : 0
         let parts = Swift.min(Parallel.cores, g.batch)
         let buffers = try workspace.buffers(parts, floats: tileFloats + phaseFloats)
-        Parallel.split(g.batch, parts: parts) { part, images in
+        func each(_ part: Int, _ images: Range<Int>) {
             var start = images.lowerBound * perImage
             let end = images.upperBound * perImage
             let tile = buffers[part].data
@@ -268,7 +274,15 @@ public final class Conv2d: Module {
                 start = rows.upperBound
             }
         }
+        if balanced {
+            Parallel.pieces(g.batch, pieces: parts * Self.piecesPerCore, workers: parts, each)
+        } else {
+            Parallel.split(g.batch, parts: parts, each)
+        }
     }
+
+    /// Pieces of a batch per core in balanced passes (see `forEachTile`).
+    static let piecesPerCore = 4
 
     /// The tile's patches as rows (positions × patch), or with `phases` (one-channel input) as
     /// columns (patch × positions).

@@ -6,6 +6,8 @@ public struct HeatmapOptions: Sendable {
     public var chart = ChartOptions()
     /// Points drawn on top (x, y), e.g. SGLD samples.
     public var points: [(Double, Double)] = []
+    /// Places marked with red crosses on top of the points, e.g. the true centres of a mixture.
+    public var marks: [(Double, Double)] = []
     public init() {}
 }
 
@@ -44,6 +46,12 @@ extension Figure {
             for (x, y) in options.points where xr.contains(x) && yr.contains(y) {
                 canvas.fillCircle(center: axes.point(x, y), radius: 2.6, RGB(hex: 0x202020))
                 canvas.fillCircle(center: axes.point(x, y), radius: 1.8, .white)
+            }
+            for (x, y) in options.marks where xr.contains(x) && yr.contains(y) {
+                let c = axes.point(x, y), r = 5.0
+                for (dx, dy) in [(r, r), (r, -r)] {
+                    canvas.strokeLine(Point(c.x - dx, c.y - dy), Point(c.x + dx, c.y + dy), width: 2.2, RGB(hex: 0xE03020))
+                }
             }
         }
         axes.drawFrame()

@@ -27,10 +27,44 @@ public enum Parallel {
         }
     }
 
+    /// Calls `body(worker, range)` for `pieces` disjoint contiguous ranges covering 0..<n, handed out
+    /// one at a time to `workers` concurrent workers as each finishes its previous piece. On a busy
+    /// machine a worker whose core another process shares takes fewer pieces, where fixed parts
+    /// (`split`) would make everyone wait for its share; the ranges themselves do not depend on
+    /// timing, so work whose pieces write disjoint results gives the same bits either way.
+    /// `worker` (0..<workers) indexes per-worker workspaces.
+    public static func pieces(_ n: Int, pieces requested: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
+        let pieces = Swift.min(requested, n)
+        let workers = Swift.min(workers, pieces)
+        if workers <= 1 || inRegion {
+            for p in 0..<Swift.max(pieces, 1) { body(0, pieces <= 1 ? 0..<n : (n * p / pieces)..<(n * (p + 1) / pieces)) }
+            return
+        }
+        let queue = PieceQueue(count: pieces)
+        split(workers, parts: workers) { worker, _ in
+            while let p = queue.next() { body(worker, (n * p / pieces)..<(n * (p + 1) / pieces)) }
+        }
+    }
+
     /// Calls `body(range)` for one chunk of 0..<n per core; inline when chunks would be smaller than `minChunk`.
     @inline(__always)
     public static func chunks(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         split(n, parts: Swift.min(cores, Swift.max(1, n / Swift.max(minChunk, 1)))) { _, r in body(r) }
+    }
+}
+
+/// The next piece to hand out (a lock around a counter: pieces are few and each is much work).
+private final class PieceQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = 0
+    private let count: Int
+    init(count: Int) { self.count = count }
+    func next() -> Int? {
+        lock.withLock {
+            guard taken < count else { return nil }
+            taken += 1
+            return taken - 1
+        }
     }
 }
 

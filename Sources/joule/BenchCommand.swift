@@ -17,9 +17,15 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.") var json = false
     @Flag(help: "Time only the second-order passes (Hessian-vector product, DSM, gradient penalty) against a first-order pass.")
     var secondOrder = false
+    @Flag(help: "Time SGLD and a JEM iteration on every network of the benchmark suite (scripts/bench --suite runs PyTorch beside it).")
+    var suite = false
+    @Option(help: "SGLD steps per run in --suite (PyTorch's side uses the same).") var suiteSteps = 20
+    @Flag(help: "Time only the course's JEM iteration in FP32 (scripts/bench --busy compares it on a quiet and a busy machine).")
+    var jemOnly = false
 
     func run() throws {
         if secondOrder { return try timeSecondOrder() }
+        if suite { return try runSuite() }
         let rng = RNG(seed: 0)
         let model = try ShallowCNN(hidden: 32, classes: 42, rng: rng)
         var sc = SGLDSampler.Config(); sc.steps = steps; sc.conditional = false
@@ -30,6 +36,12 @@ struct BenchCommand: ParsableCommand {
         let flops = Flops(model: model, height: 56, width: 56)
 
         _ = try jem.step(real, labels: labels)                      // warm-up: workspaces, buffer
+        if jemOnly {
+            let t = try median { _ = try jem.step(real, labels: labels) }
+            print(json ? JSON.object(["jem_iteration_s": .double(t), "cpu": .string(Self.cpuName())]).serialized()
+                       : String(format: "JEM iteration (%d × %d + update): %.4f s (median of %d)", chains, steps, t, runs))
+            return
+        }
         let chainsX = Tensor(shape: [chains, 1, 56, 56])
         func sgld(_ s: SGLDSampler) throws {
             rng.fillUniform(chainsX, -1, 1)
@@ -147,7 +159,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// Medians of `bodies`' times over `runs` rounds, each round running every body once in turn.
-    private func interleavedMedians(_ bodies: [() throws -> Void]) throws -> [Double] {
+    func interleavedMedians(_ bodies: [() throws -> Void]) throws -> [Double] {
         var times = bodies.map { _ in [Double]() }
         for _ in 0..<max(runs, 1) {
             for (k, body) in bodies.enumerated() {

@@ -155,6 +155,48 @@ final class PlotBindingTests: LuaTestCase {
         for name in ["e1.png", "e2.png", "e3.png"] { try picture(name) }
     }
 
+    /// A heat map with points and marks, and panels of figures: the panels' size is the cells'
+    /// (the largest figure) plus the padding, and each figure's pixels reappear in its cell.
+    func testHeatmapMarksAndPanels() throws {
+        let r = try lua("""
+        local E = joule.tensor.randn(20, 20)
+        local a = joule.plot.heatmap(E, { width = 200, height = 180, points = joule.tensor{{0, 0}}, marks = joule.tensor{{0.5, 0.5}, {-0.5, 0.5}} })
+        local b = joule.plot.lines({ y = {1, 3, 2} }, { width = 160, height = 120 })
+        local p = joule.plot.panels({ a, b, a }, DIR .. '/panels.png', { ncol = 2, padding = 4 })
+        a:save(DIR .. '/a.png')
+        return p:size()
+        """)
+        XCTAssertEqual(r.map { number($0) }, [2 * 204 + 4, 2 * 184 + 4])
+        let panels = try picture("panels.png", size: ["412", "372"]), a = try picture("a.png")
+        // The first and third cells hold the heat map exactly (cells at (4, 4) and (4, 188)).
+        for (x0, y0) in [(4, 4), (4, 188)] {
+            for y in stride(from: 0, to: a.height, by: 7) { for x in stride(from: 0, to: a.width, by: 7) {
+                XCTAssertEqual(panels[x0 + x, y0 + y], a[x, y], "cell at (\(x0), \(y0)), pixel (\(x), \(y))")
+            } }
+        }
+        // Padding and the unused fourth cell stay white.
+        XCTAssertEqual(panels[2, 100], .white)
+        XCTAssertEqual(panels[300, 300], .white)
+        // The marks are red crosses: reddish pixels exist only with marks.
+        func reddish(_ image: PNGImage) -> Int {
+            var n = 0
+            for y in 0..<image.height { for x in 0..<image.width {
+                let c = image[x, y]
+                if Int(c.r) > 180 && Int(c.g) < 90 && Int(c.b) < 90 { n += 1 }
+            } }
+            return n
+        }
+        XCTAssertGreaterThan(reddish(a), 20)
+        try lua("joule.plot.heatmap(joule.tensor.randn(20, 20), DIR .. '/plain.png')")
+        XCTAssertEqual(reddish(try picture("plain.png")), 0)
+        assertError("joule.plot.panels({})", "panels: no figures")
+        assertError("joule.plot.panels({ 3 })", "element 1: a Figure expected")
+        assertError("joule.plot.panels(joule.plot.lines({ y = {1} }))", "list of figures expected")
+        assertError("joule.plot.panels({ joule.plot.lines({ y = {1} }) }, { ncol = 0 })", "field 'ncol'")
+        assertError("joule.plot.panels({ joule.plot.lines({ y = {1} }) }, { padding = -1 })", "field 'padding'")
+        assertError("joule.plot.heatmap(joule.tensor.zeros(3, 3), { marks = joule.tensor.zeros(3) })", "field 'marks': (N, 2) tensor expected")
+    }
+
     // MARK: the figure object
 
     func testPngBytesEqualTheFileAndAreDeterministic() throws {

@@ -97,21 +97,39 @@ public enum PlotBinding {
             return try Figure.histogram(sets, options: h)
         }
 
-        plot(lua, "heatmap", options: ["title", "xlabel", "ylabel", "width", "height", "xrange", "yrange", "points"]) { call, o in
+        plot(lua, "heatmap", options: ["title", "xlabel", "ylabel", "width", "height", "xrange", "yrange", "points", "marks"]) { call, o in
             // heatmap(values [, path] [, options]): values (rows, columns) of a function on a grid over
             // xrange × yrange (default [-1, 1]²; row 1 at the bottom), e.g. model:energy of a meshgrid;
-            // points = Tensor (N, 2) of (x, y) drawn on top (SGLD samples).
+            // points = Tensor (N, 2) of (x, y) drawn on top (SGLD samples), marks = Tensor (M, 2) as
+            // red crosses (true centres).
             var h = HeatmapOptions()
             if let o {
                 h.chart = try chart(o, h.chart)
-                if let pts = try o.tensor("points") {
+                func pairs(_ key: String) throws -> [(Double, Double)] {
+                    guard let pts = try o.tensor(key) else { return [] }
                     guard pts.rank == 2, pts.shape[1] == 2 else {
-                        throw call.bad(o.position, message: "field 'points': (N, 2) tensor expected, got shape \(pts.shape)")
+                        throw call.bad(o.position, message: "field '\(key)': (N, 2) tensor expected, got shape \(pts.shape)")
                     }
-                    h.points = (0..<pts.shape[0]).map { (Double(pts.data[2 * $0]), Double(pts.data[2 * $0 + 1])) }
+                    return (0..<pts.shape[0]).map { (Double(pts.data[2 * $0]), Double(pts.data[2 * $0 + 1])) }
                 }
+                h.points = try pairs("points")
+                h.marks = try pairs("marks")
             }
             return try Figure.heatmap(try call.tensor(1), options: h)
+        }
+
+        plot(lua, "panels", options: ["ncol", "padding"]) { call, o in
+            // panels(figures [, path] [, options]): a list of figures side by side, ncol per row.
+            guard call.type(1) == LUA_TTABLE else { throw call.bad(1, "list of figures") }
+            let L = call.L
+            let figures = try (0..<Int(lua_rawlen(L, 1))).map { i -> Figure in
+                lua_rawgeti(L, 1, lua_Integer(i + 1))
+                defer { lua_settop(L, -2) }
+                guard let f = figure(L, -1) else { throw call.bad(1, message: "element \(i + 1): a Figure expected") }
+                return f
+            }
+            return try Figure.panels(figures, columns: try o?.integer("ncol", 1...Int.max),
+                                     padding: try o?.integer("padding", 0...256) ?? 8)
         }
 
         let lineKeys = chartKeys + ["line_width", "markers", "marks", "mark_label"]
@@ -567,9 +585,11 @@ extension PlotBinding {
     static let documentation: [(String, String, String)] = [
     // joule.plot
     ("joule.plot", "joule.plot",
-     "Pictures as figures: grid, chains, histogram, lines, run_log, roc, pr, confusion, energy_trace. Each takes its data, an optional output path and an options table, and returns a Figure; fig:save(path) writes the PNG, and a notebook shows a figure inline when it is a cell's value or passed to joule.display."),
-    ("joule.plot.heatmap", "joule.plot.heatmap(values [, path] [, { xrange, yrange, points, title, xlabel, ylabel, width, height }]) → Figure",
-     "A function of the plane on a grid, in viridis (dark = low): values (rows, columns) over xrange × yrange (default [-1, 1]², row 1 at the bottom), e.g. the energy of a 2-D model on a meshgrid; points (N, 2) — SGLD samples — drawn on top."),
+     "Pictures as figures: grid, chains, histogram, lines, run_log, roc, pr, confusion, energy_trace, heatmap, and panels to put figures side by side. Each takes its data, an optional output path and an options table, and returns a Figure; fig:save(path) writes the PNG, and a notebook shows a figure inline when it is a cell's value or passed to joule.display."),
+    ("joule.plot.heatmap", "joule.plot.heatmap(values [, path] [, { xrange, yrange, points, marks, title, xlabel, ylabel, width, height }]) → Figure",
+     "A function of the plane on a grid, in viridis (dark = low): values (rows, columns) over xrange × yrange (default [-1, 1]², row 1 at the bottom), e.g. the energy of a 2-D model on a meshgrid; points (N, 2) — SGLD samples — drawn on top as white dots, marks (M, 2) — e.g. the true centres of a mixture — as red crosses."),
+    ("joule.plot.panels", "joule.plot.panels(figures [, path] [, { ncol = #figures, padding = 8 }]) → Figure",
+     "Figures side by side in one picture: figures is a list of Figures (any joule.plot results), placed ncol per row (default: one row) in cells as large as the largest, padding white pixels (0…256) between and around them."),
     ("joule.plot.grid", "joule.plot.grid(images [, path] [, { nrow, padding, range, row_labels, title, scale, blocks, levels }]) → Figure",
      "A grid of images from an (N, C, H, W), (N, H, W) or (H, W) tensor (C = 1 grey, 3 colour, any other count channel by channel, each a grey tile), filled row by row (nrow per row), or the frames of sampler:sample{ keep_every = k } (F, N, 1, H, W), one chain after another. range: {lo, hi} (default {-1, 1}), 'auto' or 'per_image'."),
     ("joule.plot.chains", "joule.plot.chains(frames [, path] [, { steps, chains, title, xlabel, range, row_labels, padding, scale }]) → Figure",

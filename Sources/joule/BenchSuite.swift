@@ -1,0 +1,116 @@
+import ArchitectureFiles
+import EBM
+import Foundation
+import JouleCore
+import LuaHost
+import NN
+import Tensor
+
+/// `joule bench --suite`: SGLD and a JEM iteration on every network of the benchmark suite — the
+/// course network at hidden 16, 32, 64 and 128, `scripts/models/residual_ebm.lua`, the CIFAR-like
+/// `scripts/models/wide3.lua` at 16 and 32, and the 2-D MLP of `scripts/models/mlp2d.lua` — in FP32
+/// and, where the CPU runs it, with bf16 sampling. The settings are those of PyTorch's scripts that
+/// `scripts/bench --suite` runs beside it (../shared/bench/torch_sgld_nets.py and
+/// benchmarks/torch_jem_nets.py): unconditional SGLD, step 10, noise 0.005, gradient clamp 0.03,
+/// `chains` chains × `suiteSteps` steps (the MLP: 1024 chains, whose work would otherwise be lost in
+/// per-step overhead); a JEM iteration is that sampling from the replay buffer plus the px + pyx update.
+extension BenchCommand {
+    struct SuiteNetwork {
+        let name: String, hidden: Int, chains: Int
+        let model: EnergyNet
+        /// Floating-point operations of one input's forward pass: 2 per multiply-add of the layers
+        /// (their `Workload` operations; pointwise operations, a small share, count 2 as well).
+        let forwardFlops: Double
+    }
+
+    /// The suite's networks, the Lua ones read from `scripts/models/` under the working directory.
+    func suiteNetworks() throws -> [SuiteNetwork] {
+        let models = "scripts/models"
+        guard FileManager.default.fileExists(atPath: "\(models)/wide3.lua") else {
+            throw JouleError("bench --suite reads the networks in \(models)/ (residual_ebm.lua, wide3.lua, mlp2d.lua): run it from the repository's folder")
+        }
+        var list: [(String, Int, Int, EnergyNet)] = []
+        for h in [16, 32, 64, 128] { list.append(("shallow", h, chains, try ShallowCNN(hidden: h, classes: 42, rng: RNG(seed: 0)))) }
+        list.append(("residual", 16, chains, try Self.luaNetwork("\(models)/residual_ebm.lua", hidden: 16, classes: 42, shape: [1, 56, 56])))
+        for h in [16, 32] { list.append(("wide3", h, chains, try Self.luaNetwork("\(models)/wide3.lua", hidden: h, classes: 10, shape: [3, 32, 32]))) }
+        list.append(("mlp2d", 64, 1024, try Self.luaNetwork("\(models)/mlp2d.lua", hidden: 64, classes: 1, shape: [2])))
+        return list.map { name, h, n, model in
+            let s = model.inputShape!
+            let start = Workload(shape: s.count == 3 ? [s[1], s[2], s[0]] : s)
+            return SuiteNetwork(name: name, hidden: h, chains: n, model: model,
+                                forwardFlops: 2 * model.root.workload(after: start).operations)
+        }
+    }
+
+    /// The network a model file of scripts/models makes, as `joule.nn.from_file` makes it for a
+    /// script (through a weights file: the Lua state keeps its own objects).
+    static func luaNetwork(_ path: String, hidden: Int, classes: Int, shape: [Int]) throws -> EnergyNet {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("joule-suite-\(getpid()).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let host = try ScriptHost(script: nil)
+        _ = try host.lua.run(string: """
+            local m = joule.nn.from_file(\(LuaLiteral.string(path)), { hidden = \(hidden), classes = \(classes), channels = \(shape.count == 3 ? shape[0] : 1) })
+            joule.nn.Sequential{ m, input_shape = { \(shape.map(String.init).joined(separator: ", ")) } }:save(\(LuaLiteral.string(file)))
+            """, name: "=bench")
+        let net = try EnergyNets.load(from: file)
+        // The wrapping Sequential's names ("0.…") are irrelevant to timing; its input shape is not.
+        return try EnergyNet(net.root, inputShape: shape)
+    }
+
+    /// One network's medians: SGLD and the JEM iteration, FP32 then bf16 (when the CPU has it),
+    /// their rounds interleaved so that all four see the same machine.
+    func timeSuite(_ net: SuiteNetwork) throws -> (sgld: Double, jem: Double, sgld16: Double?, jem16: Double?) {
+        let model = net.model, shape = model.inputShape!
+        func trainer(_ precision: Precision) throws -> (SGLDSampler, JEM) {
+            var sc = SGLDSampler.Config(); sc.steps = suiteSteps; sc.conditional = false; sc.precision = precision
+            let s = try SGLDSampler(model: model, config: sc, rng: RNG(seed: 1))
+            return (s, try JEM(model: model, sampler: s))
+        }
+        let rng = RNG(seed: 2)
+        let real = Tensor(shape: [net.chains] + shape), x = Tensor(shape: [net.chains] + shape)
+        rng.fillUniform(real, -1, 1)
+        let labels = (0..<net.chains).map { _ in rng.int(model.classes) }
+        let fp32 = try trainer(.fp32)
+        let bf16 = Precision.bf16Unavailable == nil && shape.count == 3 ? try trainer(.bf16) : nil
+        var bodies: [() throws -> Void] = []
+        for (sampler, jem) in [fp32] + (bf16.map { [$0] } ?? []) {
+            bodies.append { rng.fillUniform(x, -1, 1); try sampler.run(x, labels: nil, steps: suiteSteps) }
+            bodies.append { _ = try jem.step(real, labels: labels) }
+        }
+        for body in bodies { try body() }   // warm-up: workspaces, the replay buffer, packed weights
+        let t = try interleavedMedians(bodies)
+        return (t[0], t[1], bf16 == nil ? nil : t[2], bf16 == nil ? nil : t[3])
+    }
+
+    func runSuite() throws {
+        let networks = try suiteNetworks()
+        let peak = Self.gemmPeak()
+        var rows: [JSON] = []
+        if !json {
+            print("Joule bench --suite — \(suiteSteps) SGLD steps; median of \(runs); \(Self.cpuName()); OpenBLAS \(BLAS.coreName), \(BLAS.threads) threads")
+            print("GEMM kernels: \(Kernels.description); FP32 GEMM peak (sgemm 2048³) \(String(format: "%.1f", peak)) GFLOP/s")
+        }
+        for net in networks {
+            let t = try timeSuite(net)
+            let sgldFlops = Double(suiteSteps) * 2 * net.forwardFlops * Double(net.chains)
+            // The update: a forward of the real and sampled batches, their input and weight gradients.
+            let jemFlops = sgldFlops + 3 * net.forwardFlops * Double(2 * net.chains)
+            var o: [String: JSON] = ["net": .string(net.name), "hidden": .int(net.hidden), "chains": .int(net.chains),
+                                     "sgld_s": .double(t.sgld), "jem_s": .double(t.jem),
+                                     "sgld_gflops": .double(sgldFlops / t.sgld / 1e9), "jem_gflops": .double(jemFlops / t.jem / 1e9)]
+            if let s = t.sgld16, let j = t.jem16 { o["sgld_bf16_s"] = .double(s); o["jem_bf16_s"] = .double(j) }
+            rows.append(.object(o))
+            guard !json else { continue }
+            let name = "\(net.name) h\(net.hidden) (\(net.chains) chains)".padding(toLength: 30, withPad: " ", startingAt: 0)
+            var line = name + String(format: "SGLD %8.4f s (%5.1f%% of peak)  JEM %8.4f s (%5.1f%%)", t.sgld, 100 * sgldFlops / t.sgld / 1e9 / peak,
+                                             t.jem, 100 * jemFlops / t.jem / 1e9 / peak)
+            if let s = t.sgld16, let j = t.jem16 { line += String(format: "   bf16: SGLD %8.4f s  JEM %8.4f s", s, j) }
+            print(line)
+        }
+        if json {
+            print(JSON.object(["networks": .array(rows), "steps": .int(suiteSteps), "runs": .int(runs), "cpu": .string(Self.cpuName()),
+                               "gemm_peak_gflops": .double(peak), "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
+                               "kernels": .string(Kernels.description), "bf16": .bool(Precision.bf16Unavailable == nil)]).serialized())
+        }
+    }
+}

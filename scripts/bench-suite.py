@@ -1,0 +1,73 @@
+"""The benchmark suite side by side in one run (scripts/bench --suite [RUNS]): for every network, PyTorch's SGLD
+(../shared/bench/torch_sgld_nets.py; the 2-D MLP from benchmarks/torch_jem_nets.py) and JEM iteration
+(benchmarks/torch_jem_nets.py) in its four variants, then Joule's (`joule bench --suite --json`), with the same
+threads, chains and steps; a Markdown table with the ratios against PyTorch's fastest variant, GFLOP/s against
+the FP32 GEMM peak measured in the same run, and the CPU's name. Usage: bench-suite.py RUNS THREADS"""
+import json, os, re, subprocess, sys
+
+runs, threads = int(sys.argv[1]), int(sys.argv[2])
+shared = "../shared/bench/torch_sgld_nets.py"
+py = ".venv-torch/bin/python"
+steps = 20
+nets = [("shallow", 16, 32), ("shallow", 32, 32), ("shallow", 64, 32), ("shallow", 128, 32),
+        ("residual", 16, 32), ("wide3", 16, 32), ("wide3", 32, 32), ("mlp2d", 64, 1024)]
+if os.environ.get("BENCH_NETS"):   # a part of the suite, e.g. BENCH_NETS="wide3:16 mlp2d:64"
+    keep = os.environ["BENCH_NETS"].split()
+    nets = [n for n in nets if f"{n[0]}:{n[1]}" in keep]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+env = dict(os.environ, PYTHONWARNINGS="ignore")
+
+
+def run(args):
+    r = subprocess.run(args, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"bench: {' '.join(args)} failed:\n{r.stderr[-2000:]}")
+    return r.stdout
+
+
+torch = {}   # (net, hidden, what, variant) -> seconds
+print(f"== PyTorch SGLD ({shared}, {threads} threads, {steps} steps, median of {runs})", flush=True)
+for net, h, n in nets:
+    if net == "mlp2d":
+        continue
+    for v in ("fp32", "cl", "bf16", "clbf16"):
+        out = run([py, shared, net, str(h), str(n), str(steps), str(threads), str(runs), v])
+        torch[(net, h, "sgld", v)] = float(out.split()[-1])
+        print(f"  {net} h{h} {v}: {torch[(net, h, 'sgld', v)]:.4f} s", flush=True)
+print(f"== PyTorch JEM iterations and the MLP's SGLD (benchmarks/torch_jem_nets.py, variants interleaved)", flush=True)
+out = run([py, "benchmarks/torch_jem_nets.py", str(threads), str(runs), str(steps)] + [f"{a}:{b}:{c}" for a, b, c in nets])
+for line in out.splitlines():
+    r = json.loads(line)
+    torch[(r["net"], r["hidden"], r["what"], r["variant"])] = r["seconds"]
+print(f"== Joule (joule bench --suite, median of {runs})", flush=True)
+joule = json.loads(run([".build/release/joule", "bench", "--suite", "--json", "--runs", str(runs), "--suite-steps", str(steps)]))
+peak = joule["gemm_peak_gflops"]
+
+print()
+print(f"{cpu}, {threads} threads; PyTorch {run([py, '-c', 'import torch; print(torch.__version__)']).strip()}, "
+      f"Joule's OpenBLAS kernel {joule['blas_kernel']}; FP32 GEMM peak {peak:.0f} GFLOP/s (sgemm 2048³, this run); "
+      f"{steps} SGLD steps; medians of {runs}.")
+print()
+names = {"fp32": "FP32", "cl": "channels_last", "bf16": "bf16", "clbf16": "cl+bf16"}
+print("| network | measure | PyTorch FP32 | channels_last | bf16 | cl+bf16 | Joule FP32 | Joule bf16 sampling | Joule's best vs PyTorch's fastest | Joule FP32 GFLOP/s (% of peak) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+worst = None
+for r in joule["networks"]:
+    net, h, n = r["net"], r["hidden"], r["chains"]
+    if (net, h, n) not in nets:
+        continue
+    for what, key in (("sgld", "sgld"), ("jem", "jem")):
+        t = {v: torch.get((net, h, what, v)) for v in names}
+        have = {v: s for v, s in t.items() if s is not None}
+        fastest = min(have, key=have.get)
+        j32, j16 = r[f"{key}_s"], r.get(f"{key}_bf16_s")
+        best = min(j32, j16) if j16 else j32
+        ratio = have[fastest] / best
+        worst = ratio if worst is None else min(worst, ratio)
+        cells = " | ".join(f"{s:.4f} s" if s is not None else "–" for s in t.values())
+        label = "SGLD" if what == "sgld" else "JEM iteration"
+        gf = r[f"{key}_gflops"]
+        print(f"| {net} h{h} ({n} chains) | {label} | {cells} | {j32:.4f} s | {f'{j16:.4f} s' if j16 else '–'} | "
+              f"{ratio:.2f}× ({names[fastest]}) | {gf:.0f} ({100 * gf / peak:.0f} %) |")
+print()
+print(f"Smallest ratio against PyTorch's fastest variant: {worst:.2f}×.")
