@@ -199,6 +199,22 @@ final class SpectralNormTests: XCTestCase {
         XCTAssertTrue(Architecture.describe(residual).contains("(body) Sequential"))
     }
 
+    /// An activation after a wrapped Conv2d or Linear runs in place, as after the bare layer (the
+    /// wrapper hands on the layer's own output, which nothing else reads).
+    func testActivationsAfterWrappedLayersRunInPlace() throws {
+        func inPlace(_ m: Module) -> [Bool] { m.allModules.compactMap { $0 as? Swish }.map(\.inPlace) }
+        let bare = try ShallowCNN(hidden: 4, classes: 3, rng: RNG(seed: 1))
+        XCTAssertEqual(inPlace(bare.root), [true, true, true, true, true])
+        XCTAssertEqual(inPlace(try bare.spectrallyNormalised(rng: RNG(seed: 2)).root), inPlace(bare.root))
+        // A last activation may share its tensors with the caller: in place neither way.
+        let json = try JSON.parse(ComposedReference.architectures["mlp2d"]!)
+        let tail = #"{"type": "Sequential", "modules": [{"type": "Linear", "in": 2, "out": 3}, {"type": "SiLU"}]}"#
+        for text in [tail, SpectralNorm.wrappingEveryLayer(try JSON.parse(tail)).serialized()] {
+            XCTAssertEqual(inPlace(try Architecture.build(try JSON.parse(text), rng: RNG(seed: 0))), [false], text)
+        }
+        XCTAssertEqual(inPlace(try Architecture.build(SpectralNorm.wrappingEveryLayer(json), rng: RNG(seed: 0))), [true, true])
+    }
+
     func testBadInput() throws {
         let rng = RNG(seed: 0)
         assertThrowsMessage("SpectralNorm wraps a Linear or a Conv2d layer, got SiLU") { _ = try SpectralNorm(Swish(), rng: rng) }
