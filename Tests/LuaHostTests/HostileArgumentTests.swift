@@ -63,7 +63,10 @@ final class HostileArgumentTests: LuaTestCase {
         XCTAssertEqual(status, 1, e)
         XCTAssertTrue(e.contains("first: big.lua:3: layer 0 (Conv2d 1→4096): out of memory: cannot allocate a tensor of shape [512, 26, 26, 4096]"), e)
         XCTAssertTrue(e.contains("small: 2\n"), e)
-        XCTAssertTrue(e.contains("big.lua:6: layer 0 (Conv2d 1→4096): out of memory"), e)
+        // energy_grad shares the batch out over the cores in pieces (`Parallel.pieces`), so which layer
+        // of a piece runs out first depends on the piece size (the convolution's output, or the
+        // slopes SiLU keeps beside it); either way the message names the line and the layer.
+        XCTAssertNotNil(e.range(of: #"big\.lua:6: layer [0-9]+ \((Conv2d 1→4096|SiLU)\): out of memory"#, options: .regularExpression), e)
     }
 
     /// Runs `script` as big.lua under 3 GiB of address space (enough to start, not for 4 GiB of
