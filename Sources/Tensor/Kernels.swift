@@ -52,7 +52,8 @@ public protocol KernelFamily: AnyObject, Sendable {
 public enum Kernels {
     /// Every family, registered here (a new family: one line, and a place in the default orders
     /// below if it should run unforced).
-    public static let families: [KernelFamily] = [OpenBLASKernels.shared, PanelKernels(), BF16Kernels(), PortableKernels()]
+    public static let families: [KernelFamily] = [OpenBLASKernels.shared, PanelKernels(), BF16Kernels(), PortableKernels(),
+                                                  WinogradKernels()]
     /// The default choice, best first; a family that cannot run here is left out.
     static let defaultConvolutionFamilies = runnable(["bf16", "panel", "openblas"])
     static let defaultGEMMFamilies = runnable(["openblas"])
@@ -111,7 +112,7 @@ public enum Kernels {
         if let f = forced { return "\(f.name) (\(state.origin ?? "forced"))" }
         let convolutions = defaultConvolutionFamilies.filter(\.isFP32).map(\.name).joined(separator: " where the shape suits, else ")
         let sampling = defaultConvolutionFamilies.first { !$0.isFP32 }?.name ?? "FP32"
-        return "default (convolutions: \(convolutions); Linear and matmul: "
+        return "default (convolutions: winograd for stride-1 pad-1 3×3 layers of ≥ \(winogradMinChannels) channels, \(convolutions); Linear and matmul: "
             + defaultGEMMFamilies.map(\.name).joined(separator: ", else ") + "; bf16 sampling: \(sampling))"
     }
 
@@ -133,6 +134,24 @@ public enum Kernels {
         }
         return OpenBLASKernels.shared.convolution(inChannels: inChannels, outChannels: outChannels, patch: patch, precision: precision)!
     }
+
+    /// The Winograd kernels of a convolution layer of this geometry, or nil when it runs unfolded
+    /// (`convolution`). Forced (`winograd`): every geometry Winograd computes (any precision runs
+    /// FP32 then, as with any forced FP32 family). Another family forced: never, so that forcing
+    /// one runs the unfolded path in it. By default: FP32 layers of at least `winogradMinChannels`
+    /// input and output channels, where the transforms cost less than the multiplications they save.
+    public static func winograd(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int,
+                                precision: Precision) -> WinogradConvolution? {
+        guard WinogradConvolution.serves(kernel: kernel, stride: stride, padding: padding) else { return nil }
+        if let f = forced {
+            return f is WinogradKernels ? WinogradConvolution(inChannels: inChannels, outChannels: outChannels) : nil
+        }
+        guard precision.available == .fp32, Swift.min(inChannels, outChannels) >= winogradMinChannels else { return nil }
+        return WinogradConvolution(inChannels: inChannels, outChannels: outChannels)
+    }
+
+    /// Channels below which a default layer stays unfolded (see `winograd`).
+    public static let winogradMinChannels = 16
 
     /// Runs one GEMM on the forced family when it serves it, else on the default's.
     public static func multiply(_ gemm: GEMM) {
