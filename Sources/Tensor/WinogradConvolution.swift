@@ -99,7 +99,14 @@ public final class WinogradConvolution {
     }
 
     /// Floats of workspace `forward` and `inputGradient` need for blocks of `tiles` tiles.
-    public func workspaceFloats(tiles: Int) -> Int { 16 * tiles * (inChannels + outChannels) + Swift.max(inChannels, outChannels) }
+    public func workspaceFloats(tiles: Int) -> Int {
+        16 * (Self.spread(tiles * inChannels) + Self.spread(tiles * outChannels)) + Swift.max(inChannels, outChannels)
+    }
+
+    /// Floats between the 16 positions' matrices of V or M: their size plus 16 floats, so that the
+    /// 16 runs a tile's transform reads or writes fall in different sets of the L1 cache (at a
+    /// power-of-two distance, 8 KB for 128 tiles of 16 channels, all 16 would share one set of 8 ways).
+    static func spread(_ floats: Int) -> Int { floats + 16 }
 
     /// out (N, H, W, O) = conv(x (N, H, W, C)) + bias, for the images `images` of a batch of
     /// `height` × `width` images; `workspace` holds `workspaceFloats(tiles:)`.
@@ -131,25 +138,38 @@ public final class WinogradConvolution {
                      multiply: (Int, Int, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         let (th, tw) = ((height + 1) / 2, (width + 1) / 2)
         let perImage = th * tw
-        let v = workspace, m = workspace + 16 * tiles * from
-        let zeros = m + 16 * tiles * to
+        let (sv, sm) = (Self.spread(tiles * from), Self.spread(tiles * to))
+        let v = workspace, m = workspace + 16 * sv
+        let zeros = m + 16 * sm
         zeros.update(repeating: 0, count: Swift.max(from, to))
+        // The tiles' (image, tile row, tile column), walked in order without a division per tile.
         var start = images.lowerBound * perImage
         let end = images.upperBound * perImage
+        var next = (n: images.lowerBound, ty: 0, tx: 0)
         while start < end {
             let count = Swift.min(tiles, end - start)
+            let first = next
             for t in 0..<count {
-                let (n, r) = ((start + t) / perImage, (start + t) % perImage)
-                Self.inputTransform(input, image: n, height: height, width: width, channels: from, y0: 2 * (r / tw) - 1,
-                                    x0: 2 * (r % tw) - 1, zeros: zeros, into: v + t * from, stride: tiles * from)
+                Self.inputTransform(input, image: next.n, height: height, width: width, channels: from, y0: 2 * next.ty - 1,
+                                    x0: 2 * next.tx - 1, zeros: zeros, into: v + t * from, stride: sv)
+                Self.advance(&next, th, tw)
             }
-            for xi in 0..<16 { multiply(xi, count, v + xi * tiles * from, m + xi * tiles * to) }
+            for xi in 0..<16 { multiply(xi, count, v + xi * sv, m + xi * sm) }
+            next = first
             for t in 0..<count {
-                let (n, r) = ((start + t) / perImage, (start + t) % perImage)
-                Self.outputTransform(m + t * to, stride: tiles * to, channels: to, bias: bias, into: output, image: n,
-                                     height: height, width: width, y0: 2 * (r / tw), x0: 2 * (r % tw))
+                Self.outputTransform(m + t * to, stride: sm, channels: to, bias: bias, into: output, image: next.n,
+                                     height: height, width: width, y0: 2 * next.ty, x0: 2 * next.tx)
+                Self.advance(&next, th, tw)
             }
             start += count
+        }
+    }
+
+    @inline(__always) private static func advance(_ p: inout (n: Int, ty: Int, tx: Int), _ th: Int, _ tw: Int) {
+        p.tx += 1
+        if p.tx == tw {
+            p.tx = 0; p.ty += 1
+            if p.ty == th { p.ty = 0; p.n += 1 }
         }
     }
 
@@ -170,6 +190,13 @@ public final class WinogradConvolution {
         for i in 0..<n { p[i] = v[i] }
     }
 
+    /// `body(c, w)` for channels c ..< c + w, in vectors of 16 and a last one of the rest.
+    @inline(__always) private static func forEachVector(_ channels: Int, _ body: (Int, Int) -> Void) {
+        var c = 0
+        while c + 16 <= channels { body(c, 16); c += 16 }
+        if c < channels { body(c, channels - c) }
+    }
+
     /// Bᵀ applied to four values: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
     @inline(__always) private static func bt(_ d0: V, _ d1: V, _ d2: V, _ d3: V) -> (V, V, V, V) {
         (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
@@ -185,6 +212,13 @@ public final class WinogradConvolution {
     @inline(__always)
     private static func inputTransform(_ x: UnsafePointer<Float>, image n: Int, height: Int, width: Int, channels: Int,
                                        y0: Int, x0: Int, zeros: UnsafePointer<Float>, into v: UnsafeMutablePointer<Float>, stride: Int) {
+        // A tile inside the image reads its 16 pixels at fixed offsets from its first; one on the
+        // border reads zeros for those outside (a table of 16 pointers).
+        if y0 >= 0 && x0 >= 0 && y0 + 4 <= height && x0 + 4 <= width {
+            let base = x + ((n * height + y0) * width + x0) * channels, row = width * channels
+            transform(channels, into: v, stride: stride) { k, c, w in load(base + (k >> 2) * row + (k & 3) * channels + c, w) }
+            return
+        }
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { pixel in
             for i in 0..<4 {
                 for j in 0..<4 {
@@ -193,22 +227,25 @@ public final class WinogradConvolution {
                         ? x + ((n * height + y) * width + xx) * channels : zeros
                 }
             }
-            var c = 0
-            while c < channels {
-                let w = Swift.min(16, channels - c)
-                // Bᵀ d down each column (a…, b…, e…, f… hold columns 0…3), then · B along each row.
-                @inline(__always) func d(_ k: Int) -> V { load(pixel[k] + c, w) }
-                @inline(__always) func row(_ i: Int, _ r: (V, V, V, V)) {
-                    let p = v + 4 * i * stride + c
-                    store(r.0, p, w); store(r.1, p + stride, w); store(r.2, p + 2 * stride, w); store(r.3, p + 3 * stride, w)
-                }
-                let (a0, a1, a2, a3) = bt(d(0), d(4), d(8), d(12))
-                let (b0, b1, b2, b3) = bt(d(1), d(5), d(9), d(13))
-                let (e0, e1, e2, e3) = bt(d(2), d(6), d(10), d(14))
-                let (f0, f1, f2, f3) = bt(d(3), d(7), d(11), d(15))
-                row(0, bt(a0, b0, e0, f0)); row(1, bt(a1, b1, e1, f1)); row(2, bt(a2, b2, e2, f2)); row(3, bt(a3, b3, e3, f3))
-                c += w
+            transform(channels, into: v, stride: stride) { k, c, w in load(pixel[k] + c, w) }
+        }
+    }
+
+    /// Bᵀ d B of the pixels `d(k, c, w)` (k = 4i + j: channels c ..< c + w of row i, column j).
+    @inline(__always)
+    private static func transform(_ channels: Int, into v: UnsafeMutablePointer<Float>, stride: Int, _ d: (Int, Int, Int) -> V) {
+        // Whole vectors of 16 channels (the width a constant, so loads and stores need no test), then the rest.
+        forEachVector(channels) { c, w in
+            @inline(__always) func row(_ i: Int, _ r: (V, V, V, V)) {
+                let p = v + 4 * i * stride + c
+                store(r.0, p, w); store(r.1, p + stride, w); store(r.2, p + 2 * stride, w); store(r.3, p + 3 * stride, w)
             }
+            // Bᵀ d down each column (a…, b…, e…, f… hold columns 0…3), then · B along each row.
+            let (a0, a1, a2, a3) = bt(d(0, c, w), d(4, c, w), d(8, c, w), d(12, c, w))
+            let (b0, b1, b2, b3) = bt(d(1, c, w), d(5, c, w), d(9, c, w), d(13, c, w))
+            let (e0, e1, e2, e3) = bt(d(2, c, w), d(6, c, w), d(10, c, w), d(14, c, w))
+            let (f0, f1, f2, f3) = bt(d(3, c, w), d(7, c, w), d(11, c, w), d(15, c, w))
+            row(0, bt(a0, b0, e0, f0)); row(1, bt(a1, b1, e1, f1)); row(2, bt(a2, b2, e2, f2)); row(3, bt(a3, b3, e3, f3))
         }
     }
 
@@ -219,9 +256,7 @@ public final class WinogradConvolution {
                                         into out: UnsafeMutablePointer<Float>, image n: Int, height: Int, width: Int,
                                         y0: Int, x0: Int) {
         let rows = Swift.min(2, height - y0), columns = Swift.min(2, width - x0)
-        var c = 0
-        while c < channels {
-            let w = Swift.min(16, channels - c)
+        forEachVector(channels) { c, w in
             // Aᵀ m down each column (4 → 2 rows), then · A along each row (4 → 2 columns).
             @inline(__always) func mm(_ xi: Int) -> V { load(m + xi * stride + c, w) }
             let (s00, s10) = at(mm(0), mm(4), mm(8), mm(12))
@@ -242,7 +277,6 @@ public final class WinogradConvolution {
                 store(y10, p + width * channels, w)
                 if columns > 1 { store(y11, p + (width + 1) * channels, w) }
             }
-            c += w
         }
     }
 }
