@@ -39,15 +39,18 @@ public protocol KernelFamily: AnyObject, Sendable {
 /// The one place that chooses who runs every GEMM: the convolutions' (forward, input gradient,
 /// weight gradient), `Linear`'s three and `Tensor.matmul`.
 ///
-/// By default, per layer shape: a convolution in bfloat16 precision (a sampling replica) on the
+/// By default, per layer shape: a stride-1 pad-1 3×3 FP32 convolution of ≥ `winogradMinChannels`
+/// channels each side by Winograd F(2×2, 3×3) (`winograd`; its weight gradient and its 16 products
+/// through the GEMMs below); a convolution in bfloat16 precision (a sampling replica) on the
 /// bf16 family where the CPU has AVX512-BF16; otherwise `PanelGEMM` for the GEMMs whose shapes it
 /// serves where it is compiled and the CPU runs it; OpenBLAS for the rest, and for every single GEMM
 /// (Linear, matmul: small, and OpenBLAS packs them well enough).
 ///
-/// A family can be forced — `JOULE_KERNELS=openblas|panel|bf16|portable` in the environment, or
-/// `Kernels.force(_:)` in-process (the tests run every family this way) — and then runs every GEMM
-/// it serves. What it does not serve (PanelGEMM: N not a multiple of 32; bf16: anything but a bf16
-/// convolution) takes the default choice. Forcing an FP32 family also runs bf16 sampling in FP32
+/// A family can be forced — `JOULE_KERNELS=openblas|panel|bf16|portable|winograd` in the environment,
+/// or `Kernels.force(_:)` in-process (the tests run every family this way) — and then runs every GEMM
+/// it serves. What it does not serve (PanelGEMM: N not a multiple of 16; bf16: anything but a bf16
+/// convolution; winograd: any GEMM — it serves convolution geometries) takes the default choice.
+/// Forcing any family but `winograd` runs every convolution unfolded (im2col). Forcing an FP32 family also runs bf16 sampling in FP32
 /// (`Precision.available`). A family this CPU or build cannot run is refused with its reason.
 public enum Kernels {
     /// Every family, registered here (a new family: one line, and a place in the default orders
