@@ -177,24 +177,31 @@ public final class WinogradConvolution {
 
     private typealias V = SIMD16<Float>
 
-    /// Channels c ..< c + n (n ≤ 16) of a pixel; the rest zero.
-    @inline(__always) private static func load(_ p: UnsafePointer<Float>, _ n: Int) -> V {
-        if n == 16 { return UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-        var v = V()
-        for i in 0..<n { v[i] = p[i] }
-        return v
+    /// How a transform reads and writes a vector of channels: all 16 lanes (`Whole`), or the first n
+    /// of them (`Part`, the last vector of a channel count that is not a multiple of 16). Two types,
+    /// so that each transform is compiled twice and the whole vectors' code has no per-lane path.
+    private protocol Lanes {
+        static func load(_ p: UnsafePointer<Float>, _ n: Int) -> V
+        static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ n: Int)
     }
 
-    @inline(__always) private static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        if n == 16 { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self); return }
-        for i in 0..<n { p[i] = v[i] }
+    private enum Whole: Lanes {
+        @inline(__always) static func load(_ p: UnsafePointer<Float>, _ n: Int) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+        }
     }
 
-    /// `body(c, w)` for channels c ..< c + w, in vectors of 16 and a last one of the rest.
-    @inline(__always) private static func forEachVector(_ channels: Int, _ body: (Int, Int) -> Void) {
-        var c = 0
-        while c + 16 <= channels { body(c, 16); c += 16 }
-        if c < channels { body(c, channels - c) }
+    private enum Part: Lanes {
+        /// Channels c ..< c + n of a pixel; the other lanes zero.
+        @inline(__always) static func load(_ p: UnsafePointer<Float>, _ n: Int) -> V {
+            var v = V()
+            for i in 0..<n { v[i] = p[i] }
+            return v
+        }
+        @inline(__always) static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
+            for i in 0..<n { p[i] = v[i] }
+        }
     }
 
     /// Bᵀ applied to four values: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
@@ -216,7 +223,7 @@ public final class WinogradConvolution {
         // border reads zeros for those outside (a table of 16 pointers).
         if y0 >= 0 && x0 >= 0 && y0 + 4 <= height && x0 + 4 <= width {
             let base = x + ((n * height + y0) * width + x0) * channels, row = width * channels
-            transform(channels, into: v, stride: stride) { k, c, w in load(base + (k >> 2) * row + (k & 3) * channels + c, w) }
+            transform(channels, into: v, stride: stride) { k, c in base + (k >> 2) * row + (k & 3) * channels + c }
             return
         }
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { pixel in
@@ -227,26 +234,34 @@ public final class WinogradConvolution {
                         ? x + ((n * height + y) * width + xx) * channels : zeros
                 }
             }
-            transform(channels, into: v, stride: stride) { k, c, w in load(pixel[k] + c, w) }
+            transform(channels, into: v, stride: stride) { k, c in pixel[k] + c }
         }
     }
 
-    /// Bᵀ d B of the pixels `d(k, c, w)` (k = 4i + j: channels c ..< c + w of row i, column j).
+    /// Bᵀ d B of the pixels `d(k, c)` (k = 4i + j: row i, column j, from channel c): whole vectors
+    /// of 16 channels, then the rest.
     @inline(__always)
-    private static func transform(_ channels: Int, into v: UnsafeMutablePointer<Float>, stride: Int, _ d: (Int, Int, Int) -> V) {
-        // Whole vectors of 16 channels (the width a constant, so loads and stores need no test), then the rest.
-        forEachVector(channels) { c, w in
-            @inline(__always) func row(_ i: Int, _ r: (V, V, V, V)) {
-                let p = v + 4 * i * stride + c
-                store(r.0, p, w); store(r.1, p + stride, w); store(r.2, p + 2 * stride, w); store(r.3, p + 3 * stride, w)
-            }
-            // Bᵀ d down each column (a…, b…, e…, f… hold columns 0…3), then · B along each row.
-            let (a0, a1, a2, a3) = bt(d(0, c, w), d(4, c, w), d(8, c, w), d(12, c, w))
-            let (b0, b1, b2, b3) = bt(d(1, c, w), d(5, c, w), d(9, c, w), d(13, c, w))
-            let (e0, e1, e2, e3) = bt(d(2, c, w), d(6, c, w), d(10, c, w), d(14, c, w))
-            let (f0, f1, f2, f3) = bt(d(3, c, w), d(7, c, w), d(11, c, w), d(15, c, w))
-            row(0, bt(a0, b0, e0, f0)); row(1, bt(a1, b1, e1, f1)); row(2, bt(a2, b2, e2, f2)); row(3, bt(a3, b3, e3, f3))
+    private static func transform(_ channels: Int, into v: UnsafeMutablePointer<Float>, stride: Int,
+                                  _ d: (Int, Int) -> UnsafePointer<Float>) {
+        var c = 0
+        while c + 16 <= channels { transform(Whole.self, c, 16, into: v, stride: stride, d); c += 16 }
+        if c < channels { transform(Part.self, c, channels - c, into: v, stride: stride, d) }
+    }
+
+    @inline(__always)
+    private static func transform<L: Lanes>(_: L.Type, _ c: Int, _ w: Int, into v: UnsafeMutablePointer<Float>, stride: Int,
+                                            _ pixel: (Int, Int) -> UnsafePointer<Float>) {
+        @inline(__always) func d(_ k: Int) -> V { L.load(pixel(k, c), w) }
+        @inline(__always) func row(_ i: Int, _ r: (V, V, V, V)) {
+            let p = v + 4 * i * stride + c
+            L.store(r.0, p, w); L.store(r.1, p + stride, w); L.store(r.2, p + 2 * stride, w); L.store(r.3, p + 3 * stride, w)
         }
+        // Bᵀ d down each column (a…, b…, e…, f… hold columns 0…3), then · B along each row.
+        let (a0, a1, a2, a3) = bt(d(0), d(4), d(8), d(12))
+        let (b0, b1, b2, b3) = bt(d(1), d(5), d(9), d(13))
+        let (e0, e1, e2, e3) = bt(d(2), d(6), d(10), d(14))
+        let (f0, f1, f2, f3) = bt(d(3), d(7), d(11), d(15))
+        row(0, bt(a0, b0, e0, f0)); row(1, bt(a1, b1, e1, f1)); row(2, bt(a2, b2, e2, f2)); row(3, bt(a3, b3, e3, f3))
     }
 
     /// Y = Aᵀ m A (+ bias) for one tile's products (position ξ of channel c at m[ξ · stride + c]),
@@ -256,27 +271,41 @@ public final class WinogradConvolution {
                                         into out: UnsafeMutablePointer<Float>, image n: Int, height: Int, width: Int,
                                         y0: Int, x0: Int) {
         let rows = Swift.min(2, height - y0), columns = Swift.min(2, width - x0)
-        forEachVector(channels) { c, w in
-            // Aᵀ m down each column (4 → 2 rows), then · A along each row (4 → 2 columns).
-            @inline(__always) func mm(_ xi: Int) -> V { load(m + xi * stride + c, w) }
-            let (s00, s10) = at(mm(0), mm(4), mm(8), mm(12))
-            let (s01, s11) = at(mm(1), mm(5), mm(9), mm(13))
-            let (s02, s12) = at(mm(2), mm(6), mm(10), mm(14))
-            let (s03, s13) = at(mm(3), mm(7), mm(11), mm(15))
-            var (y00, y01) = at(s00, s01, s02, s03)
-            var (y10, y11) = at(s10, s11, s12, s13)
-            // The bias is added after the sum, as the unfolded path (and PyTorch) does.
-            if let bias {
-                let b = load(bias + c, w)
-                y00 += b; y01 += b; y10 += b; y11 += b
-            }
-            let p = out + ((n * height + y0) * width + x0) * channels + c
-            store(y00, p, w)
-            if columns > 1 { store(y01, p + channels, w) }
-            if rows > 1 {
-                store(y10, p + width * channels, w)
-                if columns > 1 { store(y11, p + (width + 1) * channels, w) }
-            }
+        let p = out + ((n * height + y0) * width + x0) * channels
+        var c = 0
+        while c + 16 <= channels {
+            outputVector(Whole.self, c, 16, m, stride: stride, bias: bias, into: p, rows: rows, columns: columns, rowStride: width * channels,
+                         channels: channels)
+            c += 16
+        }
+        if c < channels {
+            outputVector(Part.self, c, channels - c, m, stride: stride, bias: bias, into: p, rows: rows, columns: columns,
+                         rowStride: width * channels, channels: channels)
+        }
+    }
+
+    @inline(__always)
+    private static func outputVector<L: Lanes>(_: L.Type, _ c: Int, _ w: Int, _ m: UnsafePointer<Float>, stride: Int,
+                                               bias: UnsafePointer<Float>?, into p: UnsafeMutablePointer<Float>, rows: Int,
+                                               columns: Int, rowStride: Int, channels: Int) {
+        // Aᵀ m down each column (4 → 2 rows), then · A along each row (4 → 2 columns).
+        @inline(__always) func mm(_ xi: Int) -> V { L.load(m + xi * stride + c, w) }
+        let (s00, s10) = at(mm(0), mm(4), mm(8), mm(12))
+        let (s01, s11) = at(mm(1), mm(5), mm(9), mm(13))
+        let (s02, s12) = at(mm(2), mm(6), mm(10), mm(14))
+        let (s03, s13) = at(mm(3), mm(7), mm(11), mm(15))
+        var (y00, y01) = at(s00, s01, s02, s03)
+        var (y10, y11) = at(s10, s11, s12, s13)
+        // The bias is added after the sum, as the unfolded path (and PyTorch) does.
+        if let bias {
+            let b = L.load(bias + c, w)
+            y00 += b; y01 += b; y10 += b; y11 += b
+        }
+        L.store(y00, p + c, w)
+        if columns > 1 { L.store(y01, p + channels + c, w) }
+        if rows > 1 {
+            L.store(y10, p + rowStride + c, w)
+            if columns > 1 { L.store(y11, p + rowStride + channels + c, w) }
         }
     }
 }
