@@ -141,15 +141,17 @@ public enum Kernels {
     /// The Winograd kernels of a convolution layer of this geometry, or nil when it runs unfolded
     /// (`convolution`). Forced (`winograd`): every geometry Winograd computes (any precision runs
     /// FP32 then, as with any forced FP32 family). Another family forced: never, so that forcing
-    /// one runs the unfolded path in it. By default: FP32 layers of at least `winogradMinChannels`
-    /// input and output channels, where the transforms cost less than the multiplications they save.
+    /// one runs the unfolded path in it. By default: layers of at least `winogradMinChannels` input
+    /// and output channels, where the transforms cost less than the multiplications they save, in
+    /// FP32 or in a bf16 replica whose shape the bf16 GEMMs do not serve (it would run FP32 unfolded).
     public static func winograd(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int,
                                 precision: Precision) -> WinogradConvolution? {
         guard WinogradConvolution.serves(kernel: kernel, stride: stride, padding: padding) else { return nil }
         if let f = forced {
             return f is WinogradKernels ? WinogradConvolution(inChannels: inChannels, outChannels: outChannels) : nil
         }
-        guard precision.available == .fp32, Swift.min(inChannels, outChannels) >= winogradMinChannels else { return nil }
+        guard precision.available == .fp32 || !BF16Convolution.serves(inChannels: inChannels, outChannels: outChannels),
+              Swift.min(inChannels, outChannels) >= winogradMinChannels else { return nil }
         return WinogradConvolution(inChannels: inChannels, outChannels: outChannels)
     }
 

@@ -117,8 +117,8 @@ final class WinogradTests: XCTestCase {
         }
     }
 
-    /// The bound is not vacuous: on a 64-channel layer it is under 2 × the direct sum's ∞-form
-    /// (16(K + 8)/(9K + 1) = 1.98) and a thousandth of the outputs' scale, so that a wrong transform
+    /// The bound is not vacuous: on a 64-channel layer it is at most 2 × the direct sum's ∞-form
+    /// (16(K + 8)/(9K + 1) = 1.997) and under a thousandth of the outputs' scale, so that a wrong transform
     /// (one product missing or doubled: ≈ 1 % of an output) could not hide under it; the actual
     /// errors, Winograd's and the unfolded path's, are far below it and of the same order.
     func testTheBoundIsTight() throws {
@@ -155,6 +155,8 @@ final class WinogradTests: XCTestCase {
             XCTAssertNil(Kernels.winograd(inChannels: 32, outChannels: 32, kernel: 3, stride: 1, padding: 1, precision: .bf16),
                          "bf16 sampling keeps its bf16 GEMMs")
         }
+        XCTAssertNotNil(Kernels.winograd(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1, precision: .bf16),
+                        "a shape the bf16 GEMMs do not serve (16 outputs) runs FP32, by Winograd")
         try Kernels.force("winograd")
         XCTAssertNotNil(Kernels.winograd(inChannels: 3, outChannels: 16, kernel: 3, stride: 1, padding: 1, precision: .fp32))
         XCTAssertNil(Kernels.winograd(inChannels: 16, outChannels: 16, kernel: 3, stride: 2, padding: 1, precision: .fp32))
