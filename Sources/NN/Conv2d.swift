@@ -34,6 +34,11 @@ public final class Conv2d: Module {
     /// when that choice changes (`Kernels.generation`, e.g. a test forcing another family).
     private var gemms: ConvolutionGEMMs
     private var kernelGeneration: Int
+    /// Winograd F(2×2, 3×3) for the forward pass and input gradient, where the seam chooses it for
+    /// this geometry (stride-1 pad-1 3×3); the weight gradient stays on `gemms`.
+    private var winograd: WinogradConvolution?
+    /// The Winograd kernels this layer runs now, nil when it runs unfolded.
+    public var winogradKernels: WinogradConvolution? { winograd }
     /// The kernels this layer runs now.
     public var kernels: ConvolutionGEMMs { gemms }
     /// The arithmetic of its GEMMs; a replica that samples may run bf16 (see `run(in:)`).
@@ -58,6 +63,8 @@ public final class Conv2d: Module {
         self.bias = Parameter(bias ? Init.biasUniform(count: outChannels, fanIn: fanIn, rng: rng) : Tensor(shape: [0]))
         kernelGeneration = Kernels.generation
         gemms = Kernels.convolution(inChannels: inChannels, outChannels: outChannels, patch: fanIn, precision: .fp32)
+        winograd = Kernels.winograd(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+                                    padding: padding, precision: .fp32)
     }
 
     private init(sharing other: Conv2d) {
@@ -69,6 +76,8 @@ public final class Conv2d: Module {
         kernelGeneration = Kernels.generation
         gemms = Kernels.convolution(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
                                     precision: precision)
+        winograd = Kernels.winograd(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+                                    padding: padding, precision: precision)
     }
 
     public func replica() -> Module { Conv2d(sharing: self) }
@@ -109,6 +118,8 @@ public final class Conv2d: Module {
         kernelGeneration = Kernels.generation
         gemms = Kernels.convolution(inChannels: inChannels, outChannels: outChannels, patch: inChannels * kernel * kernel,
                                     precision: precision)
+        winograd = Kernels.winograd(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride,
+                                    padding: padding, precision: precision)
         packedVersion = nil
     }
 
@@ -144,6 +155,12 @@ public final class Conv2d: Module {
     /// out = conv(x) (+ bias): the forward pass's GEMMs, also those of its tangent.
     private func convolve(_ g: ConvGeometry, _ x: UnsafePointer<Float>, bias b: UnsafePointer<Float>?,
                           into out: UnsafeMutablePointer<Float>) throws {
+        if let winograd {
+            return try forEachWinogradPiece(g, winograd) { images, tiles, workspace in
+                winograd.forward(height: g.height, width: g.width, images: images, input: x, bias: b, output: out, tiles: tiles,
+                                 workspace: workspace)
+            }
+        }
         let o = outChannels
         try forEachTile(g, balanced: true) { _, rows, col, phases in
             Self.unfold(g, x, rows, into: col, phases: phases)
@@ -160,6 +177,13 @@ public final class Conv2d: Module {
 
     /// gx = convᵀ(gy): the input gradient's GEMMs and folding, also those of its tangent.
     private func transposedConvolve(_ g: ConvGeometry, _ gy: UnsafePointer<Float>, into gx: UnsafeMutablePointer<Float>) throws {
+        if let winograd {
+            // The turned kernel's convolution: no patch gradients, no folding.
+            return try forEachWinogradPiece(g, winograd) { images, tiles, workspace in
+                winograd.inputGradient(height: g.height, width: g.width, images: images, gradOutput: gy, gradInput: gx,
+                                       tiles: tiles, workspace: workspace)
+            }
+        }
         let o = outChannels
         let perImage = g.outHeight * g.outWidth, imageSize = g.height * g.width * inChannels
         try forEachTile(g, balanced: true) { _, rows, dcol, phases in
@@ -281,6 +305,19 @@ public final class Conv2d: Module {
         }
     }
 
+    /// Calls `body(images, tiles, workspace)` over the batch in pieces of whole images handed out as
+    /// cores free up (as `forEachTile`'s balanced passes), with workspace for Winograd blocks of
+    /// `tiles` tiles. Pieces write disjoint images, so the result does not depend on who ran which.
+    private func forEachWinogradPiece(_ g: ConvGeometry, _ winograd: WinogradConvolution,
+                                      _ body: (Range<Int>, Int, UnsafeMutablePointer<Float>) -> Void) throws {
+        let tiles = winograd.tilesPerBlock(targetFloats: tileFloats)
+        let parts = Swift.min(Parallel.cores, g.batch)
+        let buffers = try workspace.buffers(parts, floats: winograd.workspaceFloats(tiles: tiles))
+        Parallel.pieces(g.batch, pieces: parts * Self.piecesPerCore, workers: parts) { part, images in
+            body(images, tiles, buffers[part].data)
+        }
+    }
+
     /// Pieces of a batch per core in balanced passes (see `forEachTile`).
     static let piecesPerCore = 4
 
@@ -307,6 +344,7 @@ public final class Conv2d: Module {
             }
         }
         gemms.prepare(weights: packedWeight.data)
+        winograd?.prepare(weights: packedWeight.data)
     }
 
     private func checkedGeometry(_ gradOutput: Tensor) throws -> ConvGeometry {

@@ -39,20 +39,24 @@ public protocol KernelFamily: AnyObject, Sendable {
 /// The one place that chooses who runs every GEMM: the convolutions' (forward, input gradient,
 /// weight gradient), `Linear`'s three and `Tensor.matmul`.
 ///
-/// By default, per layer shape: a convolution in bfloat16 precision (a sampling replica) on the
+/// By default, per layer shape: a stride-1 pad-1 3×3 FP32 convolution of ≥ `winogradMinChannels`
+/// channels each side by Winograd F(2×2, 3×3) (`winograd`; its weight gradient and its 16 products
+/// through the GEMMs below); a convolution in bfloat16 precision (a sampling replica) on the
 /// bf16 family where the CPU has AVX512-BF16; otherwise `PanelGEMM` for the GEMMs whose shapes it
 /// serves where it is compiled and the CPU runs it; OpenBLAS for the rest, and for every single GEMM
 /// (Linear, matmul: small, and OpenBLAS packs them well enough).
 ///
-/// A family can be forced — `JOULE_KERNELS=openblas|panel|bf16|portable` in the environment, or
-/// `Kernels.force(_:)` in-process (the tests run every family this way) — and then runs every GEMM
-/// it serves. What it does not serve (PanelGEMM: N not a multiple of 32; bf16: anything but a bf16
-/// convolution) takes the default choice. Forcing an FP32 family also runs bf16 sampling in FP32
+/// A family can be forced — `JOULE_KERNELS=openblas|panel|bf16|portable|winograd` in the environment,
+/// or `Kernels.force(_:)` in-process (the tests run every family this way) — and then runs every GEMM
+/// it serves. What it does not serve (PanelGEMM: N not a multiple of 16; bf16: anything but a bf16
+/// convolution; winograd: any GEMM — it serves convolution geometries) takes the default choice.
+/// Forcing any family but `winograd` runs every convolution unfolded (im2col). Forcing an FP32 family also runs bf16 sampling in FP32
 /// (`Precision.available`). A family this CPU or build cannot run is refused with its reason.
 public enum Kernels {
     /// Every family, registered here (a new family: one line, and a place in the default orders
     /// below if it should run unforced).
-    public static let families: [KernelFamily] = [OpenBLASKernels.shared, PanelKernels(), BF16Kernels(), PortableKernels()]
+    public static let families: [KernelFamily] = [OpenBLASKernels.shared, PanelKernels(), BF16Kernels(), PortableKernels(),
+                                                  WinogradKernels()]
     /// The default choice, best first; a family that cannot run here is left out.
     static let defaultConvolutionFamilies = runnable(["bf16", "panel", "openblas"])
     static let defaultGEMMFamilies = runnable(["openblas"])
@@ -111,7 +115,7 @@ public enum Kernels {
         if let f = forced { return "\(f.name) (\(state.origin ?? "forced"))" }
         let convolutions = defaultConvolutionFamilies.filter(\.isFP32).map(\.name).joined(separator: " where the shape suits, else ")
         let sampling = defaultConvolutionFamilies.first { !$0.isFP32 }?.name ?? "FP32"
-        return "default (convolutions: \(convolutions); Linear and matmul: "
+        return "default (convolutions: winograd for stride-1 pad-1 3×3 layers of ≥ \(winogradMinChannels) channels, \(convolutions); Linear and matmul: "
             + defaultGEMMFamilies.map(\.name).joined(separator: ", else ") + "; bf16 sampling: \(sampling))"
     }
 
@@ -133,6 +137,26 @@ public enum Kernels {
         }
         return OpenBLASKernels.shared.convolution(inChannels: inChannels, outChannels: outChannels, patch: patch, precision: precision)!
     }
+
+    /// The Winograd kernels of a convolution layer of this geometry, or nil when it runs unfolded
+    /// (`convolution`). Forced (`winograd`): every geometry Winograd computes (any precision runs
+    /// FP32 then, as with any forced FP32 family). Another family forced: never, so that forcing
+    /// one runs the unfolded path in it. By default: layers of at least `winogradMinChannels` input
+    /// and output channels, where the transforms cost less than the multiplications they save, in
+    /// FP32 or in a bf16 replica whose shape the bf16 GEMMs do not serve (it would run FP32 unfolded).
+    public static func winograd(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int,
+                                precision: Precision) -> WinogradConvolution? {
+        guard WinogradConvolution.serves(kernel: kernel, stride: stride, padding: padding) else { return nil }
+        if let f = forced {
+            return f is WinogradKernels ? WinogradConvolution(inChannels: inChannels, outChannels: outChannels) : nil
+        }
+        guard precision.available == .fp32 || !BF16Convolution.serves(inChannels: inChannels, outChannels: outChannels),
+              Swift.min(inChannels, outChannels) >= winogradMinChannels else { return nil }
+        return WinogradConvolution(inChannels: inChannels, outChannels: outChannels)
+    }
+
+    /// Channels below which a default layer stays unfolded (see `winograd`).
+    public static let winogradMinChannels = 16
 
     /// Runs one GEMM on the forced family when it serves it, else on the default's.
     public static func multiply(_ gemm: GEMM) {

@@ -6,8 +6,19 @@
 /// 8 × 32 block of C stays in sixteen 16-float registers over the whole K loop, each step one
 /// broadcast of A per row and two fused multiply-adds per row. That needs AVX-512 (32 vector
 /// registers of 16 floats) and a build for it; elsewhere `isAvailable` is false and callers use BLAS.
+///
+/// N of 16 channels (or 48, 80, …), the narrow layers, goes in panels of 16 columns: an 8 × 16 block
+/// of C in eight registers, one load of B and eight broadcasts of A per eight multiply-adds. Half
+/// the multiply-adds per broadcast of the 32-wide block, but on Zen 4 a 512-bit FMA issues once a
+/// cycle (two 256-bit halves) and the broadcasts go to the load ports beside it, and OpenBLAS, the
+/// alternative, packs both operands on every call for products of K = 16 (a Winograd position's).
 public enum PanelGEMM {
     public static let width = 32
+    /// The panels' width for N that is not a multiple of `width`.
+    public static let narrowWidth = 16
+
+    /// The panel width for N columns: 32, else 16; nil when N is a multiple of neither.
+    public static func panelWidth(n: Int) -> Int? { n % width == 0 ? width : n % narrowWidth == 0 ? narrowWidth : nil }
 
     /// Compiled for the building CPU (no JOULE_TARGET_CPU) and running on one with AVX-512.
     public static var isAvailable: Bool { unavailableReason == nil }
@@ -22,19 +33,20 @@ public enum PanelGEMM {
         #endif
     }()
 
-    /// Floats of the panels of a K × N matrix (N a multiple of `width`).
+    /// Floats of the panels of a K × N matrix (N a multiple of 16).
     public static func packedCount(k: Int, n: Int) -> Int { k * n }
 
-    /// Packs B (K × N) into panels: panel j holds, for each of the K rows, columns 32j ..< 32j + 32.
+    /// Packs B (K × N) into panels: panel j holds, for each of the K rows, columns wj ..< wj + w
+    /// (w = `panelWidth(n:)`).
     /// B's element (row, column) is read at b[row · rowStride + column · columnStride], so either
     /// B or Bᵀ can be packed from a row-major array.
     public static func pack(_ b: UnsafePointer<Float>, k: Int, n: Int, rowStride: Int, columnStride: Int,
                             into panels: UnsafeMutablePointer<Float>) {
-        require(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
-        for j in 0..<(n / width) {
+        guard let w = panelWidth(n: n) else { return require(false, "PanelGEMM: N = \(n) is not a multiple of \(narrowWidth)") }
+        for j in 0..<(n / w) {
             for row in 0..<k {
-                let dst = panels + (j * k + row) * width
-                for c in 0..<width { dst[c] = b[row * rowStride + (j * width + c) * columnStride] }
+                let dst = panels + (j * k + row) * w
+                for c in 0..<w { dst[c] = b[row * rowStride + (j * w + c) * columnStride] }
             }
         }
     }
@@ -49,7 +61,7 @@ public enum PanelGEMM {
     public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, layout: Layout = .rowMajor,
                                 panels: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        require(n % width == 0, "PanelGEMM: N = \(n) is not a multiple of \(width)")
+        require(panelWidth(n: n) != nil, "PanelGEMM: N = \(n) is not a multiple of \(narrowWidth)")
         switch layout {
         case .rowMajor:
             multiply(m, n, k, RowMajor(base: a, ld: lda), panels, bias, c, ldc, accumulate)
@@ -61,6 +73,7 @@ public enum PanelGEMM {
     private static func multiply<A: Operand>(_ m: Int, _ n: Int, _ k: Int, _ a: A, _ panels: UnsafePointer<Float>,
                                              _ bias: UnsafePointer<Float>?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
                                              _ accumulate: Bool) {
+        if n % width != 0 { return multiplyNarrow(m, n, k, a, panels, bias, c, ldc, accumulate) }
         for j in 0..<(n / width) {
             // The bias is added after the sum, as PyTorch's convolutions do: the same rounding.
             let biasRow = bias.map { (load($0 + j * width), load($0 + j * width + 16)) } ?? (V(), V())
@@ -75,6 +88,49 @@ public enum PanelGEMM {
                 i += 1
             }
         }
+    }
+
+    /// `multiply` in panels of 16 columns.
+    private static func multiplyNarrow<A: Operand>(_ m: Int, _ n: Int, _ k: Int, _ a: A, _ panels: UnsafePointer<Float>,
+                                                   _ bias: UnsafePointer<Float>?, _ c: UnsafeMutablePointer<Float>, _ ldc: Int,
+                                                   _ accumulate: Bool) {
+        let w = narrowWidth
+        for j in 0..<(n / w) {
+            let biasRow = bias.map { load($0 + j * w) } ?? V()
+            let panel = panels + j * k * w
+            var i = 0
+            while i + 8 <= m {
+                narrow8(k, a.rows(from: i), panel, biasRow, c + i * ldc + j * w, ldc, accumulate)
+                i += 8
+            }
+            while i < m {
+                var c0 = V()
+                let row = a.rows(from: i)
+                for p in 0..<k { c0 = c0.addingProduct(V(repeating: row.at(0, p)), load(panel + p * w)) }
+                put(c0 + biasRow, c + i * ldc + j * w, accumulate)
+                i += 1
+            }
+        }
+    }
+
+    /// Eight rows of A times one 16-wide panel, the eight accumulators spelled out.
+    @inline(__always)
+    private static func narrow8<A: Operand>(_ k: Int, _ a: A, _ b: UnsafePointer<Float>, _ bias: V,
+                                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V(), c6 = V(), c7 = V()
+        var bp = b
+        for p in 0..<k {
+            let b0 = load(bp)
+            c0 = c0.addingProduct(V(repeating: a.at(0, p)), b0); c1 = c1.addingProduct(V(repeating: a.at(1, p)), b0)
+            c2 = c2.addingProduct(V(repeating: a.at(2, p)), b0); c3 = c3.addingProduct(V(repeating: a.at(3, p)), b0)
+            c4 = c4.addingProduct(V(repeating: a.at(4, p)), b0); c5 = c5.addingProduct(V(repeating: a.at(5, p)), b0)
+            c6 = c6.addingProduct(V(repeating: a.at(6, p)), b0); c7 = c7.addingProduct(V(repeating: a.at(7, p)), b0)
+            bp += narrowWidth
+        }
+        put(c0 + bias, c, accumulate); put(c1 + bias, c + ldc, accumulate)
+        put(c2 + bias, c + 2 * ldc, accumulate); put(c3 + bias, c + 3 * ldc, accumulate)
+        put(c4 + bias, c + 4 * ldc, accumulate); put(c5 + bias, c + 5 * ldc, accumulate)
+        put(c6 + bias, c + 6 * ldc, accumulate); put(c7 + bias, c + 7 * ldc, accumulate)
     }
 
     private protocol Operand {
@@ -99,6 +155,9 @@ public enum PanelGEMM {
     @inline(__always) private static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
     @inline(__always) private static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+    }
+    @inline(__always) private static func put(_ x: V, _ p: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
+        store(accumulate ? load(p) + x : x, p)
     }
     @inline(__always) private static func put(_ x0: V, _ x1: V, _ p: UnsafeMutablePointer<Float>, _ accumulate: Bool) {
         if accumulate {

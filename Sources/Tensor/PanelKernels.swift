@@ -1,6 +1,6 @@
 /// `PanelGEMM` where it is compiled and the CPU runs it (AVX-512), for every GEMM whose N is a
-/// multiple of its panel width; OpenBLAS for the rest (a one-channel layer's transposed input
-/// gradient, a convolution's weight gradient, N of other sizes).
+/// multiple of 16 (its narrow panels' width); OpenBLAS for the rest (a one-channel layer's transposed
+/// input gradient, a convolution's weight gradient, N of other sizes).
 public final class PanelKernels: KernelFamily {
     public let name = "panel"
     public var unavailableReason: String? { PanelGEMM.unavailableReason }
@@ -10,15 +10,14 @@ public final class PanelKernels: KernelFamily {
 
     /// FP32 in any precision: a bf16 layer reaching here runs FP32 (see `Kernels`).
     public func convolution(inChannels: Int, outChannels: Int, patch: Int, precision: Precision) -> ConvolutionGEMMs? {
-        let w = PanelGEMM.width
         // One-channel input folds transposed patch gradients: BLAS serves that GEMM.
-        let forward = outChannels % w == 0
-        let backward = inChannels > 1 && patch % w == 0
+        let forward = PanelGEMM.panelWidth(n: outChannels) != nil
+        let backward = inChannels > 1 && PanelGEMM.panelWidth(n: patch) != nil
         guard forward || backward else { return nil }
         return PanelConvolution(outChannels: outChannels, patch: patch, forward: forward, backward: backward)
     }
 
-    public func serves(_ g: GEMM) -> Bool { g.n % PanelGEMM.width == 0 }
+    public func serves(_ g: GEMM) -> Bool { PanelGEMM.panelWidth(n: g.n) != nil }
 
     /// Packs op(B) on every call (a single GEMM has no weights to keep packed), then multiplies.
     public func multiply(_ g: GEMM) {

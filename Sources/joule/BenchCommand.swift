@@ -20,6 +20,10 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Time SGLD and a JEM iteration on every network of the benchmark suite (scripts/bench --suite runs PyTorch beside it).")
     var suite = false
     @Option(help: "SGLD steps per run in --suite (PyTorch's side uses the same).") var suiteSteps = 20
+    @Option(help: "--suite: only these networks (comma-separated: shallow, residual, wide3, mlp2d; a hidden size narrows one, e.g. wide3:16).")
+    var networks: String?
+    @Option(help: "--suite: time FP32 under each of these kernel choices (comma-separated: default or a JOULE_KERNELS family, e.g. default,panel,winograd), their runs interleaved.")
+    var kernels: String?
     @Flag(help: "Time only the course's JEM iteration in FP32 (scripts/bench --busy compares it on a quiet and a busy machine).")
     var jemOnly = false
 

@@ -34,6 +34,10 @@ extension BenchCommand {
         list.append(("residual", 16, chains, try Self.luaNetwork("\(models)/residual_ebm.lua", hidden: 16, classes: 42, shape: [1, 56, 56])))
         for h in [16, 32] { list.append(("wide3", h, chains, try Self.luaNetwork("\(models)/wide3.lua", hidden: h, classes: 10, shape: [3, 32, 32]))) }
         list.append(("mlp2d", 64, 1024, try Self.luaNetwork("\(models)/mlp2d.lua", hidden: 64, classes: 1, shape: [2])))
+        if let wanted = networks?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            list = list.filter { name, h, _, _ in wanted.contains(name) || wanted.contains("\(name):\(h)") }
+            guard !list.isEmpty else { throw JouleError("--networks \(networks!): no network of the suite (shallow, residual, wide3, mlp2d) matches") }
+        }
         return list.map { name, h, n, model in
             let s = model.inputShape!
             let start = Workload(shape: s.count == 3 ? [s[1], s[2], s[0]] : s)
@@ -82,8 +86,33 @@ extension BenchCommand {
         return (t[0], t[1], bf16 == nil ? nil : t[2], bf16 == nil ? nil : t[3])
     }
 
+    /// FP32 SGLD and JEM medians of one network under each kernel choice (nil: the default), every
+    /// round running all choices in turn so that they see the same machine. Forcing a choice makes
+    /// the layers choose their kernels again and repack their weights at the next pass: a few
+    /// milliseconds at most, inside each timed run.
+    func timeSuite(_ net: SuiteNetwork, kernels choices: [String?]) throws -> [(sgld: Double, jem: Double)] {
+        let model = net.model, shape = model.inputShape!
+        var sc = SGLDSampler.Config(); sc.steps = suiteSteps; sc.conditional = false
+        let sampler = try SGLDSampler(model: model, config: sc, rng: RNG(seed: 1))
+        let jem = try JEM(model: model, sampler: sampler)
+        let rng = RNG(seed: 2)
+        let real = Tensor(shape: [net.chains] + shape), x = Tensor(shape: [net.chains] + shape)
+        rng.fillUniform(real, -1, 1)
+        let labels = (0..<net.chains).map { _ in rng.int(model.classes) }
+        var bodies: [() throws -> Void] = []
+        for choice in choices {
+            bodies.append { try Kernels.force(choice); rng.fillUniform(x, -1, 1); try sampler.run(x, labels: nil, steps: suiteSteps) }
+            bodies.append { try Kernels.force(choice); _ = try jem.step(real, labels: labels) }
+        }
+        defer { try? Kernels.force(nil) }
+        for body in bodies { try body() }   // warm-up
+        let t = try interleavedMedians(bodies)
+        return choices.indices.map { (t[2 * $0], t[2 * $0 + 1]) }
+    }
+
     func runSuite() throws {
         let networks = try suiteNetworks()
+        if let kernels { return try runSuite(networks, kernels: kernels) }
         let peak = Self.gemmPeak()
         var rows: [JSON] = []
         if !json {
@@ -111,6 +140,22 @@ extension BenchCommand {
             print(JSON.object(["networks": .array(rows), "steps": .int(suiteSteps), "runs": .int(runs), "cpu": .string(Self.cpuName()),
                                "gemm_peak_gflops": .double(peak), "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
                                "kernels": .string(Kernels.description), "bf16": .bool(Precision.bf16Unavailable == nil)]).serialized())
+        }
+    }
+
+    /// `--suite --kernels a,b,…`: FP32 SGLD and JEM per network under each kernel choice, interleaved.
+    private func runSuite(_ networks: [SuiteNetwork], kernels: String) throws {
+        let names = kernels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let choices: [String?] = try names.map { $0 == "default" ? nil : try Kernels.family(named: $0).name }
+        print("Joule bench --suite --kernels \(kernels) — \(suiteSteps) SGLD steps, FP32; median of \(runs), the choices' runs interleaved; "
+              + "\(Self.cpuName()); OpenBLAS \(BLAS.coreName), \(BLAS.threads) threads")
+        for net in networks {
+            let t = try timeSuite(net, kernels: choices)
+            for (name, (sgld, jem)) in zip(names, t) {
+                let label = "\(net.name) h\(net.hidden) (\(net.chains) chains)".padding(toLength: 30, withPad: " ", startingAt: 0)
+                print(label + name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                      + String(format: "SGLD %8.4f s (%.2f× the first)  JEM %8.4f s (%.2f×)", sgld, sgld / t[0].sgld, jem, jem / t[0].jem))
+            }
         }
     }
 }

@@ -71,7 +71,8 @@ final class KernelFamilyTests: XCTestCase {
         XCTAssertTrue(f.isFP32)
         let rng = RNG(seed: 5)
         // Odd sizes (tails of every block), a multiple of 32 (PanelGEMM's width), K past a block.
-        for (m, n, k) in [(1, 1, 1), (7, 5, 3), (9, 32, 17), (13, 64, 300), (40, 96, 129), (3, 300, 2)] {
+        // N of 16 and 48: PanelGEMM's narrow panels.
+        for (m, n, k) in [(1, 1, 1), (7, 5, 3), (9, 32, 17), (13, 64, 300), (40, 96, 129), (3, 300, 2), (19, 16, 16), (10, 48, 27)] {
             for transA in [false, true] {
                 for transB in [false, true] {
                     for accumulate in [false, true] {
@@ -81,7 +82,7 @@ final class KernelFamilyTests: XCTestCase {
                                      accumulate: accumulate)
                         guard f.serves(g) else {
                             XCTAssertEqual(name, "panel", "only PanelGEMM leaves shapes to others")
-                            XCTAssertNotEqual(n % PanelGEMM.width, 0)
+                            XCTAssertNil(PanelGEMM.panelWidth(n: n))
                             continue
                         }
                         var expected = [Double](repeating: 0, count: m * n)
@@ -101,7 +102,8 @@ final class KernelFamilyTests: XCTestCase {
                 }
             }
         }
-        for (c, o, patch, transposed) in [(1, 32, 25, true), (3, 5, 27, false), (32, 64, 288, false), (4, 64, 36, false)] {
+        for (c, o, patch, transposed) in [(1, 32, 25, true), (3, 5, 27, false), (32, 64, 288, false), (4, 64, 36, false),
+                                          (16, 16, 144, false), (1, 16, 9, true), (16, 48, 16, false)] {
             guard let conv = f.convolution(inChannels: c, outChannels: o, patch: patch, precision: .fp32) else {
                 XCTAssertEqual(name, "panel"); continue
             }
