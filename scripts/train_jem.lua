@@ -89,7 +89,17 @@ if not (train.labels and val.labels) then error(p.data .. ": train.npy and val.n
 
 local classes = p.classes
 if classes == 0 then
-  for _, y in ipairs(train.labels) do if y + 1 > classes then classes = y + 1 end end
+  -- The classes the folder declares (classes.json), so that a class without training images still
+  -- gets its logit; without a declaration, the largest label + 1.
+  local names = joule.data.classes(p.data)
+  local declared = names and #names or 0
+  for _, y in ipairs(train.labels) do
+    if names and y >= declared then
+      error(string.format("%s: a training label %d, but classes.json names %d classes (labels 0…%d)", p.data, y, declared, declared - 1))
+    end
+    if y + 1 > classes then classes = y + 1 end
+  end
+  classes = math.max(classes, declared)
 end
 local ebm = classes == 1
 if ebm then

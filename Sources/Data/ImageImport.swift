@@ -234,6 +234,26 @@ public enum ImageImport {
     /// The splits of a folder for `joule.data.load`: a folder made by an import (train, val, test and
     /// its OOD sets), or a folder of class subfolders (imported in memory with the default options);
     /// nil for anything else (the course layout is read by `CourseData`).
+    /// The class names of a data folder, in label order: the `classes` list of its classes.json (the
+    /// glyph corpus's and `joule data import`'s), or for a folder of class subfolders their names in
+    /// the order the import gives them labels; nil when the folder says nothing about its classes.
+    /// The count is what a trainer needs when a class has no images in a split (its labels alone
+    /// would undercount).
+    public static func classNames(ofFolder directory: String) throws -> [String]? {
+        let path = directory + "/classes.json"
+        if let data = FileManager.default.contents(atPath: path) {
+            guard let classes = (try? JSON.parse(data))?["classes"]?.strings else {
+                throw JouleError("\(path): expected a JSON object with a \"classes\" list of names")
+            }
+            return classes
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue,
+              !FileManager.default.fileExists(atPath: directory + "/train.npy") else { return nil }
+        let classes = (try? ImageFolder(directory))?.classes ?? []
+        return classes.isEmpty ? nil : classes
+    }
+
     public static func splits(ofFolder directory: String, options: Options = Options()) throws -> [(String, Split)]? {
         if isImported(directory) {
             let names = ["train", "val", "test"] + (manifest(directory)?["ood"]?.strings ?? [])

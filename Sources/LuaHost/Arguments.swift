@@ -193,6 +193,10 @@ public struct LuaCall {
         for (i, v) in values.enumerated() { lua_pushnumber(L, v); lua_rawseti(L, -2, lua_Integer(i + 1)) }
     }
 
+    public func push(_ values: [String]) {
+        lua_createtable(L, Int32(values.count), 0)
+        for (i, x) in values.enumerated() { lua_pushstring(L, x); lua_rawseti(L, -2, lua_Integer(i + 1)) }
+    }
     public func push(_ values: [Int]) {
         lua_createtable(L, Int32(values.count), 0)
         for (i, v) in values.enumerated() { lua_pushinteger(L, lua_Integer(v)); lua_rawseti(L, -2, lua_Integer(i + 1)) }

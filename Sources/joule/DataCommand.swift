@@ -100,7 +100,7 @@ extension DataCommand {
             }
             let split = try loadSplit(path)
             guard let labels = split.labels else { throw JouleError("\(path): no labels after the images") }
-            let names = try classNames(in: directory)
+            let names = try ImageImport.classNames(ofFolder: directory)
             let classes = max(labels.max().map { $0 + 1 } ?? 0, names?.count ?? 0)
             var rows = [[Int]](repeating: [], count: classes)
             for (i, l) in labels.enumerated() where l >= 0 && rows[l].count < perClass { rows[l].append(i) }
@@ -118,14 +118,5 @@ extension DataCommand {
                                                              blocks: blocks ?? autoBlocks, levels: levels))
         }
 
-        /// The class names from classes.json, when the folder has one.
-        private static func classNames(in directory: String) throws -> [String]? {
-            let path = URL(fileURLWithPath: directory).appendingPathComponent("classes.json").path
-            guard let data = FileManager.default.contents(atPath: path) else { return nil }
-            guard let classes = (try? JSON.parse(data))?["classes"]?.strings else {
-                throw JouleError("\(path): expected a JSON object with a \"classes\" list of names")
-            }
-            return classes
-        }
     }
 }

@@ -392,6 +392,25 @@ final class TrainingTests: LuaTestCase {
         XCTAssertEqual(log.split(separator: "\n").count, epochs)
     }
 
+    /// A class without training images still gets its logit: train_jem.lua counts the classes that
+    /// the folder's classes.json declares (joule.data.classes), not only the labels it finds; a label
+    /// beyond the declared classes is an error naming the folder.
+    func testTrainScriptCountsDeclaredClassesWithoutImages() throws {
+        let data = try makeCourseFolder()
+        let names = data + "/classes.json"
+        try #"{"classes": ["flat", "upright", "slant", "unseen"]}"#.write(toFile: names, atomically: true, encoding: .utf8)
+        let r = try joule(["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=declared", "-p", "epochs=1"] + Self.tiny)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("96 images, 4 classes"), r.stdout)
+        let model = try SafeTensors.read(directory.appendingPathComponent("declared/last/model.safetensors").path)
+        XCTAssertEqual(model.tensors["fc_layers.1.bias"]?.shape, [4])
+
+        try #"{"classes": ["flat", "upright"]}"#.write(toFile: names, atomically: true, encoding: .utf8)
+        let bad = try joule(["run", script("train_jem.lua"), "-p", "data=\(data)", "-p", "run=undeclared", "-p", "epochs=1"] + Self.tiny)
+        XCTAssertEqual(bad.status, 1, bad.stdout)
+        XCTAssertTrue(bad.stderr.contains("a training label 2, but classes.json names 2 classes (labels 0…1)"), bad.stderr)
+    }
+
     /// train_jem.lua -p spectral_norm=true: a run stopped after one epoch and resumed ends with the
     /// log, weights and training state of one that never stopped; the weights carry PyTorch's names.
     func testTrainScriptWithSpectralNormResumesExactly() throws {

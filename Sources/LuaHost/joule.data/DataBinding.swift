@@ -28,6 +28,10 @@ enum DataBinding {
             }
             return 1
         }
+        lua.setFunction("classes", qualified: "joule.data.classes") { call in
+            guard let names = try ImageImport.classNames(ofFolder: try call.string(1)) else { call.pushNil(); return 1 }
+            call.push(names); return 1
+        }
         lua.setFunction("load_split", qualified: "joule.data.load_split") { call in
             push(call, try loadSplit(try call.string(1))); return 1
         }
@@ -91,6 +95,8 @@ extension DataBinding {
     ("joule.data", "joule.data", "Data in the course layout (train, val, test, ood_ta, ood_tb .npy files) and batches. A split is a table { images = Tensor (N, 1, 56, 56), labels = { class ids }, n, path }."),
     ("joule.data.load", "joule.data.load(dir) → { train, val, test, ood_ta, ood_tb }",
      "Every split of a folder in the course layout, transformed as the course does (per-image min-max, resize shorter side to 56 with antialiasing, center crop, [-1, 1]). Make a stand-in folder with `joule data glyphs`. A folder of images with one subfolder per class (PNG, JPEG, TIFF) is imported in memory as `joule data import` does with its defaults (70/15/15, seed 0, greyscale) → { train, val, test }; a folder that command made gives train, val, test and its ood_* sets."),
+    ("joule.data.classes", "joule.data.classes(dir) → { names } or nil",
+     "The class names of a data folder in label order: the `classes` list of its classes.json (what `joule data glyphs` and `joule data import` write), or a folder of class subfolders' names in the order the import labels them; nil when the folder does not say. Their number is the class count even when a class has no images in a split (labels alone would undercount; train_jem.lua uses it)."),
     ("joule.data.load_split", "joule.data.load_split(path) → split", "One .npy split file (images, then optional labels, then for images of different sizes their (N, 2) sizes), transformed as joule.data.load does."),
     ("joule.data.batches", "joule.data.batches(split, size [, { shuffle = true, drop_last = false, seed = n }]) → iterator",
      "For `for x, y, i in joule.data.batches(split, 32) do ... end`: batches of images (a Tensor) and their labels, seeded shuffling."),
