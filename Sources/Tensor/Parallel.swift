@@ -36,10 +36,10 @@ public enum Parallel {
     public static func pieces(_ n: Int, pieces requested: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
         let pieces = Swift.min(requested, n)
         let workers = Swift.min(workers, pieces)
-        if workers <= 1 || inRegion {
-            for p in 0..<Swift.max(pieces, 1) { body(0, pieces <= 1 ? 0..<n : (n * p / pieces)..<(n * (p + 1) / pieces)) }
-            return
-        }
+        // One worker has nothing to balance: it takes the whole range in one call, as `split` does
+        // (inside another region, e.g. a convolution within SGLD's chain groups, larger calls mean
+        // larger GEMMs).
+        if workers <= 1 || inRegion { body(0, 0..<n); return }
         let queue = PieceQueue(count: pieces)
         split(workers, parts: workers) { worker, _ in
             while let p = queue.next() { body(worker, (n * p / pieces)..<(n * (p + 1) / pieces)) }
