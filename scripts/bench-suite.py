@@ -49,25 +49,30 @@ print(f"{cpu}, {threads} threads; PyTorch {run([py, '-c', 'import torch; print(t
       f"{steps} SGLD steps; medians of {runs}.")
 print()
 names = {"fp32": "FP32", "cl": "channels_last", "bf16": "bf16", "clbf16": "cl+bf16"}
-print("| network | measure | PyTorch FP32 | channels_last | bf16 | cl+bf16 | Joule FP32 | Joule bf16 sampling | Joule's best vs PyTorch's fastest | Joule FP32 GFLOP/s (% of peak) |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-worst = None
+print("| network | measure | PyTorch FP32 | channels_last | bf16 | cl+bf16 | Joule FP32 | Joule bf16 sampling | Joule auto (default) | Joule's default vs PyTorch's fastest | Joule FP32 GFLOP/s (% of peak) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+worst, chosen = None, {}
 for r in joule["networks"]:
     net, h, n = r["net"], r["hidden"], r["chains"]
     if (net, h, n) not in nets:
         continue
+    if "auto_precision" in r:
+        chosen[f"{net} h{h}"] = r["auto_precision"]
     for what, key in (("sgld", "sgld"), ("jem", "jem")):
         t = {v: torch.get((net, h, what, v)) for v in names}
         have = {v: s for v, s in t.items() if s is not None}
         fastest = min(have, key=have.get)
-        j32, j16 = r[f"{key}_s"], r.get(f"{key}_bf16_s")
-        best = min(j32, j16) if j16 else j32
-        ratio = have[fastest] / best
+        j32, j16, jauto = r[f"{key}_s"], r.get(f"{key}_bf16_s"), r.get(f"{key}_auto_s")
+        # What a user gets without options: auto where the CPU has bf16, else FP32.
+        default = jauto if jauto else j32
+        ratio = have[fastest] / default
         worst = ratio if worst is None else min(worst, ratio)
         cells = " | ".join(f"{s:.4f} s" if s is not None else "–" for s in t.values())
         label = "SGLD" if what == "sgld" else "JEM iteration"
         gf = r[f"{key}_gflops"]
         print(f"| {net} h{h} ({n} chains) | {label} | {cells} | {j32:.4f} s | {f'{j16:.4f} s' if j16 else '–'} | "
-              f"{ratio:.2f}× ({names[fastest]}) | {gf:.0f} ({100 * gf / peak:.0f} %) |")
+              f"{f'{jauto:.4f} s' if jauto else '–'} | {ratio:.2f}× ({names[fastest]}) | {gf:.0f} ({100 * gf / peak:.0f} %) |")
 print()
-print(f"Smallest ratio against PyTorch's fastest variant: {worst:.2f}×.")
+print(f"Smallest ratio of Joule's default against PyTorch's fastest variant: {worst:.2f}×.")
+if chosen:
+    print("What auto chose: " + "; ".join(f"{k}: {v}" for k, v in chosen.items()) + ".")

@@ -25,7 +25,7 @@ local p = joule.params{
   n = 64,
   steps = 256,
   step_size = 10.0, step_decay = 1.0, noise = 0.005, grad_clip = 0.03,
-  precision = "fp32",       -- "bf16": the convolutions in bfloat16 with FP32 accumulation
+  precision = "auto",       -- per layer the faster of "fp32" and "bf16" (bfloat16 convolutions, FP32 accumulation) on this CPU
   sampler = "sgld",         -- "sgld", "mala", "hmc" or "annealed" (joule.ebm.sampler)
   start = "noise",          -- fresh samples start from noise (the only start without training)
   mc_step_size = 0.0001,    -- mala/hmc/annealed: their step size (h, ε)

@@ -49,7 +49,7 @@ local p = joule.params{
   conditional = true,       -- class-conditional SGLD (one buffer per class); ignored for classes=1
   buffer_per_class = 128,
   steps = 60, step_size = 10.0, noise = 0.005, grad_clip = 0.03, fresh_fraction = 0.05,
-  precision = "fp32",       -- SGLD's passes: "bf16" runs the convolutions in bfloat16 (the update stays FP32)
+  precision = "auto",       -- SGLD's passes: per layer the faster of "fp32" and "bf16" (bfloat16 convolutions) on this CPU; the update stays FP32
   sampler = "sgld",         -- "sgld", "mala", "hmc" or "annealed" (joule.ebm.sampler)
   start = "replay",         -- training chains start from: "replay", "noise", "cd" (the real batch) or "pcd" (persistent)
   mc_step_size = 0.0001,    -- mala/hmc/annealed: their step size (h, ε); sgld uses step_size

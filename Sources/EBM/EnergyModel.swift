@@ -36,8 +36,10 @@ public protocol EnergyModel: AnyObject {
     /// Copies weights (and buffers) in; every name must be present with the right shape, and no unknown names.
     func load(stateDict: [String: Tensor]) throws
     /// A model sharing these parameters whose energy gradients run in `precision` (what a sampler
-    /// in bf16 calls); `self` when that is already the case or the model cannot.
-    func sampling(in precision: Precision) -> EnergyModel
+    /// calls); `self` when that is already the case or the model cannot.
+    func sampling(in precision: SamplingPrecision) -> EnergyModel
+    /// The arithmetic its energy gradients run in, in words ("fp32", "bf16", "bf16 in 3 of 5 convolutions …").
+    var arithmetic: String { get }
     /// The input Hessian of each input's energy, E(x) (labels nil) or E(x, y), times v:
     /// ∂/∂x [vᵀ ∂E/∂x], exact (forward over reverse, see NN's `SecondOrder.swift`), of x's shape, in
     /// a tensor the model reuses on the next call.
@@ -48,7 +50,8 @@ public protocol EnergyModel: AnyObject {
 }
 
 extension EnergyModel {
-    public func sampling(in precision: Precision) -> EnergyModel { self }
+    public func sampling(in precision: SamplingPrecision) -> EnergyModel { self }
+    public var arithmetic: String { "fp32" }
     public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
     public var training: Bool {
         get { false }

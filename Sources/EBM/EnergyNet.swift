@@ -14,8 +14,6 @@ public class EnergyNet: EnergyModel {
     public let root: Module
     public let inputShape: [Int]?
     public private(set) var classes = 0
-    /// The arithmetic of its convolutions (FP32 unless this is a sampler's bf16 replica).
-    public private(set) var precision: Precision = .fp32
 
     // Workspaces reused on every call.
     private let input = Tensor(shape: [0])
@@ -82,18 +80,36 @@ public class EnergyNet: EnergyModel {
         isReplica = true
         inputShape = other.inputShape
         classes = other.classes
-        precision = other.precision
         shareConvolutionWorkspace()
     }
 
     /// A replica whose convolutions run in `precision` (and whose per-core helpers do too): the
-    /// model a sampler in bf16 runs, while this one trains in FP32 on the same parameters.
-    public func sampling(in precision: Precision) -> EnergyModel {
-        guard precision.available != self.precision else { return self }
+    /// model a sampler runs, while this one trains in FP32 on the same parameters. Under auto each
+    /// convolution gets the arithmetic `PrecisionTuning` measured faster for its shape; a layer whose
+    /// input size no forward pass has told yet (a network without an input shape) stays FP32.
+    public func sampling(in precision: SamplingPrecision) -> EnergyModel {
+        let convolutions = root.allModules.compactMap { $0 as? Conv2d }
+        let wanted = convolutions.map { conv -> Precision in
+            switch precision {
+            case .fp32: return .fp32
+            // A shape the bf16 kernels do not serve (one input channel, outputs not a multiple of 32) runs FP32.
+            case .bf16: return BF16Convolution.serves(inChannels: conv.inChannels, outChannels: conv.outChannels) ? Precision.bf16.available : .fp32
+            case .auto: return conv.tuningShape.map(PrecisionTuning.choice(for:)) ?? .fp32
+            }
+        }
+        guard wanted != convolutions.map(\.precision) else { return self }
         let r = replica()
-        r.precision = precision.available
-        for case let conv as Conv2d in r.root.allModules { conv.run(in: r.precision) }
+        for (conv, p) in zip(r.root.allModules.compactMap { $0 as? Conv2d }, wanted) { conv.run(in: p) }
         return r
+    }
+
+    /// "fp32", "bf16", or "bf16 in 3 of 5 convolutions (fp32 in the rest)".
+    public var arithmetic: String {
+        let precisions = root.allModules.compactMap { ($0 as? Conv2d)?.precision }
+        let bf16 = precisions.filter { $0 == .bf16 }.count
+        if bf16 == 0 { return "fp32" }
+        if bf16 == precisions.count { return "bf16" }
+        return "bf16 in \(bf16) of \(precisions.count) convolutions (fp32 in the rest)"
     }
 
     /// A model that shares this one's parameters with workspaces of its own, for running

@@ -22,8 +22,9 @@ public final class SGLDSampler: ChainSampler {
         /// One chain's shape, (C, H, W) or (D); nil: the model's own (`EnergyModel.inputShape`).
         public var imageShape: [Int]?
         /// The arithmetic of the steps' energy gradients: bf16 runs the convolutions' GEMMs in
-        /// bfloat16 with FP32 accumulation where the CPU has AVX512-BF16 (elsewhere FP32, said once).
-        public var precision: Precision = .fp32
+        /// bfloat16 with FP32 accumulation where the CPU has AVX512-BF16 (elsewhere FP32, said once);
+        /// auto, per convolution shape, the faster of the two on this CPU (`PrecisionTuning`).
+        public var precision: SamplingPrecision = .auto
         public init() {}
     }
 
@@ -43,7 +44,7 @@ public final class SGLDSampler: ChainSampler {
 
     /// The model the steps run, for the precision it was made for: `model` itself, or its replica
     /// in `config.precision` (made again if the configuration changes).
-    private var stepModel: (precision: Precision, model: EnergyModel)?
+    private var stepModel: (precision: SamplingPrecision, model: EnergyModel)?
 
     // Workspaces reused by every step.
     private let eps = Tensor(shape: [0])
@@ -84,12 +85,13 @@ public final class SGLDSampler: ChainSampler {
 
     public var conditional: Bool { config.conditional }
 
-    /// The precision the steps really run in: bf16 only where the CPU has it.
-    public var precision: Precision { config.precision.available }
+    /// The arithmetic the steps really run in, in words: bf16 only where the CPU has it; under
+    /// auto what was measured faster per convolution (measured now if no step has run yet).
+    public var runningPrecision: String { runningModel.arithmetic }
 
     private var runningModel: EnergyModel {
         if let m = stepModel, m.precision == config.precision { return m.model }
-        if config.precision == .bf16 && precision == .fp32 { Self.warnNoBF16() }
+        if config.precision == .bf16 && Precision.bf16.available == .fp32 { Self.warnNoBF16() }
         let m = model.sampling(in: config.precision)
         stepModel = (config.precision, m)
         return m
@@ -113,7 +115,7 @@ public final class SGLDSampler: ChainSampler {
                 "sgld.noise": "\(s.noise)", "sgld.grad_clip": "\(s.gradClip)",
                 "sgld.fresh_fraction": "\(s.freshFraction)", "sgld.conditional": "\(s.conditional)",
                 "sgld.buffer_per_class": "\(s.bufferPerClass)", "sgld.shape": shape.map(String.init).joined(separator: ","),
-                "sgld.precision": s.precision.rawValue]
+                "sgld.precision": s.precision.rawValue, "sgld.running_precision": runningPrecision]
             // Only a start other than the default is recorded, so checkpoints of the default stay as they were.
             .merging(s.start == .replay ? [:] : ["sgld.start": s.start.rawValue]) { $1 }
     }

@@ -37,6 +37,8 @@ public final class Conv2d: Module {
     /// Winograd F(2×2, 3×3) for the forward pass and input gradient, where the seam chooses it for
     /// this geometry (stride-1 pad-1 3×3); the weight gradient stays on `gemms`.
     private var winograd: WinogradConvolution?
+    /// The size of the latest forward pass's input maps, nil before one (what `PrecisionTuning` measures at).
+    public var inputSize: (height: Int, width: Int)? { geometry.map { ($0.height, $0.width) } }
     /// The Winograd kernels this layer runs now, nil when it runs unfolded.
     public var winogradKernels: WinogradConvolution? { winograd }
     /// The kernels this layer runs now.

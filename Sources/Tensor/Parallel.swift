@@ -11,6 +11,21 @@ public enum Parallel {
     /// thread) writes it; workers only read it.
     nonisolated(unsafe) private static var inRegion = false
 
+    /// Runs `body` on this thread as one worker of a region would run it: parallel loops and GEMMs
+    /// inside stay on this thread. For measuring what one piece of a split costs on one core
+    /// (`PrecisionTuning`), not for work.
+    public static func alone<T>(_ body: () throws -> T) rethrows -> T {
+        if inRegion { return try body() }
+        inRegion = true
+        let blasThreads = BLAS.threads
+        if blasThreads != 1 { BLAS.setThreads(1) }
+        defer {
+            if blasThreads != 1 { BLAS.setThreads(blasThreads) }
+            inRegion = false
+        }
+        return try body()
+    }
+
     /// Calls `body(part, range)` for `parts` disjoint contiguous ranges covering 0..<n, concurrently.
     public static func split(_ n: Int, parts requested: Int, _ body: (Int, Range<Int>) -> Void) {
         let parts = Swift.min(requested, n)

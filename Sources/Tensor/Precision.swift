@@ -14,3 +14,15 @@ public enum Precision: String, Sendable, CaseIterable {
         return nil
     }
 }
+
+/// What a sampler asks for: one arithmetic for every convolution (`fp32`, `bf16`), or `auto`, per
+/// convolution shape whichever of them runs faster on this CPU, measured once and cached
+/// (`PrecisionTuning` in NN). Auto is the samplers' default: bf16 sampling learns as FP32 does
+/// (the README's learning table), so the faster one is the better default; where bf16 is slower
+/// (a CPU whose `vdpbf16ps` has half FP32 FMA's throughput) or absent, auto is FP32.
+public enum SamplingPrecision: String, Sendable, CaseIterable {
+    case auto, fp32, bf16
+
+    /// "'auto', 'fp32' or 'bf16'", for messages.
+    public static let choices = "'auto', 'fp32' or 'bf16'"
+}

@@ -32,7 +32,7 @@ struct BenchCommand: ParsableCommand {
         if suite { return try runSuite() }
         let rng = RNG(seed: 0)
         let model = try ShallowCNN(hidden: 32, classes: 42, rng: rng)
-        var sc = SGLDSampler.Config(); sc.steps = steps; sc.conditional = false
+        var sc = SGLDSampler.Config(); sc.steps = steps; sc.conditional = false; sc.precision = .fp32
         let sampler = try SGLDSampler(model: model, config: sc, rng: RNG(seed: 1))
         let jem = try JEM(model: model, sampler: sampler)
         let real = Tensor(shape: [chains, 1, 56, 56]); rng.fillUniform(real, -1, 1)
@@ -55,18 +55,22 @@ struct BenchCommand: ParsableCommand {
         // Peak memory of FP32 training (JEM and SGLD), before the bf16 trainer and the other tests allocate more.
         var usage = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage)
         let peakMB = Double(usage.ru_maxrss) / 1024
-        // The same iteration with bf16 sampling (the update stays FP32), on the same weights; its
-        // rounds alternate with FP32's so that both see the same machine.
-        var sc16 = sc; sc16.precision = .bf16
-        let sampler16 = try SGLDSampler(model: model, config: sc16, rng: RNG(seed: 1))
-        let jem16 = try JEM(model: model, sampler: sampler16)
-        let bf16 = sampler16.precision == .bf16
-        if bf16 { _ = try jem16.step(real, labels: labels) }
+        // The same iteration with bf16 sampling (the update stays FP32), and with auto (the default:
+        // per layer the faster, measured here before the timing), on the same weights; their rounds
+        // alternate with FP32's so that all see the same machine.
+        let bf16 = Precision.bf16Unavailable == nil
+        func trainer(_ precision: SamplingPrecision) throws -> (SGLDSampler, JEM) {
+            var c = sc; c.precision = precision
+            let s = try SGLDSampler(model: model, config: c, rng: RNG(seed: 1))
+            return (s, try JEM(model: model, sampler: s))
+        }
+        let (sampler16, jem16) = try trainer(.bf16), (samplerAuto, jemAuto) = try trainer(.auto)
+        if bf16 { _ = try jem16.step(real, labels: labels); _ = try jemAuto.step(real, labels: labels) }
         // MALA and HMC on the same chains and network (same precision rule as SGLD's): `steps` MALA steps
         // (one energy gradient each, plus the run's first) and steps / leapfrog HMC iterations
         // (leapfrog gradients each), so each run costs about one SGLD run.
         let hmcIterations = Swift.max(1, steps / leapfrog)
-        func markov(_ precision: Precision) throws -> (mala: MALASampler, hmc: HMCSampler) {
+        func markov(_ precision: SamplingPrecision) throws -> (mala: MALASampler, hmc: HMCSampler) {
             var c = ChainSettings(); c.conditional = false; c.steps = steps; c.precision = precision
             var m = MALASampler.Config(); m.stepSize = 1e-4; m.chains = c
             var h = HMCSampler.Config(); h.stepSize = 1e-3; h.leapfrog = leapfrog; h.chains = c
@@ -81,11 +85,13 @@ struct BenchCommand: ParsableCommand {
         let times = try interleavedMedians([{ _ = try jem.step(real, labels: labels) }, { try sgld(sampler) },
                                             { try chain(fp32.mala, steps) }, { try chain(fp32.hmc, hmcIterations) }]
             + (bf16 ? [{ _ = try jem16.step(real, labels: labels) }, { try sgld(sampler16) },
-                       { try chain(half.mala, steps) }, { try chain(half.hmc, hmcIterations) }] : []))
+                       { try chain(half.mala, steps) }, { try chain(half.hmc, hmcIterations) },
+                       { _ = try jemAuto.step(real, labels: labels) }, { try sgld(samplerAuto) }] : []))
         let (jemTime, sgldTime) = (times[0], times[1])
         let (malaStep, hmcIteration) = (times[2] / Double(steps), times[3] / Double(hmcIterations))
         let (jem16Time, sgld16Time): (Double?, Double?) = bf16 ? (times[4], times[5]) : (nil, nil)
         let (mala16Step, hmc16Iteration): (Double?, Double?) = bf16 ? (times[6] / Double(steps), times[7] / Double(hmcIterations)) : (nil, nil)
+        let (jemAutoTime, sgldAutoTime): (Double?, Double?) = bf16 ? (times[8], times[9]) : (nil, nil)
         let snapshotTime = try guardSnapshot(model: model)
         let guardShare = snapshotTime / Double(DivergenceGuard.Config().every) / jemTime
         let luaTime = try Self.luaSGLD(chains: chains, steps: steps, runs: runs)
@@ -107,6 +113,8 @@ struct BenchCommand: ParsableCommand {
                 "guard_snapshot_s": .double(snapshotTime), "guard_overhead": .double(guardShare),
                 "jem_iteration_bf16_s": jem16Time.map(JSON.double) ?? .null, "sgld_bf16_s": sgld16Time.map(JSON.double) ?? .null,
                 "bf16": .bool(bf16),
+                "jem_iteration_auto_s": jemAutoTime.map(JSON.double) ?? .null, "sgld_auto_s": sgldAutoTime.map(JSON.double) ?? .null,
+                "auto_precision": .string(samplerAuto.runningPrecision),
                 "sgld_step_s": .double(sgldTime / Double(steps)), "mala_step_s": .double(malaStep),
                 "hmc_iteration_s": .double(hmcIteration), "hmc_leapfrog": .int(leapfrog),
                 "mala_step_bf16_s": mala16Step.map(JSON.double) ?? .null, "hmc_iteration_bf16_s": hmc16Iteration.map(JSON.double) ?? .null,
@@ -132,6 +140,11 @@ struct BenchCommand: ParsableCommand {
         } else {
             print(label("bf16 sampling") + "  not measured: \(Precision.bf16Unavailable ?? "bf16 does not run here")")
         }
+        if let jemAutoTime, let sgldAutoTime {
+            print(row("JEM iteration, auto sampling", jemAutoTime, jemFlops) + String(format: "  %.2f× FP32", jemTime / jemAutoTime))
+            print(row("SGLD alone, auto", sgldAutoTime, sgldFlops) + String(format: "  %.2f× FP32", sgldTime / sgldAutoTime))
+        }
+        print(label("auto precision runs") + "  " + samplerAuto.runningPrecision)
         let stepFlops = flops.sgldStep(batch: chains)
         print(row("SGLD step (\(chains) chains)", sgldTime / Double(steps), stepFlops))
         print(row("MALA step (\(chains) chains)", malaStep, stepFlops) + String(format: "  %.2f× an SGLD step", malaStep / (sgldTime / Double(steps))))

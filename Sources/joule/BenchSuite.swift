@@ -61,11 +61,12 @@ extension BenchCommand {
         return try EnergyNet(net.root, inputShape: shape)
     }
 
-    /// One network's medians: SGLD and the JEM iteration, FP32 then bf16 (when the CPU has it),
-    /// their rounds interleaved so that all four see the same machine.
-    func timeSuite(_ net: SuiteNetwork) throws -> (sgld: Double, jem: Double, sgld16: Double?, jem16: Double?) {
+    /// One network's medians per sampling precision: SGLD and the JEM iteration in FP32, then bf16
+    /// and auto (what auto chose, measured before the timing) where the CPU has bf16 and the chains
+    /// are images, their rounds interleaved so that all see the same machine.
+    func timeSuite(_ net: SuiteNetwork) throws -> [(precision: SamplingPrecision, sgld: Double, jem: Double, arithmetic: String)] {
         let model = net.model, shape = model.inputShape!
-        func trainer(_ precision: Precision) throws -> (SGLDSampler, JEM) {
+        func trainer(_ precision: SamplingPrecision) throws -> (SGLDSampler, JEM) {
             var sc = SGLDSampler.Config(); sc.steps = suiteSteps; sc.conditional = false; sc.precision = precision
             let s = try SGLDSampler(model: model, config: sc, rng: RNG(seed: 1))
             return (s, try JEM(model: model, sampler: s))
@@ -74,16 +75,16 @@ extension BenchCommand {
         let real = Tensor(shape: [net.chains] + shape), x = Tensor(shape: [net.chains] + shape)
         rng.fillUniform(real, -1, 1)
         let labels = (0..<net.chains).map { _ in rng.int(model.classes) }
-        let fp32 = try trainer(.fp32)
-        let bf16 = Precision.bf16Unavailable == nil && shape.count == 3 ? try trainer(.bf16) : nil
+        let precisions: [SamplingPrecision] = Precision.bf16Unavailable == nil && shape.count == 3 ? [.fp32, .bf16, .auto] : [.fp32]
+        let trainers = try precisions.map(trainer)
         var bodies: [() throws -> Void] = []
-        for (sampler, jem) in [fp32] + (bf16.map { [$0] } ?? []) {
+        for (sampler, jem) in trainers {
             bodies.append { rng.fillUniform(x, -1, 1); try sampler.run(x, labels: nil, steps: suiteSteps) }
             bodies.append { _ = try jem.step(real, labels: labels) }
         }
-        for body in bodies { try body() }   // warm-up: workspaces, the replay buffer, packed weights
+        for body in bodies { try body() }   // warm-up: workspaces, the replay buffer, packed weights, auto's choice
         let t = try interleavedMedians(bodies)
-        return (t[0], t[1], bf16 == nil ? nil : t[2], bf16 == nil ? nil : t[3])
+        return precisions.indices.map { (precisions[$0], t[2 * $0], t[2 * $0 + 1], trainers[$0].0.runningPrecision) }
     }
 
     /// FP32 SGLD and JEM medians of one network under each kernel choice (nil: the default), every
@@ -124,16 +125,23 @@ extension BenchCommand {
             let sgldFlops = Double(suiteSteps) * 2 * net.forwardFlops * Double(net.chains)
             // The update: a forward of the real and sampled batches, their input and weight gradients.
             let jemFlops = sgldFlops + 3 * net.forwardFlops * Double(2 * net.chains)
-            var o: [String: JSON] = ["net": .string(net.name), "hidden": .int(net.hidden), "chains": .int(net.chains),
-                                     "sgld_s": .double(t.sgld), "jem_s": .double(t.jem),
-                                     "sgld_gflops": .double(sgldFlops / t.sgld / 1e9), "jem_gflops": .double(jemFlops / t.jem / 1e9)]
-            if let s = t.sgld16, let j = t.jem16 { o["sgld_bf16_s"] = .double(s); o["jem_bf16_s"] = .double(j) }
+            var o: [String: JSON] = ["net": .string(net.name), "hidden": .int(net.hidden), "chains": .int(net.chains)]
+            for r in t {
+                let suffix = r.precision == .fp32 ? "" : "_\(r.precision.rawValue)"
+                o["sgld\(suffix)_s"] = .double(r.sgld); o["jem\(suffix)_s"] = .double(r.jem)
+                if r.precision == .auto { o["auto_precision"] = .string(r.arithmetic) }
+            }
+            let fp32 = t[0]
+            o["sgld_gflops"] = .double(sgldFlops / fp32.sgld / 1e9); o["jem_gflops"] = .double(jemFlops / fp32.jem / 1e9)
             rows.append(.object(o))
             guard !json else { continue }
             let name = "\(net.name) h\(net.hidden) (\(net.chains) chains)".padding(toLength: 30, withPad: " ", startingAt: 0)
-            var line = name + String(format: "SGLD %8.4f s (%5.1f%% of peak)  JEM %8.4f s (%5.1f%%)", t.sgld, 100 * sgldFlops / t.sgld / 1e9 / peak,
-                                             t.jem, 100 * jemFlops / t.jem / 1e9 / peak)
-            if let s = t.sgld16, let j = t.jem16 { line += String(format: "   bf16: SGLD %8.4f s  JEM %8.4f s", s, j) }
+            var line = name + String(format: "SGLD %8.4f s (%5.1f%% of peak)  JEM %8.4f s (%5.1f%%)", fp32.sgld, 100 * sgldFlops / fp32.sgld / 1e9 / peak,
+                                             fp32.jem, 100 * jemFlops / fp32.jem / 1e9 / peak)
+            for r in t.dropFirst() {
+                line += "   \(r.precision.rawValue): " + String(format: "SGLD %8.4f s  JEM %8.4f s", r.sgld, r.jem)
+                if r.precision == .auto { line += " (\(r.arithmetic))" }
+            }
             print(line)
         }
         if json {

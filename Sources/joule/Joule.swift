@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NN
 import Tensor
 
 @main
@@ -31,5 +32,6 @@ struct Version: ParsableCommand {
         print("BLAS kernel: \(BLASKernel.selection.isEmpty ? BLAS.coreName : BLASKernel.selection), threads: \(BLAS.threads)")
         print("GEMM kernels: \(Kernels.description)")
         print("kernel families here: \(Kernels.availability)")
+        print("sampling precision: \(PrecisionTuning.summary)")
     }
 }

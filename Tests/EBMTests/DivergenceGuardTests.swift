@@ -25,6 +25,9 @@ final class DivergenceGuardTests: XCTestCase {
         let model: EnergyNet = spectralNorm ? try plain.spectrallyNormalised(rng: rng) : plain
         var s = SGLDSampler.Config()
         s.steps = 10; s.imageShape = [1, 16, 16]; s.bufferPerClass = 32; s.stepSize = 1; s.noise = 0.01
+        // FP32 sampling on every CPU: these runs are chaotic (lr 0.2), and auto would take another
+        // path where it chooses bf16.
+        s.precision = .fp32
         let sampler = try SGLDSampler(model: model, config: s, rng: RNG(seed: seed + 1))
         var c = JEM.Config(); c.lr = lr; c.lrStep = 100; c.alpha = alpha
         let jem = try JEM(model: model, sampler: sampler, config: c)

@@ -45,7 +45,7 @@ final class ComposedModelLuaTests: LuaTestCase {
                 local eu, gu = m:energy_grad(x)
                 local ec, gc = m:energy_grad(x, y)
                 local shape = x:shape(); table.remove(shape, 1)
-                local s = joule.ebm.SGLD{ model = m, shape = shape, conditional = false }
+                local s = joule.ebm.SGLD{ model = m, shape = shape, conditional = false, precision = 'fp32' }  -- PyTorch's arithmetic
                 local chain = npy('sgld_x0.npy')
                 s:step(chain, npy('sgld_eps.npy'), { step_size = 10 })
                 m:save(DIR .. '/\(name).safetensors')

@@ -167,16 +167,20 @@ final class EngineBindingTests: LuaTestCase {
         XCTAssertTrue(luaError("joule.metrics.auroc({1, 2}, {0, 0})").contains("AUROC needs both positive and negative labels"))
     }
 
-    /// `precision = "bf16"` reaches the sampler (and what runs is bf16 only where the CPU has it);
-    /// a misspelt precision is an error naming both choices.
+    /// `precision = "bf16"` reaches the sampler (and what runs is bf16 only where the CPU has it;
+    /// the first layer, of one input channel, always FP32); auto is the default; a misspelt
+    /// precision is an error naming the choices.
     func testSamplerPrecisionOption() throws {
-        let setup = "local m = joule.nn.ShallowCNN{ hidden = 4, classes = 3 }; "
+        let setup = "local m = joule.nn.ShallowCNN{ hidden = 16, classes = 3 }; "
         let out = try lua(setup + "local s = joule.ebm.SGLD{ model = m, image_size = 16, precision = 'bf16' }; local c = s:config(); return c.precision, c.running_precision, tostring(s)")
         XCTAssertEqual(out[0], "bf16")
-        XCTAssertEqual(out[1], BF16GEMM.isAvailable ? "bf16" : "fp32")
+        XCTAssertEqual(out[1], Precision.bf16Unavailable == nil ? "bf16 in 4 of 5 convolutions (fp32 in the rest)" : "fp32")
         XCTAssertTrue(out[2].hasSuffix(", bf16)"), out[2])
-        XCTAssertEqual(try lua(setup + "return joule.ebm.SGLD{ model = m, image_size = 16 }:config().precision"), ["fp32"])
+        XCTAssertEqual(try lua(setup + "return joule.ebm.SGLD{ model = m, image_size = 16 }:config().precision"), ["auto"])
+        XCTAssertEqual(try lua(setup + "return joule.ebm.SGLD{ model = m, image_size = 16, precision = 'fp32' }:config().running_precision"), ["fp32"])
         XCTAssertTrue(luaError(setup + "joule.ebm.SGLD{ model = m, image_size = 16, precision = 'bf8' }")
-            .contains("field 'precision': 'fp32' or 'bf16' expected, got 'bf8'"))
+            .contains("field 'precision': 'auto', 'fp32' or 'bf16' expected, got 'bf8' (did you mean 'bf16'?)"))
+        XCTAssertTrue(luaError(setup + "joule.ebm.MALA{ model = m, image_size = 16, precision = 'Auto' }")
+            .contains("field 'precision': 'auto', 'fp32' or 'bf16' expected, got 'Auto'"))
     }
 }

@@ -66,7 +66,7 @@ public enum ComposedReference {
         try close(try net.energyGradient(x, labels: y, energy: e).copy(), "grad_x_cond.npy", 1e-4, "dE(x, y)/dx")
 
         // The JEM terms and every weight gradient of their total.
-        var sc = SGLDSampler.Config(); sc.imageShape = Array(x.shape.dropFirst())
+        var sc = SGLDSampler.Config(); sc.imageShape = Array(x.shape.dropFirst()); sc.precision = .fp32   // PyTorch's arithmetic
         var jc = JEM.Config(); jc.realNoise = 0
         let jem = try JEM(model: net, sampler: try SGLDSampler(model: net, config: sc, rng: RNG(seed: 1)), config: jc)
         let terms = try jem.lossAndGradients(real: x, labels: y, sampled: fake)
@@ -83,7 +83,7 @@ public enum ComposedReference {
         }
 
         // One unconditional SGLD step.
-        var c = SGLDSampler.Config(); c.conditional = false; c.imageShape = sc.imageShape
+        var c = SGLDSampler.Config(); c.conditional = false; c.imageShape = sc.imageShape; c.precision = .fp32
         let sampler = try SGLDSampler(model: net, config: c, rng: RNG(seed: 0))
         let chain = try tensor(model, "sgld_x0.npy")
         try sampler.step(chain, noise: try tensor(model, "sgld_eps.npy"), labels: nil, stepSize: 10)

@@ -23,8 +23,9 @@ public struct ChainSettings: Equatable {
     /// One chain's shape, (C, H, W) or (D); nil: the model's.
     public var shape: [Int]?
     public var bounds: Bounds = .automatic
-    /// The arithmetic of the energy gradients (bf16 where the CPU has AVX512-BF16), as SGLD's.
-    public var precision: Precision = .fp32
+    /// The arithmetic of the energy gradients (bf16 where the CPU has AVX512-BF16; auto: the faster
+    /// per convolution shape), as SGLD's.
+    public var precision: SamplingPrecision = .auto
     public init() {}
 
     /// The state space these settings give for a model, validated (`name` prefixes errors).

@@ -24,7 +24,7 @@ open class MarkovSampler: ChainSampler {
     /// The energies and input gradients of the chains' present states (the kernel keeps them current).
     let energy = Tensor(shape: [0])
     let gradient = Tensor(shape: [0])
-    private var stepModel: (precision: Precision, model: EnergyModel)?
+    private var stepModel: (precision: SamplingPrecision, model: EnergyModel)?
 
     init(name: String, key: String, model: EnergyModel, settings: ChainSettings, rng: RNG) throws {
         self.name = name
@@ -40,8 +40,8 @@ open class MarkovSampler: ChainSampler {
 
     public var conditional: Bool { settings.conditional }
     public var shape: [Int] { space.shape }
-    /// The precision the gradients really run in: bf16 only where the CPU has it.
-    public var precision: Precision { settings.precision.available }
+    /// The arithmetic the gradients really run in, in words (see `SGLDSampler.runningPrecision`).
+    public var runningPrecision: String { runningModel.arithmetic }
 
     /// Nil before any run, and after a run of no steps.
     public var acceptance: [Double]? {
@@ -54,7 +54,8 @@ open class MarkovSampler: ChainSampler {
 
     public var hyperparameters: [String: String] {
         let p = key
-        return settings.hyperparameters(p, space: space).merging(["\(p).steps": "\(steps)", "sampler": p]) { $1 }
+        return settings.hyperparameters(p, space: space)
+            .merging(["\(p).steps": "\(steps)", "sampler": p, "\(p).running_precision": runningPrecision]) { $1 }
             .merging(kernelHyperparameters.map { ("\(p).\($0.key)", $0.value) }) { $1 }
     }
 

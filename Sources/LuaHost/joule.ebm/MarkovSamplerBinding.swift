@@ -89,6 +89,16 @@ enum MarkovSamplerBinding {
         return s
     }
 
+    /// The `precision` field of SGLD's and the Markov samplers' options.
+    static func precision(_ o: LuaTable, _ call: LuaCall) throws -> SamplingPrecision? {
+        guard let name = try o.string("precision") else { return nil }
+        guard let p = SamplingPrecision(rawValue: name) else {
+            let names = SamplingPrecision.allCases.map(\.rawValue)
+            throw call.bad(1, message: "field 'precision': \(SamplingPrecision.choices) expected, got '\(name)'\(suggestion(for: name, among: names))")
+        }
+        return p
+    }
+
     static func chainSettings(_ o: LuaTable, _ call: LuaCall) throws -> ChainSettings {
         var c = ChainSettings()
         c.steps = try o.integer("steps", Int.min...Int.max, default: c.steps)
@@ -103,10 +113,7 @@ enum MarkovSamplerBinding {
         c.bufferPerClass = try o.integer("buffer_per_class", 1...SGLDSampler.maxBufferPerClass, default: c.bufferPerClass)
         if let side = try o.integer("image_size", 1...4096) { c.shape = [1, side, side] }
         if let shape = try o.integers("shape", 1...(1 << 24)) { c.shape = shape }
-        if let name = try o.string("precision") {
-            guard let p = Precision(rawValue: name) else { throw call.bad(1, message: "field 'precision': 'fp32' or 'bf16' expected, got '\(name)'") }
-            c.precision = p
-        }
+        c.precision = try precision(o, call) ?? c.precision
         // clamp = { lo, hi } (a box), false (none), true or absent (the default: [−1, 1] for images, none for vectors).
         c.bounds = try o.withField("clamp") { slot -> ChainSettings.Bounds in
             let L = o.L
@@ -150,7 +157,6 @@ enum MarkovSamplerBinding {
                     guard !key.isEmpty else { continue }
                     if let i = Int(v) { t.set(key, i) } else if let d = Double(v) { t.set(key, d) } else if v == "true" || v == "false" { t.set(key, v == "true") } else { t.set(key, v) }
                 }
-                t.set("running_precision", s.precision.rawValue)
                 if let m = s as? MALASampler { t.set("adapted_step_size", m.stepSize) }
             }
             return 1
@@ -168,7 +174,7 @@ enum MarkovSamplerBinding {
 }
 
 extension MarkovSamplerBinding {
-    static let chainOptionsText = "Chain options (all three): steps (60), start ('replay' (default): the replay buffer with fresh_fraction (0.05) new chains; 'noise': fresh noise each step; 'cd': the training batch's real images (contrastive divergence); 'pcd': persistent chains carried across training steps, saved in checkpoints), init ('uniform' or 'gaussian' with init_std), conditional (true: E(x, y) with one buffer per class), buffer_per_class (128), shape ({C, H, W} or {D}; default the model's) or image_size, clamp ({lo, hi}, or false; default [−1, 1] for images, none for vectors), precision ('fp32' or 'bf16'), seed."
+    static let chainOptionsText = "Chain options (all three): steps (60), start ('replay' (default): the replay buffer with fresh_fraction (0.05) new chains; 'noise': fresh noise each step; 'cd': the training batch's real images (contrastive divergence); 'pcd': persistent chains carried across training steps, saved in checkpoints), init ('uniform' or 'gaussian' with init_std), conditional (true: E(x, y) with one buffer per class), buffer_per_class (128), shape ({C, H, W} or {D}; default the model's) or image_size, clamp ({lo, hi}, or false; default [−1, 1] for images, none for vectors), precision ('auto' (default): per convolution shape the faster of 'fp32' and 'bf16' on this CPU, measured once; or either), seed."
     static let methodsText = "Methods: sample, run, acceptance, buffer_size, config."
 
     /// The documentation of what this file binds (name, signature, paragraph), read by `JouleDocs`.

@@ -38,12 +38,7 @@ enum SamplerBinding {
             // The chains' shape: {C, H, W} or {D}; image_size = s is {1, s, s}; by default the model's.
             if let side = try o.integer("image_size", 1...4096) { c.imageShape = [1, side, side] }
             if let shape = try o.integers("shape", 1...(1 << 24)) { c.imageShape = shape }
-            if let name = try o.string("precision") {
-                guard let p = Precision(rawValue: name) else {
-                    throw call.bad(1, message: "field 'precision': 'fp32' or 'bf16' expected, got '\(name)'")
-                }
-                c.precision = p
-            }
+            c.precision = try MarkovSamplerBinding.precision(o, call) ?? c.precision
             return try SGLDSampler(model: model, config: c, rng: try EngineBindings.rng(o, context))
     }
 
@@ -76,14 +71,14 @@ enum SamplerBinding {
                 t.set("buffer_per_class", cfg.bufferPerClass)
                 t.set("shape", s.shape.map(Double.init))
                 t.set("precision", cfg.precision.rawValue)
-                // What runs: bf16 only where the CPU has AVX512-BF16.
-                t.set("running_precision", s.precision.rawValue)
+                // What runs: bf16 only where the CPU has AVX512-BF16; under auto, what was measured faster.
+                t.set("running_precision", s.runningPrecision)
             }
             return 1
         }
         c.meta("__tostring") { call in
             let cfg = try call.object(1, typeName, as: SGLDSampler.self).config
-            call.push("SGLD(steps \(cfg.steps), step_size \(cfg.stepSize), noise \(cfg.noise), grad_clip \(cfg.gradClip)\(cfg.precision == .bf16 ? ", bf16" : ""))"); return 1
+            call.push("SGLD(steps \(cfg.steps), step_size \(cfg.stepSize), noise \(cfg.noise), grad_clip \(cfg.gradClip)\(cfg.precision == .auto ? "" : ", \(cfg.precision.rawValue)"))"); return 1
         }
         return c
     }
@@ -95,7 +90,7 @@ extension SamplerBinding {
     // joule.ebm
     ("joule.ebm", "joule.ebm", "Sampling and training: joule.ebm.SGLD (Langevin sampler with replay buffer, the course's), joule.ebm.MALA, joule.ebm.HMC and joule.ebm.AnnealedLangevin (samplers of the literature), and joule.ebm.JEM (joint energy-based model training)."),
     ("joule.ebm.SGLD", "joule.ebm.SGLD{ model = m, steps = 60, step_size = 10, noise = 0.005, grad_clip = 0.03, ... } → SGLD",
-     "A stochastic-gradient Langevin sampler for `model` with a replay buffer. Each step: x ← clamp(x + noise·ε), g ← clamp(∂E/∂x, ±grad_clip), x ← clamp(x − step_size·g) in [−1, 1]. Other options: step_decay, start (where a training step's chains start: 'replay' (default), 'noise', 'cd' (the real batch) or 'pcd' (persistent chains), as for joule.ebm.MALA), fresh_fraction (0.05: chains restarted from noise), init ('uniform' or 'gaussian', init_std), conditional, buffer_per_class (128), shape ({C, H, W} or {D}: one chain's shape; by default the model's input shape), image_size (s: shape {1, s, s}), precision ('fp32' or 'bf16': the steps' convolutions in bfloat16 with FP32 accumulation, where the CPU has AVX512-BF16; the model itself and its training stay FP32), seed."),
+     "A stochastic-gradient Langevin sampler for `model` with a replay buffer. Each step: x ← clamp(x + noise·ε), g ← clamp(∂E/∂x, ±grad_clip), x ← clamp(x − step_size·g) in [−1, 1]. Other options: step_decay, start (where a training step's chains start: 'replay' (default), 'noise', 'cd' (the real batch) or 'pcd' (persistent chains), as for joule.ebm.MALA), fresh_fraction (0.05: chains restarted from noise), init ('uniform' or 'gaussian', init_std), conditional, buffer_per_class (128), shape ({C, H, W} or {D}: one chain's shape; by default the model's input shape), image_size (s: shape {1, s, s}), precision ('auto' (default): per convolution shape whichever of 'fp32' and 'bf16' runs faster on this CPU, measured once and cached; 'bf16': the steps' convolutions in bfloat16 with FP32 accumulation, where the CPU has AVX512-BF16; 'fp32': exact FP32, as PyTorch's reference; the model itself and its training stay FP32), seed."),
     ("SGLD", "SGLD", "A Langevin sampler with replay buffer. Methods: sample, run, step, sample_buffer, buffer_size, config."),
     ("SGLD:sample", "sampler:sample{ n = 8, labels = {...}, steps = 256, keep_every = 32 } → final [, frames]",
      "Draws `n` new samples from fresh noise (class-conditional when labels are given), running `steps` steps. With keep_every k it also returns the chain's frames (F, N, 1, H, W) every k steps and at the end, for joule.plot.chains."),
@@ -107,6 +102,6 @@ extension SamplerBinding {
      "The synthesized batch of a JEM step: chains drawn from the replay buffer (a fraction fresh), run for `steps` steps and stored back."),
     ("SGLD:buffer_size", "sampler:buffer_size() → integer", "How many chains the replay buffer holds now."),
     ("SGLD:acceptance", "sampler:acceptance() → nil", "SGLD has no Metropolis test, so no acceptance (MALA and HMC give each chain's share of accepted proposals)."),
-    ("SGLD:config", "sampler:config() → table", "The sampler's settings: steps, step_size, step_decay, noise, grad_clip, fresh_fraction, conditional, buffer_per_class, shape, precision (and running_precision: what this CPU runs)."),
+    ("SGLD:config", "sampler:config() → table", "The sampler's settings: steps, step_size, step_decay, noise, grad_clip, fresh_fraction, conditional, buffer_per_class, shape, precision (and running_precision: what this CPU runs, e.g. 'bf16 in 4 of 5 convolutions (fp32 in the rest)')."),
     ]
 }
