@@ -19,8 +19,8 @@ import Tensor
 /// for a moment by another process costs both alike.
 ///
 /// The file (`cacheFile`: `$JOULE_CACHE_DIR`, else `$XDG_CACHE_HOME/joule`, else `~/.cache/joule`,
-/// then `precision.json`) holds the CPU it was measured on; on another CPU (a shared home folder on a
-/// cluster) its entries are measured again. A file Joule did not write is ignored with a warning and
+/// then `precision.json`) holds the CPU it was measured on and the kernels' revision; on another CPU
+/// (a shared home folder on a cluster) or after the kernels changed its entries are measured again. A file Joule did not write is ignored with a warning and
 /// replaced: nothing in it can do more than choose between two correct arithmetics.
 public enum PrecisionTuning {
     /// A convolution layer as a sampler runs it: its geometry and the size of its input maps.
@@ -166,7 +166,8 @@ public enum PrecisionTuning {
             if let size = attributes[.size] as? Int, size > maxFileBytes { throw JouleError("larger than \(maxFileBytes) bytes") }
             let json = try JSON.parse(try Data(contentsOf: URL(fileURLWithPath: path)))
             guard json["format"]?.string == format else { throw JouleError("no \"format\": \"\(format)\"") }
-            guard json["cpu"]?.string == cpu else { return }   // another CPU's: measured again here
+            // Another CPU's, or measured with other kernels: measured again here.
+            guard json["cpu"]?.string == cpu, json["kernels"]?.int == kernelRevision else { return }
             guard let shapes = json["shapes"]?.object else { throw JouleError("no \"shapes\" object") }
             for (key, value) in shapes {
                 guard let f = value["fp32_s"]?.double, let b = value["bf16_s"]?.double, f.isFinite, b.isFinite, f > 0, b > 0 else {
@@ -181,13 +182,18 @@ public enum PrecisionTuning {
     }
 
     static let format = "joule precision cache 1"
+    /// Which kernels the measurements are of: raised whenever a kernel family's speed for some
+    /// shape changes (2: Winograd's products in bf16), so that no file measured before says
+    /// which is faster now.
+    public static let kernelRevision = 2
 
     private static func save() {
         guard let path = cacheFile else { return }
         let shapes = entries.mapValues { m -> JSON in
             .object(["fp32_s": .double(m.fp32), "bf16_s": .double(m.bf16), "choice": .string(m.choice.rawValue)])
         }
-        let json = JSON.object(["format": .string(format), "cpu": .string(cpu), "shapes": .object(shapes)])
+        let json = JSON.object(["format": .string(format), "cpu": .string(cpu), "kernels": .int(kernelRevision),
+                                "shapes": .object(shapes)])
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                     withIntermediateDirectories: true)

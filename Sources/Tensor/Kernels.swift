@@ -39,9 +39,9 @@ public protocol KernelFamily: AnyObject, Sendable {
 /// The one place that chooses who runs every GEMM: the convolutions' (forward, input gradient,
 /// weight gradient), `Linear`'s three and `Tensor.matmul`.
 ///
-/// By default, per layer shape: a stride-1 pad-1 3×3 FP32 convolution of ≥ `winogradMinChannels`
+/// By default, per layer shape: a stride-1 pad-1 3×3 convolution of ≥ `winogradMinChannels`
 /// channels each side by Winograd F(2×2, 3×3) (`winograd`; its weight gradient and its 16 products
-/// through the GEMMs below); a convolution in bfloat16 precision (a sampling replica) on the
+/// through the GEMMs below, in bf16 for a bf16 layer); a convolution in bfloat16 precision (a sampling replica) on the
 /// bf16 family where the CPU has AVX512-BF16; otherwise `PanelGEMM` for the GEMMs whose shapes it
 /// serves where it is compiled and the CPU runs it; OpenBLAS for the rest, and for every single GEMM
 /// (Linear, matmul: small, and OpenBLAS packs them well enough).
@@ -142,17 +142,17 @@ public enum Kernels {
     /// (`convolution`). Forced (`winograd`): every geometry Winograd computes (any precision runs
     /// FP32 then, as with any forced FP32 family). Another family forced: never, so that forcing
     /// one runs the unfolded path in it. By default: layers of at least `winogradMinChannels` input
-    /// and output channels, where the transforms cost less than the multiplications they save, in
-    /// FP32 or in a bf16 replica whose shape the bf16 GEMMs do not serve (it would run FP32 unfolded).
+    /// and output channels, where the transforms cost less than the multiplications they save; in a
+    /// bf16 replica its products run in bf16 where the bf16 GEMMs serve the shape (else FP32).
     public static func winograd(inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int,
                                 precision: Precision) -> WinogradConvolution? {
         guard WinogradConvolution.serves(kernel: kernel, stride: stride, padding: padding) else { return nil }
         if let f = forced {
             return f is WinogradKernels ? WinogradConvolution(inChannels: inChannels, outChannels: outChannels) : nil
         }
-        guard precision.available == .fp32 || !BF16Convolution.serves(inChannels: inChannels, outChannels: outChannels),
-              Swift.min(inChannels, outChannels) >= winogradMinChannels else { return nil }
-        return WinogradConvolution(inChannels: inChannels, outChannels: outChannels)
+        guard Swift.min(inChannels, outChannels) >= winogradMinChannels else { return nil }
+        let bf16 = precision.available == .bf16 && BF16Convolution.serves(inChannels: inChannels, outChannels: outChannels)
+        return WinogradConvolution(inChannels: inChannels, outChannels: outChannels, precision: bf16 ? .bf16 : .fp32)
     }
 
     /// Channels below which a default layer stays unfolded (see `winograd`).

@@ -47,6 +47,13 @@ import Foundation
 /// K → ∞), 2.6 at K = 16, 6.3 at K = 3, 14 at K = 1 — because the transforms add values that cancel
 /// in exact arithmetic.
 /// `WinogradTests` checks every output of random shapes against this bound, computed in Float64.
+///
+/// In bf16 (a sampler's replica, `precision`): the products' two factors, V and U, are rounded to
+/// bfloat16 (round to nearest even, u_b = 2⁻⁹) before `vdpbf16ps` multiplies them exactly and adds
+/// in FP32 (the pair's sum one more rounding): the bound becomes (γ_{K+9} + 2u_b + u_b²)·(the same sum), about
+/// 2⁻⁸ of the magnitudes whatever K — the error bf16's unfolded GEMMs have, and the reason bf16 is
+/// for sampling only. Where bf16 multiplies, Winograd's 2.25× fewer products and bf16's two
+/// products per lane compound.
 public final class WinogradConvolution {
     public let inChannels, outChannels: Int
     /// The transformed weights, (16, O, C): U_ξ (O × C) for each of the 16 positions ξ.
@@ -60,11 +67,15 @@ public final class WinogradConvolution {
     /// The mirrored position of the input gradient's transformed (turned) kernel, see above.
     static let mirror = [3, 1, 2, 0]
 
-    public init(inChannels: Int, outChannels: Int) {
-        self.inChannels = inChannels; self.outChannels = outChannels
+    /// The arithmetic of the 16 products: FP32, or bf16 (a sampling replica's layer whose channels
+    /// the bf16 GEMMs serve) — the transforms stay FP32 either way.
+    public let precision: Precision
+
+    public init(inChannels: Int, outChannels: Int, precision: Precision = .fp32) {
+        self.inChannels = inChannels; self.outChannels = outChannels; self.precision = precision
         transformed = Tensor(shape: [16, outChannels, inChannels])
         gemms = (0..<16).map { _ in
-            Kernels.convolution(inChannels: inChannels, outChannels: outChannels, patch: inChannels, precision: .fp32)
+            Kernels.convolution(inChannels: inChannels, outChannels: outChannels, patch: inChannels, precision: precision)
         }
     }
 

@@ -86,6 +86,7 @@ final class PrecisionAutoTests: XCTestCase {
         XCTAssertEqual(measured.count, 4, "a second model of the same shapes is not measured again")
         let json = try JSON.parse(try Data(contentsOf: URL(fileURLWithPath: file)))
         XCTAssertEqual(json["format"]?.string, "joule precision cache 1")
+        XCTAssertEqual(json["kernels"]?.int, PrecisionTuning.kernelRevision)
         XCTAssertEqual(json["shapes"]?["64>128 k3 s2 p1 15x15"]?["choice"]?.string, "bf16")
         XCTAssertEqual(json["shapes"]?["32>64 k3 s2 p1 30x30"]?["choice"]?.string, "fp32")
         XCTAssertEqual(json["shapes"]?["32>64 k3 s2 p1 30x30"]?["fp32_s"]?.double, 1e-3)
@@ -106,12 +107,13 @@ final class PrecisionAutoTests: XCTestCase {
         let crafted = [
             "not json {",
             "[1, 2]",
-            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"shapes\": [1]}",
-            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"shapes\": {\(shape): {\"fp32_s\": -1, \"bf16_s\": 1}}}",
-            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"shapes\": {\(shape): {\"fp32_s\": 1e999, \"bf16_s\": 1}}}",
-            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"shapes\": {\(shape): {\"fp32_s\": \"fast\", \"bf16_s\": 1}}}",
-            "{\"format\": \"joule precision cache 9\", \"cpu\": \(JSON.quoted(cpu())), \"shapes\": {}}",
+            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"kernels\": \(PrecisionTuning.kernelRevision), \"shapes\": [1]}",
+            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"kernels\": \(PrecisionTuning.kernelRevision), \"shapes\": {\(shape): {\"fp32_s\": -1, \"bf16_s\": 1}}}",
+            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"kernels\": \(PrecisionTuning.kernelRevision), \"shapes\": {\(shape): {\"fp32_s\": 1e999, \"bf16_s\": 1}}}",
+            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"kernels\": \(PrecisionTuning.kernelRevision), \"shapes\": {\(shape): {\"fp32_s\": \"fast\", \"bf16_s\": 1}}}",
+            "{\"format\": \"joule precision cache 9\", \"cpu\": \(JSON.quoted(cpu())), \"kernels\": \(PrecisionTuning.kernelRevision), \"shapes\": {}}",
             "{\"format\": \"joule precision cache 1\", \"cpu\": \"another CPU\", \"shapes\": {\(shape): {\"fp32_s\": 1, \"bf16_s\": 0.001}}}",
+            "{\"format\": \"joule precision cache 1\", \"cpu\": \(JSON.quoted(cpu())), \"kernels\": 1, \"shapes\": {\(shape): {\"fp32_s\": 1, \"bf16_s\": 0.001}}}",
             String(repeating: " ", count: PrecisionTuning.maxFileBytes + 1) + "{}",
         ]
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

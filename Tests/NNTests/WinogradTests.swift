@@ -117,6 +117,44 @@ final class WinogradTests: XCTestCase {
         }
     }
 
+    /// A bf16 replica's Winograd layer (its products in bf16, see WinogradConvolution.swift): every
+    /// output and input gradient within (γ_{K+9} + 2u_b + u_b²)·Σ|g|κκ|d| (+ |bias|), u_b = 2⁻⁹, of the
+    /// exact convolution — and not within the FP32 bound, so that bf16 really ran.
+    func testBF16ProductsWithinTheirBound() throws {
+        try XCTSkipUnless(Precision.bf16Unavailable == nil, "bf16 does not run here: \(Precision.bf16Unavailable ?? "")")
+        let ub = 0x1p-9
+        for (c, o, n, h, w) in [(32, 32, 2, 7, 6), (64, 32, 1, 8, 8), (32, 64, 1, 5, 5), (48, 32, 1, 4, 3)] {
+            let conv = Conv2d(c, o, kernel: 3, padding: 1, rng: rng)
+            conv.run(in: .bf16)
+            let x = Tensor(shape: [n, h, w, c]), gy = Tensor(shape: [n, h, w, o])
+            rng.fillUniform(x, -1, 1); rng.fillUniform(gy, -1, 1)
+            let y = try conv.forward(x).array, gx = try conv.backwardInput(gy).array
+            XCTAssertEqual(conv.winogradKernels?.precision, .bf16)
+            let weight = conv.weight.value, biasValue = conv.bias.value
+            // Input gradient: K = O channels summed; its products run bf16 only where C is a multiple of 32.
+            for (what, got, k, ref, bf16) in [
+                ("output", y, c, reference(x, n: n, h: h, w: w, k: c, outputs: o, weight: { oc, ch, a, b in weight[((oc * c + ch) * 3 + a) * 3 + b] },
+                                            bias: { biasValue[$0] }), true),
+                ("input gradient", gx, o, reference(gy, n: n, h: h, w: w, k: o, outputs: c,
+                                                    weight: { ch, oc, a, b in weight[((oc * c + ch) * 3 + 2 - a) * 3 + 2 - b] }, bias: nil), c % 32 == 0),
+            ] {
+                var worst = 0.0, failures = 0
+                for i in got.indices where failures < 5 {
+                    // winograd[i] = γ_{K+8}·S; S recovered to scale the bf16 bound.
+                    let sum = ref.winograd[i] / gamma(k + 8)
+                    let bound = (gamma(k + 9) + (bf16 ? 2 * ub + ub * ub : 0)) * sum
+                    let err = abs(Double(got[i]) - ref.exact[i])
+                    worst = max(worst, err / ref.winograd[i])
+                    if err > bound {
+                        failures += 1
+                        XCTFail("\(c)→\(o) \(what) [\(i)]: exact \(ref.exact[i]), got \(got[i]), error \(err) > bound \(bound)")
+                    }
+                }
+                if bf16 { XCTAssertGreaterThan(worst, 1, "\(c)→\(o) \(what): some error beyond FP32's bound (bf16 ran)") }
+            }
+        }
+    }
+
     /// The bound is not vacuous: on a 64-channel layer it is at most 2 × the direct sum's ∞-form
     /// (16(K + 8)/(9K + 1) = 1.997) and under a thousandth of the outputs' scale, so that a wrong transform
     /// (one product missing or doubled: ≈ 1 % of an output) could not hide under it; the actual
@@ -152,11 +190,11 @@ final class WinogradTests: XCTestCase {
         XCTAssertNil(Kernels.winograd(inChannels: 16, outChannels: 16, kernel: 5, stride: 1, padding: 2, precision: .fp32))
         XCTAssertNil(Kernels.winograd(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 0, precision: .fp32))
         if Precision.bf16.available == .bf16 {
-            XCTAssertNil(Kernels.winograd(inChannels: 32, outChannels: 32, kernel: 3, stride: 1, padding: 1, precision: .bf16),
-                         "bf16 sampling keeps its bf16 GEMMs")
+            XCTAssertEqual(Kernels.winograd(inChannels: 32, outChannels: 32, kernel: 3, stride: 1, padding: 1, precision: .bf16)?.precision,
+                           .bf16, "bf16 sampling multiplies Winograd's products in bf16")
         }
-        XCTAssertNotNil(Kernels.winograd(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1, precision: .bf16),
-                        "a shape the bf16 GEMMs do not serve (16 outputs) runs FP32, by Winograd")
+        XCTAssertEqual(Kernels.winograd(inChannels: 16, outChannels: 16, kernel: 3, stride: 1, padding: 1, precision: .bf16)?.precision,
+                       .fp32, "a shape the bf16 GEMMs do not serve (16 outputs) runs FP32, by Winograd")
         try Kernels.force("winograd")
         XCTAssertNotNil(Kernels.winograd(inChannels: 3, outChannels: 16, kernel: 3, stride: 1, padding: 1, precision: .fp32))
         XCTAssertNil(Kernels.winograd(inChannels: 16, outChannels: 16, kernel: 3, stride: 2, padding: 1, precision: .fp32))
