@@ -29,15 +29,18 @@ uint16_t joule_bf16_from_float(float f) {
 
 void joule_bf16_pack_b(const float *b, long k, long n, long rs, long cs, uint16_t *panels) {
     long pairs = (k + 1) / 2;
-    for (long j = 0; j < n / 32; j++)
+    /* Panels of 32 columns, then one of 16 when N is an odd multiple of 16. */
+    for (long j0 = 0; j0 < n; j0 += 32) {
+        long width = n - j0 >= 32 ? 32 : 16;
         for (long q = 0; q < pairs; q++) {
-            uint16_t *dst = panels + (j * pairs + q) * 64;
-            for (long col = 0; col < 32; col++)
+            uint16_t *dst = panels + (j0 * pairs) * 2 + q * width * 2;
+            for (long col = 0; col < width; col++)
                 for (long t = 0; t < 2; t++) {
                     long row = 2 * q + t;
-                    dst[col * 2 + t] = row < k ? joule_bf16_from_float(b[row * rs + (j * 32 + col) * cs]) : 0;
+                    dst[col * 2 + t] = row < k ? joule_bf16_from_float(b[row * rs + (j0 + col) * cs]) : 0;
                 }
         }
+    }
 }
 
 BF16 void joule_bf16_pack_a(const float *a, long m, long k, long lda, int column_major, uint16_t *out) {
@@ -70,6 +73,44 @@ BF16 static inline void put(__m512 x0, __m512 x1, float *c, int accumulate) {
 #define PAIR(r) ((__m512bh)_mm512_set1_epi32(*(const int32_t *)(ar + (r) * kp + 2 * q)))
 #define ROW(r) { __m512bh s = PAIR(r); c##r##0 = _mm512_dpbf16_ps(c##r##0, s, b0); c##r##1 = _mm512_dpbf16_ps(c##r##1, s, b1); }
 #define OUT(r) put(_mm512_add_ps(c##r##0, s0), _mm512_add_ps(c##r##1, s1), c + (i + (r)) * ldc + j * 32, accumulate)
+
+BF16 static inline void put16(__m512 x, float *c, int accumulate) {
+    if (accumulate) x = _mm512_add_ps(x, _mm512_loadu_ps(c));
+    _mm512_storeu_ps(c, x);
+}
+
+#define ROW16(r) { h##r = _mm512_dpbf16_ps(h##r, PAIR(r), b0); }
+#define OUT16(r) put16(_mm512_add_ps(h##r, s0), c + (i + (r)) * ldc + j0, accumulate)
+
+/* The last 16 columns when N is an odd multiple of 16 (16-channel layers): a 12 x 16 block in
+   twelve registers, per pair of K one load of B, twelve broadcasts of A and twelve vdpbf16ps —
+   enough independent sums to cover the instruction's latency. */
+BF16 static void half_panel(long m, long n, long pairs, const uint16_t *a, const uint16_t *panels, const float *bias,
+                            float *c, long ldc, int accumulate) {
+    long kp = 2 * pairs, j0 = n / 32 * 32;
+    __m512 s0 = bias ? _mm512_loadu_ps(bias + j0) : _mm512_setzero_ps();
+    const uint16_t *panel = panels + j0 * pairs * 2;
+    long i = 0;
+    for (; i + 12 <= m; i += 12) {
+        __m512 h0 = _mm512_setzero_ps(), h1 = h0, h2 = h0, h3 = h0, h4 = h0, h5 = h0, h6 = h0, h7 = h0, h8 = h0, h9 = h0,
+               h10 = h0, h11 = h0;
+        const uint16_t *ar = a + i * kp;
+        for (long q = 0; q < pairs; q++) {
+            __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + q * 32);
+            ROW16(0) ROW16(1) ROW16(2) ROW16(3) ROW16(4) ROW16(5) ROW16(6) ROW16(7) ROW16(8) ROW16(9) ROW16(10) ROW16(11)
+        }
+        OUT16(0); OUT16(1); OUT16(2); OUT16(3); OUT16(4); OUT16(5); OUT16(6); OUT16(7); OUT16(8); OUT16(9); OUT16(10); OUT16(11);
+    }
+    for (; i < m; i++) {
+        __m512 h0 = _mm512_setzero_ps();
+        const uint16_t *ar = a + i * kp;
+        for (long q = 0; q < pairs; q++) {
+            __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + q * 32);
+            ROW16(0)
+        }
+        OUT16(0);
+    }
+}
 
 /* An 8 x 32 block of C stays in sixteen registers over the whole K loop (as PanelGEMM's FP32
    block does): per pair of K, two loads of B, eight broadcasts of A and sixteen vdpbf16ps.
@@ -105,4 +146,5 @@ BF16 void joule_bf16_gemm(long m, long n, long k, const uint16_t *a, const uint1
             put(_mm512_add_ps(c00, s0), _mm512_add_ps(c01, s1), c + i * ldc + j * 32, accumulate);
         }
     }
+    if (n % 32) half_panel(m, n, pairs, a, panels, bias, c, ldc, accumulate);
 }

@@ -92,7 +92,7 @@ public class EnergyNet: EnergyModel {
         let wanted = convolutions.map { conv -> Precision in
             switch precision {
             case .fp32: return .fp32
-            // A shape the bf16 kernels do not serve (one input channel, outputs not a multiple of 32) runs FP32.
+            // A shape the bf16 kernels do not serve (one input channel, outputs not a multiple of 16) runs FP32.
             case .bf16: return BF16Convolution.serves(inChannels: conv.inChannels, outChannels: conv.outChannels) ? Precision.bf16.available : .fp32
             case .auto: return conv.tuningShape.map(PrecisionTuning.choice(for:)) ?? .fp32
             }

@@ -183,9 +183,9 @@ public enum PrecisionTuning {
 
     static let format = "joule precision cache 1"
     /// Which kernels the measurements are of: raised whenever a kernel family's speed for some
-    /// shape changes (2: Winograd's products in bf16), so that no file measured before says
-    /// which is faster now.
-    public static let kernelRevision = 2
+    /// shape changes (2: Winograd's products in bf16; 3: bf16 panels of 16 columns), so that no
+    /// file measured before says which is faster now.
+    public static let kernelRevision = 3
 
     private static func save() {
         guard let path = cacheFile else { return }

@@ -2,7 +2,7 @@ import Foundation
 
 /// bfloat16 GEMMs with FP32 accumulation for the convolutions of sampling replicas (a layer run in
 /// `Precision.bf16`), on AVX512-BF16; nothing else. Its weight gradient, and layers it does not serve
-/// (one input channel, O not a multiple of 32), run FP32 elsewhere.
+/// (one input channel, O not a multiple of 16), run FP32 elsewhere.
 public final class BF16Kernels: KernelFamily {
     public let name = "bf16"
     public var unavailableReason: String? { BF16GEMM.isAvailable ? nil : "this CPU has no AVX512-BF16" }
@@ -40,7 +40,7 @@ public final class BF16Convolution: GEMMConvolution {
         super.init(outChannels: outChannels, patch: patch, family: OpenBLASKernels.shared)
     }
 
-    /// Layers this family serves (several input channels, O a multiple of 32); others keep FP32.
+    /// Layers this family serves (several input channels, O a multiple of 16); others keep FP32.
     public static func serves(inChannels: Int, outChannels: Int) -> Bool { inChannels > 1 && outChannels % BF16GEMM.width == 0 }
 
     public override func prepare(weights: UnsafePointer<Float>) {

@@ -9,14 +9,16 @@ import CBF16
 /// sums themselves are FP32. An SGLD step adds noise of σ = 0.005 per pixel and clamps the gradient
 /// to ±0.03: errors of that size in its energies and gradients are far below its own noise.
 ///
-/// The kernel (CBF16) multiplies an 8 × 32 block of C with AVX512-BF16's `vdpbf16ps`, two products
+/// The kernel (CBF16) multiplies an 8 × 32 block of C (12 × 16 in a last panel of 16 columns) with AVX512-BF16's `vdpbf16ps`, two products
 /// per FP32 lane per instruction: twice FP32 FMA's multiply-adds. B is packed once per change of the
 /// weights (K in pairs, as the instruction reads them); A is converted to bf16 rows first.
 public enum BF16GEMM {
     /// The CPU and OS run AVX512-BF16 (checked once, with cpuid and xgetbv).
     public static let isAvailable: Bool = joule_bf16_supported() != 0
 
-    public static let width = 32
+    /// N must be a multiple of this: panels are 32 columns wide, the last one 16 when N is an odd
+    /// multiple of 16 (the 16-channel layers of small networks).
+    public static let width = 16
 
     /// bfloat16 values for the panels of a K × N matrix (N a multiple of `width`).
     public static func packedCount(k: Int, n: Int) -> Int { 2 * ((k + 1) / 2) * n }

@@ -20,10 +20,11 @@ final class BF16GEMMTests: XCTestCase {
         XCTAssertEqual(BF16GEMM.rounded(.infinity), .infinity)
     }
 
-    /// Odd M and K (the tail row loop, the zero pair after the last row of B), several panels,
+    /// Odd M and K (the tail row loop, the zero pair after the last row of B), several panels, a
+    /// last panel of 16 columns (N = 16, 48: both row blocks and the tail rows),
     /// both layouts of A, bias and accumulation.
     func testMatchesTheProductOfRoundedInputs() {
-        for (m, n, k) in [(19, 64, 37), (8, 32, 1), (33, 96, 288)] {
+        for (m, n, k) in [(19, 64, 37), (8, 32, 1), (33, 96, 288), (29, 16, 37), (13, 48, 144), (1, 16, 2)] {
             for layout in [PanelGEMM.Layout.rowMajor, .columnMajor] {
                 for accumulate in [false, true] {
                     check(m: m, n: n, k: k, layout: layout, accumulate: accumulate)

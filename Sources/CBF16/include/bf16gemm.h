@@ -13,10 +13,11 @@ int joule_bf16_supported(void);
 /* Round to nearest even, as PyTorch's and the hardware's conversions do; NaN stays NaN. */
 uint16_t joule_bf16_from_float(float f);
 
-/* B (K x N, N a multiple of 32) into panels of 32 columns with K in pairs: element (row, col) of
-   panel j lands at panels[(j * ceil(K/2) + row / 2) * 64 + (col % 32) * 2 + row % 2], the pair
-   after an odd K's last row zero. B's element (row, col) is read at b[row * rs + col * cs].
-   Needs 64 * ceil(K/2) * N / 32 values. */
+/* B (K x N, N a multiple of 16) into panels of 32 columns (the last of 16 when N is an odd multiple
+   of 16) with K in pairs: element (row, col) of the panel of width w starting at column j0 lands at
+   panels[j0 * 2 * ceil(K/2) + (row / 2) * 2w + (col - j0) * 2 + row % 2], the pair after an odd K's
+   last row zero. B's element (row, col) is read at b[row * rs + col * cs].
+   Needs 2 * ceil(K/2) * N values. */
 void joule_bf16_pack_b(const float *b, long k, long n, long rs, long cs, uint16_t *panels);
 
 /* A (M x K) into M rows of 2 * ceil(K/2) bfloat16 (zero after an odd K). Element (i, p) is read at
