@@ -3,7 +3,8 @@
 local T = joule.tensor
 local model = joule.nn.ShallowCNN{ hidden = 4, classes = 3, seed = 7 }
 local sigma, c, eta = 0.005, 0.03, 10
-local sampler = joule.ebm.SGLD{ model = model, noise = sigma, grad_clip = c, step_size = eta, seed = 1 }
+-- FP32 sampling: the Lua step runs the model itself, in FP32 (auto may choose bf16 for the sampler's layers).
+local sampler = joule.ebm.SGLD{ model = model, noise = sigma, grad_clip = c, step_size = eta, seed = 1, precision = "fp32" }
 
 joule.seed(5)
 local x = T.rand(4, 1, 56, 56) * 2 - 1
