@@ -152,12 +152,7 @@ public class EnergyNet: EnergyModel {
     /// One advance of every mode-dependent module, whatever the mode (see `EnergyModel`).
     public func beginTrainingStep() {
         guard !isReplica else { return }
-        for m in modeModules {
-            let mode = m.training
-            m.training = true
-            m.beginPass()
-            m.training = mode
-        }
+        for m in modeModules { m.advance() }
     }
 
     /// Called once at the start of every model-level pass, before a batch is split over replicas.

@@ -10,6 +10,9 @@ public protocol ModeDependent: AnyObject {
     /// What a pass needs first: in training mode the module's state advances (spectral
     /// normalisation's power iteration); in either mode derived values are brought up to date.
     func beginPass()
+    /// Advances the state once whatever the mode, and brings derived values up to date (what a
+    /// training step does before its objective's evaluation-mode passes).
+    func advance()
 }
 
 /// Spectral normalisation of a Linear or Conv2d layer's weight, as PyTorch's
@@ -131,6 +134,13 @@ public final class SpectralNorm: Module, ModeDependent {
     public func beginPass() {
         state.lock.withLock {
             if state.training { powerIterations(state.iterations) }
+            refreshLocked()
+        }
+    }
+
+    public func advance() {
+        state.lock.withLock {
+            powerIterations(state.iterations)
             refreshLocked()
         }
     }
