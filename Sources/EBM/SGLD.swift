@@ -190,32 +190,11 @@ public final class SGLDSampler: ChainSampler {
     /// The synthesized batch of a JEM step, started where `config.start` says: the replay buffer
     /// (`sampleFromBuffer`, unchanged), fresh noise, the real batch (CD), or the persistent chains (PCD).
     public func sampleForTraining(real: Tensor, labels: [Int]?) throws -> Tensor {
-        let count = real.shape.first ?? 0
-        switch config.start {
-        case .replay: return try sampleFromBuffer(count: count, labels: labels)
-        case .noise:
-            _ = try poolIndices(count: count, labels: labels)
-            let x = Tensor(shape: [count] + shape)
-            config.initial.fill(x.data, count: x.count, rng: rng)
-            try run(x, labels: config.conditional ? labels : nil)
-            return x
-        case .cd:
-            _ = try poolIndices(count: count, labels: labels)
-            guard Array(real.shape.dropFirst()) == shape else {
-                throw JouleError("SGLD: contrastive divergence starts at the real batch, of shape \(real.shape); the chains are \(shape)")
-            }
-            let x = real.copy()
-            try run(x, labels: config.conditional ? labels : nil)
-            return x
-        case .pcd:
-            _ = try poolIndices(count: count, labels: labels)
-            let (x, l) = try persistent.take(count: count, shape: shape, labels: config.conditional ? labels : nil) { x in
-                config.initial.fill(x.data, count: x.count, rng: rng)
-            }
-            try run(x, labels: l)
-            persistent.keep(x)
-            return x
-        }
+        try config.start.trainingChains(
+            real: real, labels: labels, shape: shape, conditional: config.conditional, sampler: "SGLD", persistent: persistent,
+            checkLabels: { _ = try poolIndices(count: $0, labels: $1) }, replay: sampleFromBuffer,
+            fresh: { [config, rng] x in config.initial.fill(x.data, count: x.count, rng: rng) },
+            run: { try run($0, labels: $1) })
     }
 
     public func saveState(prefix: String, into tensors: inout [String: Tensor], _ meta: inout [String: String]) {

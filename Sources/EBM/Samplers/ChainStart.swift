@@ -1,3 +1,4 @@
+import JouleCore
 import Tensor
 
 /// Where the chains of a training step start (any sampler):
@@ -7,6 +8,40 @@ import Tensor
 /// - `pcd`: persistent chains: one set of chains carried across steps, never restarted (Tieleman 2008).
 public enum ChainStart: String, CaseIterable, Sendable {
     case replay, noise, cd, pcd
+
+    /// The synthesized batch of a training step started here, for any sampler (one way for all):
+    /// `replay` is the sampler's own buffer run (`sampleFromBuffer`); the others check the labels as
+    /// choosing pools would (`checkLabels`), start from `fresh` noise, a copy of the real batch or
+    /// the persistent chains, and `run` them — with the batch's labels when `conditional`, PCD's
+    /// chains with their own.
+    func trainingChains(real: Tensor, labels: [Int]?, shape: [Int], conditional: Bool, sampler name: String,
+                        persistent: PersistentChains, checkLabels: (Int, [Int]?) throws -> Void,
+                        replay: (Int, [Int]?) throws -> Tensor, fresh: (Tensor) -> Void,
+                        run: (Tensor, [Int]?) throws -> Void) throws -> Tensor {
+        let count = real.shape.first ?? 0
+        if self == .replay { return try replay(count, labels) }
+        try checkLabels(count, labels)
+        let own = conditional ? labels : nil
+        switch self {
+        case .replay, .noise:
+            let x = Tensor(shape: [count] + shape)
+            fresh(x)
+            try run(x, own)
+            return x
+        case .cd:
+            guard Array(real.shape.dropFirst()) == shape else {
+                throw JouleError("\(name): contrastive divergence starts at the real batch, of shape \(real.shape); the chains are \(shape)")
+            }
+            let x = real.copy()
+            try run(x, own)
+            return x
+        case .pcd:
+            let (x, l) = try persistent.take(count: count, shape: shape, labels: own, fresh: fresh)
+            try run(x, l)
+            persistent.keep(x)
+            return x
+        }
+    }
 }
 
 /// The state space the chains live in: one chain's shape and, optionally, a box its values are kept

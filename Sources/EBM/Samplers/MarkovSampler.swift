@@ -191,30 +191,10 @@ open class MarkovSampler: ChainSampler {
     }
 
     public func sampleForTraining(real: Tensor, labels: [Int]?) throws -> Tensor {
-        let count = real.shape.first ?? 0
-        switch settings.start {
-        case .replay: return try sampleFromBuffer(count: count, labels: labels)
-        case .noise:
-            _ = try poolIndices(count: count, labels: labels)
-            let x = Tensor(shape: [count] + space.shape)
-            fresh(x)
-            try run(x, labels: settings.conditional ? labels : nil)
-            return x
-        case .cd:
-            _ = try poolIndices(count: count, labels: labels)
-            guard Array(real.shape.dropFirst()) == space.shape else {
-                throw JouleError("\(name): contrastive divergence starts at the real batch, of shape \(real.shape); the chains are \(space.shape)")
-            }
-            let x = real.copy()
-            try run(x, labels: settings.conditional ? labels : nil)
-            return x
-        case .pcd:
-            _ = try poolIndices(count: count, labels: labels)
-            let (x, l) = try persistent.take(count: count, shape: space.shape, labels: settings.conditional ? labels : nil) { fresh($0) }
-            try run(x, labels: l)
-            persistent.keep(x)
-            return x
-        }
+        try settings.start.trainingChains(
+            real: real, labels: labels, shape: space.shape, conditional: settings.conditional, sampler: name, persistent: persistent,
+            checkLabels: { _ = try poolIndices(count: $0, labels: $1) }, replay: sampleFromBuffer, fresh: fresh,
+            run: { try run($0, labels: $1) })
     }
 
     public func sample(count: Int, labels: [Int]?, steps: Int? = nil, keepEvery: Int? = nil) throws -> (final: Tensor, frames: Tensor?) {
