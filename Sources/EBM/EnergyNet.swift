@@ -371,7 +371,10 @@ public enum EnergyNets {
     /// The model a weights file holds: a ShallowCNN (by its metadata or, for files PyTorch wrote,
     /// its parameter names), or any composed model from the architecture in its metadata.
     /// The file's header is checked against the model it describes before any tensor is read.
-    public static func load(from path: String) throws -> EnergyNet {
+    public static func load(from path: String) throws -> EnergyNet { try loadWithMetadata(from: path).model }
+
+    /// `load`, with the file's metadata (what a caller reads besides the model: one read of the file).
+    public static func loadWithMetadata(from path: String) throws -> (model: EnergyNet, metadata: [String: String]) {
         var shallow: (hidden: Int, classes: Int)?
         var composed: EnergyNet?
         let file = try SafeTensors.read(path) { header in
@@ -394,12 +397,12 @@ public enum EnergyNets {
             }
             composed = model
         }
-        if let shallow { return try ShallowCNN.load(file, shallow, path: path) }
+        if let shallow { return (try ShallowCNN.load(file, shallow, path: path), file.metadata) }
         do {
             try composed!.load(stateDict: file.tensors)
             // A model from a file starts in evaluation mode (its u, v stay until model:train()).
             composed!.training = false
-            return composed!
+            return (composed!, file.metadata)
         } catch let e as JouleError {
             throw JouleError("\(path): \(e.message)")
         }

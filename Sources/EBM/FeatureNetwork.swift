@@ -42,13 +42,13 @@ public final class FeatureNetwork {
 
     public static func load(from path: String) throws -> FeatureNetwork {
         do {
-            let meta = try SafeTensors.read(path).metadata
+            let (net, meta) = try EnergyNets.loadWithMetadata(from: path)
             var scale: Float = 1
             if let text = meta["feature_scale"] {
                 guard let v = Float(text) else { throw JouleError("metadata 'feature_scale' is not a number: '\(text)'") }
                 scale = v
             }
-            return try FeatureNetwork(try EnergyNets.load(from: path), scale: scale)
+            return try FeatureNetwork(net, scale: scale)
         } catch let e as JouleError {
             throw JouleError(e.message.hasPrefix(path) ? e.message : "\(path): \(e.message)")
         }
