@@ -14,11 +14,23 @@ import PackageDescription
 let cpuLevels = ["x86-64-v2": "nehalem", "x86-64-v3": "haswell", "x86-64-v4": "skylake-avx512"]
 let requestedCPU = ProcessInfo.processInfo.environment["JOULE_TARGET_CPU"] ?? "native"
 let targetCPU = cpuLevels[requestedCPU] ?? requestedCPU
+// The widest vectors the target allows. A binary for an AVX2 target must not run AVX-512 code even
+// where the CPU has it (the cluster's other nodes do not): the kernels compiled for AVX-512 whatever
+// the build (CBF16's, by function attributes) are then left out, and the code chooses as on an AVX2
+// CPU. This is the one place that knows; CBF16 passes it on (joule_build_target.h), Swift reads it
+// there (`BuildTarget`). Native builds check the running CPU instead.
+let avx512CPUs: Set = ["skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client", "icelake-server",
+                       "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids", "graniterapids", "znver4", "znver5"]
+let targetVectors = requestedCPU == "native" ? "native"
+    : avx512CPUs.contains(targetCPU) ? "AVX-512"
+    : ["nehalem": "SSE4.2", "haswell": "AVX2"][targetCPU] ?? "no AVX-512"
+let buildTarget: [CSetting] = [.define("JOULE_TARGET_CPU", to: "\"\(requestedCPU)\""),
+                               .define("JOULE_TARGET_VECTORS", to: "\"\(targetVectors)\"")]
+    + (targetVectors == "native" || targetVectors == "AVX-512" ? [.define("JOULE_TARGET_AVX512")] : [])
 let fast: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", targetCPU], .when(configuration: .release))]
 // The tensor layer holds the hot kernels (the convolutions' GEMM among them): debug builds optimise
 // it too, checks kept, so that tests run the same vectorised code at a usable speed.
 let tensor: [SwiftSetting] = fast + [.unsafeFlags(["-O", "-target-cpu", targetCPU], .when(configuration: .debug))]
-    + (targetCPU == "native" ? [.define("JOULE_NATIVE_CPU")] : [])
 
 let package = Package(
     name: "Joule",
@@ -43,8 +55,9 @@ let package = Package(
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG", "CTIFF"],
                 linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("tiff")]),
 
-        // bfloat16 GEMM tiles (AVX512-BF16 intrinsics, checked for at run time) for sampling in bf16.
-        .target(name: "CBF16"),
+        // bfloat16 GEMM tiles (AVX512-BF16 intrinsics, checked for at run time) for sampling in bf16,
+        // and what the build targets.
+        .target(name: "CBF16", cSettings: buildTarget),
 
         // Layers, bottom to top: JouleCore → Tensor → Formats → NN → EBM → edges (Data, Plot, LuaHost, CLI).
         // What every layer uses — errors, the one JSON reader and writer, atomic files, progress,

@@ -1,10 +1,12 @@
 #include "bf16gemm.h"
 #include <cpuid.h>
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Function-level targets: this file builds on any x86-64 compiler setting, and only the caller's
-   runtime check decides whether these instructions run. */
+   runtime check decides whether these instructions run. A build for a target without AVX-512
+   (JOULE_TARGET_CPU=x86-64-v3) leaves them out: its binary holds no AVX-512 instruction of ours. */
 #define BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 int joule_bf16_supported(void) {
@@ -42,6 +44,8 @@ void joule_bf16_pack_b(const float *b, long k, long n, long rs, long cs, uint16_
         }
     }
 }
+
+#ifdef JOULE_TARGET_AVX512
 
 BF16 void joule_bf16_pack_a(const float *a, long m, long k, long lda, int column_major, uint16_t *out) {
     long kp = (k + 1) & ~1L;
@@ -148,3 +152,19 @@ BF16 void joule_bf16_gemm(long m, long n, long k, const uint16_t *a, const uint1
     }
     if (n % 32) half_panel(m, n, pairs, a, panels, bias, c, ldc, accumulate);
 }
+
+#else
+
+/* Never called: `BF16GEMM` refuses bf16 in a build without AVX-512 (joule_build_target_avx512). */
+void joule_bf16_pack_a(const float *a, long m, long k, long lda, int column_major, uint16_t *out) {
+    (void)a; (void)m; (void)k; (void)lda; (void)column_major; (void)out;
+    abort();
+}
+
+void joule_bf16_gemm(long m, long n, long k, const uint16_t *a, const uint16_t *panels, const float *bias,
+                     float *c, long ldc, int accumulate) {
+    (void)m; (void)n; (void)k; (void)a; (void)panels; (void)bias; (void)c; (void)ldc; (void)accumulate;
+    abort();
+}
+
+#endif

@@ -5,7 +5,7 @@ import Foundation
 /// (one input channel, O not a multiple of 16), run FP32 elsewhere.
 public final class BF16Kernels: KernelFamily {
     public let name = "bf16"
-    public var unavailableReason: String? { BF16GEMM.isAvailable ? nil : "this CPU has no AVX512-BF16" }
+    public var unavailableReason: String? { BF16GEMM.unavailableReason }
     public var isFP32: Bool { false }
 
     public func convolution(inChannels: Int, outChannels: Int, patch: Int, precision: Precision) -> ConvolutionGEMMs? {

@@ -13,8 +13,20 @@ import CBF16
 /// per FP32 lane per instruction: twice FP32 FMA's multiply-adds. B is packed once per change of the
 /// weights (K in pairs, as the instruction reads them); A is converted to bf16 rows first.
 public enum BF16GEMM {
-    /// The CPU and OS run AVX512-BF16 (checked once, with cpuid and xgetbv).
-    public static let isAvailable: Bool = joule_bf16_supported() != 0
+    /// The kernels run here: the build allows AVX-512 and the CPU and OS run AVX512-BF16 (checked
+    /// once, with cpuid and xgetbv).
+    public static var isAvailable: Bool { unavailableReason == nil }
+
+    /// Why bf16 does not run here; nil where it does.
+    public static let unavailableReason: String? = unavailableReason(cpuHasBF16: joule_bf16_supported() != 0,
+                                                                       target: .current)
+
+    /// Why bf16 would not run on a CPU with or without AVX512-BF16 in a build for `target`: a build
+    /// for a target without AVX-512 never runs it (its kernels are left out), whatever the CPU has.
+    public static func unavailableReason(cpuHasBF16: Bool, target: BuildTarget) -> String? {
+        if let why = target.avx512Refusal { return why }
+        return cpuHasBF16 ? nil : "this CPU has no AVX512-BF16"
+    }
 
     /// N must be a multiple of this: panels are 32 columns wide, the last one 16 when N is an odd
     /// multiple of 16 (the 16-channel layers of small networks).
@@ -40,7 +52,7 @@ public enum BF16GEMM {
                                 layout: PanelGEMM.Layout = .rowMajor, panels: UnsafePointer<UInt16>,
                                 bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>, ldc: Int,
                                 accumulate: Bool, scratch: UnsafeMutablePointer<UInt16>) {
-        require(isAvailable, "BF16GEMM: this CPU has no AVX512-BF16")
+        require(isAvailable, "BF16GEMM: \(unavailableReason ?? "")")
         require(n % width == 0, "BF16GEMM: N = \(n) is not a multiple of \(width)")
         joule_bf16_pack_a(a, m, k, lda, layout == .columnMajor ? 1 : 0, scratch)
         joule_bf16_gemm(m, n, k, scratch, panels, bias, c, ldc, accumulate ? 1 : 0)

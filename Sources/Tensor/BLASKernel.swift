@@ -10,10 +10,14 @@ public enum BLASKernel {
     /// How the kernel in use was chosen, as `ensureFastKernel` found it (for `joule version`).
     nonisolated(unsafe) public private(set) static var selection = ""
 
-    /// The best kernel family this CPU supports, from the flags in /proc/cpuinfo.
-    public static func preferredCoreType(cpuFlags: Set<String>? = nil) -> String? {
+    /// The best kernel family for a CPU with these flags (those of /proc/cpuinfo by default) in a
+    /// build for `target`: a build without AVX-512 keeps OpenBLAS to its AVX2 (Haswell) kernels too,
+    /// so that the whole binary runs as on an AVX2 CPU.
+    public static func preferredCoreType(cpuFlags: Set<String>? = nil, target: BuildTarget = .current) -> String? {
         let flags = cpuFlags ?? readCPUFlags()
-        if ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].allSatisfy(flags.contains) { return "SkylakeX" }
+        if target.allowsAVX512, ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"].allSatisfy(flags.contains) {
+            return "SkylakeX"
+        }
         if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
         return nil
     }

@@ -20,18 +20,22 @@ public enum PanelGEMM {
     /// The panel width for N columns: 32, else 16; nil when N is a multiple of neither.
     public static func panelWidth(n: Int) -> Int? { n % width == 0 ? width : n % narrowWidth == 0 ? narrowWidth : nil }
 
-    /// Compiled for the building CPU (no JOULE_TARGET_CPU) and running on one with AVX-512.
+    /// Compiled for the building CPU (a native build, `BuildTarget`) and running on one with AVX-512.
     public static var isAvailable: Bool { unavailableReason == nil }
 
     /// Why not, where it is not available: the CPU's missing flags, or a build for another CPU.
-    public static let unavailableReason: String? = {
-        #if JOULE_NATIVE_CPU
-        let missing = ["avx512f", "avx512vl"].filter { !BLASKernel.readCPUFlags().contains($0) }
+    public static let unavailableReason: String? = unavailableReason(cpuFlags: BLASKernel.readCPUFlags(), target: .current)
+
+    /// Why PanelGEMM would not run on a CPU with these flags in a build for `target`. Its blocks
+    /// need AVX-512's 32 registers, and a build for a named target (even an AVX-512 one) does not
+    /// compile them for the CPU that runs them, so they are left to native builds.
+    public static func unavailableReason(cpuFlags: Set<String>, target: BuildTarget) -> String? {
+        guard target.isNative else {
+            return "this build targets \(target.description), not the building CPU: PanelGEMM is left to AVX-512 builds for the native CPU"
+        }
+        let missing = ["avx512f", "avx512vl"].filter { !cpuFlags.contains($0) }
         return missing.isEmpty ? nil : "this CPU has no \(missing.joined(separator: ", "))"
-        #else
-        return "this build targets JOULE_TARGET_CPU, not the building CPU: PanelGEMM is left to AVX-512 builds for the native CPU"
-        #endif
-    }()
+    }
 
     /// Floats of the panels of a K × N matrix (N a multiple of 16).
     public static func packedCount(k: Int, n: Int) -> Int { k * n }

@@ -3,13 +3,13 @@
 public enum Precision: String, Sendable, CaseIterable {
     case fp32, bf16
 
-    /// What runs on this machine when `self` is asked for: bf16 needs AVX512-BF16, and no FP32
-    /// kernel family forced (`Kernels`).
+    /// What runs on this machine when `self` is asked for: bf16 needs AVX512-BF16 and a build that
+    /// allows AVX-512, and no FP32 kernel family forced (`Kernels`).
     public var available: Precision { self == .bf16 && Self.bf16Unavailable != nil ? .fp32 : self }
 
     /// Why bf16 runs as FP32 here; nil when it runs.
     public static var bf16Unavailable: String? {
-        if !BF16GEMM.isAvailable { return "this CPU has no AVX512-BF16" }
+        if let why = BF16GEMM.unavailableReason { return why }
         if let f = Kernels.forced, f.isFP32 { return "the FP32 kernel family \(f.name) is forced" }
         return nil
     }

@@ -119,7 +119,7 @@ struct BenchCommand: ParsableCommand {
                 "hmc_iteration_s": .double(hmcIteration), "hmc_leapfrog": .int(leapfrog),
                 "mala_step_bf16_s": mala16Step.map(JSON.double) ?? .null, "hmc_iteration_bf16_s": hmc16Iteration.map(JSON.double) ?? .null,
                 "gemm_peak_gflops": .double(gemm), "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
-                "kernels": .string(Kernels.description),
+                "kernels": .string(Kernels.description), "target": .string(BuildTarget.current.description),
                 "chains": .int(chains), "steps": .int(steps), "runs": .int(runs),
             ])
             print(result.serialized())
@@ -129,7 +129,7 @@ struct BenchCommand: ParsableCommand {
         func row(_ name: String, _ seconds: Double, _ work: Double) -> String {
             label(name) + String(format: "%9.4f s  %6.1f GFLOP/s  %5.1f%% of GEMM peak", seconds, work / seconds / 1e9, 100 * work / seconds / 1e9 / gemm)
         }
-        print("Joule bench — ShallowCNN hidden 32, 42 classes, 1×56×56; OpenBLAS \(BLAS.coreName), \(BLAS.threads) threads; median of \(runs)")
+        print("Joule bench — ShallowCNN hidden 32, 42 classes, 1×56×56; target \(BuildTarget.current.description); OpenBLAS \(BLAS.coreName), \(BLAS.threads) threads; median of \(runs)")
         print("GEMM kernels: \(Kernels.description)")
         print(label("GEMM peak (sgemm 2048³)") + String(format: "%9.1f GFLOP/s", gemm))
         print(row("JEM iteration (\(chains) × \(steps) + update)", jemTime, jemFlops))

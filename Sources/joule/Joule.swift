@@ -27,6 +27,7 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print versions of Joule, Lua and OpenBLAS.")
     func run() throws {
         print("Joule 0.1.0")
+        print("target: \(BuildTarget.current.description)")
         print(luaRelease)
         print("OpenBLAS \(BLAS.config)")
         print("BLAS kernel: \(BLASKernel.selection.isEmpty ? BLAS.coreName : BLASKernel.selection), threads: \(BLAS.threads)")

@@ -18,7 +18,7 @@ final class BF16SamplingTests: XCTestCase {
     var y: [Int]!
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(BF16GEMM.isAvailable, "kernel family bf16 does not run here: this CPU has no AVX512-BF16")
+        try XCTSkipUnless(BF16GEMM.isAvailable, "kernel family bf16 does not run here: \(BF16GEMM.unavailableReason ?? "")")
         // The bf16 family forced: what runs whatever JOULE_KERNELS says.
         try Kernels.force("bf16")
         model = try ShallowCNN.load(from: Fixtures.path("shallowcnn_h32_c42.safetensors"))

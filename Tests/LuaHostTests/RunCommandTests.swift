@@ -66,10 +66,11 @@ final class RunCommandTests: LuaTestCase {
         XCTAssertTrue(r.stdout.contains(LuaState.release) && LuaState.release.hasPrefix("Lua 5.4"), r.stdout)
     }
 
-    /// `joule version` names the GEMM kernel family; JOULE_KERNELS forces one, and a name it does not
-    /// know (or a family this CPU cannot run) stops joule with the reason.
+    /// `joule version` names the build's target and the GEMM kernel family; JOULE_KERNELS forces one,
+    /// and a name it does not know (or a family this CPU or build cannot run) stops joule with the reason.
     func testVersionNamesTheKernelFamilyAndJOULE_KERNELSForcesOne() throws {
         let plain = try joule(["version"], shell: "unset JOULE_KERNELS")
+        XCTAssertTrue(plain.stdout.contains("\ntarget: \(BuildTarget.current.description)\n"), plain.stdout)
         XCTAssertTrue(plain.stdout.contains("GEMM kernels: default"), plain.stdout)
         let forced = try joule(["version"], shell: "export JOULE_KERNELS=portable")
         XCTAssertTrue(forced.stdout.contains("GEMM kernels: portable (JOULE_KERNELS from the environment)"), forced.stdout)

@@ -144,9 +144,9 @@ final class TensorTests: XCTestCase {
 
     func testKernelChoiceFollowsCPUFlags() {
         let avx512: Set = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd"]
-        XCTAssertEqual(BLASKernel.preferredCoreType(cpuFlags: avx512), "SkylakeX")
-        XCTAssertEqual(BLASKernel.preferredCoreType(cpuFlags: ["avx2", "fma", "avx512f"]), "Haswell")
-        XCTAssertNil(BLASKernel.preferredCoreType(cpuFlags: ["sse4_2", "avx"]))
+        XCTAssertEqual(BLASKernel.preferredCoreType(cpuFlags: avx512, target: .native), "SkylakeX")
+        XCTAssertEqual(BLASKernel.preferredCoreType(cpuFlags: ["avx2", "fma", "avx512f"], target: .native), "Haswell")
+        XCTAssertNil(BLASKernel.preferredCoreType(cpuFlags: ["sse4_2", "avx"], target: .native))
         XCTAssertTrue(BLASKernel.selfCheck(), "the loaded kernel (\(BLAS.coreName)) multiplies correctly")
     }
 

@@ -4,10 +4,11 @@
 
 /* bfloat16 GEMM tiles for SGLD's passes: AVX512-BF16 `vdpbf16ps` (two bfloat16 products summed into
    each FP32 lane per instruction: twice the multiply-adds of an FP32 FMA), FP32 accumulation.
-   The kernels are compiled for that instruction set whatever the building CPU; call them only where
-   joule_bf16_supported() says the running CPU and OS have it. */
+   The kernels are compiled for that instruction set whatever the building CPU, except in a build for
+   a target without AVX-512 (joule_build_target_avx512() == 0), where they abort; call them only where
+   the build allows AVX-512 and joule_bf16_supported() says the running CPU and OS have it. */
 
-/* 1 when the CPU has AVX512-BF16 (with F, BW, VL) and the OS saves the ZMM registers. */
+/* 1 when the CPU has AVX512-BF16 (with F, BW, VL) and the OS saves the ZMM registers, whatever the build. */
 int joule_bf16_supported(void);
 
 /* Round to nearest even, as PyTorch's and the hardware's conversions do; NaN stays NaN. */
