@@ -64,7 +64,9 @@ let package = Package(
         // interruption, suggestions. It reads outside bytes (notebooks, connection files, checkpoint
         // metadata, logs), so it keeps Swift's checks in every build.
         .target(name: "JouleCore"),
-        .target(name: "Tensor", dependencies: ["JouleCore", "COpenBLAS", "CBF16"], swiftSettings: tensor),
+        // Thread affinity for the parallel regions (see Tensor's Parallel.swift).
+        .target(name: "CAffinity"),
+        .target(name: "Tensor", dependencies: ["JouleCore", "COpenBLAS", "CBF16", "CAffinity"], swiftSettings: tensor),
         // File formats (.npy, safetensors, training state) parse bytes from outside: compiled with
         // Swift's overflow and bounds checks in every build, so a size that slips past a check traps
         // instead of reading memory that is not the file's.

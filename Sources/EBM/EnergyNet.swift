@@ -274,11 +274,13 @@ public class EnergyNet: EnergyModel {
     }
 
     /// Below this many inputs a piece is not split further.
-    static let minItemsPerPiece = 4
+    static let minItemsPerPiece = 2
     /// Pieces per core of a split batch, handed out as cores free up (`Parallel.pieces`): when another
     /// process takes part of a core, the others take more pieces instead of waiting for its half.
-    /// More pieces balance finer but run smaller GEMMs.
-    static let piecesPerCore = 4
+    /// More pieces balance finer but run smaller GEMMs. Measured on the course JEM iteration (32
+    /// chains, 2 cores, workers pinned, `scripts/bench --busy`): 4 pieces of 4 chains per core 1.59×
+    /// its quiet time with a core taken, 8 of 2 1.51–1.54×, 16 of 1 1.51–1.52×, quiet times equal.
+    static let piecesPerCore = 8
 
     /// A replica and its share of a split batch.
     private final class Helper {

@@ -37,8 +37,12 @@ public enum Parallel {
             if blasThreads != 1 { BLAS.setThreads(blasThreads) }
             inRegion = false
         }
+        // One worker per CPU while the region runs (see `Affinity`: steadier on a busy machine).
+        let pin = Affinity.pins(parts: parts)
         DispatchQueue.concurrentPerform(iterations: parts) { p in
+            if pin { Affinity.pin(part: p) }
             body(p, (n * p / parts)..<(n * (p + 1) / parts))
+            if pin { Affinity.release() }
         }
     }
 
