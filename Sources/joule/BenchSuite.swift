@@ -93,7 +93,7 @@ extension BenchCommand {
     /// milliseconds at most, inside each timed run.
     func timeSuite(_ net: SuiteNetwork, kernels choices: [String?]) throws -> [(sgld: Double, jem: Double)] {
         let model = net.model, shape = model.inputShape!
-        var sc = SGLDSampler.Config(); sc.steps = suiteSteps; sc.conditional = false
+        var sc = SGLDSampler.Config(); sc.steps = suiteSteps; sc.conditional = false; sc.precision = .fp32
         let sampler = try SGLDSampler(model: model, config: sc, rng: RNG(seed: 1))
         let jem = try JEM(model: model, sampler: sampler)
         let rng = RNG(seed: 2)
