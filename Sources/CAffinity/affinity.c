@@ -21,6 +21,8 @@ int joule_set_affinity(const unsigned char *mask, int bytes) {
     return sched_setaffinity(0, sizeof set, &set);
 }
 
+int joule_current_cpu(void) { return sched_getcpu(); }
+
 int joule_pin_thread(int cpu) {
     if (cpu < 0 || cpu >= CPU_SETSIZE) return -1;
     cpu_set_t set;
@@ -33,4 +35,5 @@ int joule_pin_thread(int cpu) {
 int joule_get_affinity(unsigned char *mask, int bytes) { (void)mask; (void)bytes; return -1; }
 int joule_set_affinity(const unsigned char *mask, int bytes) { (void)mask; (void)bytes; return -1; }
 int joule_pin_thread(int cpu) { (void)cpu; return -1; }
+int joule_current_cpu(void) { return -1; }
 #endif

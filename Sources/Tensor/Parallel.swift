@@ -38,9 +38,9 @@ public enum Parallel {
             inRegion = false
         }
         // One worker per CPU while the region runs (see `Affinity`: steadier on a busy machine).
-        let pin = Affinity.pins(parts: parts)
+        let pin = Affinity.pins(parts: parts), first = pin ? Affinity.firstCPU() : 0
         DispatchQueue.concurrentPerform(iterations: parts) { p in
-            if pin { Affinity.pin(part: p) }
+            if pin { Affinity.pin(part: p, first: first) }
             body(p, (n * p / parts)..<(n * (p + 1) / parts))
             if pin { Affinity.release() }
         }

@@ -6,4 +6,5 @@
 int joule_get_affinity(unsigned char *mask, int bytes);   /* ORs the allowed CPUs into mask */
 int joule_set_affinity(const unsigned char *mask, int bytes);
 int joule_pin_thread(int cpu);                            /* the calling thread on `cpu` only */
+int joule_current_cpu(void);                              /* the CPU the calling thread runs on, or -1 */
 #endif
