@@ -16,6 +16,26 @@ public enum Parallel {
     /// (`PrecisionTuning`), not for work.
     public static func alone<T>(_ body: () throws -> T) rethrows -> T {
         if inRegion { return try body() }
+        return try region(body)
+    }
+
+    /// Calls `body(part, range)` for `parts` disjoint contiguous ranges covering 0..<n, concurrently.
+    public static func split(_ n: Int, parts requested: Int, _ body: (Int, Range<Int>) -> Void) {
+        let parts = Swift.min(requested, n)
+        if parts <= 1 || inRegion { body(0, 0..<n); return }
+        region {
+            // One worker per CPU while the region runs (see `Affinity`: steadier on a busy machine).
+            let pin = Affinity.pins(parts: parts), first = pin ? Affinity.firstCPU() : 0
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                if pin { Affinity.pin(part: p, first: first) }
+                body(p, (n * p / parts)..<(n * (p + 1) / parts))
+                if pin { Affinity.release() }
+            }
+        }
+    }
+
+    /// `body` as a region: nested loops run inline and BLAS single-threaded until it returns.
+    private static func region<T>(_ body: () throws -> T) rethrows -> T {
         inRegion = true
         let blasThreads = BLAS.threads
         if blasThreads != 1 { BLAS.setThreads(1) }
@@ -24,26 +44,6 @@ public enum Parallel {
             inRegion = false
         }
         return try body()
-    }
-
-    /// Calls `body(part, range)` for `parts` disjoint contiguous ranges covering 0..<n, concurrently.
-    public static func split(_ n: Int, parts requested: Int, _ body: (Int, Range<Int>) -> Void) {
-        let parts = Swift.min(requested, n)
-        if parts <= 1 || inRegion { body(0, 0..<n); return }
-        inRegion = true
-        let blasThreads = BLAS.threads
-        if blasThreads != 1 { BLAS.setThreads(1) }
-        defer {
-            if blasThreads != 1 { BLAS.setThreads(blasThreads) }
-            inRegion = false
-        }
-        // One worker per CPU while the region runs (see `Affinity`: steadier on a busy machine).
-        let pin = Affinity.pins(parts: parts), first = pin ? Affinity.firstCPU() : 0
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            if pin { Affinity.pin(part: p, first: first) }
-            body(p, (n * p / parts)..<(n * (p + 1) / parts))
-            if pin { Affinity.release() }
-        }
     }
 
     /// Calls `body(worker, range)` for `pieces` disjoint contiguous ranges covering 0..<n, handed out
