@@ -49,7 +49,8 @@ public enum PrecisionTuning {
 
     /// How much faster bf16 must be to be chosen (5 %: above the rounds' spread on a quiet core).
     public static let margin = 0.05
-    /// Images per measured piece: 32 chains over 2 cores in 4 pieces each.
+    /// Images per measured piece: a few, as SGLD's pieces are (2–4 chains); 4 keeps each timed call
+    /// well above the clock's resolution on small maps.
     public static let images = 4
     public static let rounds = 5
 
@@ -91,11 +92,11 @@ public enum PrecisionTuning {
         guard let bf16 = fp32.replica() as? Conv2d else { throw JouleError("a Conv2d replica is a Conv2d") }
         bf16.run(in: .bf16)
         let x = Tensor(shape: [images, s.height, s.width, s.inChannels])
-        for i in 0..<x.count { x.data[i] = rng.uniform(-1, 1) }
+        rng.fillUniform(x, -1, 1)
         return try Parallel.alone {
             let y = try fp32.forward(x)
             let gy = Tensor(shape: y.shape)
-            for i in 0..<gy.count { gy.data[i] = rng.uniform(-1, 1) }
+            rng.fillUniform(gy, -1, 1)
             func seconds(_ layer: Conv2d, _ reps: Int) throws -> Double {
                 let start = DispatchTime.now().uptimeNanoseconds
                 for _ in 0..<reps {
