@@ -231,6 +231,32 @@ struct BenchCommand: ParsableCommand {
         return 2 * Double(n * n * n) / best / 1e9
     }
 
+    /// Best of three bf16 GEMMs on all cores (per core M 1024, K 1152, N 512: the shape of a
+    /// 128 → 256-channel 3 × 3 layer's product, A's conversion to bf16 included), in GFLOP/s; nil
+    /// where bf16 does not run. The rate sampling in bf16 can at best reach: with `gemmPeak`, what
+    /// a network's convolutions, done as products, need at the least.
+    static func bf16Peak() -> Double? {
+        guard BF16GEMM.isAvailable else { return nil }
+        let (m, k, n, parts) = (1024, 1152, 512, Parallel.cores)
+        let a = Tensor(shape: [parts * m, k]), b = Tensor(shape: [k, n]), c = Tensor(shape: [parts * m, n])
+        RNG(seed: 3).fillUniform(a, -1, 1); RNG(seed: 4).fillUniform(b, -1, 1)
+        let panels = UnsafeMutablePointer<UInt16>.allocate(capacity: BF16GEMM.packedCount(k: k, n: n))
+        let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: parts * BF16GEMM.rowsCount(m: m, k: k))
+        defer { panels.deallocate(); scratch.deallocate() }
+        BF16GEMM.pack(b.data, k: k, n: n, rowStride: n, columnStride: 1, into: panels)
+        var best = Double.infinity
+        for _ in 0..<4 {
+            let t = DispatchTime.now().uptimeNanoseconds
+            Parallel.split(parts, parts: parts) { p, _ in
+                BF16GEMM.multiply(m: m, n: n, k: k, a: a.data + p * m * k, lda: k, panels: panels,
+                                  c: c.data + p * m * n, ldc: n, accumulate: false,
+                                  scratch: scratch + p * BF16GEMM.rowsCount(m: m, k: k))
+            }
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        return 2 * Double(parts * m * k * n) / best / 1e9
+    }
+
     /// Median wall time of `joule run` on an empty script, in a fresh process each time.
     static func startupTime() -> Double? {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("joule-bench-\(getpid())")

@@ -114,11 +114,12 @@ extension BenchCommand {
     func runSuite() throws {
         let networks = try suiteNetworks()
         if let kernels { return try runSuite(networks, kernels: kernels) }
-        let peak = Self.gemmPeak()
+        let peak = Self.gemmPeak(), bf16Peak = Self.bf16Peak()
         var rows: [JSON] = []
         if !json {
             print("Joule bench --suite — \(suiteSteps) SGLD steps; median of \(runs); \(Self.cpuName()); OpenBLAS \(BLAS.coreName), \(BLAS.threads) threads")
-            print("GEMM kernels: \(Kernels.description); FP32 GEMM peak (sgemm 2048³) \(String(format: "%.1f", peak)) GFLOP/s")
+            print("GEMM kernels: \(Kernels.description); FP32 GEMM peak (sgemm 2048³) \(String(format: "%.1f", peak)) GFLOP/s"
+                  + (bf16Peak.map { String(format: "; bf16 GEMM peak %.1f GFLOP/s", $0) } ?? ""))
         }
         for net in networks {
             let t = try timeSuite(net)
@@ -132,6 +133,7 @@ extension BenchCommand {
                 if r.precision == .auto { o["auto_precision"] = .string(r.arithmetic) }
             }
             let fp32 = t[0]
+            o["sgld_flops"] = .double(sgldFlops); o["jem_flops"] = .double(jemFlops)
             o["sgld_gflops"] = .double(sgldFlops / fp32.sgld / 1e9); o["jem_gflops"] = .double(jemFlops / fp32.jem / 1e9)
             rows.append(.object(o))
             guard !json else { continue }
@@ -146,7 +148,8 @@ extension BenchCommand {
         }
         if json {
             print(JSON.object(["networks": .array(rows), "steps": .int(suiteSteps), "runs": .int(runs), "cpu": .string(Self.cpuName()),
-                               "gemm_peak_gflops": .double(peak), "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
+                               "gemm_peak_gflops": .double(peak), "bf16_gemm_peak_gflops": bf16Peak.map(JSON.double) ?? .null,
+                               "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
                                "kernels": .string(Kernels.description), "bf16": .bool(Precision.bf16Unavailable == nil)]).serialized())
         }
     }
