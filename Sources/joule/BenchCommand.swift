@@ -97,7 +97,7 @@ struct BenchCommand: ParsableCommand {
         let luaTime = try Self.luaSGLD(chains: chains, steps: steps, runs: runs)
         let batch = Tensor(shape: [256, 1, 56, 56]); rng.fillUniform(batch, -1, 1)
         let forwardTime = try median { _ = try model.forwardLogits(batch) }
-        let gemm = Self.gemmPeak()
+        let gemm = Self.gemmPeak(), bf16Peak = Self.bf16Peak()
         let startup = Self.startupTime()
 
         let sgldFlops = Double(steps) * flops.sgldStep(batch: chains)
@@ -118,7 +118,8 @@ struct BenchCommand: ParsableCommand {
                 "sgld_step_s": .double(sgldTime / Double(steps)), "mala_step_s": .double(malaStep),
                 "hmc_iteration_s": .double(hmcIteration), "hmc_leapfrog": .int(leapfrog),
                 "mala_step_bf16_s": mala16Step.map(JSON.double) ?? .null, "hmc_iteration_bf16_s": hmc16Iteration.map(JSON.double) ?? .null,
-                "gemm_peak_gflops": .double(gemm), "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
+                "gemm_peak_gflops": .double(gemm), "bf16_gemm_peak_gflops": bf16Peak.map(JSON.double) ?? .null,
+                "blas_kernel": .string(BLAS.coreName), "blas_threads": .int(BLAS.threads),
                 "kernels": .string(Kernels.description), "target": .string(BuildTarget.current.description),
                 "chains": .int(chains), "steps": .int(steps), "runs": .int(runs),
             ])
@@ -132,6 +133,7 @@ struct BenchCommand: ParsableCommand {
         print("Joule bench — ShallowCNN hidden 32, 42 classes, 1×56×56; target \(BuildTarget.current.description); OpenBLAS \(BLAS.coreName), \(BLAS.threads) threads; median of \(runs)")
         print("GEMM kernels: \(Kernels.description)")
         print(label("GEMM peak (sgemm 2048³)") + String(format: "%9.1f GFLOP/s", gemm))
+        if let bf16Peak { print(label("bf16 GEMM peak") + String(format: "%9.1f GFLOP/s", bf16Peak)) }
         print(row("JEM iteration (\(chains) × \(steps) + update)", jemTime, jemFlops))
         print(row("SGLD alone (\(chains) × \(steps))", sgldTime, sgldFlops))
         if let jem16Time, let sgld16Time {

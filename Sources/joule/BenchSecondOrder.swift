@@ -72,15 +72,7 @@ extension BenchCommand {
             { try dsm.addLossAndGradients(model: model, x) },
         ]
         for body in bodies { try body() }   // warm-up: workspaces
-        var times = bodies.map { _ in [Double]() }
-        for _ in 0..<max(runs, 1) {
-            for (k, body) in bodies.enumerated() {
-                let t = DispatchTime.now().uptimeNanoseconds
-                try body()
-                times[k].append(Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
-            }
-        }
-        return times.map { $0.sorted()[$0.count / 2] }
+        return try interleavedMedians(bodies)
     }
 
     /// The CPU's model name, as lscpu shows it.
