@@ -233,10 +233,11 @@ struct BenchCommand: ParsableCommand {
         return 2 * Double(n * n * n) / best / 1e9
     }
 
-    /// Best of three bf16 GEMMs on all cores (per core M 1024, K 1152, N 512: the shape of a
+    /// Best of four bf16 GEMMs on all cores (per core M 1024, K 1152, N 512: the shape of a
     /// 128 → 256-channel 3 × 3 layer's product, A's conversion to bf16 included), in GFLOP/s; nil
-    /// where bf16 does not run. The rate sampling in bf16 can at best reach: with `gemmPeak`, what
-    /// a network's convolutions, done as products, need at the least.
+    /// where bf16 does not run. No sampling does its multiply-adds faster on this CPU, so it bounds
+    /// what any implementation of a network's convolutions as products can reach (bench-suite.py
+    /// sets it against the rate that twice PyTorch's speed would take).
     static func bf16Peak() -> Double? {
         guard BF16GEMM.isAvailable else { return nil }
         let (m, k, n, parts) = (1024, 1152, 512, Parallel.cores)
