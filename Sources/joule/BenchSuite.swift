@@ -29,17 +29,18 @@ extension BenchCommand {
         guard FileManager.default.fileExists(atPath: "\(models)/wide3.lua") else {
             throw JouleError("bench --suite reads the networks in \(models)/ (residual_ebm.lua, wide3.lua, mlp2d.lua): run it from the repository's folder")
         }
-        var list: [(String, Int, Int, EnergyNet)] = []
-        for h in [16, 32, 64, 128] { list.append(("shallow", h, chains, try ShallowCNN(hidden: h, classes: 42, rng: RNG(seed: 0)))) }
-        list.append(("residual", 16, chains, try Self.luaNetwork("\(models)/residual_ebm.lua", hidden: 16, classes: 42, shape: [1, 56, 56])))
-        for h in [16, 32] { list.append(("wide3", h, chains, try Self.luaNetwork("\(models)/wide3.lua", hidden: h, classes: 10, shape: [3, 32, 32]))) }
-        list.append(("mlp2d", 64, 1024, try Self.luaNetwork("\(models)/mlp2d.lua", hidden: 64, classes: 1, shape: [2])))
+        // Each network is built only when chosen (`--networks`): the wide ones take a while to initialise.
+        var list: [(String, Int, Int, () throws -> EnergyNet)] = []
+        for h in [16, 32, 64, 128] { list.append(("shallow", h, chains, { try ShallowCNN(hidden: h, classes: 42, rng: RNG(seed: 0)) })) }
+        list.append(("residual", 16, chains, { try Self.luaNetwork("\(models)/residual_ebm.lua", hidden: 16, classes: 42, shape: [1, 56, 56]) }))
+        for h in [16, 32] { list.append(("wide3", h, chains, { try Self.luaNetwork("\(models)/wide3.lua", hidden: h, classes: 10, shape: [3, 32, 32]) })) }
+        list.append(("mlp2d", 64, 1024, { try Self.luaNetwork("\(models)/mlp2d.lua", hidden: 64, classes: 1, shape: [2]) }))
         if let wanted = networks?.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             list = list.filter { name, h, _, _ in wanted.contains(name) || wanted.contains("\(name):\(h)") }
             guard !list.isEmpty else { throw JouleError("--networks \(networks!): no network of the suite (shallow, residual, wide3, mlp2d) matches") }
         }
-        return list.map { name, h, n, model in
-            let s = model.inputShape!
+        return try list.map { name, h, n, make in
+            let model = try make(), s = model.inputShape!
             let start = Workload(shape: s.count == 3 ? [s[1], s[2], s[0]] : s)
             return SuiteNetwork(name: name, hidden: h, chains: n, model: model,
                                 forwardFlops: 2 * model.root.workload(after: start).operations)
