@@ -131,16 +131,14 @@ public final class SpectralNorm: Module, ModeDependent {
         set { state.training = newValue }
     }
 
-    public func beginPass() {
-        state.lock.withLock {
-            if state.training { powerIterations(state.iterations) }
-            refreshLocked()
-        }
-    }
+    public func beginPass() { pass(advancing: false) }
 
-    public func advance() {
+    public func advance() { pass(advancing: true) }
+
+    /// The power iteration when `advancing` or in training mode, then the normalised weight.
+    private func pass(advancing: Bool) {
         state.lock.withLock {
-            powerIterations(state.iterations)
+            if advancing || state.training { powerIterations(state.iterations) }
             refreshLocked()
         }
     }
