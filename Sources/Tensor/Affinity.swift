@@ -13,24 +13,25 @@ import Foundation
 /// cpuset is respected), so serial work and other threads are placed as the system likes.
 /// `JOULE_PIN_THREADS=0` turns it off.
 public enum Affinity {
+    /// The CPUs this process may run on, as read at start: the mask restored after a region.
+    private static let allowedMask: [UInt8]? = readMask()
+
     /// The CPUs this process may run on, in order; empty where affinity cannot be read (macOS).
-    public static let allowed: [Int] = current()
+    public static let allowed: [Int] = allowedMask.map(cpus(in:)) ?? []
 
     /// The CPUs the calling thread may run on now; empty where affinity cannot be read.
-    public static func current() -> [Int] {
-        var mask = [UInt8](repeating: 0, count: 128)
-        guard joule_get_affinity(&mask, Int32(mask.count)) == 0 else { return [] }
-        return (0..<(mask.count * 8)).filter { mask[$0 / 8] & (1 << ($0 % 8)) != 0 }
-    }
+    public static func current() -> [Int] { readMask().map(cpus(in:)) ?? [] }
 
     public static let enabled: Bool = ProcessInfo.processInfo.environment["JOULE_PIN_THREADS"] != "0" && allowed.count > 1
 
-    /// The allowed set as a mask, to restore after a region.
-    private static let allowedMask: [UInt8] = {
+    private static func readMask() -> [UInt8]? {
         var mask = [UInt8](repeating: 0, count: 128)
-        for cpu in allowed where cpu / 8 < mask.count { mask[cpu / 8] |= UInt8(1 << (cpu % 8)) }
-        return mask
-    }()
+        return joule_get_affinity(&mask, Int32(mask.count)) == 0 ? mask : nil
+    }
+
+    private static func cpus(in mask: [UInt8]) -> [Int] {
+        (0..<(mask.count * 8)).filter { mask[$0 / 8] & (1 << ($0 % 8)) != 0 }
+    }
 
     /// Whether a region of `parts` workers is pinned: one CPU each, so no more parts than CPUs.
     static func pins(parts: Int) -> Bool { enabled && parts <= allowed.count }
@@ -47,5 +48,8 @@ public enum Affinity {
     static func pin(part: Int, first: Int) { _ = joule_pin_thread(Int32(allowed[(first + part) % allowed.count])) }
 
     /// The calling thread on every allowed CPU again.
-    static func release() { _ = allowedMask.withUnsafeBufferPointer { joule_set_affinity($0.baseAddress!, Int32($0.count)) } }
+    static func release() {
+        guard let mask = allowedMask else { return }
+        _ = mask.withUnsafeBufferPointer { joule_set_affinity($0.baseAddress!, Int32($0.count)) }
+    }
 }
