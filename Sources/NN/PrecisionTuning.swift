@@ -7,9 +7,9 @@ import Tensor
 ///
 /// Why measure rather than decide from the CPU's name: whether bf16 pays depends on the CPU and on
 /// the layer. `vdpbf16ps` does two products per lane, but on an Intel Xeon without AMX it has half
-/// the throughput of FP32 FMA (bf16 is slower there), and on Zen 4 the bf16 path runs unfolded GEMMs
-/// where FP32 runs Winograd F(2×2, 3×3) for stride-1 3×3 layers, which saves 2.25× of the
-/// multiplications: which wins depends on the channels and the map size. Measuring the two real
+/// the throughput of FP32 FMA (bf16 is slower there), and on Zen 4 a stride-1 3×3 layer runs
+/// Winograd F(2×2, 3×3) in either arithmetic with FP32 transforms, which bf16's faster products
+/// do not speed up: which wins depends on the channels and the map size. Measuring the two real
 /// layers is the one rule that holds on every CPU, and it makes auto never slower than FP32 beyond
 /// the noise of the measurement (bf16 must win by `margin`).
 ///
