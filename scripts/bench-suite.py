@@ -3,7 +3,8 @@
 (benchmarks/torch_jem_nets.py) in its four variants, then Joule's (`joule bench --suite --json`), with the same
 threads, chains and steps; a Markdown table with the ratios against PyTorch's fastest variant, GFLOP/s against
 the FP32 GEMM peak measured in the same run, the rate that twice PyTorch's fastest would take against the
-fastest GEMM peak of the CPU (bf16's where it runs), and the CPU's name. Usage: bench-suite.py RUNS THREADS"""
+fastest GEMM peak of the CPU (bf16's where it runs), and the CPU's name (as scripts/bench gives it, else
+/proc/cpuinfo's). Usage: bench-suite.py RUNS THREADS [CPU]"""
 import json, os, re, subprocess, sys
 
 runs, threads = int(sys.argv[1]), int(sys.argv[2])
@@ -15,7 +16,7 @@ nets = [("shallow", 16, 32), ("shallow", 32, 32), ("shallow", 64, 32), ("shallow
 if os.environ.get("BENCH_NETS"):   # a part of the suite, e.g. BENCH_NETS="wide3:16 mlp2d:64"
     keep = os.environ["BENCH_NETS"].split()
     nets = [n for n in nets if f"{n[0]}:{n[1]}" in keep]
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+cpu = sys.argv[3] if len(sys.argv) > 3 else next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
 env = dict(os.environ, PYTHONWARNINGS="ignore")
 
 
