@@ -233,7 +233,7 @@ struct BenchCommand: ParsableCommand {
         return 2 * Double(n * n * n) / best / 1e9
     }
 
-    /// Best of four bf16 GEMMs on all cores (per core M 1024, K 1152, N 512: the shape of a
+    /// Best of twenty bf16 GEMMs on all cores (a few milliseconds each: fewer left it ±8 % between runs) (per core M 1024, K 1152, N 512: the shape of a
     /// 128 → 256-channel 3 × 3 layer's product, A's conversion to bf16 included), in GFLOP/s; nil
     /// where bf16 does not run. No sampling does its multiply-adds faster on this CPU, so it bounds
     /// what any implementation of a network's convolutions as products can reach (bench-suite.py
@@ -248,7 +248,7 @@ struct BenchCommand: ParsableCommand {
         defer { panels.deallocate(); scratch.deallocate() }
         BF16GEMM.pack(b.data, k: k, n: n, rowStride: n, columnStride: 1, into: panels)
         var best = Double.infinity
-        for _ in 0..<4 {
+        for _ in 0..<20 {
             let t = DispatchTime.now().uptimeNanoseconds
             Parallel.split(parts, parts: parts) { p, _ in
                 BF16GEMM.multiply(m: m, n: n, k: k, a: a.data + p * m * k, lda: k, panels: panels,
