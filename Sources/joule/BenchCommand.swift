@@ -233,9 +233,9 @@ struct BenchCommand: ParsableCommand {
         return 2 * Double(n * n * n) / best / 1e9
     }
 
-    /// Best of twenty bf16 GEMMs on all cores (a few milliseconds each: fewer left it ±8 % between runs) (per core M 1024, K 1152, N 512: the shape of a
-    /// 128 → 256-channel 3 × 3 layer's product, A's conversion to bf16 included), in GFLOP/s; nil
-    /// where bf16 does not run. No sampling does its multiply-adds faster on this CPU, so it bounds
+    /// Best of twenty bf16 GEMMs on all cores, in GFLOP/s; nil where bf16 does not run. Per core M
+    /// 1024, K 1152, N 512 (a 128 → 256-channel 3 × 3 layer's product), A's conversion to bf16
+    /// included; a few milliseconds each, so fewer runs left the best ±8 % apart between processes. No sampling does its multiply-adds faster on this CPU, so it bounds
     /// what any implementation of a network's convolutions as products can reach (bench-suite.py
     /// sets it against the rate that twice PyTorch's speed would take).
     static func bf16Peak() -> Double? {
